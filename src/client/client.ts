@@ -1,0 +1,358 @@
+/**
+ * A connection to a shardict cluster: one WebSocket to the coordinator (registry, table,
+ * heartbeats) and one to each shard the program talks to, opened on first use. Requests
+ * go straight to the shard that owns their partition; when a shard says it is not the owner
+ * (or is not ready), the client refreshes its table and retries with the same request id.
+ */
+import { hostname, userInfo } from "node:os";
+import WebSocket from "ws";
+import { nanoid } from "nanoid";
+import { AuthError, ConnectionError, DictError, InvalidError, RetryableError, WireCode } from "../errors.js";
+import { PartitionTable } from "../hashing/partition-table.js";
+import { frameLimit } from "../net/limits.js";
+import { Peer } from "../net/peer.js";
+import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** Coordinator address; default `SHARDICT_URL` or `ws://127.0.0.1:7700`. */
+  url?: string;
+  /** Client token, when the cluster requires one; default `SHARDICT_TOKEN`. */
+  token?: string;
+  /** How long a request may keep retrying (moved partitions, restarting nodes). Default 15 s. */
+  retryBudgetMs?: number;
+}
+
+interface WelcomeResult {
+  v: number;
+  clientId: string;
+  table: PartitionTableData;
+  maxEntryBytes: number;
+  heartbeatMs: number;
+}
+
+const DEFAULT_URL = "ws://127.0.0.1:7700";
+const CONNECT_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+function agent(): string {
+  let user = "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return `${user}@${hostname()}`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Open a WebSocket and resolve once it is open; typed errors for refusals. */
+function openSocket(url: string, token: string | undefined, maxPayload: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        maxPayload,
+        perMessageDeflate: false,
+        handshakeTimeout: CONNECT_TIMEOUT_MS,
+      });
+    } catch (err) {
+      reject(new InvalidError(`invalid cluster url ${JSON.stringify(url)}: ${(err as Error).message}`));
+      return;
+    }
+    const fail = (err: Error) => {
+      ws.removeAllListeners();
+      ws.on("error", () => {});
+      ws.terminate();
+      reject(err);
+    };
+    ws.once("open", () => {
+      ws.removeAllListeners("error");
+      ws.removeAllListeners("unexpected-response");
+      resolve(ws);
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (body += c));
+      res.on("end", () => {
+        const why = body.trim() || `HTTP ${res.statusCode}`;
+        fail(res.statusCode === 401 ? new AuthError(`${url} refused the connection: ${why}`) : new ConnectionError(`${url} refused the connection: ${why}`));
+      });
+    });
+    ws.once("error", (err) => fail(new ConnectionError(`cannot connect to ${url}: ${err.message}`, { cause: err })));
+  });
+}
+
+/**
+ * A client of one cluster. Get one with {@link connect}; close it with {@link Client.close}.
+ * Idle connections never keep the process alive.
+ *
+ * @example
+ * ```ts
+ * const client = await connect({ url: "ws://127.0.0.1:7700" });
+ * const d = Dict.fromName("scores", { createIfMissing: true, client });
+ * await d.put("alice", 10);
+ * client.close();
+ * ```
+ */
+export class Client {
+  readonly url: string;
+  private readonly token: string | undefined;
+  readonly retryBudgetMs: number;
+  /** This client's id: ephemeral dicts it creates live as long as it heartbeats. */
+  readonly clientId = nanoid(16);
+  private rid = 0;
+  private coordinator: Peer | undefined;
+  private connecting: Promise<Peer> | undefined;
+  private readonly shards = new Map<string, Promise<Peer>>();
+  private refreshing: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Known after the first connection. */
+  private welcome: WelcomeResult | undefined;
+  private tableRef: PartitionTable | undefined;
+
+  constructor(opts: ConnectOptions = {}) {
+    this.url = opts.url ?? process.env.SHARDICT_URL ?? DEFAULT_URL;
+    this.token = opts.token ?? process.env.SHARDICT_TOKEN ?? undefined;
+    this.retryBudgetMs = opts.retryBudgetMs ?? 15_000;
+  }
+
+  private nextRid = () => ++this.rid;
+
+  /** A fresh request id, for callers that must reuse one across retries. */
+  newRid(): number {
+    return this.nextRid();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The partition table this client routes by. */
+  get table(): PartitionTable {
+    if (!this.tableRef) throw new ConnectionError("not connected");
+    return this.tableRef;
+  }
+
+  get maxEntryBytes(): number {
+    return this.welcome?.maxEntryBytes ?? 100 * 1024 * 1024;
+  }
+
+  private get payloadLimit(): number {
+    return frameLimit(Math.max(this.maxEntryBytes, 100 * 1024 * 1024));
+  }
+
+  /** Connect to the coordinator (once; again after a lost connection). */
+  ready(): Promise<Peer> {
+    if (this.closed) return Promise.reject(new ConnectionError("client is closed"));
+    if (this.coordinator?.isOpen) return Promise.resolve(this.coordinator);
+    if (!this.connecting) {
+      this.connecting = this.openCoordinator().finally(() => (this.connecting = undefined));
+    }
+    return this.connecting;
+  }
+
+  private async openCoordinator(): Promise<Peer> {
+    const ws = await openSocket(this.url, this.token, this.payloadLimit);
+    const peer = new Peer(ws, {
+      label: `client→${this.url}`,
+      nextRid: this.nextRid,
+      unrefWhenIdle: true,
+      onClose: () => {
+        if (this.coordinator === peer) this.coordinator = undefined;
+      },
+    });
+    if (this.closed) {
+      peer.close();
+      throw new ConnectionError("client is closed");
+    }
+    const welcome = (await peer.request(
+      { type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId, agent: agent() },
+      { timeoutMs: CONNECT_TIMEOUT_MS },
+    )) as WelcomeResult;
+    this.welcome = welcome;
+    this.adoptTable(welcome.table);
+    this.coordinator = peer;
+    this.startHeartbeat(welcome.heartbeatMs);
+    return peer;
+  }
+
+  private adoptTable(data: PartitionTableData): void {
+    if (this.tableRef && data.epoch < this.tableRef.epoch) return;
+    this.tableRef = new PartitionTable(data);
+  }
+
+  private startHeartbeat(everyMs: number): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => {
+      this.coordinatorRequest({ type: "heartbeat" }).catch(() => {
+        // The next heartbeat reconnects; ephemeral dicts survive a gap shorter than the grace.
+      });
+    }, everyMs);
+    this.heartbeat.unref();
+  }
+
+  /** A request to the coordinator, reconnecting first if needed. */
+  async coordinatorRequest(frame: Outgoing): Promise<unknown> {
+    const deadline = Date.now() + this.retryBudgetMs;
+    const rid = this.nextRid();
+    for (let attempt = 0; ; attempt++) {
+      let peer: Peer;
+      try {
+        peer = await this.ready();
+      } catch (err) {
+        if (err instanceof AuthError || err instanceof InvalidError || this.closed || Date.now() > deadline) throw err;
+        await delay(Math.min(50 * 2 ** attempt, 1000));
+        continue;
+      }
+      try {
+        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS });
+      } catch (err) {
+        // Registry requests are safe to repeat with the same id only when they were reads;
+        // for writes a lost connection leaves the outcome unknown, so it is surfaced.
+        const isRead = frame.type === "heartbeat" || frame.type === "table.get" || frame.type === "dict.get" || frame.type === "dict.list" || frame.type === "status";
+        if (err instanceof ConnectionError && isRead && !this.closed && Date.now() < deadline) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Fetch the table again (concurrent callers share one fetch). */
+  refreshTable(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.coordinatorRequest({ type: "table.get" })
+        .then((t) => this.adoptTable(t as PartitionTableData))
+        .finally(() => (this.refreshing = undefined));
+    }
+    return this.refreshing;
+  }
+
+  /** The connection to a shard, opened on first use. */
+  private shardPeer(shardId: string): Promise<Peer> {
+    let p = this.shards.get(shardId);
+    if (p) return p;
+    const url = this.table.urlOf(shardId);
+    if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `shard ${shardId} has not joined yet`));
+    p = openSocket(url, this.token, this.payloadLimit).then(
+      (ws) =>
+        new Peer(ws, {
+          label: `client→${shardId}`,
+          nextRid: this.nextRid,
+          unrefWhenIdle: true,
+          onClose: () => {
+            if (this.shards.get(shardId) === p) this.shards.delete(shardId);
+          },
+        }),
+    );
+    p.catch(() => {
+      if (this.shards.get(shardId) === p) this.shards.delete(shardId);
+    });
+    this.shards.set(shardId, p);
+    if (this.closed) void p.then((peer) => peer.close(), () => {});
+    return p;
+  }
+
+  /**
+   * Send a data request to the shard that owns `route(table)`, retrying on moved or
+   * unavailable owners with the same request id. `idempotent` requests are also retried
+   * when a connection drops with the request in flight.
+   */
+  async dataRequest(
+    build: (table: PartitionTable) => { shard: string; frame: Outgoing; sizeHint?: number },
+    idempotent: boolean,
+  ): Promise<unknown> {
+    if (!this.tableRef) await this.ready();
+    const deadline = Date.now() + this.retryBudgetMs;
+    const rid = this.nextRid();
+    let lastError: Error | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new ConnectionError("client is closed");
+      if (attempt > 0) {
+        if (Date.now() > deadline) {
+          throw new ConnectionError(`gave up after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`, { cause: lastError });
+        }
+        await delay(Math.min(20 * 2 ** (attempt - 1), 500));
+        await this.refreshTable().catch(() => {});
+      }
+      const { shard, frame, sizeHint } = build(this.table);
+      let sent = false;
+      try {
+        const peer = await this.shardPeer(shard);
+        sent = true;
+        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, ...(sizeHint !== undefined && { sizeHint }) });
+      } catch (err) {
+        if (err instanceof RetryableError) {
+          lastError = err;
+          continue;
+        }
+        if (err instanceof ConnectionError && (!sent || idempotent)) {
+          lastError = err;
+          continue;
+        }
+        if (err instanceof DictError) throw err;
+        throw new ConnectionError((err as Error).message, { cause: err });
+      }
+    }
+  }
+
+  /**
+   * One attempt at a request to a given shard (fan-out requests regroup partitions and
+   * retry themselves). Retryable errors are returned as {@link RetryableError}.
+   */
+  async requestShard(shard: string, frame: Outgoing): Promise<unknown> {
+    try {
+      const peer = await this.shardPeer(shard);
+      return await peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS });
+    } catch (err) {
+      if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Close every connection and stop heartbeats. Ephemeral dicts of this client are
+   * collected by the cluster after the grace period (or dispose of them first).
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.coordinator?.close(1000, "client closed");
+    for (const p of this.shards.values()) void p.then((peer) => peer.close(1000, "client closed"), () => {});
+    this.shards.clear();
+  }
+}
+
+/**
+ * Connect to a cluster. Resolves once the coordinator has answered, so a wrong address or
+ * token fails here ({@link ConnectionError}, {@link AuthError}).
+ *
+ * @example
+ * ```ts
+ * const client = await connect({ url: "ws://127.0.0.1:7700", token: process.env.MY_TOKEN });
+ * ```
+ */
+export async function connect(opts: ConnectOptions = {}): Promise<Client> {
+  const client = new Client(opts);
+  try {
+    await client.ready();
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return client;
+}
+
+let defaultClient: Client | undefined;
+
+/** The client used when none is passed: from `SHARDICT_URL` and `SHARDICT_TOKEN`. */
+export function getDefaultClient(): Client {
+  if (!defaultClient || defaultClient.isClosed) defaultClient = new Client();
+  return defaultClient;
+}

@@ -1,0 +1,545 @@
+/**
+ * `Dict`: a handle on one distributed dictionary, used like a `Map` whose methods return
+ * promises.
+ *
+ * @example
+ * ```ts
+ * import { Dict } from "shardict";
+ * const d = Dict.fromName("my-dict", { createIfMissing: true });
+ * await d.put("k", { any: ["structured", "value"] });
+ * console.log(await d.get("k"), await d.len());
+ * for await (const [k, v] of d.items()) console.log(k, v);
+ * ```
+ */
+import { inspect } from "node:util";
+import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
+import { partitionOf } from "../hashing/hash.js";
+import type { PartitionTable } from "../hashing/partition-table.js";
+import type { DictInfoData, Outgoing } from "../protocol/frames.js";
+import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
+import { getDefaultClient, type Client } from "./client.js";
+import { checkEnvironment, checkId, checkName } from "./names.js";
+import { decodeValue, describeKey, encodeValue, registerHandleCodec } from "./value-codec.js";
+
+/** What {@link Dict.info} returns. */
+export interface DictInfo {
+  name: string | null;
+  createdAt: Date;
+  createdBy: string | null;
+}
+
+export interface FromNameOptions {
+  createIfMissing?: boolean;
+  environmentName?: string;
+  client?: Client;
+}
+
+export interface ClientOption {
+  client?: Client;
+}
+
+export interface EphemeralOptions {
+  environmentName?: string;
+  client?: Client;
+}
+
+export interface PutOptions {
+  /** Write only if the key is absent (atomic put-if-absent); then `put` returns false if it existed. */
+  skipIfExists?: boolean;
+}
+
+type Source =
+  | { kind: "name"; name: string; env: string; createIfMissing: boolean }
+  | { kind: "id"; id: string }
+  | { kind: "resolved" };
+
+/** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
+const SCAN_PAGE = 1000;
+
+interface ScanPageReply {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  cursor: string | null;
+}
+
+function routeOf(t: PartitionTable, part: number): string {
+  const shard = t.primaryOf(part);
+  if (shard === undefined) throw new RetryableError(WireCode.Unavailable, `partition ${part} has no owner`);
+  return shard;
+}
+
+function unexpected(what: string): DictError {
+  return new DictError(`unexpected reply from the cluster to ${what}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Entries to write, from a plain object, a Map, or an iterable of pairs. */
+function entriesOf(other: unknown): Iterable<readonly [unknown, unknown]> {
+  if (other instanceof Map) return other.entries();
+  if (typeof other === "object" && other !== null) {
+    if (Symbol.iterator in other) {
+      const it = other as Iterable<unknown>;
+      return (function* () {
+        for (const pair of it) {
+          if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidError("update() takes an iterable of [key, value] pairs");
+          yield [pair[0], pair[1]] as const;
+        }
+      })();
+    }
+    const proto = Object.getPrototypeOf(other);
+    if (proto === Object.prototype || proto === null) return Object.entries(other);
+  }
+  throw new InvalidError("update() takes a plain object, a Map or an iterable of [key, value] pairs");
+}
+
+export class Dict<V = unknown> implements AsyncDisposable {
+  readonly #client: Client | undefined;
+  #source: Source;
+  #info: DictInfoData | undefined;
+  #hydrating: Promise<this> | undefined;
+
+  private constructor(source: Source, client: Client | undefined, info?: DictInfoData) {
+    this.#source = source;
+    this.#client = client;
+    this.#info = info;
+  }
+
+  // ---- constructors ----------------------------------------------------------------------
+
+  /**
+   * A handle on a named dict, returned at once; the lookup (or creation, with
+   * `createIfMissing`) happens on first use or on {@link Dict.hydrate}.
+   * Throws {@link InvalidError} at once for a bad name.
+   *
+   * @example
+   * ```ts
+   * const d = Dict.fromName("cache", { createIfMissing: true });
+   * ```
+   */
+  static fromName<V = unknown>(name: string, opts: FromNameOptions = {}): Dict<V> {
+    return new Dict<V>(
+      { kind: "name", name: checkName(name), env: checkEnvironment(opts.environmentName), createIfMissing: opts.createIfMissing ?? false },
+      opts.client,
+    );
+  }
+
+  /**
+   * A handle on a dict by id (`di-…`), for passing dicts between processes. An unknown id
+   * fails with {@link NotFoundError} on first use.
+   *
+   * @example
+   * ```ts
+   * const same = Dict.fromId(d.objectId);
+   * ```
+   */
+  static fromId<V = unknown>(id: string, opts: ClientOption = {}): Dict<V> {
+    return new Dict<V>({ kind: "id", id: checkId(id) }, opts.client);
+  }
+
+  /**
+   * A new ephemeral dict: unnamed, never listed, kept alive by this client's heartbeats and
+   * deleted when disposed (or by the cluster once the client has stopped).
+   *
+   * @example
+   * ```ts
+   * await using d = await Dict.ephemeral();
+   * await d.put("x", 1);
+   * ```
+   */
+  static async ephemeral<V = unknown>(opts: EphemeralOptions = {}): Promise<Dict<V>> {
+    const env = checkEnvironment(opts.environmentName);
+    const client = opts.client ?? getDefaultClient();
+    const info = (await client.coordinatorRequest({ type: "ephemeral.create", env })) as DictInfoData;
+    return new Dict<V>({ kind: "resolved" }, opts.client, info);
+  }
+
+  /**
+   * Run `fn` with a fresh ephemeral dict, deleting it afterwards whatever happens.
+   *
+   * @example
+   * ```ts
+   * const n = await Dict.withEphemeral(async (d) => { await d.put("a", 1); return d.len(); });
+   * ```
+   */
+  static async withEphemeral<T, V = unknown>(fn: (d: Dict<V>) => Promise<T> | T, opts: EphemeralOptions = {}): Promise<T> {
+    const d = await Dict.ephemeral<V>(opts);
+    try {
+      return await fn(d);
+    } finally {
+      await d[Symbol.asyncDispose]();
+    }
+  }
+
+  /** Manage named dicts: create, list, delete. */
+  static readonly objects = {
+    /**
+     * Create a named dict; {@link AlreadyExistsError} if it exists, unless `allowExisting`.
+     *
+     * @example
+     * ```ts
+     * await Dict.objects.create("jobs", { allowExisting: true });
+     * ```
+     */
+    async create(name: string, opts: { allowExisting?: boolean; environmentName?: string; client?: Client } = {}): Promise<Dict> {
+      const n = checkName(name);
+      const env = checkEnvironment(opts.environmentName);
+      const client = opts.client ?? getDefaultClient();
+      const info = (await client.coordinatorRequest({ type: "dict.create", name: n, env, allowExisting: opts.allowExisting ?? false })) as DictInfoData;
+      return new Dict({ kind: "resolved" }, opts.client, info);
+    },
+
+    /**
+     * Named dicts of an environment, newest first.
+     *
+     * @example
+     * ```ts
+     * const recent = await Dict.objects.list({ maxObjects: 10 });
+     * ```
+     */
+    async list(opts: { maxObjects?: number; createdBefore?: Date | string; environmentName?: string; client?: Client } = {}): Promise<Dict[]> {
+      const env = checkEnvironment(opts.environmentName);
+      if (opts.maxObjects !== undefined && (!Number.isInteger(opts.maxObjects) || opts.maxObjects < 0)) {
+        throw new InvalidError(`maxObjects must be a non-negative integer, got ${String(opts.maxObjects)}`);
+      }
+      let before: number | undefined;
+      if (opts.createdBefore !== undefined) {
+        before = (opts.createdBefore instanceof Date ? opts.createdBefore : new Date(opts.createdBefore)).getTime();
+        if (Number.isNaN(before)) throw new InvalidError(`createdBefore is not a valid date: ${String(opts.createdBefore)}`);
+      }
+      const client = opts.client ?? getDefaultClient();
+      const frame: Outgoing<"dict.list"> = { type: "dict.list", env };
+      if (opts.maxObjects !== undefined) frame.max = opts.maxObjects;
+      if (before !== undefined) frame.createdBefore = before;
+      const infos = (await client.coordinatorRequest(frame)) as DictInfoData[];
+      return infos.map((info) => new Dict({ kind: "resolved" }, opts.client, info));
+    },
+
+    /**
+     * Delete a named dict and its entries, irreversibly; existing handles then fail with
+     * {@link NotFoundError}. {@link NotFoundError} if missing, unless `allowMissing`.
+     *
+     * @example
+     * ```ts
+     * await Dict.objects.delete("jobs", { allowMissing: true });
+     * ```
+     */
+    async delete(name: string, opts: { allowMissing?: boolean; environmentName?: string; client?: Client } = {}): Promise<void> {
+      const n = checkName(name);
+      const env = checkEnvironment(opts.environmentName);
+      const client = opts.client ?? getDefaultClient();
+      await client.coordinatorRequest({ type: "dict.delete", name: n, env, allowMissing: opts.allowMissing ?? false });
+    },
+  };
+
+  // ---- identity ---------------------------------------------------------------------------
+
+  private get client(): Client {
+    return this.#client ?? getDefaultClient();
+  }
+
+  /** The dict's id (`di-…`). Known once the handle is hydrated. */
+  get objectId(): string {
+    const id = this.resolvedId;
+    if (id === undefined) throw new InvalidError("this Dict handle is not hydrated yet: await d.hydrate() first");
+    return id;
+  }
+
+  /** The id if known, without throwing (used when a handle is stored inside a value). */
+  get resolvedId(): string | undefined {
+    if (this.#info) return this.#info.id;
+    return this.#source.kind === "id" ? this.#source.id : undefined;
+  }
+
+  /** The dict's name; `null` for an ephemeral dict (or an id handle not yet hydrated). */
+  get name(): string | null {
+    if (this.#info) return this.#info.name;
+    return this.#source.kind === "name" ? this.#source.name : null;
+  }
+
+  /** Resolve the handle now (look up or create by name, or check the id). */
+  hydrate(): Promise<this> {
+    if (this.#info) return Promise.resolve(this);
+    if (!this.#hydrating) {
+      this.#hydrating = this.lookup().finally(() => (this.#hydrating = undefined));
+    }
+    return this.#hydrating;
+  }
+
+  private async lookup(): Promise<this> {
+    const src = this.#source;
+    let info: DictInfoData;
+    if (src.kind === "name") {
+      info = (await this.client.coordinatorRequest({ type: "dict.lookup", name: src.name, env: src.env, createIfMissing: src.createIfMissing })) as DictInfoData;
+    } else if (src.kind === "id") {
+      info = (await this.client.coordinatorRequest({ type: "dict.get", id: src.id })) as DictInfoData;
+    } else {
+      throw new DictError("resolved handle without info");
+    }
+    this.#info = info;
+    this.#source = { kind: "resolved" };
+    return this;
+  }
+
+  private async id(): Promise<string> {
+    if (this.#info) return this.#info.id;
+    await this.hydrate();
+    return this.objectId;
+  }
+
+  private get label(): string {
+    return this.name ?? this.resolvedId ?? "(unresolved dict)";
+  }
+
+  /** Metadata of the dict, fetched from the cluster ({@link NotFoundError} once deleted). */
+  async info(): Promise<DictInfo> {
+    const id = await this.id();
+    const info = (await this.client.coordinatorRequest({ type: "dict.get", id })) as DictInfoData;
+    return { name: info.name, createdAt: new Date(info.createdAt), createdBy: info.createdBy };
+  }
+
+  // ---- entries ----------------------------------------------------------------------------
+
+  private async keyOp(type: "get" | "contains" | "pop" | "del", key: unknown, idempotent: boolean): Promise<unknown> {
+    const kb = encodeKey(key);
+    const id = await this.id();
+    return this.client.dataRequest((t) => {
+      const part = partitionOf(id, kb, t.partitions);
+      return { shard: routeOf(t, part), frame: { type, dict: id, part, epoch: t.epoch, key: kb } };
+    }, idempotent);
+  }
+
+  private decode(bytes: unknown, key: unknown): V {
+    if (!(bytes instanceof Uint8Array)) throw unexpected("a read");
+    return decodeValue(bytes, this.#client ?? getDefaultClient(), this.label, key) as V;
+  }
+
+  private checkSize(keyBytes: Uint8Array, valueBytes: Uint8Array): void {
+    const limit = this.client.maxEntryBytes;
+    const size = keyBytes.byteLength + valueBytes.byteLength;
+    if (size > limit) {
+      throw new RequestSizeError(`entry of ${size} bytes (key + encoded value) exceeds the limit of ${limit} bytes`, limit, size);
+    }
+  }
+
+  /** The value of `key`, or `defaultValue` (else `undefined`) when absent. */
+  async get(key: DictKey): Promise<V | undefined>;
+  async get<D>(key: DictKey, defaultValue: D): Promise<V | D>;
+  async get(key: DictKey, defaultValue?: unknown): Promise<unknown> {
+    const r = await this.keyOp("get", key, true);
+    if (r === undefined || r === null) return defaultValue;
+    return this.decode(r, key);
+  }
+
+  /** Whether `key` is present (refreshes its expiry). */
+  async contains(key: DictKey): Promise<boolean> {
+    const r = await this.keyOp("contains", key, true);
+    if (typeof r !== "boolean") throw unexpected("contains");
+    return r;
+  }
+
+  /**
+   * Store `value` under `key`. Returns true if written; false only when `skipIfExists`
+   * was set and the key existed (of many concurrent such calls, exactly one returns true).
+   */
+  async put(key: DictKey, value: V, opts: PutOptions = {}): Promise<boolean> {
+    const kb = encodeKey(key);
+    const vb = await encodeValue(value);
+    const id = await this.id();
+    this.checkSize(kb, vb);
+    const ifAbsent = opts.skipIfExists ?? false;
+    const r = await this.client.dataRequest(
+      (t) => {
+        const part = partitionOf(id, kb, t.partitions);
+        return {
+          shard: routeOf(t, part),
+          frame: { type: "put", dict: id, part, epoch: t.epoch, key: kb, value: vb, ifAbsent },
+          sizeHint: kb.byteLength + vb.byteLength + 64,
+        };
+      },
+      !ifAbsent,
+    );
+    if (typeof r !== "boolean") throw unexpected("put");
+    return r;
+  }
+
+  /**
+   * Write many entries: `other` (a plain object, a Map or an iterable of pairs), then
+   * `extra` on top. Every key and value is checked before anything is sent.
+   */
+  async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V>): Promise<void> {
+    const merged = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+    const add = async (k: unknown, v: unknown) => {
+      const kb = encodeKey(k);
+      const vb = await encodeValue(v);
+      this.checkSize(kb, vb);
+      merged.set(Buffer.from(kb).toString("latin1"), { key: kb, value: vb });
+    };
+    const id = await this.id();
+    for (const [k, v] of entriesOf(other)) await add(k, v);
+    if (extra !== undefined) for (const [k, v] of entriesOf(extra)) await add(k, v);
+    if (merged.size === 0) return;
+    const table = this.client.table;
+    const byPart = new Map<number, { keys: Uint8Array[]; values: Uint8Array[]; bytes: number }>();
+    for (const { key, value } of merged.values()) {
+      const part = partitionOf(id, key, table.partitions);
+      let g = byPart.get(part);
+      if (!g) byPart.set(part, (g = { keys: [], values: [], bytes: 0 }));
+      g.keys.push(key);
+      g.values.push(value);
+      g.bytes += key.byteLength + value.byteLength + 16;
+    }
+    await Promise.all(
+      [...byPart].map(([part, g]) =>
+        this.client.dataRequest(
+          (t) => ({
+            shard: routeOf(t, part),
+            frame: { type: "update", dict: id, part, epoch: t.epoch, keys: g.keys, values: g.values },
+            sizeHint: g.bytes,
+          }),
+          true,
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Remove `key` and return its value. When absent: `defaultValue` if one was passed
+   * (an explicit `undefined` counts), else {@link KeyError}.
+   */
+  async pop(key: DictKey): Promise<V>;
+  async pop<D>(key: DictKey, defaultValue: D): Promise<V | D>;
+  async pop(key: DictKey, ...rest: unknown[]): Promise<unknown> {
+    const r = await this.keyOp("pop", key, false);
+    if (r === undefined || r === null) {
+      if (rest.length > 0) return rest[0];
+      throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
+    }
+    return this.decode(r, key);
+  }
+
+  /** Remove `key`; {@link KeyError} when it is absent. */
+  async delete(key: DictKey): Promise<void> {
+    try {
+      await this.keyOp("del", key, false);
+    } catch (err) {
+      if (err instanceof KeyError) throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
+      throw err;
+    }
+  }
+
+  /** Run a request on every shard for the partitions it owns, regrouping if owners move. */
+  private async fanOut(type: "len" | "clear"): Promise<unknown[]> {
+    const id = await this.id();
+    const client = this.client;
+    const deadline = Date.now() + client.retryBudgetMs;
+    for (let attempt = 0; ; attempt++) {
+      const t = client.table;
+      const groups = [...t.partitionsByPrimary()];
+      const settled = await Promise.allSettled(
+        groups.map(([shard, parts]) => client.requestShard(shard, { type, dict: id, epoch: t.epoch, parts })),
+      );
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+      if (!(failed.reason instanceof RetryableError) || Date.now() > deadline) {
+        if (failed.reason instanceof RetryableError) throw new ConnectionError(failed.reason.message);
+        throw failed.reason;
+      }
+      await sleep(Math.min(20 * 2 ** attempt, 500));
+      await client.refreshTable().catch(() => {});
+    }
+  }
+
+  /** Remove every entry; the dict itself stays. */
+  async clear(): Promise<void> {
+    await this.fanOut("clear");
+  }
+
+  /** The exact number of live entries (per-partition counters, no scan, no cap). */
+  async len(): Promise<number> {
+    const counts = await this.fanOut("len");
+    let n = 0;
+    for (const c of counts) {
+      if (typeof c !== "number") throw unexpected("len");
+      n += c;
+    }
+    return n;
+  }
+
+  private async *scan(values: boolean): AsyncGenerator<ScanPageReply & { part: number }> {
+    const id = await this.id();
+    const client = this.client;
+    const partitions = client.table.partitions;
+    const fetch = (part: number, cursor: string | null) =>
+      client
+        .dataRequest(
+          (t) => ({ shard: routeOf(t, part), frame: { type: "scan", dict: id, part, epoch: t.epoch, cursor, limit: SCAN_PAGE, values } }),
+          cursor === null,
+        )
+        .then((r) => {
+          const page = r as ScanPageReply;
+          if (typeof page !== "object" || page === null || !Array.isArray(page.keys) || !Array.isArray(page.values)) throw unexpected("scan");
+          return { ...page, part };
+        });
+    // One page ahead: the next request is in flight while the caller consumes this page.
+    let next: Promise<ScanPageReply & { part: number }> | undefined = fetch(0, null);
+    while (next) {
+      const page: ScanPageReply & { part: number } = await next;
+      if (page.cursor !== null) next = fetch(page.part, page.cursor);
+      else if (page.part + 1 < partitions) next = fetch(page.part + 1, null);
+      else next = undefined;
+      next?.catch(() => {}); // surfaced when awaited
+      yield page;
+    }
+  }
+
+  private decodeKeyBytes(bytes: Uint8Array): DictKey {
+    try {
+      return decodeKey(bytes);
+    } catch (err) {
+      throw new DeserializationError(`bad key bytes from the cluster in dict ${this.label}: ${(err as Error).message}`, this.label, bytes);
+    }
+  }
+
+  /** Every key, unordered, streamed a page at a time. */
+  async *keys(): AsyncGenerator<DictKey, void, undefined> {
+    for await (const page of this.scan(false)) for (const k of page.keys) yield this.decodeKeyBytes(k);
+  }
+
+  /** Every value, unordered, streamed a page at a time. */
+  async *values(): AsyncGenerator<V, void, undefined> {
+    for await (const page of this.scan(true)) {
+      for (let i = 0; i < page.keys.length; i++) {
+        yield this.decode(page.values[i], this.decodeKeyBytes(page.keys[i] as Uint8Array));
+      }
+    }
+  }
+
+  /** Every `[key, value]` pair, unordered, streamed a page at a time. */
+  async *items(): AsyncGenerator<[DictKey, V], void, undefined> {
+    for await (const page of this.scan(true)) {
+      for (let i = 0; i < page.keys.length; i++) {
+        const key = this.decodeKeyBytes(page.keys[i] as Uint8Array);
+        yield [key, this.decode(page.values[i], key)];
+      }
+    }
+  }
+
+  /** Delete an ephemeral dict (no-op for named dicts, which live until deleted by name). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#info?.ephemeral) return;
+    await this.client.coordinatorRequest({ type: "dict.deleteId", id: this.#info.id });
+  }
+
+  [inspect.custom](): string {
+    return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this.resolvedId ?? "unresolved")})`;
+  }
+}
+
+registerHandleCodec<Client>({
+  Class: Dict as unknown as new (...args: never[]) => Dict,
+  revive: (id, client) => Dict.fromId(id, { client }),
+});
+

@@ -1,0 +1,105 @@
+/**
+ * Value encoding: msgpackr's structured-clone mode (nested objects, Map, Set, Date, bigint,
+ * typed arrays, cycles) plus one extension type for `Dict` handles, which are stored as
+ * their id and come back as live `Dict` objects bound to the client that read them.
+ */
+import { Packr, addExtension } from "msgpackr";
+import { DeserializationError } from "../errors.js";
+
+/** msgpackr extension type of a Dict handle (1–100 are for applications). */
+const DICT_EXTENSION_TYPE = 42;
+
+/** Thrown while encoding when a value holds a `Dict` handle not yet resolved to an id. */
+export class UnresolvedHandle extends Error {
+  constructor(readonly handle: HandleLike) {
+    super("a Dict handle in the value has not been resolved yet");
+  }
+}
+
+/** What the codec needs from a Dict handle. */
+export interface HandleLike {
+  readonly resolvedId: string | undefined;
+  hydrate(): Promise<unknown>;
+}
+
+interface HandleCodec<C> {
+  Class: new (...args: never[]) => HandleLike;
+  revive(id: string, context: C): unknown;
+}
+
+let handleCodec: HandleCodec<unknown> | undefined;
+/** The client on whose behalf a value is being decoded. */
+let decodeContext: { value: unknown } | undefined;
+
+const packr = new Packr({ structuredClone: true });
+
+/** Called once by the Dict module: teach the codec how to write and revive handles. */
+export function registerHandleCodec<C>(codec: HandleCodec<C>): void {
+  if (handleCodec) return;
+  handleCodec = codec as HandleCodec<unknown>;
+  addExtension({
+    Class: codec.Class,
+    type: DICT_EXTENSION_TYPE,
+    pack(handle: HandleLike) {
+      const id = handle.resolvedId;
+      if (id === undefined) throw new UnresolvedHandle(handle);
+      return Buffer.from(id, "utf8");
+    },
+    unpack(buf: Uint8Array) {
+      // Only values decoded by the SDK may hold handles; anywhere else they are garbage.
+      if (!decodeContext || !handleCodec) throw new Error("unexpected Dict handle in this message");
+      return handleCodec.revive(Buffer.from(buf).toString("utf8"), decodeContext.value);
+    },
+  });
+}
+
+/**
+ * Encode a value. Handles not yet resolved are hydrated first (that is the only reason
+ * this is async); everything else is synchronous.
+ */
+export async function encodeValue(value: unknown): Promise<Uint8Array> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return packr.pack(value);
+    } catch (err) {
+      if (err instanceof UnresolvedHandle && attempt < 1000) {
+        await err.handle.hydrate();
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Encode synchronously; throws {@link UnresolvedHandle} when a handle needs hydrating. */
+export function encodeValueSync(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decode a stored value; failures become a {@link DeserializationError} naming dict and key. */
+export function decodeValue(bytes: Uint8Array, context: unknown, dict: string, key: unknown): unknown {
+  const saved = decodeContext;
+  decodeContext = { value: context };
+  try {
+    return packr.unpack(bytes);
+  } catch (err) {
+    throw new DeserializationError(
+      `could not deserialize the value of key ${describeKey(key)} in dict ${dict}: ${(err as Error).message}`,
+      dict,
+      key,
+      { cause: err },
+    );
+  } finally {
+    decodeContext = saved;
+  }
+}
+
+/** A short printable form of a key for error messages. */
+export function describeKey(key: unknown): string {
+  try {
+    const s = JSON.stringify(key, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return String(key);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * `cluster.config.json`: its schema, defaults and validation. A bad file stops a node at
+ * start with a message naming the field.
+ */
+import { readFileSync } from "node:fs";
+import { resolve, dirname, isAbsolute } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+
+const HostPort = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+const ShardConfig = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._-]+$" }),
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+const ConfigSchema = Type.Object(
+  {
+    coordinator: HostPort,
+    shards: Type.Array(ShardConfig, { minItems: 1 }),
+    partitions: Type.Integer({ minimum: 1, maximum: 65536 }),
+    replicationFactor: Type.Integer({ minimum: 1 }),
+    dataDir: Type.String({ minLength: 1 }),
+    entryTtlMs: Type.Integer({ minimum: 1 }),
+    maxEntryBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+    ephemeralGraceMs: Type.Integer({ minimum: 100 }),
+    clientTokens: Type.Array(Type.String({ minLength: 8 })),
+    clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
+  },
+  { additionalProperties: false },
+);
+
+export type ClusterConfig = Static<typeof ConfigSchema>;
+export type ShardConfig = Static<typeof ShardConfig>;
+
+export const DEFAULT_CONFIG: ClusterConfig = {
+  coordinator: { host: "127.0.0.1", port: 7700 },
+  shards: [
+    { id: "shard-1", host: "127.0.0.1", port: 7701 },
+    { id: "shard-2", host: "127.0.0.1", port: 7702 },
+    { id: "shard-3", host: "127.0.0.1", port: 7703 },
+  ],
+  partitions: 256,
+  replicationFactor: 1,
+  dataDir: "./data",
+  entryTtlMs: 7 * 24 * 3600 * 1000,
+  maxEntryBytes: 100 * 1024 * 1024,
+  ephemeralGraceMs: 60_000,
+  clientTokens: [],
+};
+
+const check = TypeCompiler.Compile(ConfigSchema);
+
+/** Thrown for an invalid config, naming the file and the field. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Apply defaults to a parsed config object and validate it. */
+export function parseConfig(raw: unknown, source = "cluster config"): ClusterConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: the top level must be a JSON object`);
+  }
+  const merged = { ...DEFAULT_CONFIG, ...(raw as Record<string, unknown>) };
+  if (!check.Check(merged)) {
+    const problems = [...check.Errors(merged)].slice(0, 5).map((e) => {
+      const field = e.path.replace(/^\//, "").replace(/\//g, ".") || "(top level)";
+      return `field "${field}": ${e.message}`;
+    });
+    throw new ConfigError(`${source}: ${problems.join("; ")}`);
+  }
+  const cfg = merged as ClusterConfig;
+  const ids = new Set<string>();
+  for (const [i, s] of cfg.shards.entries()) {
+    if (ids.has(s.id)) throw new ConfigError(`${source}: field "shards.${i}.id": duplicate shard id "${s.id}"`);
+    ids.add(s.id);
+  }
+  const addrs = new Set<string>([`${cfg.coordinator.host}:${cfg.coordinator.port}`]);
+  for (const [i, s] of cfg.shards.entries()) {
+    const addr = `${s.host}:${s.port}`;
+    if (s.port !== 0 && addrs.has(addr)) throw new ConfigError(`${source}: field "shards.${i}.port": address ${addr} is used twice`);
+    addrs.add(addr);
+  }
+  if (cfg.replicationFactor > cfg.shards.length) {
+    throw new ConfigError(
+      `${source}: field "replicationFactor": ${cfg.replicationFactor} is more than the ${cfg.shards.length} shards`,
+    );
+  }
+  return cfg;
+}
+
+/** Read and validate a config file; `dataDir` is resolved against the file's folder. */
+export function loadConfig(path: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
+  }
+  const cfg = parseConfig(raw, path);
+  return { ...cfg, dataDir: isAbsolute(cfg.dataDir) ? cfg.dataDir : resolve(dirname(resolve(path)), cfg.dataDir) };
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

@@ -1,0 +1,268 @@
+/**
+ * The coordinator: dict registry, shard membership and the partition table. It answers
+ * clients' registry requests and tells shards about the table and about dicts; it is not on
+ * the data path.
+ */
+import type { ClusterConfig } from "../config/cluster-config.js";
+import { InvalidError, NotFoundError } from "../errors.js";
+import { PartitionTable } from "../hashing/partition-table.js";
+import { placePartitions } from "../hashing/ring.js";
+import { NodeServer } from "../net/node-server.js";
+import { frameLimit } from "../net/limits.js";
+import type { Peer } from "../net/peer.js";
+import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
+import { systemClock, type Clock } from "../store/clock.js";
+import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
+import { EphemeralLeases } from "./ephemeral-leases.js";
+import { Membership } from "./membership.js";
+
+export interface CoordinatorOptions {
+  config: ClusterConfig;
+  host?: string;
+  port?: number;
+  clusterSecret?: string | undefined;
+  clock?: Clock;
+  log?: (line: string) => void;
+  /** How often shards must heartbeat, and when silence makes them suspect / dead. */
+  suspectAfterMs?: number;
+  deadAfterMs?: number;
+}
+
+/** The reply to a client's `hello`. */
+export interface Welcome {
+  v: number;
+  clientId: string;
+  table: ReturnType<PartitionTable["toData"]>;
+  maxEntryBytes: number;
+  heartbeatMs: number;
+}
+
+const BROADCAST_TIMEOUT_MS = 5_000;
+
+export class CoordinatorNode {
+  private readonly cfg: ClusterConfig;
+  private readonly server: NodeServer;
+  private readonly registry = new DictRegistry();
+  private readonly membership: Membership;
+  private readonly leases: EphemeralLeases;
+  private readonly log: (line: string) => void;
+  private table: PartitionTable;
+  private readonly owners: string[][];
+  private announcedReady = false;
+
+  constructor(opts: CoordinatorOptions) {
+    this.cfg = opts.config;
+    this.log = opts.log ?? ((l) => console.log(l));
+    const clock = opts.clock ?? systemClock;
+    const shardIds = this.cfg.shards.map((s) => s.id);
+    this.owners = placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
+    this.table = new PartitionTable({
+      epoch: 1,
+      partitions: this.cfg.partitions,
+      owners: this.owners,
+      shards: shardIds.map((id) => ({ id, url: "" })),
+    });
+    this.membership = new Membership(shardIds, {
+      suspectAfterMs: opts.suspectAfterMs ?? 3_000,
+      deadAfterMs: opts.deadAfterMs ?? 7_000,
+      onStateChange: (id, state) => this.log(`coordinator: shard ${id} is ${state}`),
+    });
+    this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
+    this.server = new NodeServer({
+      host: opts.host ?? this.cfg.coordinator.host,
+      port: opts.port ?? this.cfg.coordinator.port,
+      maxPayload: frameLimit(this.cfg.maxEntryBytes),
+      auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
+      label: "coordinator",
+      onRequest: (frame, peer) => this.handle(frame, peer),
+      onDisconnect: (peer) => this.membership.disconnected(peer),
+    });
+  }
+
+  async start(): Promise<string> {
+    const url = await this.server.start();
+    this.leases.start();
+    this.log(`coordinator: listening on ${url} (${this.cfg.shards.length} shards expected, ${this.cfg.partitions} partitions)`);
+    return url;
+  }
+
+  async stop(): Promise<void> {
+    this.leases.stop();
+    this.membership.stop();
+    await this.server.stop();
+  }
+
+  private handle(frame: RequestFrame, peer: Peer): unknown {
+    const role = peer.meta.role;
+    if (role === "node") return this.handleNode(frame, peer);
+    return this.handleClient(frame, peer);
+  }
+
+  private clientId(peer: Peer): string {
+    const id = peer.meta.clientId;
+    if (typeof id !== "string") throw new InvalidError("say hello first");
+    return id;
+  }
+
+  private createdBy(peer: Peer): string | null {
+    return typeof peer.meta.agent === "string" ? peer.meta.agent : null;
+  }
+
+  private async handleClient(frame: RequestFrame, peer: Peer): Promise<unknown> {
+    if (frame.type !== "hello") this.leases.renew(this.clientId(peer));
+    switch (frame.type) {
+      case "hello": {
+        if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
+        peer.meta.clientId = frame.clientId;
+        if (frame.agent !== undefined) peer.meta.agent = frame.agent;
+        this.leases.renew(frame.clientId);
+        const welcome: Welcome = {
+          v: PROTOCOL_VERSION,
+          clientId: frame.clientId,
+          table: this.table.toData(),
+          maxEntryBytes: this.cfg.maxEntryBytes,
+          heartbeatMs: Math.max(50, Math.floor(this.cfg.ephemeralGraceMs / 4)),
+        };
+        return welcome;
+      }
+      case "heartbeat":
+        return undefined;
+      case "table.get":
+        return this.table.toData();
+      case "status":
+        return this.status();
+      case "dict.lookup": {
+        const { rec, created } = this.registry.lookup(frame.name, frame.env, frame.createIfMissing, this.createdBy(peer));
+        if (created) await this.announceAdded(rec);
+        return publicInfo(rec);
+      }
+      case "dict.get": {
+        const rec = this.registry.getById(frame.id);
+        if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
+        return publicInfo(rec);
+      }
+      case "dict.create": {
+        const { rec, created } = this.registry.create(frame.name, frame.env, frame.allowExisting, this.createdBy(peer));
+        if (created) await this.announceAdded(rec);
+        return publicInfo(rec);
+      }
+      case "dict.list":
+        return this.registry.list(frame.env, frame.max, frame.createdBefore).map(publicInfo);
+      case "dict.delete": {
+        const rec = this.registry.deleteByName(frame.name, frame.env);
+        if (!rec) {
+          if (frame.allowMissing) return false;
+          throw new NotFoundError(`Dict "${frame.name}" not found in environment "${frame.env}"`);
+        }
+        await this.announceRemoved(rec);
+        return true;
+      }
+      case "dict.deleteId": {
+        const rec = this.registry.getById(frame.id);
+        if (!rec) return false;
+        this.registry.remove(rec);
+        await this.announceRemoved(rec);
+        return true;
+      }
+      case "ephemeral.create": {
+        const rec = this.registry.createEphemeral(frame.env, this.clientId(peer), this.createdBy(peer));
+        await this.announceAdded(rec);
+        return publicInfo(rec);
+      }
+      default:
+        throw new InvalidError(`${frame.type} is not served by the coordinator`);
+    }
+  }
+
+  private handleNode(frame: RequestFrame, peer: Peer): unknown {
+    switch (frame.type) {
+      case "shard.register":
+        return this.register(frame, peer);
+      case "heartbeat": {
+        const id = peer.meta.shardId;
+        if (typeof id === "string") this.membership.heartbeat(id);
+        return undefined;
+      }
+      case "dict.get": {
+        const rec = this.registry.getById(frame.id);
+        if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
+        return publicInfo(rec);
+      }
+      case "table.get":
+        return this.table.toData();
+      default:
+        throw new InvalidError(`${frame.type} is not served to nodes by the coordinator`);
+    }
+  }
+
+  private register(frame: FrameOf<"shard.register">, peer: Peer): unknown {
+    if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported`);
+    const member = this.membership.get(frame.shardId);
+    if (!member) throw new InvalidError(`shard "${frame.shardId}" is not in the cluster config`);
+    if (member.peer && member.peer !== peer && member.peer.isOpen) {
+      // A restarted shard whose old socket has not timed out yet: the new one wins.
+      member.peer.close(1008, "replaced by a newer registration");
+    }
+    peer.meta.shardId = frame.shardId;
+    const urlChanged = member.url !== frame.url;
+    this.membership.registered(frame.shardId, frame.url, peer);
+    if (urlChanged) {
+      this.table = new PartitionTable({
+        epoch: this.table.epoch + 1,
+        partitions: this.cfg.partitions,
+        owners: this.owners,
+        shards: this.membership.all().map((m) => ({ id: m.id, url: m.url })),
+      });
+      this.log(`coordinator: shard ${frame.shardId} joined at ${frame.url} (epoch ${this.table.epoch})`);
+      void this.broadcast({ type: "shard.table", table: this.table.toData() }, peer);
+    } else {
+      this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
+    }
+    if (!this.announcedReady && this.membership.allRegistered()) {
+      this.announcedReady = true;
+      this.log(`coordinator: ready: all ${this.cfg.shards.length} shards joined (epoch ${this.table.epoch})`);
+    }
+    return { table: this.table.toData(), dicts: this.registry.ids() };
+  }
+
+  private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {
+    const peers = this.membership.connectedPeers().filter((p) => p !== except);
+    const results = await Promise.allSettled(peers.map((p) => p.request(frame, { timeoutMs: BROADCAST_TIMEOUT_MS })));
+    for (const r of results) {
+      if (r.status === "rejected") this.log(`coordinator: a shard did not take ${frame.type}: ${(r.reason as Error).message}`);
+    }
+  }
+
+  private announceAdded(rec: DictRecord): Promise<void> {
+    return this.broadcast({ type: "shard.dictAdded", id: rec.id });
+  }
+
+  private announceRemoved(rec: DictRecord): Promise<void> {
+    if (rec.owner !== null && this.registry.ownedBy(rec.owner).length === 0) this.leases.forget(rec.owner);
+    return this.broadcast({ type: "shard.dictRemoved", id: rec.id });
+  }
+
+  private async expireOwner(owner: string): Promise<void> {
+    for (const rec of this.registry.ownedBy(owner)) {
+      this.registry.remove(rec);
+      this.log(`coordinator: ephemeral dict ${rec.id} expired (its client stopped heartbeating)`);
+      await this.announceRemoved(rec);
+    }
+  }
+
+  private status(): unknown {
+    const byPrimary = this.table.partitionsByPrimary();
+    return {
+      epoch: this.table.epoch,
+      partitions: this.table.partitions,
+      replicationFactor: this.cfg.replicationFactor,
+      dicts: this.registry.size,
+      shards: this.membership.all().map((m) => ({
+        id: m.id,
+        url: m.url,
+        state: this.membership.stateOf(m.id),
+        partitions: byPrimary.get(m.id)?.length ?? 0,
+      })),
+    };
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Error classes of the public API and the wire codes they travel as.
+ *
+ * Every error a caller can see extends {@link DictError} and has a stable `.name`, so
+ * programs can match on `err.name === "KeyError"` or `err instanceof KeyError` alike.
+ *
+ * @example
+ * ```ts
+ * try { await d.delete("missing") } catch (e) { if (e instanceof KeyError) { ... } }
+ * ```
+ */
+
+/** Codes carried by error replies on the wire; one per error class, plus internal ones. */
+export const WireCode = {
+  KeyError: "KEY_ERROR",
+  NotFound: "NOT_FOUND",
+  AlreadyExists: "ALREADY_EXISTS",
+  Invalid: "INVALID",
+  RequestSize: "REQUEST_SIZE",
+  Auth: "AUTH",
+  /** The node does not own the partition at the request's epoch: refresh the table, retry. */
+  WrongOwner: "WRONG_OWNER",
+  /** The node cannot serve right now (booting, no table yet): retry later. */
+  Unavailable: "UNAVAILABLE",
+  Internal: "INTERNAL",
+} as const;
+export type WireCode = (typeof WireCode)[keyof typeof WireCode];
+
+/** Base class of every error raised by shardict. */
+export class DictError extends Error {
+  override name: string = "DictError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A key was missing where the operation requires it (`delete`, `pop` without default). */
+export class KeyError extends DictError {
+  override name = "KeyError" as const;
+}
+
+/** The dict (by name or id) does not exist, or was deleted. */
+export class NotFoundError extends DictError {
+  override name = "NotFoundError" as const;
+}
+
+/** `Dict.objects.create` of a name that is already taken (without `allowExisting`). */
+export class AlreadyExistsError extends DictError {
+  override name = "AlreadyExistsError" as const;
+}
+
+/** Bad input: an invalid name, id, key, option, or a malformed request. */
+export class InvalidError extends DictError {
+  override name = "InvalidError" as const;
+}
+
+/** An entry or request is larger than the cluster accepts. */
+export class RequestSizeError extends DictError {
+  override name = "RequestSizeError" as const;
+  /** The limit in bytes. */
+  readonly limit: number;
+  /** The size in bytes of what was refused. */
+  readonly size: number;
+  constructor(message: string, limit: number, size: number) {
+    super(message);
+    this.limit = limit;
+    this.size = size;
+  }
+}
+
+/** A stored value could not be decoded by this process. */
+export class DeserializationError extends DictError {
+  override name = "DeserializationError" as const;
+  readonly dict: string;
+  readonly key: unknown;
+  constructor(message: string, dict: string, key: unknown, options?: { cause?: unknown }) {
+    super(message, options);
+    this.dict = dict;
+    this.key = key;
+  }
+}
+
+/** The cluster could not be reached, or the connection was lost before a reply. */
+export class ConnectionError extends DictError {
+  override name = "ConnectionError" as const;
+}
+
+/** The connection was refused for a missing or wrong token. */
+export class AuthError extends DictError {
+  override name = "AuthError" as const;
+}
+
+/**
+ * Internal: a retryable condition (wrong owner, node unavailable). The SDK retries these
+ * and turns them into a {@link ConnectionError} only when its retry budget runs out.
+ */
+export class RetryableError extends DictError {
+  override name = "RetryableError" as const;
+  readonly code: WireCode;
+  constructor(code: WireCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Map an error reply from the wire to the error class a caller sees. */
+export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number }): DictError {
+  switch (code) {
+    case WireCode.KeyError:
+      return new KeyError(message);
+    case WireCode.NotFound:
+      return new NotFoundError(message);
+    case WireCode.AlreadyExists:
+      return new AlreadyExistsError(message);
+    case WireCode.Invalid:
+      return new InvalidError(message);
+    case WireCode.RequestSize:
+      return new RequestSizeError(message, data?.limit ?? 0, data?.size ?? 0);
+    case WireCode.Auth:
+      return new AuthError(message);
+    case WireCode.WrongOwner:
+    case WireCode.Unavailable:
+      return new RetryableError(code, message);
+    default:
+      return new DictError(`${code}: ${message}`);
+  }
+}
+
+/** Map an error thrown while handling a request to its wire code. */
+export function wireCodeOf(err: unknown): WireCode {
+  if (err instanceof RetryableError) return err.code;
+  if (err instanceof KeyError) return WireCode.KeyError;
+  if (err instanceof NotFoundError) return WireCode.NotFound;
+  if (err instanceof AlreadyExistsError) return WireCode.AlreadyExists;
+  if (err instanceof InvalidError) return WireCode.Invalid;
+  if (err instanceof RequestSizeError) return WireCode.RequestSize;
+  if (err instanceof AuthError) return WireCode.Auth;
+  return WireCode.Internal;
+}

@@ -1,0 +1,67 @@
+/**
+ * The partition table: an immutable, epoch-stamped map from partition to owning shards.
+ * Every change produces a new table with a higher epoch; a node or client holding an older
+ * epoch learns it is stale when it talks to someone newer.
+ */
+import type { PartitionTableData, ShardAddress } from "../protocol/frames.js";
+
+export class PartitionTable {
+  readonly epoch: number;
+  readonly partitions: number;
+  readonly owners: readonly (readonly string[])[];
+  private readonly urls: ReadonlyMap<string, string>;
+
+  constructor(data: PartitionTableData) {
+    if (data.owners.length !== data.partitions) {
+      throw new Error(`partition table has ${data.owners.length} owner lists for ${data.partitions} partitions`);
+    }
+    this.epoch = data.epoch;
+    this.partitions = data.partitions;
+    this.owners = data.owners;
+    this.urls = new Map(data.shards.map((s) => [s.id, s.url]));
+  }
+
+  /** The primary of a partition. */
+  primaryOf(part: number): string | undefined {
+    return this.owners[part]?.[0];
+  }
+
+  /** The address of a shard, when it has registered. */
+  urlOf(shardId: string): string | undefined {
+    const url = this.urls.get(shardId);
+    return url === "" ? undefined : url;
+  }
+
+  /** Partitions whose primary is `shardId`. */
+  primaryPartitionsOf(shardId: string): number[] {
+    const out: number[] = [];
+    for (let p = 0; p < this.partitions; p++) if (this.owners[p]?.[0] === shardId) out.push(p);
+    return out;
+  }
+
+  /** Group partitions by primary shard. */
+  partitionsByPrimary(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (let p = 0; p < this.partitions; p++) {
+      const owner = this.owners[p]?.[0];
+      if (owner === undefined) continue;
+      let list = out.get(owner);
+      if (!list) out.set(owner, (list = []));
+      list.push(p);
+    }
+    return out;
+  }
+
+  shardAddresses(): ShardAddress[] {
+    return [...this.urls].map(([id, url]) => ({ id, url }));
+  }
+
+  toData(): PartitionTableData {
+    return {
+      epoch: this.epoch,
+      partitions: this.partitions,
+      owners: this.owners.map((o) => [...o]),
+      shards: this.shardAddresses(),
+    };
+  }
+}

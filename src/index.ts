@@ -1,0 +1,27 @@
+/**
+ * shardict: a distributed dictionary for TypeScript programs.
+ *
+ * @example
+ * ```ts
+ * import { Dict } from "shardict";
+ * const d = Dict.fromName("my-dict", { createIfMissing: true });
+ * await d.put("hello", "world");
+ * console.log(await d.get("hello"));
+ * ```
+ */
+export { Dict } from "./client/dict.js";
+export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOptions } from "./client/dict.js";
+export { Client, connect } from "./client/client.js";
+export type { ConnectOptions } from "./client/client.js";
+export type { DictKey } from "./protocol/keys.js";
+export {
+  DictError,
+  KeyError,
+  NotFoundError,
+  AlreadyExistsError,
+  InvalidError,
+  RequestSizeError,
+  DeserializationError,
+  ConnectionError,
+  AuthError,
+} from "./errors.js";

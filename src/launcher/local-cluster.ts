@@ -1,0 +1,176 @@
+/**
+ * Starts a whole cluster on this machine, one OS process per node: the coordinator first,
+ * then every shard pointed at it. Used by `npm start` and by the integration and crash
+ * tests, which need real processes they can kill.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { ClusterConfig } from "../config/cluster-config.js";
+
+export interface LocalClusterOptions {
+  /** Path of the config file every node reads. */
+  configPath: string;
+  config: ClusterConfig;
+  /** Bind every node to port 0 (free ports) instead of the configured ones. */
+  freePorts?: boolean;
+  /** Shared secret the nodes authenticate each other with; random when omitted. */
+  clusterSecret?: string;
+  /** Each line a node prints, prefixed with its name. */
+  onLine?: (node: string, line: string) => void;
+  /** Extra environment for the node processes. */
+  env?: NodeJS.ProcessEnv;
+  /** Give up waiting for a node to start after this long. */
+  startTimeoutMs?: number;
+}
+
+/** Find the package root (the folder with package.json) above this module. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the shardict package root");
+    dir = up;
+  }
+  return dir;
+}
+
+/** The built `shardict` command. */
+export function cliPath(): string {
+  const path = join(packageRoot(), "dist", "src", "cli", "shardict.js");
+  if (!existsSync(path)) throw new Error(`${path} is missing: run "npm run build" first`);
+  return path;
+}
+
+interface NodeProcess {
+  name: string;
+  args: string[];
+  child: ChildProcess;
+  url: string | undefined;
+  exited: Promise<number | null>;
+}
+
+export class LocalCluster {
+  readonly opts: LocalClusterOptions;
+  readonly clusterSecret: string;
+  private readonly nodes = new Map<string, NodeProcess>();
+  private readonly waiters: { pattern: RegExp; node: string | undefined; resolve: (m: RegExpMatchArray) => void }[] = [];
+  coordinatorUrl = "";
+
+  constructor(opts: LocalClusterOptions) {
+    this.opts = opts;
+    this.clusterSecret = opts.clusterSecret ?? opts.config.clusterSecret ?? randomBytes(18).toString("base64url");
+  }
+
+  /** Start the coordinator, then all shards; resolves when all shards have joined. */
+  async start(): Promise<void> {
+    const ready = this.waitFor(/coordinator: ready: all \d+ shards joined/, "coordinator");
+    const coordArgs = ["coordinator", "--config", this.opts.configPath];
+    if (this.opts.freePorts) coordArgs.push("--port", "0");
+    await this.spawnNode("coordinator", coordArgs);
+    await Promise.all(this.opts.config.shards.map((s) => this.startShard(s.id)));
+    await this.withTimeout(ready, "all shards to join");
+  }
+
+  /** Start (or restart) one shard process. */
+  async startShard(id: string): Promise<string> {
+    const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", this.coordinatorUrl];
+    if (this.opts.freePorts) args.push("--port", "0");
+    return this.spawnNode(id, args);
+  }
+
+  /** Restart the coordinator on the same address. */
+  async restartCoordinator(): Promise<string> {
+    const port = new URL(this.coordinatorUrl).port;
+    return this.spawnNode("coordinator", ["coordinator", "--config", this.opts.configPath, "--port", port]);
+  }
+
+  private async spawnNode(name: string, args: string[]): Promise<string> {
+    const child = spawn(process.execPath, [cliPath(), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...this.opts.env, SHARDICT_CLUSTER_SECRET: this.clusterSecret },
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const node: NodeProcess = { name, args, child, url: undefined, exited };
+    this.nodes.set(name, node);
+    const listening = this.waitFor(new RegExp(`^${name}: listening on (\\S+)`), name);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on("line", (line) => this.onLine(name, line));
+    }
+    const started = await this.withTimeout(
+      Promise.race([
+        listening,
+        exited.then((code) => {
+          throw new Error(`${name} exited with code ${code} before it was listening`);
+        }),
+      ]),
+      `${name} to listen`,
+    );
+    node.url = started[1] as string;
+    if (name === "coordinator") this.coordinatorUrl = node.url;
+    return node.url;
+  }
+
+  private onLine(node: string, line: string): void {
+    this.opts.onLine?.(node, line);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i];
+      if (!w || (w.node !== undefined && w.node !== node)) continue;
+      const m = line.match(w.pattern);
+      if (m) {
+        this.waiters.splice(i, 1);
+        w.resolve(m);
+      }
+    }
+  }
+
+  /** Resolve when a node prints a line matching `pattern`. */
+  waitFor(pattern: RegExp, node?: string): Promise<RegExpMatchArray> {
+    return new Promise((resolve) => this.waiters.push({ pattern, node, resolve }));
+  }
+
+  private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+    const ms = this.opts.startTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      p,
+      new Promise<never>((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** The address a node listens on. */
+  urlOf(name: string): string | undefined {
+    return this.nodes.get(name)?.url;
+  }
+
+  pidOf(name: string): number | undefined {
+    return this.nodes.get(name)?.child.pid;
+  }
+
+  /** Send a signal to a node (SIGKILL for crash tests) and wait for it to exit. */
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const node = this.nodes.get(name);
+    if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
+    node.child.kill(signal);
+    await node.exited;
+  }
+
+  /** Stop every node: SIGTERM, then SIGKILL for any that lingers. */
+  async stop(): Promise<void> {
+    const all = [...this.nodes.values()];
+    for (const n of all) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill("SIGTERM");
+    await Promise.all(
+      all.map(async (n) => {
+        const t = setTimeout(() => n.child.kill("SIGKILL"), 5_000);
+        await n.exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * A shard node's lifecycle: `booting → joining → serving → draining → stopped`.
+ *
+ * Data requests are served only in `serving`. Losing the coordinator does not leave
+ * `serving` (the coordinator is not on the data path); it only marks the node `detached`
+ * until it registers again.
+ */
+import { setup, assign } from "xstate";
+
+export type NodeLifecycleEvent =
+  | { type: "BOOTED" }
+  | { type: "REGISTERED"; epoch: number }
+  | { type: "COORDINATOR_LOST" }
+  | { type: "STOP" }
+  | { type: "DRAINED" };
+
+export const nodeLifecycleMachine = setup({
+  types: {
+    context: {} as { epoch: number; detached: boolean },
+    events: {} as NodeLifecycleEvent,
+  },
+}).createMachine({
+  id: "nodeLifecycle",
+  context: { epoch: 0, detached: true },
+  initial: "booting",
+  states: {
+    booting: {
+      on: { BOOTED: "joining", STOP: "draining" },
+    },
+    joining: {
+      on: {
+        REGISTERED: {
+          target: "serving",
+          actions: assign({ epoch: ({ event }) => event.epoch, detached: false }),
+        },
+        STOP: "draining",
+      },
+    },
+    serving: {
+      on: {
+        REGISTERED: { actions: assign({ epoch: ({ event }) => event.epoch, detached: false }) },
+        COORDINATOR_LOST: { actions: assign({ detached: true }) },
+        STOP: "draining",
+      },
+    },
+    draining: {
+      on: { DRAINED: "stopped" },
+    },
+    stopped: { type: "final" },
+  },
+});

@@ -1,0 +1,270 @@
+/**
+ * One WebSocket to a peer, used the same way by every kind of node and by the SDK:
+ * requests out with a `rid` and a promise for the reply, requests in to a handler whose
+ * result or error goes back as a reply.
+ *
+ * Frames queued in one turn of the event loop leave as one WebSocket message (a batch), so
+ * many concurrent requests cost one write and one decode on each side.
+ */
+import type WebSocket from "ws";
+import { decodeMessage, encodeFrames } from "../protocol/codec.js";
+import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
+import { ConnectionError, RequestSizeError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
+
+/** Handles one incoming request; its return value is the reply's `result`. */
+export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
+
+export interface PeerOptions {
+  /** Where request ids come from (client-wide, so a retry can reuse one). */
+  nextRid?: () => number;
+  onRequest?: RequestHandler;
+  /** Let the process exit while nothing is in flight (SDK connections). */
+  unrefWhenIdle?: boolean;
+  /** Called once when the socket closes, with the reason. */
+  onClose?: (peer: Peer, reason: string) => void;
+  /** A frame above this many bytes is flushed on its own. */
+  batchBytes?: number;
+  label?: string;
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Close codes (RFC 6455). */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  InvalidData: 1007,
+  Policy: 1008,
+  TooBig: 1009,
+} as const;
+
+let ridCounter = 0;
+const defaultRid = () => ++ridCounter;
+
+export class Peer {
+  readonly ws: WebSocket;
+  readonly label: string;
+  private readonly nextRid: () => number;
+  private readonly pending = new Map<number, Pending>();
+  private queue: Frame[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private closeReason = "";
+  private readonly opts: PeerOptions;
+  /** Free-form per-connection state for the server that owns this peer. */
+  meta: Record<string, unknown> = {};
+
+  constructor(ws: WebSocket, opts: PeerOptions = {}) {
+    this.ws = ws;
+    this.opts = opts;
+    this.label = opts.label ?? "peer";
+    this.nextRid = opts.nextRid ?? defaultRid;
+    ws.binaryType = "nodebuffer";
+    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on("close", (code, reason) => this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`));
+    ws.on("error", (err) => this.onClosed(`error: ${err.message}`));
+    this.updateRef();
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && this.ws.readyState === 1;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Send a request and wait for its reply. Rejects with the typed error of an error reply,
+   * or {@link ConnectionError} when the socket closes first or `timeoutMs` passes.
+   */
+  request(frame: Outgoing, opts: { rid?: number; timeoutMs?: number; sizeHint?: number } = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ConnectionError(`${this.label}: connection ${this.closeReason || "closed"}`));
+    const rid = opts.rid ?? this.nextRid();
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.pending.delete(rid);
+          this.updateRef();
+          reject(new ConnectionError(`${this.label}: no reply to ${frame.type} within ${opts.timeoutMs} ms`));
+        }, opts.timeoutMs);
+        timer.unref();
+      }
+      this.pending.set(rid, { resolve, reject, timer });
+      this.updateRef();
+      this.send({ ...frame, rid } as Frame, opts.sizeHint ?? 64);
+    });
+  }
+
+  /** Queue a frame for the next flush. */
+  send(frame: Frame, sizeHint = 64): void {
+    if (this.closed) return;
+    this.queue.push(frame);
+    this.queuedBytes += sizeHint;
+    if (this.queuedBytes >= (this.opts.batchBytes ?? 256 * 1024)) {
+      this.flush();
+      return;
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const q = this.queue;
+    if (q.length === 0 || this.closed) return;
+    this.queue = [];
+    this.queuedBytes = 0;
+    let bytes: Buffer;
+    try {
+      bytes = encodeFrames(q.length === 1 ? (q[0] as Frame) : q);
+    } catch (err) {
+      // A frame that cannot be encoded fails its own request, not the connection.
+      for (const f of q) this.failLocal(f, err as Error);
+      return;
+    }
+    this.ws.send(bytes, { binary: true }, (err) => {
+      if (err) this.onClosed(`send failed: ${err.message}`);
+    });
+  }
+
+  private failLocal(frame: Frame, err: Error): void {
+    const p = this.pending.get(frame.rid);
+    if (!p) return;
+    this.pending.delete(frame.rid);
+    if (p.timer) clearTimeout(p.timer);
+    p.reject(err);
+    this.updateRef();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.ws.close(CloseCode.InvalidData, "frames are binary msgpack");
+      return;
+    }
+    const items = decodeMessage(data);
+    if (items === null) {
+      this.ws.close(CloseCode.InvalidData, "not a shardict frame");
+      return;
+    }
+    for (const item of items) {
+      if (!item.ok) {
+        if (item.problem.rid === undefined) {
+          this.ws.close(CloseCode.Policy, item.problem.message.slice(0, 120));
+          return;
+        }
+        this.send({ type: "err", rid: item.problem.rid, code: item.problem.code, message: item.problem.message });
+        continue;
+      }
+      const frame = item.frame;
+      if (frame.type === "ok" || frame.type === "err") this.onReply(frame);
+      else this.onRequest(frame);
+    }
+  }
+
+  private onReply(frame: FrameOf<"ok"> | FrameOf<"err">): void {
+    const p = this.pending.get(frame.rid);
+    if (!p) return; // a reply after its timeout: nobody waits any more
+    this.pending.delete(frame.rid);
+    if (p.timer) clearTimeout(p.timer);
+    this.updateRef();
+    if (frame.type === "ok") p.resolve(frame.result);
+    else p.reject(errorFromWire(frame.code, frame.message, { ...(frame.limit !== undefined && { limit: frame.limit }), ...(frame.size !== undefined && { size: frame.size }) }));
+  }
+
+  private onRequest(frame: RequestFrame): void {
+    const handler = this.opts.onRequest;
+    if (!handler) {
+      this.send({ type: "err", rid: frame.rid, code: WireCode.Invalid, message: `${frame.type} is not served here` });
+      return;
+    }
+    let result: unknown;
+    try {
+      result = handler(frame, this);
+    } catch (err) {
+      this.replyError(frame.rid, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r: unknown) => this.replyOk(frame.rid, r),
+        (err: unknown) => this.replyError(frame.rid, err),
+      );
+    } else {
+      this.replyOk(frame.rid, result);
+    }
+  }
+
+  private replyOk(rid: number, result: unknown): void {
+    this.send(result === undefined ? { type: "ok", rid } : { type: "ok", rid, result }, estimateBytes(result));
+  }
+
+  private replyError(rid: number, err: unknown): void {
+    const code = wireCodeOf(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === WireCode.Internal) console.error(`${this.label}: internal error:`, err);
+    const frame: FrameOf<"err"> = { type: "err", rid, code, message: message.slice(0, 4000) };
+    if (err instanceof RequestSizeError) {
+      frame.limit = err.limit;
+      frame.size = err.size;
+    }
+    this.send(frame);
+  }
+
+  private onClosed(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.queue = [];
+    const err = new ConnectionError(`${this.label}: connection ${reason}`);
+    for (const [, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    this.opts.onClose?.(this, reason);
+  }
+
+  /** Keep the process alive only while replies are awaited (for SDK connections). */
+  private updateRef(): void {
+    if (!this.opts.unrefWhenIdle) return;
+    const sock = (this.ws as unknown as { _socket?: { ref(): void; unref(): void } })._socket;
+    if (!sock) return;
+    if (this.pending.size > 0) sock.ref();
+    else sock.unref();
+  }
+
+  /** Close the socket; pending requests reject with {@link ConnectionError}. */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
+    this.onClosed(reason || "closed by us");
+  }
+
+  /** Close at once without a closing handshake (a peer that stopped answering). */
+  terminate(reason: string): void {
+    this.ws.terminate();
+    this.onClosed(reason);
+  }
+}
+
+
+/** A cheap size estimate of a reply, so large replies are not batched past the frame limit. */
+function estimateBytes(v: unknown): number {
+  if (v instanceof Uint8Array) return v.byteLength + 16;
+  if (typeof v !== "object" || v === null) return 32;
+  let n = 32;
+  for (const field of Object.values(v)) {
+    if (field instanceof Uint8Array) n += field.byteLength + 8;
+    else if (Array.isArray(field)) for (const x of field) n += x instanceof Uint8Array ? x.byteLength + 8 : 16;
+    else n += 16;
+  }
+  return n;
+}

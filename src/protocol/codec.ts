@@ -1,0 +1,81 @@
+/**
+ * Frame codec: msgpack bytes ⇄ validated frames. This is the edge: nothing past it sees a
+ * value that was not checked against its schema.
+ *
+ * A WebSocket message holds one frame or an array of frames (a batch: the requests or
+ * replies of one tick share one message).
+ */
+import { Packr } from "msgpackr";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
+import { WireCode } from "../errors.js";
+
+// Frames are plain maps; records/structures would make peers depend on shared state.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+
+const checks = new Map<string, TypeCheck<(typeof FrameSchemas)[FrameType]>>();
+for (const [type, schema] of Object.entries(FrameSchemas)) {
+  checks.set(type, TypeCompiler.Compile(schema));
+}
+
+/** A frame that failed validation, with what the receiver can say back about it. */
+export interface FrameProblem {
+  /** The request id, when one could be read, so the sender gets a typed error reply. */
+  rid: number | undefined;
+  code: typeof WireCode.Invalid;
+  message: string;
+}
+
+export type DecodedItem = { ok: true; frame: Frame } | { ok: false; problem: FrameProblem };
+
+/** Encode one frame or a batch. */
+export function encodeFrames(frames: Frame | readonly Frame[]): Buffer {
+  return packr.pack(frames);
+}
+
+/**
+ * Decode a WebSocket message. Returns `null` for bytes that are not a frame at all (the
+ * receiver closes the socket); otherwise one item per frame, each valid or a problem.
+ */
+export function decodeMessage(data: Uint8Array): DecodedItem[] | null {
+  let raw: unknown;
+  try {
+    raw = packr.unpack(data);
+  } catch {
+    return null;
+  }
+  if (Array.isArray(raw)) {
+    if (raw.length === 0 || raw.length > 100_000) return null;
+    return raw.map(validateFrame);
+  }
+  if (typeof raw !== "object" || raw === null) return null;
+  return [validateFrame(raw)];
+}
+
+function ridOf(raw: unknown): number | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const rid = (raw as { rid?: unknown }).rid;
+  return typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined;
+}
+
+/** Validate one decoded value as a frame. */
+export function validateFrame(raw: unknown): DecodedItem {
+  const rid = ridOf(raw);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, problem: { rid, code: WireCode.Invalid, message: "frame is not an object" } };
+  }
+  const type = (raw as { type?: unknown }).type;
+  if (typeof type !== "string") {
+    return { ok: false, problem: { rid, code: WireCode.Invalid, message: "frame has no string `type`" } };
+  }
+  const check = checks.get(type);
+  if (check === undefined) {
+    return { ok: false, problem: { rid, code: WireCode.Invalid, message: `unknown message type ${JSON.stringify(type.slice(0, 64))}` } };
+  }
+  if (!check.Check(raw)) {
+    const first = check.Errors(raw).First();
+    const where = first ? `${first.path || "/"}: ${first.message}` : "does not match its schema";
+    return { ok: false, problem: { rid, code: WireCode.Invalid, message: `invalid ${type} frame at ${where}` } };
+  }
+  return { ok: true, frame: raw as Frame };
+}

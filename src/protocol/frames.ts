@@ -1,0 +1,183 @@
+/**
+ * The wire protocol: every frame is a msgpack-encoded object discriminated by `type`.
+ *
+ * Schemas are TypeBox definitions, so each frame's TypeScript type and its runtime check come
+ * from one source and cannot drift. Requests carry `rid`, a request id unique per client
+ * that the reply echoes (and that later serves for deduplication of retries).
+ */
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+
+export const PROTOCOL_VERSION = 1;
+
+const Rid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Bytes = Type.Uint8Array();
+const DictId = Type.String({ minLength: 4, maxLength: 64 });
+const Partition = Type.Integer({ minimum: 0, maximum: 65535 });
+const Epoch = Type.Integer({ minimum: 0 });
+const Name = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
+const EnvName = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
+
+function request<T extends string, P extends Record<string, TSchema>>(type: T, props: P) {
+  return Type.Object({ type: Type.Literal(type), rid: Rid, ...props }, { additionalProperties: false });
+}
+
+// ---- shared shapes -------------------------------------------------------------------------
+
+export const ShardAddress = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), url: Type.String({ maxLength: 512 }) });
+export type ShardAddress = Static<typeof ShardAddress>;
+
+/** The partition table: for each partition the owning shard ids, primary first. */
+export const PartitionTableSchema = Type.Object({
+  epoch: Epoch,
+  partitions: Type.Integer({ minimum: 1, maximum: 65536 }),
+  owners: Type.Array(Type.Array(Type.String())),
+  shards: Type.Array(ShardAddress),
+});
+export type PartitionTableData = Static<typeof PartitionTableSchema>;
+
+export const DictInfoSchema = Type.Object({
+  id: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  env: Type.String(),
+  createdAt: Type.Number(),
+  createdBy: Type.Union([Type.String(), Type.Null()]),
+  ephemeral: Type.Boolean(),
+});
+export type DictInfoData = Static<typeof DictInfoSchema>;
+
+// ---- client → coordinator ----------------------------------------------------------------
+
+export const Hello = request("hello", {
+  v: Type.Integer(),
+  clientId: Type.String({ minLength: 1, maxLength: 64 }),
+  agent: Type.Optional(Type.String({ maxLength: 256 })),
+});
+export const TableGet = request("table.get", {});
+export const DictLookup = request("dict.lookup", { name: Name, env: EnvName, createIfMissing: Type.Boolean() });
+export const DictGet = request("dict.get", { id: DictId });
+export const DictCreate = request("dict.create", { name: Name, env: EnvName, allowExisting: Type.Boolean() });
+export const DictList = request("dict.list", {
+  env: EnvName,
+  max: Type.Optional(Type.Integer({ minimum: 0 })),
+  createdBefore: Type.Optional(Type.Number()),
+});
+export const DictDelete = request("dict.delete", { name: Name, env: EnvName, allowMissing: Type.Boolean() });
+export const DictDeleteId = request("dict.deleteId", { id: DictId });
+export const EphemeralCreate = request("ephemeral.create", { env: EnvName });
+export const Heartbeat = request("heartbeat", {});
+export const StatusGet = request("status", {});
+
+// ---- shard → coordinator -----------------------------------------------------------------
+
+export const ShardRegister = request("shard.register", {
+  v: Type.Integer(),
+  shardId: Type.String({ minLength: 1, maxLength: 128 }),
+  url: Type.String({ maxLength: 512 }),
+});
+
+// ---- coordinator → shard -----------------------------------------------------------------
+
+export const ShardSync = request("shard.sync", { table: PartitionTableSchema, dicts: Type.Array(DictId) });
+export const ShardTable = request("shard.table", { table: PartitionTableSchema });
+export const ShardDictAdded = request("shard.dictAdded", { id: DictId });
+export const ShardDictRemoved = request("shard.dictRemoved", { id: DictId });
+
+// ---- client → shard (the data path) ------------------------------------------------------
+
+const KeyOp = { dict: DictId, part: Partition, epoch: Epoch, key: Bytes };
+export const Get = request("get", KeyOp);
+export const Contains = request("contains", KeyOp);
+export const Pop = request("pop", KeyOp);
+export const Del = request("del", KeyOp);
+export const Put = request("put", { ...KeyOp, value: Bytes, ifAbsent: Type.Boolean() });
+export const Update = request("update", {
+  dict: DictId,
+  part: Partition,
+  epoch: Epoch,
+  keys: Type.Array(Bytes),
+  values: Type.Array(Bytes),
+});
+export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
+export const Len = request("len", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
+export const Scan = request("scan", {
+  dict: DictId,
+  part: Partition,
+  epoch: Epoch,
+  cursor: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]),
+  limit: Type.Integer({ minimum: 1, maximum: 10000 }),
+  values: Type.Boolean(),
+});
+
+// ---- replies -----------------------------------------------------------------------------
+
+export const Ok = Type.Object({ type: Type.Literal("ok"), rid: Rid, result: Type.Optional(Type.Unknown()) });
+export const Err = Type.Object({
+  type: Type.Literal("err"),
+  rid: Rid,
+  code: Type.String({ maxLength: 64 }),
+  message: Type.String({ maxLength: 4096 }),
+  limit: Type.Optional(Type.Number()),
+  size: Type.Optional(Type.Number()),
+});
+
+/** Every frame type, keyed by its `type` tag. */
+export const FrameSchemas = {
+  hello: Hello,
+  "table.get": TableGet,
+  "dict.lookup": DictLookup,
+  "dict.get": DictGet,
+  "dict.create": DictCreate,
+  "dict.list": DictList,
+  "dict.delete": DictDelete,
+  "dict.deleteId": DictDeleteId,
+  "ephemeral.create": EphemeralCreate,
+  heartbeat: Heartbeat,
+  status: StatusGet,
+  "shard.register": ShardRegister,
+  "shard.sync": ShardSync,
+  "shard.table": ShardTable,
+  "shard.dictAdded": ShardDictAdded,
+  "shard.dictRemoved": ShardDictRemoved,
+  get: Get,
+  contains: Contains,
+  pop: Pop,
+  del: Del,
+  put: Put,
+  update: Update,
+  clear: Clear,
+  len: Len,
+  scan: Scan,
+  ok: Ok,
+  err: Err,
+} as const;
+
+type Schemas = typeof FrameSchemas;
+export type FrameType = keyof Schemas;
+/** The frame of one type. */
+export type FrameOf<T extends FrameType> = Static<Schemas[T]>;
+/** Any frame. */
+export type Frame = { [T in FrameType]: FrameOf<T> }[FrameType];
+export type Reply = FrameOf<"ok"> | FrameOf<"err">;
+export type RequestFrame = Exclude<Frame, Reply>;
+export type RequestType = RequestFrame["type"];
+/** A request as the sender builds it; the connection assigns `rid`. */
+export type Outgoing<T extends RequestType = RequestType> = T extends RequestType
+  ? Omit<FrameOf<T>, "rid">
+  : never;
+
+/** The requests a shard serves from clients. */
+export const DataOps = new Set<RequestType>(["get", "contains", "pop", "del", "put", "update", "clear", "len", "scan"]);
+/** The requests the coordinator serves from clients. */
+export const ClientCoordinatorOps = new Set<RequestType>([
+  "hello",
+  "table.get",
+  "dict.lookup",
+  "dict.get",
+  "dict.create",
+  "dict.list",
+  "dict.delete",
+  "dict.deleteId",
+  "ephemeral.create",
+  "heartbeat",
+  "status",
+]);

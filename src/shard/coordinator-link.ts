@@ -1,0 +1,118 @@
+/**
+ * A shard's connection to the coordinator: registers, heartbeats, takes pushed updates, and
+ * reconnects with backoff when the coordinator goes away (data keeps being served meanwhile).
+ */
+import WebSocket from "ws";
+import { NotFoundError } from "../errors.js";
+import { nodeHeaders } from "../net/auth.js";
+import { Peer, type RequestHandler } from "../net/peer.js";
+import { PROTOCOL_VERSION, type PartitionTableData } from "../protocol/frames.js";
+
+export interface RegisterResult {
+  table: PartitionTableData;
+  dicts: string[];
+}
+
+export interface CoordinatorLinkOptions {
+  coordinatorUrl: string;
+  shardId: string;
+  /** The address clients should use for this shard. */
+  advertiseUrl: string;
+  clusterSecret: string | undefined;
+  maxPayload: number;
+  heartbeatMs?: number;
+  onRegistered: (result: RegisterResult) => void;
+  onLost: (reason: string) => void;
+  onPush: RequestHandler;
+  log: (line: string) => void;
+}
+
+export class CoordinatorLink {
+  private peer: Peer | undefined;
+  private stopped = false;
+  private backoffMs = 100;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnect: NodeJS.Timeout | undefined;
+  private everConnected = false;
+
+  constructor(private readonly opts: CoordinatorLinkOptions) {}
+
+  start(): void {
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const ws = new WebSocket(this.opts.coordinatorUrl, {
+      headers: nodeHeaders(this.opts.clusterSecret),
+      maxPayload: this.opts.maxPayload,
+      perMessageDeflate: false,
+    });
+    const peer = new Peer(ws, {
+      label: `${this.opts.shardId}→coordinator`,
+      onRequest: this.opts.onPush,
+      onClose: (_p, reason) => this.onClose(reason),
+    });
+    this.peer = peer;
+    ws.once("open", () => void this.register(peer));
+    ws.once("unexpected-response", (_req, res) => {
+      this.opts.log(`${this.opts.shardId}: coordinator refused the connection (HTTP ${res.statusCode})`);
+    });
+  }
+
+  private async register(peer: Peer): Promise<void> {
+    try {
+      const result = (await peer.request(
+        { type: "shard.register", v: PROTOCOL_VERSION, shardId: this.opts.shardId, url: this.opts.advertiseUrl },
+        { timeoutMs: 10_000 },
+      )) as RegisterResult;
+      this.backoffMs = 100;
+      this.everConnected = true;
+      this.opts.onRegistered(result);
+      this.startHeartbeat(peer);
+    } catch (err) {
+      this.opts.log(`${this.opts.shardId}: registration failed: ${(err as Error).message}`);
+      peer.close(1000, "registration failed");
+    }
+  }
+
+  private startHeartbeat(peer: Peer): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const every = this.opts.heartbeatMs ?? 1_000;
+    this.heartbeat = setInterval(() => {
+      peer.request({ type: "heartbeat" }, { timeoutMs: every * 3 }).catch((err: Error) => {
+        if (peer.isOpen) peer.terminate(`heartbeat failed: ${err.message}`);
+      });
+    }, every);
+  }
+
+  private onClose(reason: string): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.peer = undefined;
+    if (this.stopped) return;
+    if (this.everConnected) this.opts.onLost(reason);
+    this.reconnect = setTimeout(() => this.connect(), this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, 2_000);
+  }
+
+  /** Ask the coordinator whether a dict id exists. */
+  async dictExists(id: string): Promise<boolean> {
+    const peer = this.peer;
+    if (!peer?.isOpen) throw new Error("coordinator not connected");
+    try {
+      await peer.request({ type: "dict.get", id }, { timeoutMs: 5_000 });
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.reconnect) clearTimeout(this.reconnect);
+    this.peer?.close(1001, "shard stopping");
+  }
+}

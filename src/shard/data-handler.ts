@@ -1,0 +1,140 @@
+/**
+ * The data path on a shard: check ownership, the dict and the input, apply the operation to
+ * the partition's store, and answer once the write is durable. Plain functions, synchronous
+ * whenever the dict is already known.
+ */
+import { InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
+import type { PartitionTable } from "../hashing/partition-table.js";
+import { isCanonicalKey } from "../protocol/keys.js";
+import type { FrameOf, RequestFrame } from "../protocol/frames.js";
+import type { Clock } from "../store/clock.js";
+import { keyString, type PartitionStore } from "../store/partition-store.js";
+import { SCAN_PAGE_BYTES } from "../net/limits.js";
+import type { DictSet } from "./dict-set.js";
+import type { PartitionHost } from "./partition-host.js";
+
+export interface DataHandlerContext {
+  shardId: string;
+  host: PartitionHost;
+  dicts: DictSet;
+  clock: Clock;
+  maxEntryBytes: number;
+  /** The current table, or undefined before the first registration. */
+  table(): PartitionTable | undefined;
+  serving(): boolean;
+}
+
+type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
+
+export class DataHandler {
+  constructor(private readonly ctx: DataHandlerContext) {}
+
+  handle(frame: DataFrame): unknown {
+    if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
+    const table = this.ctx.table();
+    if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
+    if ("part" in frame) this.checkOwner(table, frame.part);
+    else for (const p of frame.parts) this.checkOwner(table, p);
+    if (this.ctx.dicts.has(frame.dict)) return this.apply(frame);
+    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => this.apply(frame));
+  }
+
+  private checkOwner(table: PartitionTable, part: number): void {
+    if (part >= table.partitions) throw new InvalidError(`partition ${part} does not exist (the cluster has ${table.partitions})`);
+    if (table.primaryOf(part) !== this.ctx.shardId) {
+      throw new RetryableError(WireCode.WrongOwner, `${this.ctx.shardId} does not own partition ${part} at epoch ${table.epoch}`);
+    }
+  }
+
+  private key(bytes: Uint8Array): string {
+    if (!isCanonicalKey(bytes)) throw new InvalidError("key bytes are not a canonical key encoding");
+    return keyString(bytes);
+  }
+
+  private checkSize(key: Uint8Array, value: Uint8Array): void {
+    const size = key.byteLength + value.byteLength;
+    if (size > this.ctx.maxEntryBytes) {
+      throw new RequestSizeError(`entry of ${size} bytes exceeds the limit of ${this.ctx.maxEntryBytes} bytes`, this.ctx.maxEntryBytes, size);
+    }
+  }
+
+  private done<T>(store: PartitionStore, result: T): T | Promise<T> {
+    const durable = store.commit();
+    return durable === undefined ? result : durable.then(() => result);
+  }
+
+  private apply(frame: DataFrame): unknown {
+    const now = this.ctx.clock.now();
+    const host = this.ctx.host;
+    switch (frame.type) {
+      case "get":
+        return host.store(frame.part).get(frame.dict, this.key(frame.key), now);
+      case "contains":
+        return host.store(frame.part).contains(frame.dict, this.key(frame.key), now);
+      case "put": {
+        const k = this.key(frame.key);
+        this.checkSize(frame.key, frame.value);
+        const store = host.store(frame.part);
+        return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now));
+      }
+      case "pop": {
+        const store = host.store(frame.part);
+        return this.done(store, store.pop(frame.dict, this.key(frame.key), now));
+      }
+      case "del": {
+        const store = host.store(frame.part);
+        if (!store.delete(frame.dict, this.key(frame.key), now)) throw new KeyError("key not found");
+        return this.done(store, true);
+      }
+      case "update": {
+        if (frame.keys.length !== frame.values.length) throw new InvalidError("update has different numbers of keys and values");
+        // Validate everything before touching the store: all entries land or none do.
+        const ks = frame.keys.map((k, i) => {
+          this.checkSize(k, frame.values[i] as Uint8Array);
+          return this.key(k);
+        });
+        const store = host.store(frame.part);
+        store.update(frame.dict, ks, frame.values, now);
+        return this.done(store, ks.length);
+      }
+      case "clear": {
+        const pending: Promise<void>[] = [];
+        for (const p of frame.parts) {
+          const store = host.existing(p);
+          if (!store) continue;
+          store.clear(frame.dict);
+          const c = store.commit();
+          if (c) pending.push(c);
+        }
+        return pending.length ? Promise.all(pending).then(() => undefined) : undefined;
+      }
+      case "len": {
+        let n = 0;
+        for (const p of frame.parts) n += host.existing(p)?.count(frame.dict, now) ?? 0;
+        return n;
+      }
+      case "scan": {
+        const page = host.store(frame.part).scan(frame.dict, frame.cursor, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
+        if (page === "expired-cursor") throw new InvalidError("iteration cursor expired or unknown; start the iteration again");
+        return page;
+      }
+    }
+  }
+}
+
+export function isDataFrame(frame: RequestFrame): frame is DataFrame {
+  switch (frame.type) {
+    case "get":
+    case "contains":
+    case "pop":
+    case "del":
+    case "put":
+    case "update":
+    case "clear":
+    case "len":
+    case "scan":
+      return true;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The partitions a shard node hosts, and the node's single expiry timer that sweeps them.
+ */
+import type { Clock, TimerHandle } from "../store/clock.js";
+import { PartitionStore } from "../store/partition-store.js";
+import type { StorageEngine } from "../store/storage-engine.js";
+
+/** Work one sweep may do per partition before yielding the event loop. */
+const SWEEP_BUDGET = 10_000;
+
+export class PartitionHost {
+  private readonly stores = new Map<number, PartitionStore>();
+  private timer: TimerHandle | undefined;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly engine: StorageEngine,
+    private readonly clock: Clock,
+    private readonly sweepMs = 250,
+  ) {}
+
+  /** The store of a partition, created on first use. */
+  store(part: number): PartitionStore {
+    let s = this.stores.get(part);
+    if (!s) this.stores.set(part, (s = new PartitionStore({ part, ttlMs: this.ttlMs, engine: this.engine })));
+    return s;
+  }
+
+  existing(part: number): PartitionStore | undefined {
+    return this.stores.get(part);
+  }
+
+  /** Forget a deleted dict in every partition. */
+  dropDict(dict: string): void {
+    for (const s of this.stores.values()) {
+      s.drop(dict);
+      void s.commit();
+    }
+  }
+
+  entryCount(): number {
+    let n = 0;
+    for (const s of this.stores.values()) n += s.size;
+    return n;
+  }
+
+  /** Sweep expired entries now (the timer calls this; tests may too). */
+  sweep(): void {
+    const now = this.clock.now();
+    for (const s of this.stores.values()) {
+      if ((s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
+      s.expireDue(now, SWEEP_BUDGET);
+      void s.commit();
+    }
+  }
+
+  start(): void {
+    const tick = () => {
+      this.sweep();
+      this.timer = this.clock.setTimer(tick, this.sweepMs);
+    };
+    this.timer = this.clock.setTimer(tick, this.sweepMs);
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+}

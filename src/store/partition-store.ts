@@ -1,0 +1,274 @@
+/**
+ * One partition's entries and their expiry: the state a partition actor owns.
+ *
+ * Plain data on purpose (see docs/architecture.md): a `Map` per dict keyed by the canonical
+ * key bytes (as a latin1 string, which compares and hashes like the bytes), and one min-heap
+ * of deadlines with lazy deletion. Every read checks the deadline itself, so correctness
+ * never depends on when the sweep runs; the sweep only reclaims memory.
+ */
+import { nanoid } from "nanoid";
+import { ExpiryQueue } from "./expiry-queue.js";
+import type { Mutation, StorageEngine } from "./storage-engine.js";
+
+interface DictSlot {
+  readonly dict: string;
+  entries: Map<string, Entry>;
+}
+
+interface Entry {
+  /** Canonical key bytes as a latin1 string. */
+  readonly k: string;
+  value: Uint8Array;
+  /** When the entry expires unless read or written again. */
+  deadline: number;
+  /** The deadline the heap knows about; may lag behind `deadline`. */
+  scheduled: number;
+  readonly slot: DictSlot;
+}
+
+interface ScanSession {
+  readonly dict: string;
+  readonly iter: Iterator<Entry>;
+  lastUsed: number;
+}
+
+export interface ScanPage {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  cursor: string | null;
+}
+
+export interface PartitionStoreOptions {
+  part: number;
+  ttlMs: number;
+  engine: StorageEngine;
+}
+
+/** Idle scan cursors are dropped after this long. */
+const SCAN_SESSION_IDLE_MS = 5 * 60_000;
+const MAX_SCAN_SESSIONS = 1024;
+
+/** Canonical key bytes → the string used as the map key. */
+export function keyString(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
+}
+
+function keyBytes(k: string): Uint8Array {
+  return Buffer.from(k, "latin1");
+}
+
+export class PartitionStore {
+  readonly part: number;
+  private readonly ttlMs: number;
+  private readonly engine: StorageEngine;
+  private readonly dicts = new Map<string, DictSlot>();
+  private readonly queue = new ExpiryQueue<Entry>();
+  private readonly sessions = new Map<string, ScanSession>();
+  private pending: Mutation[] = [];
+
+  constructor(opts: PartitionStoreOptions) {
+    this.part = opts.part;
+    this.ttlMs = opts.ttlMs;
+    this.engine = opts.engine;
+  }
+
+  private slot(dict: string): DictSlot {
+    let s = this.dicts.get(dict);
+    if (!s) this.dicts.set(dict, (s = { dict, entries: new Map() }));
+    return s;
+  }
+
+  /** The live entry for a key, removing it first if its deadline has passed. */
+  private live(dict: string, k: string, now: number): Entry | undefined {
+    const s = this.dicts.get(dict);
+    const e = s?.entries.get(k);
+    if (e === undefined) return undefined;
+    if (e.deadline <= now) {
+      this.remove(e);
+      return undefined;
+    }
+    return e;
+  }
+
+  private remove(e: Entry): void {
+    e.slot.entries.delete(e.k);
+    if (this.engine.durable) this.pending.push({ op: "delete", dict: e.slot.dict, part: this.part, key: keyBytes(e.k) });
+  }
+
+  private touch(e: Entry, now: number): void {
+    e.deadline = now + this.ttlMs;
+  }
+
+  private set(dict: string, k: string, value: Uint8Array, now: number): void {
+    const s = this.slot(dict);
+    const deadline = now + this.ttlMs;
+    const existing = s.entries.get(k);
+    // Copy: the incoming bytes are a view into a whole received frame.
+    const stored = Buffer.from(value);
+    if (existing) {
+      existing.value = stored;
+      existing.deadline = deadline;
+    } else {
+      const e: Entry = { k, value: stored, deadline, scheduled: deadline, slot: s };
+      s.entries.set(k, e);
+      this.queue.push(e);
+    }
+    if (this.engine.durable) this.pending.push({ op: "set", dict, part: this.part, key: keyBytes(k), value: stored, deadline });
+  }
+
+  get(dict: string, k: string, now: number): Uint8Array | undefined {
+    const e = this.live(dict, k, now);
+    if (!e) return undefined;
+    this.touch(e, now);
+    return e.value;
+  }
+
+  contains(dict: string, k: string, now: number): boolean {
+    const e = this.live(dict, k, now);
+    if (!e) return false;
+    this.touch(e, now);
+    return true;
+  }
+
+  /** Returns false only when `ifAbsent` and a live entry exists. */
+  put(dict: string, k: string, value: Uint8Array, ifAbsent: boolean, now: number): boolean {
+    if (ifAbsent && this.live(dict, k, now)) return false;
+    this.set(dict, k, value, now);
+    return true;
+  }
+
+  update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number): void {
+    for (let i = 0; i < ks.length; i++) this.set(dict, ks[i] as string, values[i] as Uint8Array, now);
+  }
+
+  pop(dict: string, k: string, now: number): Uint8Array | undefined {
+    const e = this.live(dict, k, now);
+    if (!e) return undefined;
+    this.remove(e);
+    return e.value;
+  }
+
+  delete(dict: string, k: string, now: number): boolean {
+    const e = this.live(dict, k, now);
+    if (!e) return false;
+    this.remove(e);
+    return true;
+  }
+
+  /** Empty a dict in this partition: O(1) for the map; the heap is compacted once. */
+  clear(dict: string): void {
+    const s = this.dicts.get(dict);
+    if (!s || s.entries.size === 0) return;
+    s.entries = new Map();
+    this.queue.removeWhere((e) => e.slot === s);
+    if (this.engine.durable) this.pending.push({ op: "dropDict", dict, part: this.part });
+  }
+
+  /** Forget a deleted dict entirely. */
+  drop(dict: string): void {
+    this.clear(dict);
+    this.dicts.delete(dict);
+    for (const [id, session] of this.sessions) if (session.dict === dict) this.sessions.delete(id);
+  }
+
+  /** Exact number of live entries of a dict (expires what is due first). */
+  count(dict: string, now: number): number {
+    this.expireDue(now);
+    return this.dicts.get(dict)?.entries.size ?? 0;
+  }
+
+  /** Total entries in this partition (all dicts), live or awaiting the sweep. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.dicts.values()) n += s.entries.size;
+    return n;
+  }
+
+  /**
+   * Remove entries whose deadline has passed. Entries whose deadline moved since they were
+   * queued go back in the heap at their new deadline.
+   */
+  expireDue(now: number, budget = Number.POSITIVE_INFINITY): number {
+    let removed = 0;
+    let steps = 0;
+    for (let top = this.queue.peek(); top !== undefined && top.scheduled <= now && steps < budget; top = this.queue.peek()) {
+      steps++;
+      this.queue.pop();
+      if (top.slot.entries.get(top.k) !== top) continue; // deleted, replaced or cleared
+      if (top.deadline > now) {
+        top.scheduled = top.deadline;
+        this.queue.push(top);
+        continue;
+      }
+      this.remove(top);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Earliest deadline the heap knows of (a lower bound on the next expiry). */
+  nextDeadline(): number | undefined {
+    return this.queue.peek()?.scheduled;
+  }
+
+  /**
+   * A page of a dict's live entries. The cursor holds a live iterator over the dict's map:
+   * entries added or removed meanwhile are seen or skipped, and an entry present for the
+   * whole scan is returned exactly once.
+   */
+  scan(
+    dict: string,
+    cursor: string | null,
+    limit: number,
+    withValues: boolean,
+    now: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): ScanPage | "expired-cursor" {
+    let id = cursor;
+    let session: ScanSession | undefined;
+    if (id === null) {
+      this.gcSessions(now);
+      id = `${this.part}.${nanoid(12)}`;
+      session = { dict, iter: this.slot(dict).entries.values(), lastUsed: now };
+      this.sessions.set(id, session);
+    } else {
+      session = this.sessions.get(id);
+      if (!session || session.dict !== dict) return "expired-cursor";
+    }
+    session.lastUsed = now;
+    const keys: Uint8Array[] = [];
+    const values: Uint8Array[] = [];
+    const current = this.dicts.get(dict);
+    let bytes = 0;
+    for (;;) {
+      if (keys.length >= limit || bytes >= maxBytes) return { keys, values, cursor: id };
+      const next = session.iter.next();
+      if (next.done) break;
+      const e = next.value;
+      // Entries of a map that was cleared after the scan began are not current any more.
+      if (current?.entries.get(e.k) !== e || e.deadline <= now) continue;
+      keys.push(keyBytes(e.k));
+      bytes += e.k.length;
+      if (withValues) {
+        values.push(e.value);
+        bytes += e.value.byteLength;
+      }
+    }
+    this.sessions.delete(id);
+    return { keys, values, cursor: null };
+  }
+
+  private gcSessions(now: number): void {
+    for (const [id, s] of this.sessions) {
+      if (now - s.lastUsed > SCAN_SESSION_IDLE_MS || this.sessions.size >= MAX_SCAN_SESSIONS) this.sessions.delete(id);
+    }
+  }
+
+  /** Hand the mutations made since the last call to the engine; resolves when durable. */
+  commit(): Promise<void> | undefined {
+    if (this.pending.length === 0) return undefined;
+    const batch = this.pending;
+    this.pending = [];
+    return this.engine.commit(this.part, batch);
+  }
+}
