@@ -4,7 +4,7 @@
  * their id and come back as live `Dict` objects bound to the client that read them.
  */
 import { Packr, addExtension } from "msgpackr";
-import { DeserializationError } from "../errors.js";
+import { DeserializationError, InvalidError } from "../errors.js";
 
 /** msgpackr extension type of a Dict handle (1–100 are for applications). */
 const DICT_EXTENSION_TYPE = 42;
@@ -53,11 +53,52 @@ export function registerHandleCodec<C>(codec: HandleCodec<C>): void {
   });
 }
 
+/** Types structured clone refuses and msgpackr would silently turn into something else. */
+function refused(v: unknown): string | undefined {
+  switch (typeof v) {
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+    case "object":
+      if (v instanceof WeakMap || v instanceof WeakSet || v instanceof WeakRef) return `a ${v.constructor.name}`;
+      if (v instanceof Promise) return "a Promise";
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Reject values that cannot be stored faithfully, before anything is sent. Walks nested
+ * objects, arrays, Maps and Sets once (cycles are fine); byte arrays are not walked.
+ */
+export function checkValue(value: unknown): void {
+  if (typeof value !== "object" && typeof value !== "function" && typeof value !== "symbol") return;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    const bad = refused(v);
+    if (bad !== undefined) throw new InvalidError(`invalid value: ${bad} cannot be stored in a Dict`);
+    if (typeof v !== "object" || v === null || seen.has(v) || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) continue;
+    seen.add(v);
+    if (v instanceof Map) {
+      for (const [k, x] of v) stack.push(k, x);
+    } else if (v instanceof Set) {
+      for (const x of v) stack.push(x);
+    } else if (!(handleCodec && v instanceof handleCodec.Class)) {
+      for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+    }
+  }
+}
+
 /**
  * Encode a value. Handles not yet resolved are hydrated first (that is the only reason
  * this is async); everything else is synchronous.
  */
 export async function encodeValue(value: unknown): Promise<Uint8Array> {
+  checkValue(value);
   for (let attempt = 0; ; attempt++) {
     try {
       return packr.pack(value);
@@ -66,14 +107,9 @@ export async function encodeValue(value: unknown): Promise<Uint8Array> {
         await err.handle.hydrate();
         continue;
       }
-      throw err;
+      throw new InvalidError(`invalid value: ${(err as Error).message}`, { cause: err });
     }
   }
-}
-
-/** Encode synchronously; throws {@link UnresolvedHandle} when a handle needs hydrating. */
-export function encodeValueSync(value: unknown): Uint8Array {
-  return packr.pack(value);
 }
 
 /** Decode a stored value; failures become a {@link DeserializationError} naming dict and key. */

@@ -1,0 +1,30 @@
+/** Run a fixture script as its own client process. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+export function fixturePath(name: string): string {
+  return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+}
+
+export interface ChildRun {
+  child: ChildProcess;
+  /** The first stdout line, parsed as JSON. */
+  firstLine: Promise<unknown>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+export function runFixture(name: string, args: string[], env: NodeJS.ProcessEnv): ChildRun {
+  const child = spawn(process.execPath, [fixturePath(name), ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal, stderr })),
+  );
+  const firstLine = new Promise<unknown>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once("line", (line) => resolve(JSON.parse(line)));
+    void exit.then((e) => reject(new Error(`${name} exited (${e.code ?? e.signal}) before printing: ${e.stderr}`)));
+  });
+  return { child, firstLine, exit };
+}

@@ -1,0 +1,75 @@
+/**
+ * A real cluster for integration tests: one process per node, every node on a free port,
+ * config in a temporary folder. Node output is kept and printed if startup fails.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
+import { LocalCluster } from "../../src/launcher/local-cluster.js";
+import { connect, type Client } from "../../src/index.js";
+
+export interface TestClusterOptions extends Partial<Omit<ClusterConfig, "shards" | "coordinator">> {
+  shards?: number;
+}
+
+export interface TestCluster {
+  cluster: LocalCluster;
+  config: ClusterConfig;
+  configPath: string;
+  dir: string;
+  url: string;
+  logs: string[];
+  /** A client connected to this cluster (closed by `stop`). */
+  client(opts?: { token?: string }): Promise<Client>;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
+  const { shards = 3, ...rest } = opts;
+  const dir = mkdtempSync(join(tmpdir(), "shardict-test-"));
+  const config = parseConfig({
+    coordinator: { host: "127.0.0.1", port: 0 },
+    shards: Array.from({ length: shards }, (_, i) => ({ id: `shard-${i + 1}`, host: "127.0.0.1", port: 0 })),
+    partitions: 64,
+    dataDir: join(dir, "data"),
+    ...rest,
+  });
+  const configPath = join(dir, "cluster.config.json");
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const logs: string[] = [];
+  const cluster = new LocalCluster({
+    configPath,
+    config,
+    freePorts: true,
+    onLine: (node, line) => {
+      logs.push(`[${node}] ${line}`);
+      if (process.env.SHARDICT_TEST_LOGS) console.log(`[${node}] ${line}`);
+    },
+  });
+  try {
+    await cluster.start();
+  } catch (err) {
+    await cluster.stop();
+    throw new Error(`test cluster failed to start: ${(err as Error).message}\n${logs.join("\n")}`);
+  }
+  const clients: Client[] = [];
+  return {
+    cluster,
+    config,
+    configPath,
+    dir,
+    url: cluster.coordinatorUrl,
+    logs,
+    async client(o = {}) {
+      const c = await connect({ url: cluster.coordinatorUrl, ...o });
+      clients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of clients) c.close();
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
