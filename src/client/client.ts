@@ -11,6 +11,7 @@ import { AuthError, ConnectionError, DictError, InvalidError, RetryableError, Wi
 import { PartitionTable } from "../hashing/partition-table.js";
 import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";
+import { backoff } from "./backoff.js";
 import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
 
 /** Options of {@link connect}. */
@@ -43,10 +44,6 @@ function agent(): string {
     // no passwd entry (containers): keep "unknown"
   }
   return `${user}@${hostname()}`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Open a WebSocket and resolve once it is open; typed errors for refusals. */
@@ -208,7 +205,7 @@ export class Client {
         peer = await this.ready();
       } catch (err) {
         if (err instanceof AuthError || err instanceof InvalidError || this.closed || Date.now() > deadline) throw err;
-        await delay(Math.min(50 * 2 ** attempt, 1000));
+        await backoff(attempt + 1, 1000);
         continue;
       }
       try {
@@ -277,7 +274,7 @@ export class Client {
         if (Date.now() > deadline) {
           throw new ConnectionError(`gave up after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`, { cause: lastError });
         }
-        await delay(Math.min(20 * 2 ** (attempt - 1), 500));
+        await backoff(attempt);
         await this.refreshTable().catch(() => {});
       }
       const { shard, frame, sizeHint } = build(this.table);

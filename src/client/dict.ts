@@ -17,6 +17,7 @@ import { partitionOf } from "../hashing/hash.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
+import { backoff } from "./backoff.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, registerHandleCodec } from "./value-codec.js";
@@ -70,10 +71,6 @@ function routeOf(t: PartitionTable, part: number): string {
 
 function unexpected(what: string): DictError {
   return new DictError(`unexpected reply from the cluster to ${what}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Entries to write, from a plain object, a Map, or an iterable of pairs. */
@@ -447,7 +444,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
         if (failed.reason instanceof RetryableError) throw new ConnectionError(failed.reason.message);
         throw failed.reason;
       }
-      await sleep(Math.min(20 * 2 ** attempt, 500));
+      await backoff(attempt + 1);
       await client.refreshTable().catch(() => {});
     }
   }
