@@ -71,7 +71,8 @@ export function parseConfig(raw: unknown, source = "cluster config"): ClusterCon
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${source}: the top level must be a JSON object`);
   }
-  const merged = { ...DEFAULT_CONFIG, ...(raw as Record<string, unknown>) };
+  // A deep copy: callers may change what they get back without changing the defaults.
+  const merged = structuredClone({ ...DEFAULT_CONFIG, ...(raw as Record<string, unknown>) });
   if (!check.Check(merged)) {
     const problems = [...check.Errors(merged)].slice(0, 5).map((e) => {
       const field = e.path.replace(/^\//, "").replace(/\//g, ".") || "(top level)";

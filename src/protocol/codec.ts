@@ -48,7 +48,8 @@ export function decodeMessage(data: Uint8Array): DecodedItem[] | null {
     if (raw.length === 0 || raw.length > 100_000) return null;
     return raw.map(validateFrame);
   }
-  if (typeof raw !== "object" || raw === null) return null;
+  // msgpackr also yields Dates, Buffers, Maps…: only a plain object can be a frame.
+  if (typeof raw !== "object" || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return null;
   return [validateFrame(raw)];
 }
 

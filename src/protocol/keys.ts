@@ -59,6 +59,8 @@ class Writer {
     this.buf[this.pos++] = n;
   }
   string(s: string): void {
+    // A lone surrogate would be written as U+FFFD, giving two strings one encoding.
+    if (!s.isWellFormed()) throw new InvalidError("invalid key: strings must be well-formed UTF-16 (no lone surrogates)");
     this.ensure(s.length * 3 + 5);
     const len = Buffer.byteLength(s, "utf8");
     this.varint(len);

@@ -17,7 +17,13 @@ export class PartitionHost {
     private readonly engine: StorageEngine,
     private readonly clock: Clock,
     private readonly sweepMs = 250,
+    private readonly log: (line: string) => void = (l) => console.error(l),
   ) {}
+
+  /** Start a commit nobody waits for (sweeps, dict drops), reporting a failure. */
+  private commitInBackground(s: PartitionStore): void {
+    s.commit()?.catch((err: unknown) => this.log(`partition ${s.part}: background commit failed: ${(err as Error).message}`));
+  }
 
   /** The store of a partition, created on first use. */
   store(part: number): PartitionStore {
@@ -34,7 +40,7 @@ export class PartitionHost {
   dropDict(dict: string): void {
     for (const s of this.stores.values()) {
       s.drop(dict);
-      void s.commit();
+      this.commitInBackground(s);
     }
   }
 
@@ -50,11 +56,12 @@ export class PartitionHost {
     for (const s of this.stores.values()) {
       if ((s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
       s.expireDue(now, SWEEP_BUDGET);
-      void s.commit();
+      this.commitInBackground(s);
     }
   }
 
   start(): void {
+    this.timer?.cancel();
     const tick = () => {
       this.sweep();
       this.timer = this.clock.setTimer(tick, this.sweepMs);

@@ -1,12 +1,15 @@
 /**
- * A binary min-heap of items ordered by `scheduled` (a deadline in ms).
+ * A binary min-heap of items ordered by `scheduled` (a deadline in ms), indexed so an item
+ * can be removed in O(log n) when its entry is deleted.
  *
- * Used with lazy deletion: an entry stays in the heap once, and when it surfaces the owner
- * checks whether it is still current and whether its real deadline moved (a read pushed it
- * later), re-inserting it if so. Refreshing a deadline is then a field write, not a heap op.
+ * Refreshing a deadline stays lazy: a read only moves the entry's own deadline, and when
+ * the item surfaces the owner re-inserts it at its real deadline. So reads cost a field
+ * write, deletes cost one heap removal, and the heap never holds dead entries.
  */
 export interface Scheduled {
   scheduled: number;
+  /** Position in the heap, -1 when not in it. Maintained by the queue. */
+  heapIndex?: number;
 }
 
 export class ExpiryQueue<T extends Scheduled> {
@@ -21,40 +24,63 @@ export class ExpiryQueue<T extends Scheduled> {
   }
 
   push(item: T): void {
+    this.heap.push(item);
+    this.siftUp(this.heap.length - 1, item);
+  }
+
+  pop(): T | undefined {
+    const top = this.heap[0];
+    if (top !== undefined) this.removeAt(0);
+    return top;
+  }
+
+  /** Remove `item` if it is queued. */
+  remove(item: T): void {
+    const i = item.heapIndex;
+    if (i === undefined || i < 0 || this.heap[i] !== item) return;
+    this.removeAt(i);
+  }
+
+  /** Drop every item matching `pred` (used when a dict is cleared), in O(n). */
+  removeWhere(pred: (item: T) => boolean): void {
+    const kept: T[] = [];
+    for (const x of this.heap) {
+      if (pred(x)) x.heapIndex = -1;
+      else kept.push(x);
+    }
+    this.heap = kept;
+    for (let i = 0; i < kept.length; i++) (kept[i] as T).heapIndex = i;
+    for (let i = (kept.length >> 1) - 1; i >= 0; i--) this.siftDown(i, kept[i] as T);
+  }
+
+  private removeAt(i: number): void {
     const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
+    const removed = h[i] as T;
+    removed.heapIndex = -1;
+    const last = h.pop() as T;
+    if (i === h.length) return;
+    const parent = (i - 1) >> 1;
+    if (i > 0 && last.scheduled < (h[parent] as T).scheduled) this.siftUp(i, last);
+    else this.siftDown(i, last);
+  }
+
+  private siftUp(i: number, item: T): void {
+    const h = this.heap;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = h[parent] as T;
       if (p.scheduled <= item.scheduled) break;
       h[i] = p;
+      p.heapIndex = i;
       i = parent;
     }
     h[i] = item;
+    item.heapIndex = i;
   }
 
-  pop(): T | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      this.siftDown(0);
-    }
-    return top;
-  }
-
-  /** Drop every item matching `pred` (used when a dict is cleared), in O(n). */
-  removeWhere(pred: (item: T) => boolean): void {
-    this.heap = this.heap.filter((x) => !pred(x));
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  private siftDown(i: number): void {
+  private siftDown(i: number, item: T): void {
     const h = this.heap;
     const n = h.length;
-    const item = h[i] as T;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
@@ -63,8 +89,10 @@ export class ExpiryQueue<T extends Scheduled> {
       const child = h[c] as T;
       if (child.scheduled >= item.scheduled) break;
       h[i] = child;
+      child.heapIndex = i;
       i = c;
     }
     h[i] = item;
+    item.heapIndex = i;
   }
 }

@@ -23,6 +23,7 @@ interface Entry {
   deadline: number;
   /** The deadline the heap knows about; may lag behind `deadline`. */
   scheduled: number;
+  heapIndex: number;
   readonly slot: DictSlot;
 }
 
@@ -92,6 +93,7 @@ export class PartitionStore {
 
   private remove(e: Entry): void {
     e.slot.entries.delete(e.k);
+    this.queue.remove(e);
     if (this.engine.durable) this.pending.push({ op: "delete", dict: e.slot.dict, part: this.part, key: keyBytes(e.k) });
   }
 
@@ -109,7 +111,7 @@ export class PartitionStore {
       existing.value = stored;
       existing.deadline = deadline;
     } else {
-      const e: Entry = { k, value: stored, deadline, scheduled: deadline, slot: s };
+      const e: Entry = { k, value: stored, deadline, scheduled: deadline, heapIndex: -1, slot: s };
       s.entries.set(k, e);
       this.queue.push(e);
     }
@@ -194,7 +196,6 @@ export class PartitionStore {
     for (let top = this.queue.peek(); top !== undefined && top.scheduled <= now && steps < budget; top = this.queue.peek()) {
       steps++;
       this.queue.pop();
-      if (top.slot.entries.get(top.k) !== top) continue; // deleted, replaced or cleared
       if (top.deadline > now) {
         top.scheduled = top.deadline;
         this.queue.push(top);
@@ -204,6 +205,11 @@ export class PartitionStore {
       removed++;
     }
     return removed;
+  }
+
+  /** Entries waiting in the expiry heap (one per live entry; deleted ones leave at once). */
+  get queued(): number {
+    return this.queue.size;
   }
 
   /** Earliest deadline the heap knows of (a lower bound on the next expiry). */
@@ -229,12 +235,15 @@ export class PartitionStore {
     if (id === null) {
       this.gcSessions(now);
       id = `${this.part}.${nanoid(12)}`;
-      session = { dict, iter: this.slot(dict).entries.values(), lastUsed: now };
-      this.sessions.set(id, session);
+      const entries = this.dicts.get(dict)?.entries ?? new Map<string, Entry>();
+      session = { dict, iter: entries.values(), lastUsed: now };
     } else {
       session = this.sessions.get(id);
       if (!session || session.dict !== dict) return "expired-cursor";
+      // Re-inserted below, so the map stays in least-recently-used order for eviction.
+      this.sessions.delete(id);
     }
+    this.sessions.set(id, session);
     session.lastUsed = now;
     const keys: Uint8Array[] = [];
     const values: Uint8Array[] = [];
