@@ -82,7 +82,7 @@ export class CoordinatorNode {
   async start(): Promise<string> {
     const url = await this.server.start();
     this.leases.start();
-    this.log(`coordinator: listening on ${url} (${this.cfg.shards.length} shards expected, ${this.cfg.partitions} partitions)`);
+    this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.cfg.shards.length} shards expected, ${this.cfg.partitions} partitions)`);
     return url;
   }
 

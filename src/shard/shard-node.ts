@@ -90,7 +90,7 @@ export class ShardNode {
     const url = await this.server.start();
     this.host.start();
     this.lifecycle.send({ type: "BOOTED" });
-    this.log(`${this.id}: listening on ${url}`);
+    this.log(`${this.id}: listening on ${url} (pid ${process.pid})`);
     this.link = new CoordinatorLink({
       coordinatorUrl: this.coordinatorUrl,
       shardId: this.id,

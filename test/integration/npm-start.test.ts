@@ -1,0 +1,71 @@
+/**
+ * The `npm start` path: scripts/cluster.ts starts every node from a config file, prints a
+ * ready line, serves clients, and stops all nodes on SIGTERM.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { Dict, connect } from "../../src/index.js";
+import { waitUntil } from "../helpers/wait.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "shardict-start-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("npm start", () => {
+  it("starts the configured cluster, serves, and stops every node on SIGTERM", async () => {
+    const configPath = join(dir, "cluster.config.json");
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        coordinator: { host: "127.0.0.1", port: 0 },
+        shards: [
+          { id: "a", host: "127.0.0.1", port: 0 },
+          { id: "b", host: "127.0.0.1", port: 0 },
+          { id: "c", host: "127.0.0.1", port: 0 },
+        ],
+        partitions: 32,
+      }),
+    );
+    const proc = spawn(process.execPath, [join(root, "dist/scripts/cluster.js")], {
+      env: { ...process.env, SHARDICT_CONFIG: configPath },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    createInterface({ input: proc.stdout }).on("line", (l) => lines.push(l));
+    createInterface({ input: proc.stderr }).on("line", (l) => lines.push(l));
+    const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+    try {
+      const ready = await waitUntil(() => lines.find((l) => /^cluster: ready: 3 shards, 32 partitions/.test(l)), { what: "the ready line", timeoutMs: 30_000 });
+      const url = /SHARDICT_URL=(\S+)\./.exec(ready)?.[1];
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      for (const id of ["a", "b", "c"]) expect(lines.some((l) => l.startsWith(`cluster: ${id} ws://127.0.0.1:`))).toBe(true);
+      const pids = lines.map((l) => /pid (\d+)/.exec(l)?.[1]).filter((p): p is string => p !== undefined);
+      const client = await connect({ url: url as string });
+      const d = Dict.fromName("started", { createIfMissing: true, client });
+      await d.put("k", "v");
+      expect(await d.get("k")).toBe("v");
+      client.close();
+      proc.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(lines).toContain("cluster: stopped");
+      expect(pids).toHaveLength(4);
+      for (const pid of pids) expect(alive(Number(pid))).toBe(false);
+    } finally {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+    }
+  });
+});

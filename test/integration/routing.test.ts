@@ -1,0 +1,64 @@
+/**
+ * Routing follows the partition table: a shard that comes back on a new address is found
+ * again through a table refresh, and the data path does not need the coordinator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dict, type Client } from "../../src/index.js";
+import { encodeKey } from "../../src/protocol/keys.js";
+import { partitionOf } from "../../src/hashing/hash.js";
+import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+
+let tc: TestCluster;
+let client: Client;
+
+beforeAll(async () => {
+  tc = await startTestCluster();
+  client = await tc.client();
+});
+afterAll(async () => {
+  await tc?.stop();
+});
+
+/** Keys of `d` whose partition's primary is `shard`. */
+function keysOn(d: Dict, shard: string, count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) {
+    const key = `key-${i}`;
+    const part = partitionOf(d.objectId, encodeKey(key), client.table.partitions);
+    if (client.table.primaryOf(part) === shard) out.push(key);
+  }
+  return out;
+}
+
+describe("routing", () => {
+  it("finds a shard that restarted on a new port (table refresh, same request)", async () => {
+    const d = await Dict.fromName("reroute", { createIfMissing: true, client }).hydrate();
+    const onTwo = keysOn(d, "shard-2", 20);
+    const onOne = keysOn(d, "shard-1", 20);
+    for (const k of [...onTwo, ...onOne]) await d.put(k, k);
+    const epochBefore = client.table.epoch;
+    const oldUrl = tc.cluster.urlOf("shard-2");
+    await tc.cluster.kill("shard-2", "SIGKILL");
+    const newUrl = await tc.cluster.startShard("shard-2");
+    expect(newUrl).not.toBe(oldUrl);
+    // The client still holds the old table: these writes reach shard-2 only after a refresh.
+    for (const k of onTwo) expect(await d.put(k, `again-${k}`)).toBe(true);
+    expect(client.table.epoch).toBeGreaterThan(epochBefore);
+    expect(client.table.urlOf("shard-2")).toBe(newUrl);
+    for (const k of onTwo) expect(await d.get(k)).toBe(`again-${k}`);
+    for (const k of onOne) expect(await d.get(k)).toBe(k);
+  });
+
+  it("keeps serving data while the coordinator is down", async () => {
+    const d = await Dict.fromName("no-coordinator", { createIfMissing: true, client }).hydrate();
+    await d.update({ a: 1, b: 2 });
+    await tc.cluster.kill("coordinator", "SIGKILL");
+    expect(await d.get("a")).toBe(1);
+    expect(await d.put("c", 3)).toBe(true);
+    expect(await d.pop("b")).toBe(2);
+    expect(await d.len()).toBe(2);
+    const keys: unknown[] = [];
+    for await (const k of d.keys()) keys.push(k);
+    expect(keys.sort()).toEqual(["a", "c"]);
+  });
+});
