@@ -14,6 +14,7 @@
 import { inspect } from "node:util";
 import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
+import { frameLimit } from "../net/limits.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
@@ -387,6 +388,17 @@ export class Dict<V = unknown> implements AsyncDisposable {
       g.keys.push(key);
       g.values.push(value);
       g.bytes += key.byteLength + value.byteLength + 16;
+    }
+    // One atomic request per partition: each must fit one message.
+    const frameBytes = frameLimit(this.client.maxEntryBytes) - 64 * 1024;
+    for (const [part, g] of byPart) {
+      if (g.bytes > frameBytes) {
+        throw new RequestSizeError(
+          `update puts ${g.bytes} bytes into partition ${part}, more than one request may carry (${frameBytes}); split the update`,
+          frameBytes,
+          g.bytes,
+        );
+      }
     }
     await Promise.all(
       [...byPart].map(([part, g]) =>

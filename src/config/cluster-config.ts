@@ -3,6 +3,7 @@
  * start with a message naming the field.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve, dirname, isAbsolute } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -120,5 +121,5 @@ export function loadConfig(path: string): ClusterConfig {
 
 /** True for addresses that only this machine can reach. */
 export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
 }

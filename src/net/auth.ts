@@ -24,7 +24,12 @@ function safeEqual(a: string, b: string): boolean {
 export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: PeerRole } | { refused: string } {
   const secret = req.headers[SECRET_HEADER];
   if (typeof secret === "string") {
-    if (policy.clusterSecret !== undefined && !safeEqual(secret, policy.clusterSecret)) return { refused: "wrong cluster secret" };
+    if (policy.clusterSecret === undefined) {
+      // Without a secret, node rights are only for a node that also lets any client in.
+      if (policy.clientTokens.length > 0) return { refused: "this node has no cluster secret, so it accepts no node connections" };
+      return { role: "node" };
+    }
+    if (!safeEqual(secret, policy.clusterSecret)) return { refused: "wrong cluster secret" };
     return { role: "node" };
   }
   if (policy.clientTokens.length === 0) return { role: "client" };

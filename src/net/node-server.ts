@@ -42,6 +42,11 @@ export class NodeServer {
         `${this.opts.label}: refusing to listen on ${host}: a non-loopback address needs "clientTokens" in the config and a cluster secret ("clusterSecret" or SHARDICT_CLUSTER_SECRET), or anyone on the network could read and write every dict`,
       );
     }
+    if (auth.clientTokens.length > 0 && auth.clusterSecret === undefined) {
+      throw new Error(
+        `${this.opts.label}: "clientTokens" are configured but there is no cluster secret ("clusterSecret" or SHARDICT_CLUSTER_SECRET): nodes could not authenticate each other, and anyone could pose as a node`,
+      );
+    }
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload, perMessageDeflate: false });
     this.wss = wss;
     const http = createServer((_req, res) => {

@@ -105,9 +105,12 @@ export class Peer {
   /** Queue a frame for the next flush. */
   send(frame: Frame, sizeHint = 64): void {
     if (this.closed) return;
+    const batchBytes = this.opts.batchBytes ?? 256 * 1024;
+    // A large frame goes alone, so a message never exceeds the largest frame plus framing.
+    if (sizeHint >= batchBytes && this.queue.length > 0) this.flush();
     this.queue.push(frame);
     this.queuedBytes += sizeHint;
-    if (this.queuedBytes >= (this.opts.batchBytes ?? 256 * 1024)) {
+    if (this.queuedBytes >= batchBytes) {
       this.flush();
       return;
     }
@@ -147,21 +150,21 @@ export class Peer {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) {
-      this.ws.close(CloseCode.InvalidData, "frames are binary msgpack");
+      this.closeWith(CloseCode.InvalidData, "frames are binary msgpack");
       return;
     }
     const items = decodeMessage(data);
     if (items === null) {
-      this.ws.close(CloseCode.InvalidData, "not a shardict frame");
+      this.closeWith(CloseCode.InvalidData, "not a shardict frame");
       return;
     }
     for (const item of items) {
       if (!item.ok) {
         if (item.problem.rid === undefined) {
-          this.ws.close(CloseCode.Policy, item.problem.message.slice(0, 120));
+          this.closeWith(CloseCode.Policy, item.problem.message);
           return;
         }
-        this.send({ type: "err", rid: item.problem.rid, code: item.problem.code, message: item.problem.message });
+        this.send(errFrame(item.problem.rid, item.problem.code, item.problem.message));
         continue;
       }
       const frame = item.frame;
@@ -183,7 +186,7 @@ export class Peer {
   private onRequest(frame: RequestFrame): void {
     const handler = this.opts.onRequest;
     if (!handler) {
-      this.send({ type: "err", rid: frame.rid, code: WireCode.Invalid, message: `${frame.type} is not served here` });
+      this.send(errFrame(frame.rid, WireCode.Invalid, `${frame.type} is not served here`));
       return;
     }
     let result: unknown;
@@ -211,7 +214,7 @@ export class Peer {
     const code = wireCodeOf(err);
     const message = err instanceof Error ? err.message : String(err);
     if (code === WireCode.Internal) console.error(`${this.label}: internal error:`, err);
-    const frame: FrameOf<"err"> = { type: "err", rid, code, message: message.slice(0, 4000) };
+    const frame = errFrame(rid, code, message);
     if (err instanceof RequestSizeError) {
       frame.limit = err.limit;
       frame.size = err.size;
@@ -242,9 +245,22 @@ export class Peer {
     else sock.unref();
   }
 
+  /**
+   * Close because of what the peer sent. The reason is cut to the 123 bytes a close frame
+   * allows (counted in UTF-8, since a peer's text may be anything).
+   */
+  private closeWith(code: number, reason: string): void {
+    try {
+      this.ws.close(code, truncateUtf8(reason, 120));
+    } catch {
+      this.ws.terminate();
+    }
+    this.onClosed(reason);
+  }
+
   /** Close the socket; pending requests reject with {@link ConnectionError}. */
   close(code: number = CloseCode.Normal, reason = ""): void {
-    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason);
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, truncateUtf8(reason, 120));
     this.onClosed(reason || "closed by us");
   }
 
@@ -255,6 +271,25 @@ export class Peer {
   }
 }
 
+
+/** An error reply, its message cut to what the frame schema allows. */
+function errFrame(rid: number, code: string, message: string): FrameOf<"err"> {
+  return { type: "err", rid, code, message: message.length > 4000 ? `${message.slice(0, 3997)}...` : message };
+}
+
+/** Cut `s` to at most `maxBytes` of UTF-8 without splitting a character. */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s) <= maxBytes) return s;
+  let out = "";
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes - 3) break;
+    out += ch;
+    bytes += n;
+  }
+  return `${out}...`;
+}
 
 /** A cheap size estimate of a reply, so large replies are not batched past the frame limit. */
 function estimateBytes(v: unknown): number {

@@ -6,6 +6,7 @@
 import { InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import { isCanonicalKey } from "../protocol/keys.js";
+import { partitionOf } from "../hashing/hash.js";
 import type { FrameOf, RequestFrame } from "../protocol/frames.js";
 import type { Clock } from "../store/clock.js";
 import { keyString, type PartitionStore } from "../store/partition-store.js";
@@ -46,8 +47,13 @@ export class DataHandler {
     }
   }
 
-  private key(bytes: Uint8Array): string {
+  /** Check key bytes from the wire: canonical, and hashing to the partition named. */
+  private key(bytes: Uint8Array, dict: string, part: number): string {
     if (!isCanonicalKey(bytes)) throw new InvalidError("key bytes are not a canonical key encoding");
+    const table = this.ctx.table();
+    if (table && partitionOf(dict, bytes, table.partitions) !== part) {
+      throw new InvalidError(`key does not belong to partition ${part}`);
+    }
     return keyString(bytes);
   }
 
@@ -68,22 +74,22 @@ export class DataHandler {
     const host = this.ctx.host;
     switch (frame.type) {
       case "get":
-        return host.store(frame.part).get(frame.dict, this.key(frame.key), now);
+        return host.store(frame.part).get(frame.dict, this.key(frame.key, frame.dict, frame.part), now);
       case "contains":
-        return host.store(frame.part).contains(frame.dict, this.key(frame.key), now);
+        return host.store(frame.part).contains(frame.dict, this.key(frame.key, frame.dict, frame.part), now);
       case "put": {
-        const k = this.key(frame.key);
+        const k = this.key(frame.key, frame.dict, frame.part);
         this.checkSize(frame.key, frame.value);
         const store = host.store(frame.part);
         return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now));
       }
       case "pop": {
         const store = host.store(frame.part);
-        return this.done(store, store.pop(frame.dict, this.key(frame.key), now));
+        return this.done(store, store.pop(frame.dict, this.key(frame.key, frame.dict, frame.part), now));
       }
       case "del": {
         const store = host.store(frame.part);
-        if (!store.delete(frame.dict, this.key(frame.key), now)) throw new KeyError("key not found");
+        if (!store.delete(frame.dict, this.key(frame.key, frame.dict, frame.part), now)) throw new KeyError("key not found");
         return this.done(store, true);
       }
       case "update": {
@@ -91,7 +97,7 @@ export class DataHandler {
         // Validate everything before touching the store: all entries land or none do.
         const ks = frame.keys.map((k, i) => {
           this.checkSize(k, frame.values[i] as Uint8Array);
-          return this.key(k);
+          return this.key(k, frame.dict, frame.part);
         });
         const store = host.store(frame.part);
         store.update(frame.dict, ks, frame.values, now);
