@@ -3,18 +3,20 @@
  * ready line, serves clients, and stops all nodes on SIGTERM.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { Dict, connect } from "../../src/index.js";
 import { waitUntil } from "../helpers/wait.js";
+import { loopbackConfig, writeTempConfig } from "../helpers/cli.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "shardict-start-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function alive(pid: number): boolean {
   try {
@@ -27,19 +29,13 @@ function alive(pid: number): boolean {
 
 describe("npm start", () => {
   it("starts the configured cluster, serves, and stops every node on SIGTERM", async () => {
-    const configPath = join(dir, "cluster.config.json");
-    writeFileSync(
-      configPath,
-      JSON.stringify({
-        coordinator: { host: "127.0.0.1", port: 0 },
-        shards: [
-          { id: "a", host: "127.0.0.1", port: 0 },
-          { id: "b", host: "127.0.0.1", port: 0 },
-          { id: "c", host: "127.0.0.1", port: 0 },
-        ],
+    const { dir, path: configPath } = writeTempConfig(
+      loopbackConfig({
+        shards: ["a", "b", "c"].map((id) => ({ id, host: "127.0.0.1", port: 0 })),
         partitions: 32,
       }),
     );
+    dirs.push(dir);
     const proc = spawn(process.execPath, [join(root, "dist/scripts/cluster.js")], {
       env: { ...process.env, SHARDICT_CONFIG: configPath },
       stdio: ["ignore", "pipe", "pipe"],

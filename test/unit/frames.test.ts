@@ -3,16 +3,8 @@ import { pack } from "msgpackr";
 import { decodeMessage, encodeFrames, validateFrame, type DecodedItem } from "../../src/protocol/codec.js";
 import type { Frame, FrameOf } from "../../src/protocol/frames.js";
 import { WireCode } from "../../src/errors.js";
+import { mulberry32 } from "../helpers/prng.js";
 
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const getFrame: FrameOf<"get"> = {
   type: "get",

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decodeKey, encodeKey, isCanonicalKey, type DictKey } from "../../src/protocol/keys.js";
 import { InvalidError } from "../../src/errors.js";
+import { mulberry32 } from "../helpers/prng.js";
 
-/** Small deterministic PRNG (mulberry32): same seed, same sequence, every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ""), "hex"));
