@@ -36,6 +36,7 @@ const ConfigSchema = Type.Object(
     maxEntryBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
     ephemeralGraceMs: Type.Integer({ minimum: 100 }),
     clientTokens: Type.Array(Type.String({ minLength: 8 })),
+    storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("memory")]),
     clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
   },
   { additionalProperties: false },
@@ -58,6 +59,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   maxEntryBytes: 100 * 1024 * 1024,
   ephemeralGraceMs: 60_000,
   clientTokens: [],
+  storageEngine: "lmdb",
 };
 
 const check = TypeCompiler.Compile(ConfigSchema);

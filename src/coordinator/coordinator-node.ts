@@ -15,6 +15,9 @@ import { systemClock, type Clock } from "../store/clock.js";
 import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
 import { Membership } from "./membership.js";
+import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
+import { openDataDir, type DataDir } from "../store/data-dir.js";
+import { join } from "node:path";
 
 export interface CoordinatorOptions {
   config: ClusterConfig;
@@ -49,6 +52,10 @@ export class CoordinatorNode {
   private table: PartitionTable;
   private readonly owners: string[][];
   private announcedReady = false;
+  private readonly store: RegistryStore;
+  private dataDir: DataDir | undefined;
+  /** Records created but not yet durable: whoever finds one waits for it. */
+  private readonly unsaved = new Map<string, Promise<void>>();
 
   constructor(opts: CoordinatorOptions) {
     this.cfg = opts.config;
@@ -56,18 +63,28 @@ export class CoordinatorNode {
     const clock = opts.clock ?? systemClock;
     const shardIds = this.cfg.shards.map((s) => s.id);
     this.owners = placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
+    this.store = this.openStore();
+    const t0 = performance.now();
+    const saved = this.store.load();
+    this.registry.restore(saved.dicts);
+    const savedUrls = new Map((saved.table?.shards ?? []).map((s) => [s.id, s.url]));
     this.table = new PartitionTable({
-      epoch: 1,
+      epoch: saved.table?.epoch ?? 1,
       partitions: this.cfg.partitions,
       owners: this.owners,
-      shards: shardIds.map((id) => ({ id, url: "" })),
+      shards: shardIds.map((id) => ({ id, url: savedUrls.get(id) ?? "" })),
     });
+    this.log(
+      `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
+    );
     this.membership = new Membership(shardIds, {
       suspectAfterMs: opts.suspectAfterMs ?? 3_000,
       deadAfterMs: opts.deadAfterMs ?? 7_000,
       onStateChange: (id, state) => this.log(`coordinator: shard ${id} is ${state}`),
     });
     this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
+    // Owners get a full grace period from this start to heartbeat again.
+    for (const rec of this.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
     this.server = new NodeServer({
       host: opts.host ?? this.cfg.coordinator.host,
       port: opts.port ?? this.cfg.coordinator.port,
@@ -77,6 +94,33 @@ export class CoordinatorNode {
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.membership.disconnected(peer),
     });
+  }
+
+  private openStore(): RegistryStore {
+    if (this.cfg.storageEngine === "memory") return new MemoryRegistryStore();
+    this.dataDir = openDataDir(this.cfg.dataDir, "coordinator");
+    try {
+      return new LmdbRegistryStore(join(this.dataDir.path, "lmdb"));
+    } catch (err) {
+      this.dataDir.release();
+      throw err;
+    }
+  }
+
+  /** Make a new record durable, then tell the shards; concurrent finders wait for it. */
+  private async created(rec: DictRecord): Promise<void> {
+    const saving = this.store.saveDict(rec).then(() => this.announceAdded(rec));
+    this.unsaved.set(rec.id, saving);
+    try {
+      await saving;
+    } finally {
+      this.unsaved.delete(rec.id);
+    }
+  }
+
+  /** A found record may still be on its way to disk. */
+  private async found(rec: DictRecord): Promise<void> {
+    await this.unsaved.get(rec.id);
   }
 
   async start(): Promise<string> {
@@ -90,6 +134,8 @@ export class CoordinatorNode {
     this.leases.stop();
     this.membership.stop();
     await this.server.stop();
+    await this.store.close();
+    this.dataDir?.release();
   }
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
@@ -133,17 +179,18 @@ export class CoordinatorNode {
         return this.status();
       case "dict.lookup": {
         const { rec, created } = this.registry.lookup(frame.name, frame.env, frame.createIfMissing, this.createdBy(peer));
-        if (created) await this.announceAdded(rec);
+        await (created ? this.created(rec) : this.found(rec));
         return publicInfo(rec);
       }
       case "dict.get": {
         const rec = this.registry.getById(frame.id);
         if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
+        await this.found(rec);
         return publicInfo(rec);
       }
       case "dict.create": {
         const { rec, created } = this.registry.create(frame.name, frame.env, frame.allowExisting, this.createdBy(peer));
-        if (created) await this.announceAdded(rec);
+        await (created ? this.created(rec) : this.found(rec));
         return publicInfo(rec);
       }
       case "dict.list":
@@ -154,19 +201,19 @@ export class CoordinatorNode {
           if (frame.allowMissing) return false;
           throw new NotFoundError(`Dict "${frame.name}" not found in environment "${frame.env}"`);
         }
-        await this.announceRemoved(rec);
+        await this.removed(rec);
         return true;
       }
       case "dict.deleteId": {
         const rec = this.registry.getById(frame.id);
         if (!rec) return false;
         this.registry.remove(rec);
-        await this.announceRemoved(rec);
+        await this.removed(rec);
         return true;
       }
       case "ephemeral.create": {
         const rec = this.registry.createEphemeral(frame.env, this.clientId(peer), this.createdBy(peer));
-        await this.announceAdded(rec);
+        await this.created(rec);
         return publicInfo(rec);
       }
       default:
@@ -186,7 +233,7 @@ export class CoordinatorNode {
       case "dict.get": {
         const rec = this.registry.getById(frame.id);
         if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
-        return publicInfo(rec);
+        return this.found(rec).then(() => publicInfo(rec));
       }
       case "table.get":
         return this.table.toData();
@@ -195,7 +242,7 @@ export class CoordinatorNode {
     }
   }
 
-  private register(frame: FrameOf<"shard.register">, peer: Peer): unknown {
+  private async register(frame: FrameOf<"shard.register">, peer: Peer): Promise<unknown> {
     if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported`);
     const member = this.membership.get(frame.shardId);
     if (!member) throw new InvalidError(`shard "${frame.shardId}" is not in the cluster config`);
@@ -204,17 +251,20 @@ export class CoordinatorNode {
       member.peer.close(1008, "replaced by a newer registration");
     }
     peer.meta.shardId = frame.shardId;
-    const urlChanged = member.url !== frame.url;
+    const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
     if (urlChanged) {
       this.table = new PartitionTable({
         epoch: this.table.epoch + 1,
         partitions: this.cfg.partitions,
         owners: this.owners,
-        shards: this.membership.all().map((m) => ({ id: m.id, url: m.url })),
+        shards: this.table.shardAddresses().map((a) => (a.id === frame.shardId ? { id: a.id, url: frame.url } : a)),
       });
-      this.log(`coordinator: shard ${frame.shardId} joined at ${frame.url} (epoch ${this.table.epoch})`);
-      void this.broadcast({ type: "shard.table", table: this.table.toData() }, peer);
+      const table = this.table;
+      // Durable before anyone sees it: a restarted coordinator never reuses an epoch.
+      await this.store.saveTable({ epoch: table.epoch, shards: table.shardAddresses() });
+      this.log(`coordinator: shard ${frame.shardId} joined at ${frame.url} (epoch ${table.epoch})`);
+      void this.broadcast({ type: "shard.table", table: table.toData() }, peer);
     } else {
       this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
     }
@@ -237,16 +287,18 @@ export class CoordinatorNode {
     return this.broadcast({ type: "shard.dictAdded", id: rec.id });
   }
 
-  private announceRemoved(rec: DictRecord): Promise<void> {
+  /** A record already taken out of the registry: make that durable, then tell the shards. */
+  private async removed(rec: DictRecord): Promise<void> {
     if (rec.owner !== null && this.registry.ownedBy(rec.owner).length === 0) this.leases.forget(rec.owner);
-    return this.broadcast({ type: "shard.dictRemoved", id: rec.id });
+    await this.store.deleteDict(rec.id);
+    await this.broadcast({ type: "shard.dictRemoved", id: rec.id });
   }
 
   private async expireOwner(owner: string): Promise<void> {
     for (const rec of this.registry.ownedBy(owner)) {
       this.registry.remove(rec);
       this.log(`coordinator: ephemeral dict ${rec.id} expired (its client stopped heartbeating)`);
-      await this.announceRemoved(rec);
+      await this.removed(rec).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} failed: ${(err as Error).message}`));
     }
   }
 

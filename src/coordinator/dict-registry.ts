@@ -38,6 +38,21 @@ export class DictRegistry {
     return rec;
   }
 
+  /** Put back records loaded from storage. */
+  restore(records: readonly DictRecord[]): void {
+    for (const rec of records) {
+      this.byId.set(rec.id, rec);
+      if (rec.name !== null) this.byName.set(this.nameKey(rec.env, rec.name), rec.id);
+      this.seq = Math.max(this.seq, rec.seq);
+      this.lastCreatedAt = Math.max(this.lastCreatedAt, rec.createdAt);
+    }
+  }
+
+  /** Every record (for listing owners at start-up). */
+  all(): IterableIterator<DictRecord> {
+    return this.byId.values();
+  }
+
   get size(): number {
     return this.byId.size;
   }

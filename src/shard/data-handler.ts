@@ -73,10 +73,15 @@ export class DataHandler {
     const now = this.ctx.clock.now();
     const host = this.ctx.host;
     switch (frame.type) {
-      case "get":
-        return host.store(frame.part).get(frame.dict, this.key(frame.key, frame.dict, frame.part), now);
-      case "contains":
-        return host.store(frame.part).contains(frame.dict, this.key(frame.key, frame.dict, frame.part), now);
+      case "get": {
+        // A read may persist its entry's moved deadline (coarsely); then it waits for that.
+        const store = host.store(frame.part);
+        return this.done(store, store.get(frame.dict, this.key(frame.key, frame.dict, frame.part), now));
+      }
+      case "contains": {
+        const store = host.store(frame.part);
+        return this.done(store, store.contains(frame.dict, this.key(frame.key, frame.dict, frame.part), now));
+      }
       case "put": {
         const k = this.key(frame.key, frame.dict, frame.part);
         this.checkSize(frame.key, frame.value);
@@ -116,7 +121,12 @@ export class DataHandler {
       }
       case "len": {
         let n = 0;
-        for (const p of frame.parts) n += host.existing(p)?.count(frame.dict, now) ?? 0;
+        for (const p of frame.parts) {
+          const store = host.existing(p);
+          if (!store) continue;
+          n += store.count(frame.dict, now);
+          store.commit()?.catch(() => {}); // expiry deletes; the sweep reports failures
+        }
         return n;
       }
       case "scan": {

@@ -15,6 +15,10 @@ export class DictSet {
 
   constructor(private readonly askCoordinator: (id: string) => Promise<boolean>) {}
 
+  ids(): string[] {
+    return [...this.live];
+  }
+
   has(id: string): boolean {
     return this.live.has(id);
   }

@@ -1,12 +1,15 @@
 /**
- * The partitions a shard node hosts, and the node's single expiry timer that sweeps them.
+ * The partitions a shard node hosts, recovery of them from storage, and the node's single
+ * expiry timer that sweeps them.
  */
 import type { Clock, TimerHandle } from "../store/clock.js";
 import { PartitionStore } from "../store/partition-store.js";
-import type { StorageEngine } from "../store/storage-engine.js";
+import { generationKey, type RecoveredState, type StorageEngine } from "../store/storage-engine.js";
 
 /** Work one sweep may do per partition before yielding the event loop. */
 const SWEEP_BUDGET = 10_000;
+/** Cleared entries taken out of the expiry heap per partition per sweep. */
+const RECLAIM_BUDGET = 20_000;
 
 export class PartitionHost {
   private readonly stores = new Map<number, PartitionStore>();
@@ -20,7 +23,7 @@ export class PartitionHost {
     private readonly log: (line: string) => void = (l) => console.error(l),
   ) {}
 
-  /** Start a commit nobody waits for (sweeps, dict drops), reporting a failure. */
+  /** Start a commit nobody waits for (sweeps), reporting a failure. */
   private commitInBackground(s: PartitionStore): void {
     s.commit()?.catch((err: unknown) => this.log(`partition ${s.part}: background commit failed: ${(err as Error).message}`));
   }
@@ -36,12 +39,25 @@ export class PartitionHost {
     return this.stores.get(part);
   }
 
-  /** Forget a deleted dict in every partition. */
-  dropDict(dict: string): void {
-    for (const s of this.stores.values()) {
-      s.drop(dict);
-      this.commitInBackground(s);
+  /** Load what storage holds; returns the number of entries loaded. */
+  recover(state: RecoveredState): number {
+    for (const [id, gen] of state.generations) {
+      const sep = id.indexOf(":");
+      this.store(Number(id.slice(0, sep))).setGeneration(id.slice(sep + 1), gen);
     }
+    let n = 0;
+    for (const e of state.entries) {
+      const gen = state.generations.get(generationKey(e.part, e.dict)) ?? 0;
+      this.store(e.part).load(e.dict, gen, e.key, e.value, e.deadline);
+      n++;
+    }
+    return n;
+  }
+
+  /** Forget a deleted dict in every partition; resolves once that is durable. */
+  async dropDict(dict: string): Promise<void> {
+    for (const s of this.stores.values()) s.drop(dict);
+    await this.engine.commit([{ op: "dropDict", dict }]);
   }
 
   entryCount(): number {
@@ -50,10 +66,11 @@ export class PartitionHost {
     return n;
   }
 
-  /** Sweep expired entries now (the timer calls this; tests may too). */
+  /** Sweep expired entries and reclaim cleared ones now (the timer calls this; tests may too). */
   sweep(): void {
     const now = this.clock.now();
     for (const s of this.stores.values()) {
+      if (s.reclaiming) s.reclaim(RECLAIM_BUDGET);
       if ((s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
       s.expireDue(now, SWEEP_BUDGET);
       this.commitInBackground(s);

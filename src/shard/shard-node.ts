@@ -12,6 +12,9 @@ import { NodeServer } from "../net/node-server.js";
 import type { RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
+import { LmdbEngine } from "../store/lmdb-engine.js";
+import { openDataDir, type DataDir } from "../store/data-dir.js";
+import { join } from "node:path";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
 import { DictSet } from "./dict-set.js";
@@ -43,6 +46,8 @@ export class ShardNode {
   private table: PartitionTable | undefined;
   private readonly coordinatorUrl: string;
   private readonly clusterSecret: string | undefined;
+  private readonly engine: StorageEngine;
+  private dataDir: DataDir | undefined;
 
   constructor(opts: ShardNodeOptions) {
     this.cfg = opts.config;
@@ -53,10 +58,13 @@ export class ShardNode {
     this.clock = opts.clock ?? systemClock;
     this.clusterSecret = opts.clusterSecret;
     this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
-    this.host = new PartitionHost(this.cfg.entryTtlMs, opts.engine ?? new MemoryEngine(), this.clock);
-    this.dicts = new DictSet((id) => {
-      if (!this.link) return Promise.reject(new Error("not linked to the coordinator"));
-      return this.link.dictExists(id);
+    this.engine = opts.engine ?? this.openEngine();
+    this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log);
+    this.dicts = new DictSet(async (id) => {
+      if (!this.link) throw new Error("not linked to the coordinator");
+      const exists = await this.link.dictExists(id);
+      if (exists) this.background(this.engine.commit([{ op: "addDict", dict: id }]), "recording a dict");
+      return exists;
     });
     this.data = new DataHandler({
       shardId: this.id,
@@ -85,8 +93,32 @@ export class ShardNode {
 
   private lastState = "";
 
+  /** The configured engine; LMDB in `<dataDir>/<id>/`, locked against a second node. */
+  private openEngine(): StorageEngine {
+    if (this.cfg.storageEngine === "memory") return new MemoryEngine();
+    this.dataDir = openDataDir(this.cfg.dataDir, this.id);
+    try {
+      return new LmdbEngine(join(this.dataDir.path, "lmdb"));
+    } catch (err) {
+      this.dataDir.release();
+      throw err;
+    }
+  }
+
+  /** Rebuild partitions, counters and expiry heaps from storage, before serving. */
+  private recover(): void {
+    const t0 = performance.now();
+    const state = this.engine.recover();
+    const n = this.host.recover(state);
+    for (const id of state.dicts) this.dicts.add(id);
+    const ms = performance.now() - t0;
+    const where = this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine: nothing to load)";
+    this.log(`${this.id}: recovered ${n} entries of ${state.dicts.length} dicts in ${ms.toFixed(0)} ms${where}`);
+  }
+
   async start(): Promise<string> {
     this.lifecycle.start();
+    this.recover();
     const url = await this.server.start();
     this.host.start();
     this.lifecycle.send({ type: "BOOTED" });
@@ -111,8 +143,16 @@ export class ShardNode {
 
   private onRegistered(r: RegisterResult): void {
     this.adoptTable(r.table);
-    for (const id of this.dicts.replace(r.dicts)) this.host.dropDict(id);
+    const known = new Set(this.dicts.ids());
+    const dropped = this.dicts.replace(r.dicts);
+    const added = r.dicts.filter((id) => !known.has(id));
+    for (const id of dropped) this.background(this.host.dropDict(id), `dropping dict ${id}`);
+    if (added.length > 0) this.background(this.engine.commit(added.map((dict) => ({ op: "addDict" as const, dict }))), "recording dicts");
     this.lifecycle.send({ type: "REGISTERED", epoch: r.table.epoch });
+  }
+
+  private background(p: Promise<unknown> | undefined, what: string): void {
+    p?.catch((err: unknown) => this.log(`${this.id}: ${what} failed: ${(err as Error).message}`));
   }
 
   private adoptTable(data: RegisterResult["table"]): void {
@@ -120,18 +160,19 @@ export class ShardNode {
     this.table = new PartitionTable(data);
   }
 
-  /** Requests the coordinator pushes to this shard. */
-  private handlePush(frame: RequestFrame): unknown {
+  /** Requests the coordinator pushes to this shard; acknowledged once durable here. */
+  private async handlePush(frame: RequestFrame): Promise<unknown> {
     switch (frame.type) {
       case "shard.table":
         this.adoptTable(frame.table);
         return undefined;
       case "shard.dictAdded":
         this.dicts.add(frame.id);
+        await this.engine.commit([{ op: "addDict", dict: frame.id }]);
         return undefined;
       case "shard.dictRemoved":
         this.dicts.remove(frame.id);
-        this.host.dropDict(frame.id);
+        await this.host.dropDict(frame.id);
         return undefined;
       default:
         throw new InvalidError(`${frame.type} is not a coordinator push`);
@@ -155,6 +196,8 @@ export class ShardNode {
     await this.link?.stop();
     this.host.stop();
     await this.server.stop();
+    await this.engine.close();
+    this.dataDir?.release();
     this.lifecycle.send({ type: "DRAINED" });
     this.lifecycle.stop();
   }

@@ -12,6 +12,8 @@ import type { Mutation, StorageEngine } from "./storage-engine.js";
 
 interface DictSlot {
   readonly dict: string;
+  /** Bumped by `clear`: storage keeps entries per generation and drops older ones lazily. */
+  gen: number;
   entries: Map<string, Entry>;
 }
 
@@ -21,6 +23,8 @@ interface Entry {
   value: Uint8Array;
   /** When the entry expires unless read or written again. */
   deadline: number;
+  /** The deadline as last written to storage (reads move `deadline` only in memory). */
+  persisted: number;
   /** The deadline the heap knows about; may lag behind `deadline`. */
   scheduled: number;
   heapIndex: number;
@@ -45,6 +49,18 @@ export interface PartitionStoreOptions {
   engine: StorageEngine;
 }
 
+/**
+ * How far a read may move an entry's deadline before the new deadline is written to
+ * storage: a tenth of the TTL, at most an hour. After a restart every deadline is the stored
+ * one plus this slack, so an entry never expires early and lives at most this much longer.
+ */
+export function persistSlackMs(ttlMs: number): number {
+  return Math.max(1, Math.min(Math.floor(ttlMs / 10), 3_600_000));
+}
+
+/** Scan steps per page, counting skipped (cleared, expired) entries, before yielding. */
+const SCAN_STEPS_PER_ITEM = 16;
+
 /** Idle scan cursors are dropped after this long. */
 const SCAN_SESSION_IDLE_MS = 5 * 60_000;
 const MAX_SCAN_SESSIONS = 1024;
@@ -61,7 +77,10 @@ function keyBytes(k: string): Uint8Array {
 export class PartitionStore {
   readonly part: number;
   private readonly ttlMs: number;
+  private readonly slackMs: number;
   private readonly engine: StorageEngine;
+  /** Maps replaced by `clear` whose entries still sit in the heap, reclaimed in batches. */
+  private orphans: Iterator<Entry>[] = [];
   private readonly dicts = new Map<string, DictSlot>();
   private readonly queue = new ExpiryQueue<Entry>();
   private readonly sessions = new Map<string, ScanSession>();
@@ -70,12 +89,13 @@ export class PartitionStore {
   constructor(opts: PartitionStoreOptions) {
     this.part = opts.part;
     this.ttlMs = opts.ttlMs;
+    this.slackMs = persistSlackMs(opts.ttlMs);
     this.engine = opts.engine;
   }
 
   private slot(dict: string): DictSlot {
     let s = this.dicts.get(dict);
-    if (!s) this.dicts.set(dict, (s = { dict, entries: new Map() }));
+    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map() }));
     return s;
   }
 
@@ -94,11 +114,18 @@ export class PartitionStore {
   private remove(e: Entry): void {
     e.slot.entries.delete(e.k);
     this.queue.remove(e);
-    if (this.engine.durable) this.pending.push({ op: "delete", dict: e.slot.dict, part: this.part, key: keyBytes(e.k) });
+    if (this.engine.durable) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k) });
   }
 
+  /** A read: the deadline moves in memory, and on disk only once it has moved by the slack. */
   private touch(e: Entry, now: number): void {
     e.deadline = now + this.ttlMs;
+    if (this.engine.durable && e.deadline - e.persisted > this.slackMs) this.persist(e);
+  }
+
+  private persist(e: Entry): void {
+    e.persisted = e.deadline;
+    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k), value: e.value, deadline: e.deadline });
   }
 
   private set(dict: string, k: string, value: Uint8Array, now: number): void {
@@ -107,15 +134,37 @@ export class PartitionStore {
     const existing = s.entries.get(k);
     // Copy: the incoming bytes are a view into a whole received frame.
     const stored = Buffer.from(value);
-    if (existing) {
-      existing.value = stored;
-      existing.deadline = deadline;
+    let e = existing;
+    if (e) {
+      e.value = stored;
+      e.deadline = deadline;
     } else {
-      const e: Entry = { k, value: stored, deadline, scheduled: deadline, heapIndex: -1, slot: s };
+      e = { k, value: stored, deadline, persisted: deadline, scheduled: deadline, heapIndex: -1, slot: s };
       s.entries.set(k, e);
       this.queue.push(e);
     }
-    if (this.engine.durable) this.pending.push({ op: "set", dict, part: this.part, key: keyBytes(k), value: stored, deadline });
+    if (this.engine.durable) this.persist(e);
+  }
+
+  /**
+   * Recovery: put back an entry read from storage. Its deadline is the stored one plus the
+   * slack reads may have moved it by without a write, so it never expires early.
+   */
+  load(dict: string, gen: number, key: Uint8Array, value: Uint8Array, storedDeadline: number): void {
+    const s = this.slot(dict);
+    s.gen = gen;
+    const k = keyString(key);
+    const deadline = storedDeadline + this.slackMs;
+    const e: Entry = { k, value: Buffer.from(value), deadline, persisted: storedDeadline, scheduled: deadline, heapIndex: -1, slot: s };
+    const old = s.entries.get(k);
+    if (old) this.queue.remove(old);
+    s.entries.set(k, e);
+    this.queue.push(e);
+  }
+
+  /** Recovery: the generation a dict had reached here, even with no entries left. */
+  setGeneration(dict: string, gen: number): void {
+    this.slot(dict).gen = gen;
   }
 
   get(dict: string, k: string, now: number): Uint8Array | undefined {
@@ -157,20 +206,51 @@ export class PartitionStore {
     return true;
   }
 
-  /** Empty a dict in this partition: O(1) for the map; the heap is compacted once. */
+  /**
+   * Empty a dict in this partition at once: its map is swapped for an empty one and a new
+   * generation starts. The old entries leave the heap in bounded batches ({@link reclaim}),
+   * and storage removes the old generation in the background.
+   */
   clear(dict: string): void {
     const s = this.dicts.get(dict);
     if (!s || s.entries.size === 0) return;
-    s.entries = new Map();
-    this.queue.removeWhere((e) => e.slot === s);
-    if (this.engine.durable) this.pending.push({ op: "dropDict", dict, part: this.part });
+    this.orphan(s);
+    s.gen += 1;
+    if (this.engine.durable) this.pending.push({ op: "clear", part: this.part, dict, gen: s.gen });
   }
 
-  /** Forget a deleted dict entirely. */
+  private orphan(s: DictSlot): void {
+    if (s.entries.size > 0) this.orphans.push(s.entries.values());
+    s.entries = new Map();
+  }
+
+  /** Forget a deleted dict (storage is told once per node, not per partition). */
   drop(dict: string): void {
-    this.clear(dict);
+    const s = this.dicts.get(dict);
+    if (s) this.orphan(s);
     this.dicts.delete(dict);
     for (const [id, session] of this.sessions) if (session.dict === dict) this.sessions.delete(id);
+  }
+
+  /** Take up to `budget` entries of cleared maps out of the heap; returns how many. */
+  reclaim(budget: number): number {
+    let n = 0;
+    while (n < budget && this.orphans.length > 0) {
+      const it = this.orphans[0] as Iterator<Entry>;
+      const next = it.next();
+      if (next.done) {
+        this.orphans.shift();
+        continue;
+      }
+      this.queue.remove(next.value);
+      n++;
+    }
+    return n;
+  }
+
+  /** Whether cleared entries are still waiting for {@link reclaim}. */
+  get reclaiming(): boolean {
+    return this.orphans.length > 0;
   }
 
   /** Exact number of live entries of a dict (expires what is due first). */
@@ -196,6 +276,7 @@ export class PartitionStore {
     for (let top = this.queue.peek(); top !== undefined && top.scheduled <= now && steps < budget; top = this.queue.peek()) {
       steps++;
       this.queue.pop();
+      if (top.slot.entries.get(top.k) !== top) continue; // of a cleared map, not reclaimed yet
       if (top.deadline > now) {
         top.scheduled = top.deadline;
         this.queue.push(top);
@@ -249,8 +330,10 @@ export class PartitionStore {
     const values: Uint8Array[] = [];
     const current = this.dicts.get(dict);
     let bytes = 0;
+    // Skipping a cleared map's entries counts too: a page is bounded work, even if empty.
+    let steps = limit * SCAN_STEPS_PER_ITEM;
     for (;;) {
-      if (keys.length >= limit || bytes >= maxBytes) return { keys, values, cursor: id };
+      if (keys.length >= limit || bytes >= maxBytes || steps-- <= 0) return { keys, values, cursor: id };
       const next = session.iter.next();
       if (next.done) break;
       const e = next.value;
@@ -278,6 +361,6 @@ export class PartitionStore {
     if (this.pending.length === 0) return undefined;
     const batch = this.pending;
     this.pending = [];
-    return this.engine.commit(this.part, batch);
+    return this.engine.commit(batch);
   }
 }

@@ -1,29 +1,51 @@
 /**
- * The seam for durable storage. A partition store keeps its live entries in memory and
- * writes every mutation through an engine; a write is acknowledged only once the engine's
- * `commit` resolves. The in-memory engine below keeps nothing: it is what runs until a
- * durable engine is plugged in.
+ * The seam for durable storage on a shard. A partition store keeps its live entries in
+ * memory and writes every mutation through an engine; a write is acknowledged only once the
+ * engine's `commit` resolves. What `clear` and dict deletion leave behind on disk is the
+ * engine's to remove, in bounded batches in the background.
  */
+
+/** `gen` is the dict's generation in that partition: `clear` starts a new one. */
 export type Mutation =
-  | { op: "set"; dict: string; part: number; key: Uint8Array; value: Uint8Array; deadline: number }
-  | { op: "delete"; dict: string; part: number; key: Uint8Array }
-  | { op: "dropDict"; dict: string; part: number };
+  | { op: "set"; part: number; dict: string; gen: number; key: Uint8Array; value: Uint8Array; deadline: number }
+  | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array }
+  | { op: "clear"; part: number; dict: string; gen: number }
+  | { op: "addDict"; dict: string }
+  | { op: "dropDict"; dict: string };
 
 export interface StoredEntry {
+  part: number;
   dict: string;
+  gen: number;
   key: Uint8Array;
   value: Uint8Array;
+  /** The deadline as last persisted (reads move it in memory, and on disk only coarsely). */
   deadline: number;
+}
+
+export interface RecoveredState {
+  /** Live entries of the current generation of every dict that was not dropped. */
+  entries: Iterable<StoredEntry>;
+  /** Current generation per `part:dict` (absent means 0). */
+  generations: Map<string, number>;
+  /** Dicts this node had been told exist. */
+  dicts: string[];
 }
 
 export interface StorageEngine {
   /** True when commits reach stable storage; the in-memory engine says false. */
   readonly durable: boolean;
-  /** Persist mutations in order; resolves when they are durable. */
-  commit(part: number, mutations: readonly Mutation[]): Promise<void> | undefined;
-  /** Every stored entry of a partition, for recovery at start-up. */
-  load(part: number): Iterable<StoredEntry>;
+  /** Persist mutations in order; resolves when they are flushed to disk. */
+  commit(mutations: readonly Mutation[]): Promise<void> | undefined;
+  /** What was stored, read once at start-up. */
+  recover(): RecoveredState;
+  /** Resolves when no background removal is pending (tests and shutdown). */
+  idle(): Promise<void>;
   close(): Promise<void>;
+}
+
+export function generationKey(part: number, dict: string): string {
+  return `${part}:${dict}`;
 }
 
 /** Keeps nothing: entries live only in the shard's memory. */
@@ -32,8 +54,9 @@ export class MemoryEngine implements StorageEngine {
   commit(): undefined {
     return undefined;
   }
-  load(): Iterable<StoredEntry> {
-    return [];
+  recover(): RecoveredState {
+    return { entries: [], generations: new Map(), dicts: [] };
   }
+  async idle(): Promise<void> {}
   async close(): Promise<void> {}
 }
