@@ -161,6 +161,13 @@ export class LocalCluster {
     await node.exited;
   }
 
+  /** SIGKILL every node at once (a whole-cluster crash) and wait for them to exit. */
+  async killAll(): Promise<void> {
+    const all = [...this.nodes.values()].filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+    for (const n of all) n.child.kill("SIGKILL");
+    await Promise.all(all.map((n) => n.exited));
+  }
+
   /** Stop every node: SIGTERM, then SIGKILL for any that lingers. */
   async stop(): Promise<void> {
     const all = [...this.nodes.values()];

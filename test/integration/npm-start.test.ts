@@ -65,3 +65,45 @@ describe("npm start", () => {
     }
   });
 });
+
+describe("npm start twice", () => {
+  it("a second run with the same dataDir shows the data of the first", async () => {
+    const { dir, path: configPath } = writeTempConfig(loopbackConfig({ partitions: 16, dataDir: "./data" }));
+    dirs.push(dir);
+    async function run<T>(body: (url: string) => Promise<T>): Promise<T> {
+      const proc = spawn(process.execPath, [join(root, "dist/scripts/cluster.js")], {
+        env: { ...process.env, SHARDICT_CONFIG: configPath },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const lines: string[] = [];
+      createInterface({ input: proc.stdout }).on("line", (l) => lines.push(l));
+      createInterface({ input: proc.stderr }).on("line", (l) => lines.push(l));
+      const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+      try {
+        const ready = await waitUntil(() => lines.find((l) => l.startsWith("cluster: ready:")), { what: "the ready line", timeoutMs: 30_000 });
+        const result = await body(/SHARDICT_URL=(\S+)\./.exec(ready)?.[1] as string);
+        proc.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        return result;
+      } finally {
+        if (proc.exitCode === null) proc.kill("SIGKILL");
+      }
+    }
+    const id = await run(async (url) => {
+      const client = await connect({ url });
+      const d = Dict.fromName("kept", { createIfMissing: true, client });
+      await d.update(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, { i }])));
+      await d.hydrate();
+      client.close();
+      return d.objectId;
+    });
+    await run(async (url) => {
+      const client = await connect({ url });
+      const d = await Dict.fromName("kept", { client }).hydrate();
+      expect(d.objectId).toBe(id);
+      expect(await d.len()).toBe(500);
+      expect(await d.get("k123")).toEqual({ i: 123 });
+      client.close();
+    });
+  });
+});
