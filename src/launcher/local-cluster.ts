@@ -25,6 +25,8 @@ export interface LocalClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** Give up waiting for a node to start after this long. */
   startTimeoutMs?: number;
+  /** Extra arguments for each node's `node` process (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 /** Find the package root (the folder with package.json) above this module. */
@@ -89,7 +91,7 @@ export class LocalCluster {
   }
 
   private async spawnNode(name: string, args: string[]): Promise<string> {
-    const child = spawn(process.execPath, [cliPath(), ...args], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), cliPath(), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...this.opts.env, SHARDICT_CLUSTER_SECRET: this.clusterSecret },
     });

@@ -92,36 +92,59 @@ export class LmdbEngine implements StorageEngine {
     this.meta = this.root.openDB<unknown, string>("meta", { encoding: "msgpack" });
   }
 
+  /**
+   * Queue mutations for the transaction of this turn. Every commit of one event-loop turn
+   * (all the requests of one received batch, across partitions) lands in one LMDB
+   * transaction with one fsync; left to itself lmdb's writer thread would start committing
+   * the first writes while later ones of the same turn are still being decoded.
+   */
   commit(mutations: readonly Mutation[]): Promise<void> {
-    let last: Promise<unknown> = Promise.resolve();
+    if (mutations.length === 0) return Promise.resolve();
+    for (const m of mutations) this.queued.push(m);
+    if (!this.turn) {
+      this.turn = new Promise<void>((resolve, reject) => {
+        queueMicrotask(() => {
+          const batch = this.queued;
+          this.queued = [];
+          this.turn = undefined;
+          this.write(batch).then(resolve, reject);
+        });
+      });
+    }
+    return this.turn;
+  }
+
+  private queued: Mutation[] = [];
+  private turn: Promise<void> | undefined;
+
+  private async write(batch: readonly Mutation[]): Promise<void> {
     const after: PurgeJob[] = [];
-    for (const m of mutations) {
-      switch (m.op) {
-        case "set":
-          last = this.entries.put(entryKey(m.dict, m.part, m.gen, m.key), encodeRecord(m.deadline, m.value, m.key));
-          break;
-        case "delete":
-          last = this.entries.remove(entryKey(m.dict, m.part, m.gen, m.key));
-          break;
-        case "clear":
-          last = this.meta.put(`gen\u0000${m.dict}\u0000${m.part}`, m.gen);
-          after.push({ start: rangeOf(m.dict, m.part, 0), end: rangeOf(m.dict, m.part, m.gen) });
-          break;
-        case "addDict":
-          last = this.meta.put(`dict\u0000${m.dict}`, 1);
-          break;
-        case "dropDict": {
-          this.meta.remove(`dict\u0000${m.dict}`);
-          last = this.meta.put(`dropped\u0000${m.dict}`, 1);
-          after.push(this.dropJob(m.dict));
-          break;
+    await this.root.transaction(() => {
+      for (const m of batch) {
+        switch (m.op) {
+          case "set":
+            this.entries.put(entryKey(m.dict, m.part, m.gen, m.key), encodeRecord(m.deadline, m.value, m.key));
+            break;
+          case "delete":
+            this.entries.remove(entryKey(m.dict, m.part, m.gen, m.key));
+            break;
+          case "clear":
+            this.meta.put(`gen\u0000${m.dict}\u0000${m.part}`, m.gen);
+            after.push({ start: rangeOf(m.dict, m.part, 0), end: rangeOf(m.dict, m.part, m.gen) });
+            break;
+          case "addDict":
+            this.meta.put(`dict\u0000${m.dict}`, 1);
+            break;
+          case "dropDict":
+            this.meta.remove(`dict\u0000${m.dict}`);
+            this.meta.put(`dropped\u0000${m.dict}`, 1);
+            after.push(this.dropJob(m.dict));
+            break;
         }
       }
-    }
-    return last.then(() => {
-      // Only once the new generation / drop marker is durable may old data be removed.
-      for (const job of after) this.schedule(job);
     });
+    // Only once the new generation / drop marker is durable may old data be removed.
+    for (const job of after) this.schedule(job);
   }
 
   private dropJob(dict: string): PurgeJob {
