@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "5" },
     puts: { type: "string", default: "100000" },
     "in-flight": { type: "string", default: "50" },
+    "skip-throughput": { type: "boolean", default: false },
   },
 });
 const ENTRIES = Number(args.entries);
@@ -74,6 +75,11 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}`);
+  if (!args["skip-throughput"]) await throughput();
+  await recoveryAndClear();
+}
+
+async function throughput(): Promise<void> {
   console.log(`\n1. put throughput, ${PUTS} puts of 100-byte values, ${IN_FLIGHT} in flight, 3 shards, ${RUNS} runs each (alternating)`);
   const lmdb: number[] = [];
   const memory: number[] = [];
@@ -86,6 +92,9 @@ async function main(): Promise<void> {
   }
   console.log(`   median: lmdb (durable) ${Math.round(median(lmdb)).toLocaleString("en")} puts/s, memory ${Math.round(median(memory)).toLocaleString("en")} puts/s, ratio ${(median(lmdb) / median(memory)).toFixed(2)}`);
 
+}
+
+async function recoveryAndClear(): Promise<void> {
   console.log(`\n2. recovery of ${ENTRIES.toLocaleString("en")} entries on one shard after SIGKILL`);
   await withCluster(1, "lmdb", async (cluster, client) => {
     const d = await Dict.fromName("big", { createIfMissing: true, client }).hydrate();

@@ -109,7 +109,14 @@ export class CoordinatorNode {
 
   /** Make a new record durable, then tell the shards; concurrent finders wait for it. */
   private async created(rec: DictRecord): Promise<void> {
-    const saving = this.store.saveDict(rec).then(() => this.announceAdded(rec));
+    const saving = this.store.saveDict(rec).then(
+      () => this.announceAdded(rec),
+      (err: unknown) => {
+        // Never durable, so it never existed: whoever was waiting for it fails too.
+        this.registry.remove(rec);
+        throw err;
+      },
+    );
     this.unsaved.set(rec.id, saving);
     try {
       await saving;

@@ -6,10 +6,12 @@ import type { Clock, TimerHandle } from "../store/clock.js";
 import { PartitionStore } from "../store/partition-store.js";
 import { generationKey, type RecoveredState, type StorageEngine } from "../store/storage-engine.js";
 
-/** Work one sweep may do per partition before yielding the event loop. */
-const SWEEP_BUDGET = 10_000;
-/** Cleared entries taken out of the expiry heap per partition per sweep. */
-const RECLAIM_BUDGET = 20_000;
+/**
+ * Heap operations one sweep may do, over all partitions, before yielding the event loop:
+ * about 5 ms of work, so a mass expiry or the clearing of a million entries is spread over
+ * many sweeps instead of stalling every request behind it.
+ */
+const SWEEP_BUDGET = 20_000;
 
 export class PartitionHost {
   private readonly stores = new Map<number, PartitionStore>();
@@ -66,16 +68,26 @@ export class PartitionHost {
     return n;
   }
 
-  /** Sweep expired entries and reclaim cleared ones now (the timer calls this; tests may too). */
-  sweep(): void {
+  /**
+   * Sweep expired entries and reclaim cleared ones now, within one shared budget; the next
+   * sweep starts with the partition after the last one served, so none is starved.
+   */
+  sweep(budget = SWEEP_BUDGET): void {
     const now = this.clock.now();
-    for (const s of this.stores.values()) {
-      if (s.reclaiming) s.reclaim(RECLAIM_BUDGET);
-      if ((s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
-      s.expireDue(now, SWEEP_BUDGET);
+    const stores = [...this.stores.values()];
+    for (let i = 0; i < stores.length && budget > 0; i++) {
+      const s = stores[(this.nextSweep + i) % stores.length] as PartitionStore;
+      if (s.reclaiming) budget -= s.reclaim(budget);
+      if (budget <= 0 || (s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
+      s.expireDue(now, budget);
+      budget -= Math.max(1, s.lastExpireSteps);
       this.commitInBackground(s);
+      if (budget <= 0) this.nextSweep = (this.nextSweep + i) % stores.length;
     }
+    if (budget > 0) this.nextSweep = 0;
   }
+
+  private nextSweep = 0;
 
   start(): void {
     this.timer?.cancel();

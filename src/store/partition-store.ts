@@ -273,7 +273,9 @@ export class PartitionStore {
   expireDue(now: number, budget = Number.POSITIVE_INFINITY): number {
     let removed = 0;
     let steps = 0;
+    this.lastExpireSteps = 0;
     for (let top = this.queue.peek(); top !== undefined && top.scheduled <= now && steps < budget; top = this.queue.peek()) {
+      this.lastExpireSteps = steps + 1;
       steps++;
       this.queue.pop();
       if (top.slot.entries.get(top.k) !== top) continue; // of a cleared map, not reclaimed yet
@@ -292,6 +294,9 @@ export class PartitionStore {
   get queued(): number {
     return this.queue.size;
   }
+
+  /** Heap operations the last {@link expireDue} did (removals and re-queues). */
+  lastExpireSteps = 0;
 
   /** Earliest deadline the heap knows of (a lower bound on the next expiry). */
   nextDeadline(): number | undefined {

@@ -99,3 +99,33 @@ describe("codec", () => {
     expect(decodeMessage(Buffer.from([0xc1]))).toBeNull();
   });
 });
+
+describe("sweep budget", () => {
+  it("is shared by all partitions, so clearing a million entries is spread over many sweeps", () => {
+    const clock = new FakeClock(0);
+    const host = new PartitionHost(1_000_000, new MemoryEngine(), clock, 250);
+    for (let p = 0; p < 50; p++) {
+      const s = host.store(p);
+      for (let i = 0; i < 1000; i++) s.put("d", keyString(encodeKey(`${p}-${i}`)), val("v"), false, 0);
+      s.clear("d");
+    }
+    const queued = () => Array.from({ length: 50 }, (_, p) => host.store(p).queued).reduce((a, b) => a + b, 0);
+    expect(queued()).toBe(50_000);
+    host.sweep(20_000);
+    expect(queued()).toBe(30_000);
+    host.sweep(20_000);
+    host.sweep(20_000);
+    expect(queued()).toBe(0);
+  });
+
+  it("mass expiry is spread over sweeps too, and no partition is starved", () => {
+    const clock = new FakeClock(0);
+    const host = new PartitionHost(1000, new MemoryEngine(), clock, 250);
+    for (let p = 0; p < 10; p++) for (let i = 0; i < 100; i++) host.store(p).put("d", keyString(encodeKey(`${p}-${i}`)), val("v"), false, 0);
+    clock.advance(2000);
+    host.sweep(250);
+    expect(host.entryCount()).toBe(750);
+    for (let i = 0; i < 3; i++) host.sweep(250);
+    expect(host.entryCount()).toBe(0);
+  });
+});
