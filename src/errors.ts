@@ -85,6 +85,15 @@ export class ConnectionError extends DictError {
   override name = "ConnectionError" as const;
 }
 
+/**
+ * A write whose outcome cannot be known: it was sent, the connection was lost, and retries
+ * (with the same request id, which the shard deduplicates) did not get an answer within the
+ * retry budget. It may or may not have taken effect; the SDK does not guess.
+ */
+export class IndeterminateError extends DictError {
+  override name = "IndeterminateError" as const;
+}
+
 /** The connection was refused for a missing or wrong token. */
 export class AuthError extends DictError {
   override name = "AuthError" as const;

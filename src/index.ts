@@ -24,4 +24,5 @@ export {
   DeserializationError,
   ConnectionError,
   AuthError,
+  IndeterminateError,
 } from "./errors.js";

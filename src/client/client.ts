@@ -7,7 +7,7 @@
 import { hostname, userInfo } from "node:os";
 import WebSocket from "ws";
 import { nanoid } from "nanoid";
-import { AuthError, ConnectionError, DictError, InvalidError, RetryableError, WireCode } from "../errors.js";
+import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError, RetryableError, WireCode } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
 import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";
@@ -236,17 +236,19 @@ export class Client {
     if (p) return p;
     const url = this.table.urlOf(shardId);
     if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `shard ${shardId} has not joined yet`));
-    p = openSocket(url, this.token, this.payloadLimit).then(
-      (ws) =>
-        new Peer(ws, {
-          label: `client→${shardId}`,
-          nextRid: this.nextRid,
-          unrefWhenIdle: true,
-          onClose: () => {
-            if (this.shards.get(shardId) === p) this.shards.delete(shardId);
-          },
-        }),
-    );
+    p = openSocket(url, this.token, this.payloadLimit).then((ws) => {
+      const peer = new Peer(ws, {
+        label: `client→${shardId}`,
+        nextRid: this.nextRid,
+        unrefWhenIdle: true,
+        onClose: () => {
+          if (this.shards.get(shardId) === p) this.shards.delete(shardId);
+        },
+      });
+      // First on the socket, so the shard knows whose request ids it sees (deduplication).
+      peer.request({ type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId }, { timeoutMs: CONNECT_TIMEOUT_MS }).catch(() => {});
+      return peer;
+    });
     p.catch(() => {
       if (this.shards.get(shardId) === p) this.shards.delete(shardId);
     });
@@ -256,23 +258,25 @@ export class Client {
   }
 
   /**
-   * Send a data request to the shard that owns `route(table)`, retrying on moved or
-   * unavailable owners with the same request id. `idempotent` requests are also retried
-   * when a connection drops with the request in flight.
+   * Send a data request to the shard that owns `route(table)`, retrying with the same
+   * request id on moved or unavailable owners and on lost connections. A retry of a request
+   * that may have run is safe: reads and plain writes are idempotent, and the shard answers a
+   * repeated put-if-absent / pop / delete with its first answer. When the budget runs out
+   * after the request was sent, the outcome is unknown: {@link IndeterminateError}.
    */
-  async dataRequest(
-    build: (table: PartitionTable) => { shard: string; frame: Outgoing; sizeHint?: number },
-    idempotent: boolean,
-  ): Promise<unknown> {
+  async dataRequest(build: (table: PartitionTable) => { shard: string; frame: Outgoing; sizeHint?: number }): Promise<unknown> {
     if (!this.tableRef) await this.ready();
     const deadline = Date.now() + this.retryBudgetMs;
     const rid = this.nextRid();
     let lastError: Error | undefined;
+    let maybeApplied = false;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new ConnectionError("client is closed");
       if (attempt > 0) {
         if (Date.now() > deadline) {
-          throw new ConnectionError(`gave up after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`, { cause: lastError });
+          const why = `after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
+          if (maybeApplied) throw new IndeterminateError(`the outcome of this request is unknown ${why}`, { cause: lastError });
+          throw new ConnectionError(`gave up ${why}`, { cause: lastError });
         }
         await backoff(attempt);
         await this.refreshTable().catch(() => {});
@@ -288,7 +292,8 @@ export class Client {
           lastError = err;
           continue;
         }
-        if (err instanceof ConnectionError && (!sent || idempotent)) {
+        if (err instanceof ConnectionError) {
+          if (sent) maybeApplied = true;
           lastError = err;
           continue;
         }

@@ -300,13 +300,13 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   // ---- entries ----------------------------------------------------------------------------
 
-  private async keyOp(type: "get" | "contains" | "pop" | "del", key: unknown, idempotent: boolean): Promise<unknown> {
+  private async keyOp(type: "get" | "contains" | "pop" | "del", key: unknown): Promise<unknown> {
     const kb = encodeKey(key);
     const id = await this.id();
     return this.client.dataRequest((t) => {
       const part = partitionOf(id, kb, t.partitions);
       return { shard: routeOf(t, part), frame: { type, dict: id, part, epoch: t.epoch, key: kb } };
-    }, idempotent);
+    });
   }
 
   private decode(bytes: unknown, key: unknown): V {
@@ -326,14 +326,14 @@ export class Dict<V = unknown> implements AsyncDisposable {
   async get(key: DictKey): Promise<V | undefined>;
   async get<D>(key: DictKey, defaultValue: D): Promise<V | D>;
   async get(key: DictKey, defaultValue?: unknown): Promise<unknown> {
-    const r = await this.keyOp("get", key, true);
+    const r = await this.keyOp("get", key);
     if (r === undefined || r === null) return defaultValue;
     return this.decode(r, key);
   }
 
   /** Whether `key` is present (refreshes its expiry). */
   async contains(key: DictKey): Promise<boolean> {
-    const r = await this.keyOp("contains", key, true);
+    const r = await this.keyOp("contains", key);
     if (typeof r !== "boolean") throw unexpected("contains");
     return r;
   }
@@ -357,7 +357,6 @@ export class Dict<V = unknown> implements AsyncDisposable {
           sizeHint: kb.byteLength + vb.byteLength + 64,
         };
       },
-      !ifAbsent,
     );
     if (typeof r !== "boolean") throw unexpected("put");
     return r;
@@ -408,7 +407,6 @@ export class Dict<V = unknown> implements AsyncDisposable {
             frame: { type: "update", dict: id, part, epoch: t.epoch, keys: g.keys, values: g.values },
             sizeHint: g.bytes,
           }),
-          true,
         ),
       ),
     );
@@ -421,7 +419,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   async pop(key: DictKey): Promise<V>;
   async pop<D>(key: DictKey, defaultValue: D): Promise<V | D>;
   async pop(key: DictKey, ...rest: unknown[]): Promise<unknown> {
-    const r = await this.keyOp("pop", key, false);
+    const r = await this.keyOp("pop", key);
     if (r === undefined || r === null) {
       if (rest.length > 0) return rest[0];
       throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
@@ -432,7 +430,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   /** Remove `key`; {@link KeyError} when it is absent. */
   async delete(key: DictKey): Promise<void> {
     try {
-      await this.keyOp("del", key, false);
+      await this.keyOp("del", key);
     } catch (err) {
       if (err instanceof KeyError) throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
       throw err;
@@ -485,7 +483,6 @@ export class Dict<V = unknown> implements AsyncDisposable {
       client
         .dataRequest(
           (t) => ({ shard: routeOf(t, part), frame: { type: "scan", dict: id, part, epoch: t.epoch, cursor, limit: SCAN_PAGE, values } }),
-          cursor === null,
         )
         .then((r) => {
           const page = r as ScanPageReply;

@@ -155,11 +155,15 @@ export class LocalCluster {
     return this.nodes.get(name)?.child.pid;
   }
 
-  /** Send a signal to a node (SIGKILL for crash tests) and wait for it to exit. */
+  /**
+   * Send a signal to a node: SIGKILL for crash tests (waits for the exit), SIGSTOP / SIGCONT
+   * to pause and resume it (returns at once).
+   */
   async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const node = this.nodes.get(name);
     if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
     node.child.kill(signal);
+    if (signal === "SIGSTOP" || signal === "SIGCONT") return;
     await node.exited;
   }
 

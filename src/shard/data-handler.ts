@@ -13,11 +13,13 @@ import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
+import { DedupTable, errorAnswer } from "./dedup-table.js";
 
 export interface DataHandlerContext {
   shardId: string;
   host: PartitionHost;
   dicts: DictSet;
+  dedup: DedupTable;
   clock: Clock;
   maxEntryBytes: number;
   /** The current table, or undefined before the first registration. */
@@ -30,14 +32,52 @@ type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" |
 export class DataHandler {
   constructor(private readonly ctx: DataHandlerContext) {}
 
-  handle(frame: DataFrame): unknown {
+  /** `clientId` is the sender's id (from its hello), which makes retries recognisable. */
+  handle(frame: DataFrame, clientId?: string): unknown {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     const table = this.ctx.table();
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
     if ("part" in frame) this.checkOwner(table, frame.part);
     else for (const p of frame.parts) this.checkOwner(table, p);
-    if (this.ctx.dicts.has(frame.dict)) return this.apply(frame);
-    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => this.apply(frame));
+    const run = () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame));
+    if (this.ctx.dicts.has(frame.dict)) return run();
+    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(run);
+  }
+
+  /**
+   * Run a non-idempotent request at most once per (client, request id): a retry gets the
+   * first answer, waiting for it if the first attempt is still committing.
+   */
+  private once(frame: OnceFrame, clientId: string): unknown {
+    const dedup = this.ctx.dedup;
+    const id = DedupTable.id(clientId, frame.rid);
+    const seen = dedup.lookup(id);
+    if (seen.found) return seen.answer;
+    const at = this.ctx.clock.now();
+    let result: unknown;
+    try {
+      result = this.apply(frame, (r) => this.ctx.host.store(frame.part).record({ op: "dedup", id, at, answer: { r } }));
+    } catch (err) {
+      const answer = errorAnswer(err);
+      if (answer) dedup.settle(id, at, answer);
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      dedup.settle(id, at, { r: result });
+      return result;
+    }
+    const p = result.then(
+      (r: unknown) => {
+        dedup.settle(id, at, { r });
+        return r;
+      },
+      (err: unknown) => {
+        dedup.forget(id);
+        throw err;
+      },
+    );
+    dedup.running(id, at, p);
+    return p;
   }
 
   private checkOwner(table: PartitionTable, part: number): void {
@@ -64,12 +104,14 @@ export class DataHandler {
     }
   }
 
-  private done<T>(store: PartitionStore, result: T): T | Promise<T> {
+  private done<T>(store: PartitionStore, result: T, answer?: (r: T) => void): T | Promise<T> {
+    answer?.(result);
     const durable = store.commit();
     return durable === undefined ? result : durable.then(() => result);
   }
 
-  private apply(frame: DataFrame): unknown {
+  /** Apply a request; `answer` (for requests run once) records the result in the same commit. */
+  private apply(frame: DataFrame, answer?: (result: unknown) => void): unknown {
     const now = this.ctx.clock.now();
     const host = this.ctx.host;
     switch (frame.type) {
@@ -86,16 +128,16 @@ export class DataHandler {
         const k = this.key(frame.key, frame.dict, frame.part);
         this.checkSize(frame.key, frame.value);
         const store = host.store(frame.part);
-        return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now));
+        return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now), answer);
       }
       case "pop": {
         const store = host.store(frame.part);
-        return this.done(store, store.pop(frame.dict, this.key(frame.key, frame.dict, frame.part), now));
+        return this.done(store, store.pop(frame.dict, this.key(frame.key, frame.dict, frame.part), now), answer);
       }
       case "del": {
         const store = host.store(frame.part);
         if (!store.delete(frame.dict, this.key(frame.key, frame.dict, frame.part), now)) throw new KeyError("key not found");
-        return this.done(store, true);
+        return this.done(store, true, answer);
       }
       case "update": {
         if (frame.keys.length !== frame.values.length) throw new InvalidError("update has different numbers of keys and values");
@@ -130,12 +172,19 @@ export class DataHandler {
         return n;
       }
       case "scan": {
-        const page = host.store(frame.part).scan(frame.dict, frame.cursor, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
+        const page = host.store(frame.part).scan(frame.dict, frame.cursor, frame.limit, frame.values, now, SCAN_PAGE_BYTES, frame.rid);
         if (page === "expired-cursor") throw new InvalidError("iteration cursor expired or unknown; start the iteration again");
         return page;
       }
     }
   }
+}
+
+type OnceFrame = FrameOf<"put" | "pop" | "del">;
+
+/** Requests whose retry could answer differently: they are run once per request id. */
+function isOnce(frame: DataFrame): frame is OnceFrame {
+  return frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
 }
 
 export function isDataFrame(frame: RequestFrame): frame is DataFrame {

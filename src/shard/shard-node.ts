@@ -10,6 +10,8 @@ import { nodeLifecycleMachine } from "../machines/node-lifecycle.machine.js";
 import { frameLimit } from "../net/limits.js";
 import { NodeServer } from "../net/node-server.js";
 import type { RequestFrame } from "../protocol/frames.js";
+import type { Peer } from "../net/peer.js";
+import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
@@ -41,6 +43,8 @@ export class ShardNode {
   private readonly server: NodeServer;
   private readonly host: PartitionHost;
   private readonly dicts: DictSet;
+  private readonly dedup = new DedupTable();
+  private dedupTimer: NodeJS.Timeout | undefined;
   private readonly data: DataHandler;
   private link: CoordinatorLink | undefined;
   private table: PartitionTable | undefined;
@@ -70,6 +74,7 @@ export class ShardNode {
       shardId: this.id,
       host: this.host,
       dicts: this.dicts,
+      dedup: this.dedup,
       clock: this.clock,
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
@@ -81,7 +86,7 @@ export class ShardNode {
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
       label: this.id,
-      onRequest: (frame) => this.handle(frame),
+      onRequest: (frame, peer) => this.handle(frame, peer),
     });
     this.lifecycle.subscribe((snap) => {
       if (snap.value !== this.lastState) {
@@ -111,6 +116,7 @@ export class ShardNode {
     const state = this.engine.recover();
     const n = this.host.recover(state);
     for (const id of state.dicts) this.dicts.add(id);
+    for (const d of state.dedup) this.dedup.restore(d.id, d.at, d.answer as { r?: unknown });
     const ms = performance.now() - t0;
     const where = this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine: nothing to load)";
     this.log(`${this.id}: recovered ${n} entries of ${state.dicts.length} dicts in ${ms.toFixed(0)} ms${where}`);
@@ -121,6 +127,12 @@ export class ShardNode {
     this.recover();
     const url = await this.server.start();
     this.host.start();
+    this.dedupTimer = setInterval(() => {
+      const now = this.clock.now();
+      this.dedup.expire(now);
+      this.engine.expireDedup(now - DEDUP_WINDOW_MS);
+    }, 30_000);
+    this.dedupTimer.unref();
     this.lifecycle.send({ type: "BOOTED" });
     this.log(`${this.id}: listening on ${url} (pid ${process.pid})`);
     this.link = new CoordinatorLink({
@@ -179,10 +191,13 @@ export class ShardNode {
     }
   }
 
-  private handle(frame: RequestFrame): unknown {
-    if (isDataFrame(frame)) return this.data.handle(frame);
+  private handle(frame: RequestFrame, peer: Peer): unknown {
+    if (isDataFrame(frame)) return this.data.handle(frame, peer.meta.clientId as string | undefined);
     if (frame.type === "table.get" && this.table) return this.table.toData();
-    if (frame.type === "hello") return { v: 1, shardId: this.id };
+    if (frame.type === "hello") {
+      peer.meta.clientId = frame.clientId;
+      return { v: 1, shardId: this.id };
+    }
     throw new InvalidError(`${frame.type} is not served by a shard`);
   }
 
@@ -195,6 +210,7 @@ export class ShardNode {
     this.lifecycle.send({ type: "STOP" });
     await this.link?.stop();
     this.host.stop();
+    if (this.dedupTimer) clearInterval(this.dedupTimer);
     await this.server.stop();
     await this.engine.close();
     this.dataDir?.release();

@@ -81,6 +81,8 @@ export class LmdbEngine implements StorageEngine {
   private readonly root: RootDatabase;
   private readonly entries: Database<Buffer, Buffer>;
   private readonly meta: Database<unknown, string>;
+  /** `at(15 digits):id` → answer: time-ordered, so old answers go with one range. */
+  private readonly dedup: Database<unknown, string>;
   private readonly jobs: PurgeJob[] = [];
   private purging: Promise<void> | undefined;
   private closed = false;
@@ -90,6 +92,7 @@ export class LmdbEngine implements StorageEngine {
     this.root = open({ path, overlappingSync: false, noSync: false });
     this.entries = this.root.openDB<Buffer, Buffer>("entries", { keyEncoding: "binary", encoding: "binary" });
     this.meta = this.root.openDB<unknown, string>("meta", { encoding: "msgpack" });
+    this.dedup = this.root.openDB<unknown, string>("dedup", { encoding: "msgpack" });
   }
 
   /**
@@ -140,6 +143,9 @@ export class LmdbEngine implements StorageEngine {
             this.meta.put(`dropped\u0000${m.dict}`, 1);
             after.push(this.dropJob(m.dict));
             break;
+          case "dedup":
+            this.dedup.put(`${String(m.at).padStart(15, "0")}:${m.id}`, m.answer);
+            break;
         }
       }
     });
@@ -179,7 +185,19 @@ export class LmdbEngine implements StorageEngine {
     }
   }
 
+  expireDedup(before: number): void {
+    const end = String(before).padStart(15, "0");
+    let last: Promise<unknown> | undefined;
+    for (const key of this.dedup.getKeys({ end, snapshot: false })) last = this.dedup.remove(key);
+    last?.catch(() => {});
+  }
+
   recover(): RecoveredState {
+    const dedup: RecoveredState["dedup"] = [];
+    for (const { key, value } of this.dedup.getRange({})) {
+      const sep = key.indexOf(":");
+      dedup.push({ at: Number(key.slice(0, sep)), id: key.slice(sep + 1), answer: value });
+    }
     const generations = new Map<string, number>();
     const dropped = new Set<string>();
     const dicts: string[] = [];
@@ -209,7 +227,7 @@ export class LmdbEngine implements StorageEngine {
         }
       }
     }
-    return { entries: live(), generations, dicts };
+    return { entries: live(), generations, dicts, dedup };
   }
 
   async idle(): Promise<void> {

@@ -35,6 +35,9 @@ interface ScanSession {
   readonly dict: string;
   readonly iter: Iterator<Entry>;
   lastUsed: number;
+  /** The last page served and the request that asked for it: a retry gets it again. */
+  lastRid: number | undefined;
+  lastPage: ScanPage | undefined;
 }
 
 export interface ScanPage {
@@ -315,6 +318,7 @@ export class PartitionStore {
     withValues: boolean,
     now: number,
     maxBytes = Number.POSITIVE_INFINITY,
+    rid?: number,
   ): ScanPage | "expired-cursor" {
     let id = cursor;
     let session: ScanSession | undefined;
@@ -322,15 +326,27 @@ export class PartitionStore {
       this.gcSessions(now);
       id = `${this.part}.${nanoid(12)}`;
       const entries = this.dicts.get(dict)?.entries ?? new Map<string, Entry>();
-      session = { dict, iter: entries.values(), lastUsed: now };
+      session = { dict, iter: entries.values(), lastUsed: now, lastRid: undefined, lastPage: undefined };
     } else {
       session = this.sessions.get(id);
       if (!session || session.dict !== dict) return "expired-cursor";
       // Re-inserted below, so the map stays in least-recently-used order for eviction.
       this.sessions.delete(id);
+      if (rid !== undefined && session.lastRid === rid && session.lastPage) {
+        this.sessions.set(id, session);
+        return session.lastPage;
+      }
+      if (session.lastPage?.cursor === null) return "expired-cursor"; // finished
     }
     this.sessions.set(id, session);
     session.lastUsed = now;
+    const page = this.readPage(session, id, dict, limit, withValues, now, maxBytes);
+    session.lastRid = rid;
+    session.lastPage = page;
+    return page;
+  }
+
+  private readPage(session: ScanSession, id: string, dict: string, limit: number, withValues: boolean, now: number, maxBytes: number): ScanPage {
     const keys: Uint8Array[] = [];
     const values: Uint8Array[] = [];
     const current = this.dicts.get(dict);
@@ -351,7 +367,7 @@ export class PartitionStore {
         bytes += e.value.byteLength;
       }
     }
-    this.sessions.delete(id);
+    // The finished session stays (until evicted) so a retry of this last page is answered.
     return { keys, values, cursor: null };
   }
 
@@ -359,6 +375,11 @@ export class PartitionStore {
     for (const [id, s] of this.sessions) {
       if (now - s.lastUsed > SCAN_SESSION_IDLE_MS || this.sessions.size >= MAX_SCAN_SESSIONS) this.sessions.delete(id);
     }
+  }
+
+  /** Add a record to the next commit (the answer of the request that made these mutations). */
+  record(m: Mutation): void {
+    if (this.engine.durable) this.pending.push(m);
   }
 
   /** Hand the mutations made since the last call to the engine; resolves when durable. */

@@ -11,7 +11,9 @@ export type Mutation =
   | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array }
   | { op: "clear"; part: number; dict: string; gen: number }
   | { op: "addDict"; dict: string }
-  | { op: "dropDict"; dict: string };
+  | { op: "dropDict"; dict: string }
+  /** The answer to a non-idempotent request, stored with the mutation it describes. */
+  | { op: "dedup"; id: string; at: number; answer: unknown };
 
 export interface StoredEntry {
   part: number;
@@ -30,6 +32,8 @@ export interface RecoveredState {
   generations: Map<string, number>;
   /** Dicts this node had been told exist. */
   dicts: string[];
+  /** Stored answers of non-idempotent requests, oldest first. */
+  dedup: { id: string; at: number; answer: unknown }[];
 }
 
 export interface StorageEngine {
@@ -41,6 +45,8 @@ export interface StorageEngine {
   recover(): RecoveredState;
   /** Resolves when no background removal is pending (tests and shutdown). */
   idle(): Promise<void>;
+  /** Forget stored request answers older than `before` (ms since the epoch). */
+  expireDedup(before: number): void;
   close(): Promise<void>;
 }
 
@@ -55,8 +61,9 @@ export class MemoryEngine implements StorageEngine {
     return undefined;
   }
   recover(): RecoveredState {
-    return { entries: [], generations: new Map(), dicts: [] };
+    return { entries: [], generations: new Map(), dicts: [], dedup: [] };
   }
   async idle(): Promise<void> {}
+  expireDedup(): void {}
   async close(): Promise<void> {}
 }

@@ -535,6 +535,20 @@ describe("PartitionStore scan", () => {
     expect(s.scan(D, id, 6, false, 1)).toBe("expired-cursor");
   });
 
+  it("a retried page request (same request id) gets the same page again", () => {
+    const s = newStore();
+    fill(s, D, 10, 0);
+    const p1 = page(s.scan(D, null, 4, false, 1, Infinity, 100));
+    const p2 = page(s.scan(D, p1.cursor, 4, false, 1, Infinity, 101));
+    const again = page(s.scan(D, p1.cursor, 4, false, 1, Infinity, 101));
+    expect(again.keys).toEqual(p2.keys);
+    const p3 = page(s.scan(D, p2.cursor, 4, false, 1, Infinity, 102));
+    expect(p3.cursor).toBeNull();
+    expect(page(s.scan(D, p2.cursor, 4, false, 1, Infinity, 102)).keys).toEqual(p3.keys);
+    expect(s.scan(D, p2.cursor, 4, false, 1, Infinity, 103)).toBe("expired-cursor");
+    expect(new Set([...p1.keys, ...p2.keys, ...p3.keys].map((k) => Buffer.from(k).toString("hex"))).size).toBe(10);
+  });
+
   it("idle cursors are dropped after five minutes, when a new scan starts", () => {
     const s = newStore(24 * 3600_000);
     fill(s, D, 10, 0);
@@ -568,9 +582,10 @@ describe("PartitionStore with a durable engine", () => {
       return Promise.resolve();
     }
     recover(): RecoveredState {
-      return { entries: [], generations: new Map(), dicts: [] };
+      return { entries: [], generations: new Map(), dicts: [], dedup: [] };
     }
     async idle(): Promise<void> {}
+    expireDedup(): void {}
     async close(): Promise<void> {}
   }
 

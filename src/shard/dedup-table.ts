@@ -1,0 +1,89 @@
+/**
+ * Answers of non-idempotent requests (put-if-absent, pop, delete), by client id and request
+ * id, so that a retry of a request whose reply was lost gets the original answer instead of
+ * running again. Records are written to storage in the same transaction as the mutation they
+ * describe, so they survive a crash exactly when the mutation does.
+ */
+import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
+
+/** How long an answer is kept: far longer than any client's retry budget. */
+export const DEDUP_WINDOW_MS = 5 * 60_000;
+const MAX_RECORDS = 200_000;
+
+/** A finished request's answer, as stored. */
+export interface DedupAnswer {
+  /** The result, or undefined for an error answer. */
+  r?: unknown;
+  /** Wire code of an error answer. */
+  c?: string;
+  m?: string;
+}
+
+interface Entry {
+  at: number;
+  answer: DedupAnswer | undefined;
+  running: Promise<unknown> | undefined;
+}
+
+export class DedupTable {
+  private readonly records = new Map<string, Entry>();
+
+  static id(clientId: string, rid: number): string {
+    return `${clientId}:${rid}`;
+  }
+
+  /** Put back an answer loaded from storage. */
+  restore(id: string, at: number, answer: DedupAnswer): void {
+    this.records.set(id, { at, answer, running: undefined });
+  }
+
+  /**
+   * The answer to a request seen before: its result (or a rejection with its error), a
+   * promise while it is still running, or `undefined` if it is new.
+   */
+  lookup(id: string): { found: false } | { found: true; answer: Promise<unknown> | unknown } {
+    const e = this.records.get(id);
+    if (!e) return { found: false };
+    if (e.running) return { found: true, answer: e.running };
+    const a = e.answer as DedupAnswer;
+    if (a.c !== undefined) return { found: true, answer: Promise.reject(errorFromWire(a.c, a.m ?? "")) };
+    return { found: true, answer: a.r };
+  }
+
+  /** Mark a request as running, so a concurrent retry waits for the same answer. */
+  running(id: string, at: number, p: Promise<unknown>): void {
+    this.records.set(id, { at, answer: undefined, running: p });
+  }
+
+  /** Record the final answer (what storage also gets). */
+  settle(id: string, at: number, answer: DedupAnswer): void {
+    this.records.set(id, { at, answer, running: undefined });
+    if (this.records.size > MAX_RECORDS) this.expire(at, true);
+  }
+
+  forget(id: string): void {
+    this.records.delete(id);
+  }
+
+  /** Drop answers older than the window (or the oldest half when over capacity). */
+  expire(now: number, overCapacity = false): void {
+    let drop = overCapacity ? Math.floor(this.records.size / 2) : 0;
+    for (const [id, e] of this.records) {
+      if (e.running) continue;
+      if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) this.records.delete(id);
+      else if (!overCapacity) break; // insertion order is time order
+    }
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+}
+
+/** The stored form of an error answer. */
+export function errorAnswer(err: unknown): DedupAnswer | undefined {
+  const code = wireCodeOf(err);
+  // Only answers about the data are final; "retry later" conditions must run again.
+  if (code === WireCode.WrongOwner || code === WireCode.Unavailable || code === WireCode.Internal) return undefined;
+  return { c: code, m: err instanceof Error ? err.message : String(err) };
+}
