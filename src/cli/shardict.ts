@@ -14,10 +14,11 @@ import { connect } from "../client/client.js";
 
 const USAGE = `usage:
   shardict coordinator [--config FILE] [--host HOST] [--port PORT]
-  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT]
+  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--advertise URL]
   shardict cluster status [--url URL] [--json]
 
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json.
+--advertise is the address clients should use for this shard, if not the one it listens on.
 The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config.`;
 
 function fail(message: string): never {
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<void> {
       host: { type: "string" },
       port: { type: "string" },
       coordinator: { type: "string" },
+      advertise: { type: "string" },
     },
     strict: true,
   });
@@ -96,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
       ...(values.coordinator !== undefined && { coordinatorUrl: values.coordinator }),
+      ...(values.advertise !== undefined && { advertiseUrl: values.advertise }),
       clusterSecret,
     });
     await node.start();

@@ -37,6 +37,10 @@ const ConfigSchema = Type.Object(
     ephemeralGraceMs: Type.Integer({ minimum: 100 }),
     clientTokens: Type.Array(Type.String({ minLength: 8 })),
     storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("memory")]),
+    /** Shards heartbeat the coordinator this often; silence makes them suspect, then dead. */
+    heartbeatMs: Type.Integer({ minimum: 10 }),
+    suspectAfterMs: Type.Integer({ minimum: 10 }),
+    deadAfterMs: Type.Integer({ minimum: 10 }),
     clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
   },
   { additionalProperties: false },
@@ -60,6 +64,9 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   ephemeralGraceMs: 60_000,
   clientTokens: [],
   storageEngine: "lmdb",
+  heartbeatMs: 250,
+  suspectAfterMs: 750,
+  deadAfterMs: 750,
 };
 
 const check = TypeCompiler.Compile(ConfigSchema);

@@ -50,7 +50,9 @@ export class CoordinatorNode {
   private readonly leases: EphemeralLeases;
   private readonly log: (line: string) => void;
   private table: PartitionTable;
-  private readonly owners: string[][];
+  /** Per partition: primary, then in-sync replicas. Changed by failover. */
+  private owners: string[][];
+  private pepochs: number[];
   private announcedReady = false;
   private readonly store: RegistryStore;
   private dataDir: DataDir | undefined;
@@ -62,25 +64,38 @@ export class CoordinatorNode {
     this.log = opts.log ?? ((l) => console.log(l));
     const clock = opts.clock ?? systemClock;
     const shardIds = this.cfg.shards.map((s) => s.id);
-    this.owners = placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
     this.registry.restore(saved.dicts);
     const savedUrls = new Map((saved.table?.shards ?? []).map((s) => [s.id, s.url]));
+    // Ownership as last published (failovers change it), if it fits this config.
+    const known = new Set(shardIds);
+    const savedOwners = saved.table?.owners;
+    const usable =
+      savedOwners !== undefined &&
+      savedOwners.length === this.cfg.partitions &&
+      savedOwners.every((o) => o.length > 0 && o.every((id) => known.has(id))) &&
+      saved.table?.pepochs?.length === this.cfg.partitions;
+    this.owners = usable ? savedOwners.map((o) => [...o]) : placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
+    this.pepochs = usable && saved.table?.pepochs ? [...saved.table.pepochs] : Array.from({ length: this.cfg.partitions }, () => 1);
     this.table = new PartitionTable({
       epoch: saved.table?.epoch ?? 1,
       partitions: this.cfg.partitions,
       owners: this.owners,
+      pepochs: this.pepochs,
       shards: shardIds.map((id) => ({ id, url: savedUrls.get(id) ?? "" })),
     });
     this.log(
       `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
     );
     this.membership = new Membership(shardIds, {
-      suspectAfterMs: opts.suspectAfterMs ?? 3_000,
-      deadAfterMs: opts.deadAfterMs ?? 7_000,
-      onStateChange: (id, state) => this.log(`coordinator: shard ${id} is ${state}`),
+      suspectAfterMs: opts.suspectAfterMs ?? this.cfg.suspectAfterMs,
+      deadAfterMs: opts.deadAfterMs ?? this.cfg.deadAfterMs,
+      onStateChange: (id, state) => {
+        this.log(`coordinator: shard ${id} is ${state}`);
+        if (state === "dead") void this.failover(id);
+      },
     });
     this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
     // Owners get a full grace period from this start to heartbeat again.
@@ -244,6 +259,11 @@ export class CoordinatorNode {
       }
       case "table.get":
         return this.table.toData();
+      case "shard.replicaFailed": {
+        const from = peer.meta.shardId;
+        if (typeof from !== "string") throw new InvalidError("register first");
+        return this.replicaFailed(frame, from).then(() => this.table.toData());
+      }
       default:
         throw new InvalidError(`${frame.type} is not served to nodes by the coordinator`);
     }
@@ -261,17 +281,8 @@ export class CoordinatorNode {
     const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
     if (urlChanged) {
-      this.table = new PartitionTable({
-        epoch: this.table.epoch + 1,
-        partitions: this.cfg.partitions,
-        owners: this.owners,
-        shards: this.table.shardAddresses().map((a) => (a.id === frame.shardId ? { id: a.id, url: frame.url } : a)),
-      });
-      const table = this.table;
-      // Durable before anyone sees it: a restarted coordinator never reuses an epoch.
-      await this.store.saveTable({ epoch: table.epoch, shards: table.shardAddresses() });
+      const table = await this.publish(this.table.shardAddresses().map((a) => (a.id === frame.shardId ? { id: a.id, url: frame.url } : a)), peer);
       this.log(`coordinator: shard ${frame.shardId} joined at ${frame.url} (epoch ${table.epoch})`);
-      void this.broadcast({ type: "shard.table", table: table.toData() }, peer);
     } else {
       this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
     }
@@ -280,6 +291,56 @@ export class CoordinatorNode {
       this.log(`coordinator: ready: all ${this.cfg.shards.length} shards joined (epoch ${this.table.epoch})`);
     }
     return { table: this.table.toData(), dicts: this.registry.ids() };
+  }
+
+  /**
+   * Make the current owners (and the given addresses) the next table: durable first, so a
+   * restarted coordinator never reuses an epoch or forgets a failover, then pushed to shards.
+   */
+  private async publish(shards = this.table.shardAddresses(), except?: Peer): Promise<PartitionTable> {
+    const table = new PartitionTable({
+      epoch: this.table.epoch + 1,
+      partitions: this.cfg.partitions,
+      owners: this.owners.map((o) => [...o]),
+      pepochs: [...this.pepochs],
+      shards,
+    });
+    this.table = table;
+    await this.store.saveTable({ epoch: table.epoch, shards: table.shardAddresses(), owners: table.toData().owners, pepochs: [...table.pepochs] });
+    void this.broadcast({ type: "shard.table", table: table.toData() }, except);
+    return table;
+  }
+
+  /**
+   * A shard is dead: each partition it led is taken over by its first in-sync replica under
+   * a new partition epoch (replicas refuse the old primary from then on); it leaves the
+   * replica set of the others. Partitions without a replica wait for it to come back.
+   */
+  private async failover(dead: string): Promise<void> {
+    let promoted = 0;
+    let dropped = 0;
+    for (let p = 0; p < this.owners.length; p++) {
+      const o = this.owners[p] as string[];
+      const i = o.indexOf(dead);
+      if (i < 0 || o.length === 1) continue;
+      if (i === 0) {
+        this.pepochs[p] = (this.pepochs[p] ?? 0) + 1;
+        promoted++;
+      } else dropped++;
+      this.owners[p] = o.filter((id) => id !== dead);
+    }
+    if (promoted + dropped === 0) return;
+    const table = await this.publish();
+    this.log(`coordinator: failover of ${dead}: ${promoted} partitions have a new primary, ${dropped} lost a replica (epoch ${table.epoch})`);
+  }
+
+  /** A primary cannot reach a replica: it leaves that partition's in-sync set. */
+  private async replicaFailed(frame: FrameOf<"shard.replicaFailed">, from: string): Promise<void> {
+    const o = this.owners[frame.part];
+    if (!o || o[0] !== from || (this.pepochs[frame.part] ?? 0) !== frame.pepoch || !o.includes(frame.replica) || frame.replica === from) return;
+    this.owners[frame.part] = o.filter((id) => id !== frame.replica);
+    const table = await this.publish();
+    this.log(`coordinator: ${frame.replica} left the replicas of partition ${frame.part} (reported by ${from}; epoch ${table.epoch})`);
   }
 
   private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {

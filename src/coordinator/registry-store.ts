@@ -9,6 +9,8 @@ import type { DictRecord } from "./dict-registry.js";
 export interface StoredTable {
   epoch: number;
   shards: { id: string; url: string }[];
+  owners?: string[][];
+  pepochs?: number[];
 }
 
 export interface RegistryState {

@@ -9,6 +9,7 @@ export class PartitionTable {
   readonly epoch: number;
   readonly partitions: number;
   readonly owners: readonly (readonly string[])[];
+  readonly pepochs: readonly number[];
   private readonly urls: ReadonlyMap<string, string>;
 
   constructor(data: PartitionTableData) {
@@ -18,12 +19,23 @@ export class PartitionTable {
     this.epoch = data.epoch;
     this.partitions = data.partitions;
     this.owners = data.owners;
+    this.pepochs = data.pepochs.length === data.partitions ? data.pepochs : Array.from({ length: data.partitions }, () => 1);
     this.urls = new Map(data.shards.map((s) => [s.id, s.url]));
   }
 
   /** The primary of a partition. */
   primaryOf(part: number): string | undefined {
     return this.owners[part]?.[0];
+  }
+
+  /** The in-sync replicas of a partition (owners after the primary). */
+  replicasOf(part: number): readonly string[] {
+    return this.owners[part]?.slice(1) ?? [];
+  }
+
+  /** The partition's epoch: bumped whenever its primary changes. */
+  pepochOf(part: number): number {
+    return this.pepochs[part] ?? 0;
   }
 
   /** The address of a shard, when it has registered. */
@@ -61,6 +73,7 @@ export class PartitionTable {
       epoch: this.epoch,
       partitions: this.partitions,
       owners: this.owners.map((o) => [...o]),
+      pepochs: [...this.pepochs],
       shards: this.shardAddresses(),
     };
   }

@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
   startTimeoutMs?: number;
   /** Extra arguments for each node's `node` process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /** Per shard: another coordinator address (a proxy) and the address to advertise. */
+  shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string };
 }
 
 /** Find the package root (the folder with package.json) above this module. */
@@ -70,16 +72,23 @@ export class LocalCluster {
   /** Start the coordinator, then all shards; resolves when all shards have joined. */
   async start(): Promise<void> {
     const ready = this.waitFor(/coordinator: ready: all \d+ shards joined/, "coordinator");
-    const coordArgs = ["coordinator", "--config", this.opts.configPath];
-    if (this.opts.freePorts) coordArgs.push("--port", "0");
-    await this.spawnNode("coordinator", coordArgs);
+    await this.startCoordinator();
     await Promise.all(this.opts.config.shards.map((s) => this.startShard(s.id)));
     await this.withTimeout(ready, "all shards to join");
   }
 
+  /** Start the coordinator alone (on a free port with `freePorts`). */
+  async startCoordinator(): Promise<string> {
+    const coordArgs = ["coordinator", "--config", this.opts.configPath];
+    if (this.opts.freePorts) coordArgs.push("--port", "0");
+    return this.spawnNode("coordinator", coordArgs);
+  }
+
   /** Start (or restart) one shard process. */
   async startShard(id: string): Promise<string> {
-    const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", this.coordinatorUrl];
+    const extra = this.opts.shardOptions?.(id) ?? {};
+    const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl];
+    if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
     if (this.opts.freePorts) args.push("--port", "0");
     return this.spawnNode(id, args);
   }

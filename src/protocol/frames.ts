@@ -30,7 +30,10 @@ export type ShardAddress = Static<typeof ShardAddress>;
 export const PartitionTableSchema = Type.Object({
   epoch: Epoch,
   partitions: Type.Integer({ minimum: 1, maximum: 65536 }),
+  /** Per partition: the primary, then the in-sync replicas. */
   owners: Type.Array(Type.Array(Type.String())),
+  /** Per partition: bumped whenever its primary changes; replicas refuse older ones. */
+  pepochs: Type.Array(Epoch),
   shards: Type.Array(ShardAddress),
 });
 export type PartitionTableData = Static<typeof PartitionTableSchema>;
@@ -81,6 +84,19 @@ export const ShardSync = request("shard.sync", { table: PartitionTableSchema, di
 export const ShardTable = request("shard.table", { table: PartitionTableSchema });
 export const ShardDictAdded = request("shard.dictAdded", { id: DictId });
 export const ShardDictRemoved = request("shard.dictRemoved", { id: DictId });
+
+// ---- primary → replica, replica → coordinator ------------------------------------------
+
+const DictIdField = Type.String({ minLength: 4, maxLength: 64 });
+/** One replicated change of a partition (what a primary's storage also gets). */
+export const MutationSchema = Type.Union([
+  Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number() }),
+  Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes }),
+  Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }) }),
+  Type.Object({ op: Type.Literal("dedup"), id: Type.String({ maxLength: 200 }), at: Type.Number(), answer: Type.Unknown() }),
+]);
+export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
+export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // ---- client → shard (the data path) ------------------------------------------------------
 
@@ -138,6 +154,8 @@ export const FrameSchemas = {
   "shard.table": ShardTable,
   "shard.dictAdded": ShardDictAdded,
   "shard.dictRemoved": ShardDictRemoved,
+  "shard.replicaFailed": ReplicaFailed,
+  repl: Repl,
   get: Get,
   contains: Contains,
   pop: Pop,

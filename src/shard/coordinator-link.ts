@@ -96,6 +96,20 @@ export class CoordinatorLink {
     this.backoffMs = Math.min(this.backoffMs * 2, 2_000);
   }
 
+  /** The coordinator's current table. */
+  async fetchTable(): Promise<RegisterResult["table"]> {
+    const peer = this.peer;
+    if (!peer?.isOpen) throw new Error("coordinator not connected");
+    return (await peer.request({ type: "table.get" }, { timeoutMs: 5_000 })) as RegisterResult["table"];
+  }
+
+  /** Tell the coordinator a replica does not answer; resolves with the table after that. */
+  async reportReplicaFailed(part: number, pepoch: number, replica: string): Promise<RegisterResult["table"]> {
+    const peer = this.peer;
+    if (!peer?.isOpen) throw new Error("coordinator not connected");
+    return (await peer.request({ type: "shard.replicaFailed", part, pepoch, replica }, { timeoutMs: 5_000 })) as RegisterResult["table"];
+  }
+
   /** Ask the coordinator whether a dict id exists. */
   async dictExists(id: string): Promise<boolean> {
     const peer = this.peer;

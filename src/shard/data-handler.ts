@@ -25,12 +25,58 @@ export interface DataHandlerContext {
   /** The current table, or undefined before the first registration. */
   table(): PartitionTable | undefined;
   serving(): boolean;
+  /** Commit a store's pending mutations locally and to the replicas; undefined if none. */
+  persist(store: PartitionStore): Promise<void> | undefined;
 }
 
 type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
 
 export class DataHandler {
+  /** Writes not yet acknowledged, per `part␀dict␀key`: later requests on the key wait. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** The same per partition, for len / scan / clear. */
+  private readonly partInflight = new Map<number, Set<Promise<unknown>>>();
+
   constructor(private readonly ctx: DataHandlerContext) {}
+
+  /**
+   * Run `fn` once no earlier write to the same keys (or partitions) is still waiting for its
+   * commit or its replicas. Nobody may observe, or decide on, a write that is not yet
+   * acknowledged: if it is then lost (a crash before the flush, a failover before the
+   * replicas had it), what they saw would never have happened.
+   */
+  private afterPending(frame: DataFrame, fn: () => unknown): unknown {
+    const waits: Promise<unknown>[] = [];
+    const ids = inflightIds(frame);
+    for (const id of ids) {
+      const p = this.inflight.get(id);
+      if (p) waits.push(p);
+    }
+    if (ids.length === 0 && "parts" in frame) {
+      for (const part of frame.parts) for (const p of this.partInflight.get(part) ?? []) waits.push(p);
+    } else if (frame.type === "scan") {
+      for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
+    }
+    if (waits.length > 0) {
+      const again = () => this.afterPending(frame, fn);
+      return Promise.allSettled(waits).then(again);
+    }
+    const result = fn();
+    if (result instanceof Promise && ids.length > 0 && "part" in frame) {
+      const part = frame.part;
+      let set = this.partInflight.get(part);
+      if (!set) this.partInflight.set(part, (set = new Set()));
+      set.add(result);
+      for (const id of ids) this.inflight.set(id, result);
+      const settle = () => {
+        for (const id of ids) if (this.inflight.get(id) === result) this.inflight.delete(id);
+        set.delete(result);
+        if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
+      };
+      result.then(settle, settle);
+    }
+    return result;
+  }
 
   /** `clientId` is the sender's id (from its hello), which makes retries recognisable. */
   handle(frame: DataFrame, clientId?: string): unknown {
@@ -39,14 +85,17 @@ export class DataHandler {
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
     if ("part" in frame) this.checkOwner(table, frame.part);
     else for (const p of frame.parts) this.checkOwner(table, p);
-    const run = () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame));
+    const run = () => this.afterPending(frame, () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame)));
     if (this.ctx.dicts.has(frame.dict)) return run();
     return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(run);
   }
 
   /**
-   * Run a non-idempotent request at most once per (client, request id): a retry gets the
-   * first answer, waiting for it if the first attempt is still committing.
+   * Run a write at most once per (client, request id): a retry gets the first answer,
+   * waiting for it if the first attempt is still committing. Plain puts need this too: a
+   * put applied twice around another client's delete would let that delete see a value the
+   * history says was not there yet. Answers of put-if-absent, pop and delete, whose retry
+   * could answer differently, are also stored with their mutation (and so survive a crash).
    */
   private once(frame: OnceFrame, clientId: string): unknown {
     const dedup = this.ctx.dedup;
@@ -54,9 +103,11 @@ export class DataHandler {
     const seen = dedup.lookup(id);
     if (seen.found) return seen.answer;
     const at = this.ctx.clock.now();
+    const store = "part" in frame ? this.ctx.host.store(frame.part) : undefined;
+    const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
     let result: unknown;
     try {
-      result = this.apply(frame, (r) => this.ctx.host.store(frame.part).record({ op: "dedup", id, at, answer: { r } }));
+      result = this.apply(frame, durable ? (r) => store?.record({ op: "dedup", id, at, answer: { r } }) : undefined);
     } catch (err) {
       const answer = errorAnswer(err);
       if (answer) dedup.settle(id, at, answer);
@@ -106,7 +157,7 @@ export class DataHandler {
 
   private done<T>(store: PartitionStore, result: T, answer?: (r: T) => void): T | Promise<T> {
     answer?.(result);
-    const durable = store.commit();
+    const durable = this.ctx.persist(store);
     return durable === undefined ? result : durable.then(() => result);
   }
 
@@ -148,7 +199,7 @@ export class DataHandler {
         });
         const store = host.store(frame.part);
         store.update(frame.dict, ks, frame.values, now);
-        return this.done(store, ks.length);
+        return this.done(store, ks.length, answer);
       }
       case "clear": {
         const pending: Promise<void>[] = [];
@@ -156,7 +207,7 @@ export class DataHandler {
           const store = host.existing(p);
           if (!store) continue;
           store.clear(frame.dict);
-          const c = store.commit();
+          const c = this.ctx.persist(store);
           if (c) pending.push(c);
         }
         return pending.length ? Promise.all(pending).then(() => undefined) : undefined;
@@ -167,7 +218,8 @@ export class DataHandler {
           const store = host.existing(p);
           if (!store) continue;
           n += store.count(frame.dict, now);
-          store.commit()?.catch(() => {}); // expiry deletes; the sweep reports failures
+          // Expiry deletes are local (each replica expires by itself): no need to replicate.
+          store.commit()?.catch(() => {});
         }
         return n;
       }
@@ -180,11 +232,27 @@ export class DataHandler {
   }
 }
 
-type OnceFrame = FrameOf<"put" | "pop" | "del">;
+type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
 
-/** Requests whose retry could answer differently: they are run once per request id. */
+/** The keys a request touches, as `part␀dict␀key` (none for partition-wide requests). */
+function inflightIds(frame: DataFrame): string[] {
+  switch (frame.type) {
+    case "get":
+    case "contains":
+    case "pop":
+    case "del":
+    case "put":
+      return [`${frame.part}\u0000${frame.dict}\u0000${keyString(frame.key)}`];
+    case "update":
+      return frame.keys.map((k) => `${frame.part}\u0000${frame.dict}\u0000${keyString(k)}`);
+    default:
+      return [];
+  }
+}
+
+/** Writes: run once per request id. */
 function isOnce(frame: DataFrame): frame is OnceFrame {
-  return frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
+  return frame.type === "pop" || frame.type === "del" || frame.type === "put" || frame.type === "update";
 }
 
 export function isDataFrame(frame: RequestFrame): frame is DataFrame {

@@ -6,9 +6,9 @@
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 
-/** How long an answer is kept: far longer than any client's retry budget. */
-export const DEDUP_WINDOW_MS = 5 * 60_000;
-const MAX_RECORDS = 200_000;
+/** How long an answer is kept: twice the SDK's default retry budget (15 s). */
+export const DEDUP_WINDOW_MS = 30_000;
+const MAX_RECORDS = 1_000_000;
 
 /** A finished request's answer, as stored. */
 export interface DedupAnswer {

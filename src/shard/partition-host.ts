@@ -23,6 +23,8 @@ export class PartitionHost {
     private readonly clock: Clock,
     private readonly sweepMs = 250,
     private readonly log: (line: string) => void = (l) => console.error(l),
+    /** Record mutations even without a durable engine (they are replicated). */
+    private readonly record?: boolean,
   ) {}
 
   /** Start a commit nobody waits for (sweeps), reporting a failure. */
@@ -33,7 +35,10 @@ export class PartitionHost {
   /** The store of a partition, created on first use. */
   store(part: number): PartitionStore {
     let s = this.stores.get(part);
-    if (!s) this.stores.set(part, (s = new PartitionStore({ part, ttlMs: this.ttlMs, engine: this.engine })));
+    if (!s) {
+      s = new PartitionStore({ part, ttlMs: this.ttlMs, engine: this.engine, ...(this.record !== undefined && { record: this.record }) });
+      this.stores.set(part, s);
+    }
     return s;
   }
 

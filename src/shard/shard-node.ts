@@ -12,6 +12,10 @@ import { NodeServer } from "../net/node-server.js";
 import type { RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
+import { NodeLinks } from "./node-links.js";
+import { Replicator } from "./replicator.js";
+import { RetryableError, WireCode } from "../errors.js";
+import type { FrameOf } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
@@ -28,6 +32,8 @@ export interface ShardNodeOptions {
   host?: string;
   port?: number;
   coordinatorUrl?: string;
+  /** The address clients and peers should use, when not the one listened on (a proxy, NAT). */
+  advertiseUrl?: string;
   clusterSecret?: string | undefined;
   engine?: StorageEngine;
   clock?: Clock;
@@ -44,11 +50,14 @@ export class ShardNode {
   private readonly host: PartitionHost;
   private readonly dicts: DictSet;
   private readonly dedup = new DedupTable();
+  private readonly links: NodeLinks;
+  private readonly replicator: Replicator;
   private dedupTimer: NodeJS.Timeout | undefined;
   private readonly data: DataHandler;
   private link: CoordinatorLink | undefined;
   private table: PartitionTable | undefined;
   private readonly coordinatorUrl: string;
+  private readonly advertiseUrl: string | undefined;
   private readonly clusterSecret: string | undefined;
   private readonly engine: StorageEngine;
   private dataDir: DataDir | undefined;
@@ -61,9 +70,22 @@ export class ShardNode {
     this.log = opts.log ?? ((l) => console.log(l));
     this.clock = opts.clock ?? systemClock;
     this.clusterSecret = opts.clusterSecret;
+    this.advertiseUrl = opts.advertiseUrl;
     this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
     this.engine = opts.engine ?? this.openEngine();
-    this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log);
+    this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log, this.engine.durable || this.cfg.replicationFactor > 1);
+    this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
+    this.replicator = new Replicator({
+      selfId: this.id,
+      table: () => this.table,
+      links: this.links,
+      reportFailed: async (part, pepoch, replica) => {
+        if (!this.link) return;
+        this.log(`${this.id}: replica ${replica} of partition ${part} does not answer; reporting it`);
+        this.adoptTable(await this.link.reportReplicaFailed(part, pepoch, replica));
+      },
+      refreshTable: () => this.refreshTable(),
+    });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
       const exists = await this.link.dictExists(id);
@@ -79,6 +101,14 @@ export class ShardNode {
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
       serving: () => this.lifecycle.getSnapshot().matches("serving"),
+      persist: (store) => {
+        const muts = store.takePending();
+        if (muts.length === 0) return undefined;
+        const local = this.engine.commit(muts);
+        const remote = this.replicator.replicate(store.part, muts);
+        if (!remote) return local;
+        return local ? Promise.all([local, remote]).then(() => undefined) : remote;
+      },
     });
     this.server = new NodeServer({
       host: opts.host ?? own.host,
@@ -131,14 +161,14 @@ export class ShardNode {
       const now = this.clock.now();
       this.dedup.expire(now);
       this.engine.expireDedup(now - DEDUP_WINDOW_MS);
-    }, 30_000);
+    }, 5_000);
     this.dedupTimer.unref();
     this.lifecycle.send({ type: "BOOTED" });
     this.log(`${this.id}: listening on ${url} (pid ${process.pid})`);
     this.link = new CoordinatorLink({
       coordinatorUrl: this.coordinatorUrl,
       shardId: this.id,
-      advertiseUrl: url,
+      advertiseUrl: this.advertiseUrl ?? url,
       clusterSecret: this.clusterSecret,
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       onRegistered: (r) => this.onRegistered(r),
@@ -147,6 +177,7 @@ export class ShardNode {
         this.lifecycle.send({ type: "COORDINATOR_LOST" });
       },
       onPush: (frame) => this.handlePush(frame),
+      heartbeatMs: this.cfg.heartbeatMs,
       log: this.log,
     });
     this.link.start();
@@ -168,8 +199,33 @@ export class ShardNode {
   }
 
   private adoptTable(data: RegisterResult["table"]): void {
-    if (this.table && data.epoch < this.table.epoch) return;
+    if (this.table && data.epoch <= this.table.epoch) return;
     this.table = new PartitionTable(data);
+  }
+
+  /** Ask the coordinator for its table now (this node may be behind). */
+  private async refreshTable(): Promise<void> {
+    if (this.link) this.adoptTable(await this.link.fetchTable());
+  }
+
+  /**
+   * A replica applies its primary's mutations. It refuses a sender that is not the
+   * partition's primary at the partition epoch it knows: a deposed primary can then never
+   * get a write acknowledged. A sender ahead of it makes it fetch the table first.
+   */
+  private async applyReplication(frame: FrameOf<"repl">, sender: string): Promise<void> {
+    if (!this.table || this.table.pepochOf(frame.part) < frame.pepoch) await this.refreshTable().catch(() => {});
+    const t = this.table;
+    if (!t || t.primaryOf(frame.part) !== sender || t.pepochOf(frame.part) !== frame.pepoch || !t.replicasOf(frame.part).includes(this.id)) {
+      throw new RetryableError(
+        WireCode.WrongOwner,
+        `${this.id} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,
+      );
+    }
+    const store = this.host.store(frame.part);
+    store.applyReplicated(frame.muts);
+    for (const m of frame.muts) if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown });
+    await store.commit();
   }
 
   /** Requests the coordinator pushes to this shard; acknowledged once durable here. */
@@ -193,6 +249,11 @@ export class ShardNode {
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
     if (isDataFrame(frame)) return this.data.handle(frame, peer.meta.clientId as string | undefined);
+    if (frame.type === "repl") {
+      const who = peer.meta.clientId;
+      if (peer.meta.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError("replication is for nodes");
+      return this.applyReplication(frame, who.slice(5));
+    }
     if (frame.type === "table.get" && this.table) return this.table.toData();
     if (frame.type === "hello") {
       peer.meta.clientId = frame.clientId;
@@ -209,6 +270,7 @@ export class ShardNode {
   async stop(): Promise<void> {
     this.lifecycle.send({ type: "STOP" });
     await this.link?.stop();
+    this.links.close();
     this.host.stop();
     if (this.dedupTimer) clearInterval(this.dedupTimer);
     await this.server.stop();

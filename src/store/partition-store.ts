@@ -50,6 +50,8 @@ export interface PartitionStoreOptions {
   part: number;
   ttlMs: number;
   engine: StorageEngine;
+  /** Record mutations even for a non-durable engine (they are also replicated). */
+  record?: boolean;
 }
 
 /**
@@ -67,6 +69,8 @@ const SCAN_STEPS_PER_ITEM = 16;
 /** Idle scan cursors are dropped after this long. */
 const SCAN_SESSION_IDLE_MS = 5 * 60_000;
 const MAX_SCAN_SESSIONS = 1024;
+
+const NONE: Mutation[] = [];
 
 /** Canonical key bytes → the string used as the map key. */
 export function keyString(key: Uint8Array): string {
@@ -88,12 +92,15 @@ export class PartitionStore {
   private readonly queue = new ExpiryQueue<Entry>();
   private readonly sessions = new Map<string, ScanSession>();
   private pending: Mutation[] = [];
+  /** Whether mutations are recorded, for storage and replicas. */
+  private readonly recording: boolean;
 
   constructor(opts: PartitionStoreOptions) {
     this.part = opts.part;
     this.ttlMs = opts.ttlMs;
     this.slackMs = persistSlackMs(opts.ttlMs);
     this.engine = opts.engine;
+    this.recording = opts.record ?? opts.engine.durable;
   }
 
   private slot(dict: string): DictSlot {
@@ -117,13 +124,13 @@ export class PartitionStore {
   private remove(e: Entry): void {
     e.slot.entries.delete(e.k);
     this.queue.remove(e);
-    if (this.engine.durable) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k) });
+    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k) });
   }
 
   /** A read: the deadline moves in memory, and on disk only once it has moved by the slack. */
   private touch(e: Entry, now: number): void {
     e.deadline = now + this.ttlMs;
-    if (this.engine.durable && e.deadline - e.persisted > this.slackMs) this.persist(e);
+    if (this.recording && e.deadline - e.persisted > this.slackMs) this.persist(e);
   }
 
   private persist(e: Entry): void {
@@ -146,7 +153,7 @@ export class PartitionStore {
       s.entries.set(k, e);
       this.queue.push(e);
     }
-    if (this.engine.durable) this.persist(e);
+    if (this.recording) this.persist(e);
   }
 
   /**
@@ -219,7 +226,7 @@ export class PartitionStore {
     if (!s || s.entries.size === 0) return;
     this.orphan(s);
     s.gen += 1;
-    if (this.engine.durable) this.pending.push({ op: "clear", part: this.part, dict, gen: s.gen });
+    if (this.recording) this.pending.push({ op: "clear", part: this.part, dict, gen: s.gen });
   }
 
   private orphan(s: DictSlot): void {
@@ -379,14 +386,75 @@ export class PartitionStore {
 
   /** Add a record to the next commit (the answer of the request that made these mutations). */
   record(m: Mutation): void {
-    if (this.engine.durable) this.pending.push(m);
+    if (this.recording) this.pending.push(m);
   }
 
   /** Hand the mutations made since the last call to the engine; resolves when durable. */
   commit(): Promise<void> | undefined {
-    if (this.pending.length === 0) return undefined;
+    const batch = this.takePending();
+    return batch.length === 0 ? undefined : this.engine.commit(batch);
+  }
+
+  /** The mutations made since the last call (to commit and replicate them). */
+  takePending(): Mutation[] {
+    if (this.pending.length === 0) return NONE;
     const batch = this.pending;
     this.pending = [];
-    return this.engine.commit(batch);
+    return batch;
+  }
+
+  /**
+   * A replica applies its primary's mutations, in order. Deadlines get the same slack as on
+   * recovery: the primary moves them on disk (and so here) only coarsely, and a promoted
+   * replica must never expire an entry early.
+   */
+  applyReplicated(muts: readonly Mutation[]): void {
+    for (const m of muts) {
+      switch (m.op) {
+        case "set": {
+          const s = this.replicaSlot(m.dict, m.gen);
+          if (!s) break;
+          const k = keyString(m.key);
+          const value = Buffer.from(m.value);
+          const deadline = m.deadline + this.slackMs;
+          const old = s.entries.get(k);
+          if (old) {
+            old.value = value;
+            old.deadline = deadline;
+            old.persisted = m.deadline;
+          } else {
+            const e: Entry = { k, value, deadline, persisted: m.deadline, scheduled: deadline, heapIndex: -1, slot: s };
+            s.entries.set(k, e);
+            this.queue.push(e);
+          }
+          this.pending.push({ ...m, value });
+          break;
+        }
+        case "delete": {
+          const s = this.replicaSlot(m.dict, m.gen);
+          const e = s?.entries.get(keyString(m.key));
+          if (e) this.remove(e);
+          else if (s) this.pending.push(m);
+          break;
+        }
+        case "clear":
+          this.replicaSlot(m.dict, m.gen);
+          break;
+        default:
+          this.pending.push(m);
+      }
+    }
+  }
+
+  /** The slot of a replicated mutation: a newer generation clears it first; an older one is stale. */
+  private replicaSlot(dict: string, gen: number): DictSlot | undefined {
+    const s = this.slot(dict);
+    if (gen < s.gen) return undefined;
+    if (gen > s.gen) {
+      this.orphan(s);
+      s.gen = gen;
+      this.pending.push({ op: "clear", part: this.part, dict, gen });
+    }
+    return s;
   }
 }

@@ -1,0 +1,38 @@
+/**
+ * `npm run chaos -- --seeds N --duration S [--first-seed K]`: a longer chaos run. It runs the
+ * chaos suite (test/chaos) with these settings and prints its summary table: operations,
+ * faults by type, ok / failed / indeterminate counts, violations, and the longest
+ * unavailability after each fault type. Exits non-zero on any violation.
+ */
+import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string", default: "5" },
+    duration: { type: "string", default: "60" },
+    "first-seed": { type: "string", default: "1" },
+    verbose: { type: "boolean", default: false },
+  },
+});
+for (const [name, v] of Object.entries({ seeds: values.seeds, duration: values.duration, "first-seed": values["first-seed"] })) {
+  if (!/^\d+$/.test(v) || Number(v) < 1) {
+    console.error(`chaos: --${name} must be a positive integer, got "${v}"`);
+    process.exit(2);
+  }
+}
+const seeds = Number(values.seeds);
+const duration = Number(values.duration);
+// Each seed needs its duration plus cluster start-up and checking.
+const timeoutMs = (duration + 120) * 1000;
+const run = spawnSync("npx", ["vitest", "run", "test/chaos/chaos.test.ts", "--testTimeout", String(timeoutMs), "-t", "seed|vacuous"], {
+  stdio: "inherit",
+  env: {
+    ...process.env,
+    SHARDICT_CHAOS_SEEDS: String(seeds),
+    SHARDICT_CHAOS_DURATION_S: String(duration),
+    SHARDICT_CHAOS_FIRST_SEED: values["first-seed"],
+    SHARDICT_CHAOS_VERBOSE: values.verbose ? "1" : "0",
+  },
+});
+process.exit(run.status ?? 1);

@@ -1,0 +1,167 @@
+/**
+ * One chaos run: a cluster behind fault-injecting proxies, clients running the workload,
+ * faults from the table on a seeded schedule, then healing, a final read of every key and
+ * the linearizability check of every key's history.
+ */
+import { Dict, connect, type Client } from "../../src/index.js";
+import { encodeKey } from "../../src/protocol/keys.js";
+import { partitionOf } from "../../src/hashing/hash.js";
+import { mulberry32 } from "../helpers/prng.js";
+import { waitUntil } from "../helpers/wait.js";
+import { ChaosCluster } from "./chaos-cluster.js";
+import { checkHistory, checkNoLostWrites, formatHistory, type Violation } from "./checker.js";
+import type { Op } from "./history.js";
+import { FAULTS, type Fault } from "./faults.js";
+import { keyName, startWorkload } from "./workload.js";
+
+export interface ChaosOptions {
+  seed: number;
+  durationMs: number;
+  clients?: number;
+  keys?: number;
+  replicationFactor?: number;
+  /** Restrict the fault table (by name). */
+  faults?: readonly string[];
+  log?: (line: string) => void;
+}
+
+export interface FaultEvent {
+  fault: string;
+  target: string;
+  injectAt: number;
+  healAt: number;
+  /** Longest time, from injection until 10 s after healing, without a successful op on an affected key. */
+  unavailableMs: number;
+}
+
+export interface ChaosResult {
+  seed: number;
+  operations: number;
+  ok: number;
+  failed: number;
+  indeterminate: number;
+  lenCalls: number;
+  events: FaultEvent[];
+  violations: Violation[];
+  problems: string[];
+  /** The recorded history and the final reads, for re-checking. */
+  history: Op[];
+  finalState: Map<string, string | undefined>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Longest gap between successful ops on `keys` within [from, to]. */
+function longestGap(okTimes: Map<string, number[]>, keys: readonly string[], from: number, to: number): number {
+  const times = keys.flatMap((k) => okTimes.get(k) ?? []).filter((t) => t >= from && t <= to).sort((a, b) => a - b);
+  let prev = from;
+  let worst = 0;
+  for (const t of times) {
+    worst = Math.max(worst, t - prev);
+    prev = t;
+  }
+  return Math.max(worst, to - prev);
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
+  const log = opts.log ?? (() => {});
+  const rand = mulberry32(opts.seed);
+  const keys = opts.keys ?? 8;
+  const faults = FAULTS.filter((f) => !opts.faults || opts.faults.includes(f.name));
+  if (faults.length === 0 && opts.durationMs > 0) throw new Error(`no fault matches ${JSON.stringify(opts.faults)}`);
+  const chaos = await ChaosCluster.start({ seed: opts.seed, replicationFactor: opts.replicationFactor ?? 1, log: (l) => log(l) });
+  const clients: Client[] = [];
+  try {
+    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(await connect({ url: chaos.url, retryBudgetMs: 4_000 }));
+    const setup = clients[0] as Client;
+    const dict = await Dict.objects.create("chaos", { client: setup });
+    const keyNames = Array.from({ length: keys }, (_, i) => keyName(i));
+    const ownerOf = (key: string) => setup.table.primaryOf(partitionOf(dict.objectId, encodeKey(key), setup.table.partitions)) as string;
+
+    const load = startWorkload(clients, "chaos", { keys, seed: opts.seed });
+    const events: FaultEvent[] = [];
+    const end = performance.now() + opts.durationMs;
+    await sleep(500);
+    while (performance.now() < end) {
+      const fault = faults[Math.floor(rand() * faults.length)] as Fault;
+      const target = fault.onShard ? (chaos.shardIds[Math.floor(rand() * chaos.shardIds.length)] as string) : "coordinator";
+      const injectAt = performance.now();
+      log(`chaos: inject ${fault.name} on ${target}`);
+      const heal = await fault.inject(chaos, target);
+      await sleep(500 + rand() * 2000);
+      await heal();
+      const healAt = performance.now();
+      log(`chaos: healed ${fault.name} on ${target}`);
+      events.push({ fault: fault.name, target, injectAt, healAt, unavailableMs: 0 });
+      await sleep(500 + rand() * 1500);
+    }
+    // Let the last fault's effects settle while the load goes on, then stop the clients.
+    await sleep(2_000);
+    await load.stop();
+    const stoppedAt = performance.now();
+
+    // Every node is back: read every key once more, retrying until the cluster answers.
+    const finalState = new Map<string, string | undefined>();
+    const reader = await connect({ url: chaos.url });
+    clients.push(reader);
+    for (const key of keyNames) {
+      const value = await waitUntil(
+        async () => ({ v: (await Dict.fromName<string>("chaos", { client: reader }).get(key)) as string | undefined }),
+        { what: `a final read of ${key}`, timeoutMs: 30_000 },
+      );
+      finalState.set(key, value.v);
+    }
+    for (const e of events) {
+      const affected = e.target === "coordinator" ? keyNames : keyNames.filter((k) => ownerOf(k) === e.target);
+      e.unavailableMs = affected.length ? longestGap(load.okTimes, affected, e.injectAt, Math.min(e.healAt + 10_000, stoppedAt)) : 0;
+    }
+    const history = load.recorder.history();
+    const violations = [...checkHistory(history).violations];
+    const seen = new Set(violations.map((v) => v.key));
+    for (const v of checkNoLostWrites(history, finalState).violations) if (!seen.has(v.key)) violations.push(v);
+    return {
+      seed: opts.seed,
+      operations: history.length + load.counts.len,
+      ok: history.filter((o) => o.outcome === "ok").length,
+      failed: history.filter((o) => o.outcome === "failed").length,
+      indeterminate: history.filter((o) => o.outcome === "indeterminate").length,
+      lenCalls: load.counts.len,
+      events,
+      violations,
+      problems: load.lenProblems,
+      history,
+      finalState,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await chaos.stop();
+  }
+}
+
+/** A printable summary of several runs: the table `npm run chaos` prints. */
+export function summarize(results: readonly ChaosResult[]): string {
+  const lines: string[] = [];
+  const sum = (f: (r: ChaosResult) => number) => results.reduce((a, r) => a + f(r), 0);
+  lines.push(`seeds: ${results.map((r) => r.seed).join(", ")}`);
+  lines.push(`operations: ${sum((r) => r.operations)} (ok ${sum((r) => r.ok)}, failed ${sum((r) => r.failed)}, indeterminate ${sum((r) => r.indeterminate)}, len ${sum((r) => r.lenCalls)})`);
+  const byFault = new Map<string, { count: number; worst: number }>();
+  for (const r of results) {
+    for (const e of r.events) {
+      const s = byFault.get(e.fault) ?? { count: 0, worst: 0 };
+      s.count++;
+      s.worst = Math.max(s.worst, e.unavailableMs);
+      byFault.set(e.fault, s);
+    }
+  }
+  lines.push("faults injected            count   longest unavailability of affected keys");
+  for (const [name, s] of byFault) lines.push(`  ${name.padEnd(30)} ${String(s.count).padStart(3)}   ${(s.worst / 1000).toFixed(2)} s`);
+  const violations = results.flatMap((r) => r.violations.map((v) => ({ seed: r.seed, v })));
+  const problems = results.flatMap((r) => r.problems.map((p) => ({ seed: r.seed, p })));
+  lines.push(`violations: ${violations.length + problems.length}`);
+  for (const { seed, v } of violations) {
+    lines.push(`  seed ${seed}, key ${v.key}: ${v.message}${v.inconclusive ? " (inconclusive)" : ""}`);
+    lines.push(formatHistory(v.minimal).replace(/^/gm, "    "));
+  }
+  for (const { seed, p } of problems) lines.push(`  seed ${seed}: ${p}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,93 @@
+/**
+ * replicationFactor 2: every acknowledged write is on the primary and its replica, so
+ * kill -9 of a primary loses nothing and writes flow again after failover; a deposed primary
+ * cannot get a write acknowledged.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dict, type Client } from "../../src/index.js";
+import { encodeKey } from "../../src/protocol/keys.js";
+import { partitionOf } from "../../src/hashing/hash.js";
+import { encodeValue } from "../../src/client/value-codec.js";
+import { RawPeer } from "../helpers/raw-peer.js";
+import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { waitUntil } from "../helpers/wait.js";
+
+let tc: TestCluster;
+let client: Client;
+beforeAll(async () => {
+  tc = await startTestCluster({ replicationFactor: 2 });
+  client = await tc.client();
+});
+afterAll(async () => {
+  await tc?.stop();
+});
+
+/** Keys of partitions led by `shard` that have a replica. */
+function keysLedBy(dictId: string, shard: string, n: number, prefix: string): { key: string; part: number }[] {
+  const out: { key: string; part: number }[] = [];
+  for (let i = 0; out.length < n && i < 100_000; i++) {
+    const key = `${prefix}${i}`;
+    const part = partitionOf(dictId, encodeKey(key), client.table.partitions);
+    if (client.table.primaryOf(part) === shard && client.table.replicasOf(part).length > 0) out.push({ key, part });
+  }
+  return out;
+}
+
+describe("replication (rf 2)", () => {
+  it("every partition has a primary and a replica on another shard", () => {
+    for (let p = 0; p < client.table.partitions; p++) {
+      const owners = client.table.owners[p] as readonly string[];
+      expect(owners).toHaveLength(2);
+      expect(owners[0]).not.toBe(owners[1]);
+    }
+  });
+
+  it("kill -9 of a primary: acknowledged writes survive on the promoted replica, and writes flow again", async () => {
+    const d = await Dict.fromName("replicated", { createIfMissing: true, client }).hydrate();
+    const led = keysLedBy(d.objectId, "shard-1", 40, "r");
+    for (const { key } of led) await d.put(key, `v-${key}`);
+    expect(await d.put("lock", "mine", { skipIfExists: true })).toBe(true);
+    const epochBefore = client.table.epoch;
+    const killedAt = performance.now();
+    await tc.cluster.kill("shard-1", "SIGKILL");
+    // A write to a partition shard-1 led succeeds once the replica has taken over.
+    const first = led[0] as { key: string };
+    await d.put(first.key, "after-failover");
+    const unavailableMs = performance.now() - killedAt;
+    console.log(`writes to shard-1's partitions succeeded again ${unavailableMs.toFixed(0)} ms after kill -9`);
+    expect(client.table.epoch).toBeGreaterThan(epochBefore);
+    expect(client.table.primaryOf(led[0]!.part)).not.toBe("shard-1");
+    for (const { key } of led.slice(1)) expect(await d.get(key)).toBe(`v-${key}`);
+    expect(await d.get(first.key)).toBe("after-failover");
+    expect(await d.put("lock", "yours", { skipIfExists: true })).toBe(false);
+    expect(await d.len()).toBe(led.length + 1);
+    await tc.cluster.startShard("shard-1");
+  });
+
+  it("a paused, deposed primary cannot get a write acknowledged", async () => {
+    const d = await Dict.fromName("fenced", { createIfMissing: true, client }).hydrate();
+    await client.refreshTable();
+    const [target] = keysLedBy(d.objectId, "shard-2", 1, "f");
+    if (!target) throw new Error("no key");
+    await d.put(target.key, "before");
+    const oldEpoch = client.table.pepochOf(target.part);
+    const url = tc.cluster.urlOf("shard-2") as string;
+    const raw = await RawPeer.open(url);
+    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "fencing-test" })).type).toBe("ok");
+    await tc.cluster.kill("shard-2", "SIGSTOP");
+    await waitUntil(async () => {
+      await client.refreshTable();
+      return client.table.primaryOf(target.part) !== "shard-2";
+    }, { what: "failover away from the paused shard", timeoutMs: 20_000 });
+    expect(client.table.pepochOf(target.part)).toBeGreaterThan(oldEpoch);
+    // The write reaches the old primary as soon as it runs again, with the epoch it knew.
+    const value = Buffer.from(await encodeValue("from-the-past"));
+    const reply = raw.request({ type: "put", rid: 2, dict: d.objectId, part: target.part, epoch: oldEpoch, key: Buffer.from(encodeKey(target.key)), value, ifAbsent: false }, 20_000);
+    await tc.cluster.kill("shard-2", "SIGCONT");
+    const r = await reply;
+    expect(r.type).toBe("err");
+    expect(r.code).toBe("WRONG_OWNER");
+    raw.close();
+    expect(await d.get(target.key)).toBe("before");
+  });
+});
