@@ -53,6 +53,10 @@ export class CoordinatorNode {
   /** Per partition: primary, then in-sync replicas. Changed by failover. */
   private owners: string[][];
   private pepochs: number[];
+  /** Per partition: shards being caught up to become replicas. */
+  private learners: string[][];
+  /** Per partition: every shard in placement order, to pick new replicas from. */
+  private readonly preference: string[][];
   private announcedReady = false;
   private readonly store: RegistryStore;
   private dataDir: DataDir | undefined;
@@ -79,11 +83,14 @@ export class CoordinatorNode {
       saved.table?.pepochs?.length === this.cfg.partitions;
     this.owners = usable ? savedOwners.map((o) => [...o]) : placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
     this.pepochs = usable && saved.table?.pepochs ? [...saved.table.pepochs] : Array.from({ length: this.cfg.partitions }, () => 1);
+    this.learners = Array.from({ length: this.cfg.partitions }, () => []);
+    this.preference = placePartitions(shardIds, this.cfg.partitions, shardIds.length);
     this.table = new PartitionTable({
       epoch: saved.table?.epoch ?? 1,
       partitions: this.cfg.partitions,
       owners: this.owners,
       pepochs: this.pepochs,
+      learners: this.learners,
       shards: shardIds.map((id) => ({ id, url: savedUrls.get(id) ?? "" })),
     });
     this.log(
@@ -95,6 +102,7 @@ export class CoordinatorNode {
       onStateChange: (id, state) => {
         this.log(`coordinator: shard ${id} is ${state}`);
         if (state === "dead") void this.failover(id);
+        else if (state === "alive") void this.assignLearners();
       },
     });
     this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
@@ -264,6 +272,11 @@ export class CoordinatorNode {
         if (typeof from !== "string") throw new InvalidError("register first");
         return this.replicaFailed(frame, from).then(() => this.table.toData());
       }
+      case "shard.caughtUp": {
+        const from = peer.meta.shardId;
+        if (typeof from !== "string") throw new InvalidError("register first");
+        return this.caughtUp(frame, from).then(() => this.table.toData());
+      }
       default:
         throw new InvalidError(`${frame.type} is not served to nodes by the coordinator`);
     }
@@ -303,6 +316,7 @@ export class CoordinatorNode {
       partitions: this.cfg.partitions,
       owners: this.owners.map((o) => [...o]),
       pepochs: [...this.pepochs],
+      learners: this.learners.map((l) => [...l]),
       shards,
     });
     this.table = table;
@@ -329,6 +343,8 @@ export class CoordinatorNode {
       } else dropped++;
       this.owners[p] = o.filter((id) => id !== dead);
     }
+    for (let p = 0; p < this.learners.length; p++) this.learners[p] = (this.learners[p] ?? []).filter((id) => id !== dead);
+    this.pickLearners();
     if (promoted + dropped === 0) return;
     const table = await this.publish();
     this.log(`coordinator: failover of ${dead}: ${promoted} partitions have a new primary, ${dropped} lost a replica (epoch ${table.epoch})`);
@@ -339,8 +355,48 @@ export class CoordinatorNode {
     const o = this.owners[frame.part];
     if (!o || o[0] !== from || (this.pepochs[frame.part] ?? 0) !== frame.pepoch || !o.includes(frame.replica) || frame.replica === from) return;
     this.owners[frame.part] = o.filter((id) => id !== frame.replica);
+    this.pickLearners();
     const table = await this.publish();
     this.log(`coordinator: ${frame.replica} left the replicas of partition ${frame.part} (reported by ${from}; epoch ${table.epoch})`);
+  }
+
+  /**
+   * Give every partition short of replicas a learner (an alive shard, in placement order)
+   * for its primary to catch up; returns whether anything changed.
+   */
+  private pickLearners(): boolean {
+    let changed = false;
+    for (let p = 0; p < this.owners.length; p++) {
+      const o = this.owners[p] as string[];
+      const l = (this.learners[p] ?? []).filter((id) => this.membership.stateOf(id) === "alive");
+      if (l.length !== (this.learners[p] ?? []).length) changed = true;
+      for (const id of this.preference[p] ?? []) {
+        if (o.length + l.length >= this.cfg.replicationFactor) break;
+        if (o.includes(id) || l.includes(id) || this.membership.stateOf(id) !== "alive") continue;
+        l.push(id);
+        changed = true;
+      }
+      this.learners[p] = l;
+    }
+    return changed;
+  }
+
+  private async assignLearners(): Promise<void> {
+    if (this.pickLearners()) {
+      const table = await this.publish();
+      this.log(`coordinator: replicas being rebuilt (epoch ${table.epoch})`);
+    }
+  }
+
+  /** A primary has caught a learner up: it joins the in-sync replicas. */
+  private async caughtUp(frame: FrameOf<"shard.caughtUp">, from: string): Promise<void> {
+    const o = this.owners[frame.part];
+    const l = this.learners[frame.part];
+    if (!o || !l || o[0] !== from || (this.pepochs[frame.part] ?? 0) !== frame.pepoch || !l.includes(frame.replica)) return;
+    o.push(frame.replica);
+    this.learners[frame.part] = l.filter((id) => id !== frame.replica);
+    const table = await this.publish();
+    this.log(`coordinator: ${frame.replica} is an in-sync replica of partition ${frame.part} again (epoch ${table.epoch})`);
   }
 
   private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {

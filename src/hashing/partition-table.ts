@@ -10,6 +10,7 @@ export class PartitionTable {
   readonly partitions: number;
   readonly owners: readonly (readonly string[])[];
   readonly pepochs: readonly number[];
+  readonly learners: readonly (readonly string[])[];
   private readonly urls: ReadonlyMap<string, string>;
 
   constructor(data: PartitionTableData) {
@@ -20,6 +21,7 @@ export class PartitionTable {
     this.partitions = data.partitions;
     this.owners = data.owners;
     this.pepochs = data.pepochs.length === data.partitions ? data.pepochs : Array.from({ length: data.partitions }, () => 1);
+    this.learners = data.learners.length === data.partitions ? data.learners : Array.from({ length: data.partitions }, () => []);
     this.urls = new Map(data.shards.map((s) => [s.id, s.url]));
   }
 
@@ -31,6 +33,11 @@ export class PartitionTable {
   /** The in-sync replicas of a partition (owners after the primary). */
   replicasOf(part: number): readonly string[] {
     return this.owners[part]?.slice(1) ?? [];
+  }
+
+  /** Shards being caught up for a partition. */
+  learnersOf(part: number): readonly string[] {
+    return this.learners[part] ?? [];
   }
 
   /** The partition's epoch: bumped whenever its primary changes. */
@@ -74,6 +81,7 @@ export class PartitionTable {
       partitions: this.partitions,
       owners: this.owners.map((o) => [...o]),
       pepochs: [...this.pepochs],
+      learners: this.learners.map((l) => [...l]),
       shards: this.shardAddresses(),
     };
   }

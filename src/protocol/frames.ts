@@ -34,6 +34,8 @@ export const PartitionTableSchema = Type.Object({
   owners: Type.Array(Type.Array(Type.String())),
   /** Per partition: bumped whenever its primary changes; replicas refuse older ones. */
   pepochs: Type.Array(Epoch),
+  /** Per partition: shards being caught up to become replicas (not waited for yet). */
+  learners: Type.Array(Type.Array(Type.String())),
   shards: Type.Array(ShardAddress),
 });
 export type PartitionTableData = Static<typeof PartitionTableSchema>;
@@ -94,9 +96,12 @@ export const MutationSchema = Type.Union([
   Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes }),
   Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }) }),
   Type.Object({ op: Type.Literal("dedup"), id: Type.String({ maxLength: 200 }), at: Type.Number(), answer: Type.Unknown() }),
+  /** First of a snapshot: the replica empties the partition before what follows. */
+  Type.Object({ op: Type.Literal("reset"), part: Partition }),
 ]);
 export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
+export const CaughtUp = request("shard.caughtUp", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // ---- client → shard (the data path) ------------------------------------------------------
 
@@ -155,6 +160,7 @@ export const FrameSchemas = {
   "shard.dictAdded": ShardDictAdded,
   "shard.dictRemoved": ShardDictRemoved,
   "shard.replicaFailed": ReplicaFailed,
+  "shard.caughtUp": CaughtUp,
   repl: Repl,
   get: Get,
   contains: Contains,

@@ -110,6 +110,13 @@ export class CoordinatorLink {
     return (await peer.request({ type: "shard.replicaFailed", part, pepoch, replica }, { timeoutMs: 5_000 })) as RegisterResult["table"];
   }
 
+  /** Tell the coordinator a learner has its snapshot; resolves with the table after that. */
+  async reportCaughtUp(part: number, pepoch: number, replica: string): Promise<RegisterResult["table"]> {
+    const peer = this.peer;
+    if (!peer?.isOpen) throw new Error("coordinator not connected");
+    return (await peer.request({ type: "shard.caughtUp", part, pepoch, replica }, { timeoutMs: 5_000 })) as RegisterResult["table"];
+  }
+
   /** Ask the coordinator whether a dict id exists. */
   async dictExists(id: string): Promise<boolean> {
     const peer = this.peer;

@@ -12,7 +12,7 @@
 import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { FrameOf } from "../protocol/frames.js";
-import type { Mutation } from "../store/storage-engine.js";
+import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../client/backoff.js";
 import type { NodeLinks } from "./node-links.js";
 
@@ -25,10 +25,16 @@ export interface ReplicatorContext {
   table(): PartitionTable | undefined;
   links: NodeLinks;
   reportFailed(part: number, pepoch: number, replica: string): Promise<void>;
+  reportCaughtUp(part: number, pepoch: number, replica: string): Promise<void>;
   refreshTable(): Promise<void>;
+  /** A snapshot of a partition this node leads. */
+  snapshot(part: number): ReplMutation[];
 }
 
-type ReplicatedMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }>;
+type ReplicatedMutation = ReplMutation;
+
+/** Mutations per snapshot frame. */
+const SNAPSHOT_CHUNK = 1000;
 
 interface Batch {
   muts: ReplicatedMutation[];
@@ -42,10 +48,51 @@ export class Replicator {
 
   constructor(private readonly ctx: ReplicatorContext) {}
 
+  /** Learners being (or done being) caught up, as `learner:part:pepoch`: they get live frames. */
+  private readonly syncing = new Set<string>();
+
+  /**
+   * A new table: start catching up every learner of a partition this node leads. The
+   * snapshot is taken now, synchronously, and queued before any later frame of the
+   * partition, so snapshot then live stream arrive in order.
+   */
+  onTable(t: PartitionTable): void {
+    for (let part = 0; part < t.partitions; part++) {
+      if (t.primaryOf(part) !== this.ctx.selfId) continue;
+      for (const learner of t.learnersOf(part)) {
+        const id = `${learner}:${part}:${t.pepochOf(part)}`;
+        if (this.syncing.has(id)) continue;
+        this.syncing.add(id);
+        void this.catchUp(learner, part, t.pepochOf(part)).catch(() => this.syncing.delete(id));
+      }
+    }
+  }
+
+  private async catchUp(learner: string, part: number, pepoch: number): Promise<void> {
+    const muts = this.ctx.snapshot(part);
+    const frames: Promise<void>[] = [];
+    for (let i = 0; i < muts.length; i += SNAPSHOT_CHUNK) {
+      frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts: muts.slice(i, i + SNAPSHOT_CHUNK) }, true));
+    }
+    await Promise.all(frames);
+    for (let attempt = 1; ; attempt++) {
+      const t = this.ctx.table();
+      if (!t || t.pepochOf(part) !== pepoch || !t.learnersOf(part).includes(learner)) return;
+      try {
+        await this.ctx.reportCaughtUp(part, pepoch, learner);
+        return;
+      } catch {
+        await backoff(attempt, 500);
+      }
+    }
+  }
+
   /** Replicate `muts` of `part`; undefined when the partition has no replica. */
   replicate(part: number, muts: readonly Mutation[]): Promise<void> | undefined {
     const t = this.ctx.table();
-    if (!t || t.replicasOf(part).length === 0 || muts.length === 0) return undefined;
+    if (!t || muts.length === 0) return undefined;
+    const learners = t.learnersOf(part).filter((l) => this.syncing.has(`${l}:${part}:${t.pepochOf(part)}`));
+    if (t.replicasOf(part).length === 0 && learners.length === 0) return undefined;
     let batch = this.batches.get(part);
     if (!batch) {
       const fresh: Batch = { muts: [], done: Promise.resolve() };
@@ -63,22 +110,28 @@ export class Replicator {
   private async send(part: number, muts: ReplicatedMutation[]): Promise<void> {
     const t = this.ctx.table();
     if (!t) throw new RetryableError(WireCode.Unavailable, "no table");
-    const frame: Omit<FrameOf<"repl">, "rid"> = { type: "repl", part, pepoch: t.pepochOf(part), muts };
-    await Promise.all(
-      t.replicasOf(part).map((replica) => {
-        const key = `${replica}:${part}`;
-        const prev = this.chains.get(key) ?? Promise.resolve();
-        const next = prev.catch(() => {}).then(() => this.deliver(replica, frame));
-        this.chains.set(key, next);
-        void next.finally(() => {
-          if (this.chains.get(key) === next) this.chains.delete(key);
-        }).catch(() => {});
-        return next;
-      }),
-    );
+    const pepoch = t.pepochOf(part);
+    const frame: Omit<FrameOf<"repl">, "rid"> = { type: "repl", part, pepoch, muts };
+    // Learners get the stream too (after their snapshot) but are not waited for.
+    for (const l of t.learnersOf(part)) if (this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, frame, true).catch(() => {});
+    await Promise.all(t.replicasOf(part).map((replica) => this.enqueue(replica, frame, false)));
   }
 
-  private async deliver(replica: string, frame: Omit<FrameOf<"repl">, "rid">): Promise<void> {
+  /** Deliver a frame after the previous one to the same replica and partition. */
+  private enqueue(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
+    const key = `${replica}:${frame.part}`;
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(() => this.deliver(replica, frame, learner));
+    this.chains.set(key, next);
+    void next
+      .finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      })
+      .catch(() => {});
+    return next;
+  }
+
+  private async deliver(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
     const started = Date.now();
     let reported = false;
     for (let attempt = 0; ; attempt++) {
@@ -86,7 +139,11 @@ export class Replicator {
       if (!t || t.primaryOf(frame.part) !== this.ctx.selfId || t.pepochOf(frame.part) !== frame.pepoch) {
         throw new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${frame.part} while replicating`);
       }
-      if (!t.replicasOf(frame.part).includes(replica)) return; // no longer a replica: not waited for
+      const member = t.replicasOf(frame.part).includes(replica) || t.learnersOf(frame.part).includes(replica);
+      if (!member) {
+        if (learner) throw new RetryableError(WireCode.Unavailable, `${replica} is no longer being caught up`);
+        return; // no longer a replica: not waited for
+      }
       try {
         await this.ctx.links.request(replica, frame, ATTEMPT_TIMEOUT_MS);
         return;
@@ -95,7 +152,7 @@ export class Replicator {
           // The replica knows a newer epoch: maybe this node was deposed.
           await this.ctx.refreshTable().catch(() => {});
         }
-        if (!reported && Date.now() - started > REPORT_AFTER_MS) {
+        if (!reported && !t.learnersOf(frame.part).includes(replica) && Date.now() - started > REPORT_AFTER_MS) {
           reported = true;
           await this.ctx.reportFailed(frame.part, frame.pepoch, replica).catch(() => {});
         }

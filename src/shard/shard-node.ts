@@ -84,7 +84,12 @@ export class ShardNode {
         this.log(`${this.id}: replica ${replica} of partition ${part} does not answer; reporting it`);
         this.adoptTable(await this.link.reportReplicaFailed(part, pepoch, replica));
       },
+      reportCaughtUp: async (part, pepoch, replica) => {
+        if (!this.link) throw new Error("not linked to the coordinator");
+        this.adoptTable(await this.link.reportCaughtUp(part, pepoch, replica));
+      },
       refreshTable: () => this.refreshTable(),
+      snapshot: (part) => this.host.store(part).snapshot(this.clock.now()),
     });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
@@ -201,6 +206,7 @@ export class ShardNode {
   private adoptTable(data: RegisterResult["table"]): void {
     if (this.table && data.epoch <= this.table.epoch) return;
     this.table = new PartitionTable(data);
+    this.replicator.onTable(this.table);
   }
 
   /** Ask the coordinator for its table now (this node may be behind). */
@@ -216,7 +222,8 @@ export class ShardNode {
   private async applyReplication(frame: FrameOf<"repl">, sender: string): Promise<void> {
     if (!this.table || this.table.pepochOf(frame.part) < frame.pepoch) await this.refreshTable().catch(() => {});
     const t = this.table;
-    if (!t || t.primaryOf(frame.part) !== sender || t.pepochOf(frame.part) !== frame.pepoch || !t.replicasOf(frame.part).includes(this.id)) {
+    const mine = t !== undefined && (t.replicasOf(frame.part).includes(this.id) || t.learnersOf(frame.part).includes(this.id));
+    if (!t || t.primaryOf(frame.part) !== sender || t.pepochOf(frame.part) !== frame.pepoch || !mine) {
       throw new RetryableError(
         WireCode.WrongOwner,
         `${this.id} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,

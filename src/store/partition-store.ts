@@ -8,7 +8,7 @@
  */
 import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
-import type { Mutation, StorageEngine } from "./storage-engine.js";
+import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
 
 interface DictSlot {
   readonly dict: string;
@@ -223,10 +223,7 @@ export class PartitionStore {
    */
   clear(dict: string): void {
     const s = this.dicts.get(dict);
-    if (!s || s.entries.size === 0) return;
-    this.orphan(s);
-    s.gen += 1;
-    if (this.recording) this.pending.push({ op: "clear", part: this.part, dict, gen: s.gen });
+    if (s) this.clearSlot(s);
   }
 
   private orphan(s: DictSlot): void {
@@ -404,57 +401,70 @@ export class PartitionStore {
   }
 
   /**
-   * A replica applies its primary's mutations, in order. Deadlines get the same slack as on
-   * recovery: the primary moves them on disk (and so here) only coarsely, and a promoted
-   * replica must never expire an entry early.
+   * A replica applies its primary's mutations, in order (delivery is in order, resends
+   * never overtake). Generations are the replica's own: a primary's `clear` becomes a local
+   * clear. Deadlines get the same slack as on recovery: the primary moves them on disk (and
+   * so here) only coarsely, and a promoted replica must never expire an entry early.
    */
-  applyReplicated(muts: readonly Mutation[]): void {
+  applyReplicated(muts: readonly ReplMutation[]): void {
     for (const m of muts) {
       switch (m.op) {
+        case "reset":
+          // A snapshot follows: forget everything this partition held.
+          for (const s of this.dicts.values()) this.clearSlot(s);
+          break;
         case "set": {
-          const s = this.replicaSlot(m.dict, m.gen);
-          if (!s) break;
+          const s = this.slot(m.dict);
           const k = keyString(m.key);
           const value = Buffer.from(m.value);
           const deadline = m.deadline + this.slackMs;
-          const old = s.entries.get(k);
-          if (old) {
-            old.value = value;
-            old.deadline = deadline;
-            old.persisted = m.deadline;
+          let e = s.entries.get(k);
+          if (e) {
+            e.value = value;
+            e.deadline = deadline;
           } else {
-            const e: Entry = { k, value, deadline, persisted: m.deadline, scheduled: deadline, heapIndex: -1, slot: s };
+            e = { k, value, deadline, persisted: m.deadline, scheduled: deadline, heapIndex: -1, slot: s };
             s.entries.set(k, e);
             this.queue.push(e);
           }
-          this.pending.push({ ...m, value });
+          e.persisted = m.deadline;
+          this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value, deadline: m.deadline });
           break;
         }
         case "delete": {
-          const s = this.replicaSlot(m.dict, m.gen);
-          const e = s?.entries.get(keyString(m.key));
+          const e = this.dicts.get(m.dict)?.entries.get(keyString(m.key));
           if (e) this.remove(e);
-          else if (s) this.pending.push(m);
           break;
         }
         case "clear":
-          this.replicaSlot(m.dict, m.gen);
+          this.clear(m.dict);
           break;
-        default:
+        case "dedup":
           this.pending.push(m);
+          break;
       }
     }
   }
 
-  /** The slot of a replicated mutation: a newer generation clears it first; an older one is stale. */
-  private replicaSlot(dict: string, gen: number): DictSlot | undefined {
-    const s = this.slot(dict);
-    if (gen < s.gen) return undefined;
-    if (gen > s.gen) {
-      this.orphan(s);
-      s.gen = gen;
-      this.pending.push({ op: "clear", part: this.part, dict, gen });
+  private clearSlot(s: DictSlot): void {
+    if (s.entries.size === 0) return;
+    this.orphan(s);
+    s.gen += 1;
+    if (this.recording) this.pending.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen });
+  }
+
+  /**
+   * Everything this partition holds, as the mutations that rebuild it on a replica: a reset,
+   * then one `set` per live entry (with its deadline as stored).
+   */
+  snapshot(now: number): ReplMutation[] {
+    const out: ReplMutation[] = [{ op: "reset", part: this.part }];
+    for (const s of this.dicts.values()) {
+      for (const e of s.entries.values()) {
+        if (e.deadline <= now) continue;
+        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted });
+      }
     }
-    return s;
+    return out;
   }
 }

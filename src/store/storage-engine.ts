@@ -15,6 +15,9 @@ export type Mutation =
   /** The answer to a non-idempotent request, stored with the mutation it describes. */
   | { op: "dedup"; id: string; at: number; answer: unknown };
 
+/** What travels from a primary to its replicas: its mutations, and a snapshot's reset. */
+export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number };
+
 export interface StoredEntry {
   part: number;
   dict: string;

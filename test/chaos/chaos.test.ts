@@ -15,14 +15,15 @@ const seeds = Number(process.env.SHARDICT_CHAOS_SEEDS ?? 2);
 const firstSeed = Number(process.env.SHARDICT_CHAOS_FIRST_SEED ?? 1);
 const durationMs = Number(process.env.SHARDICT_CHAOS_DURATION_S ?? 12) * 1000;
 const verbose = process.env.SHARDICT_CHAOS_VERBOSE === "1";
+const rf = Number(process.env.SHARDICT_CHAOS_RF ?? 2);
 
 describe("chaos", () => {
   const results: ChaosResult[] = [];
   for (let s = firstSeed; s < firstSeed + seeds; s++) {
     it(
-      `seed ${s}: linearizable, nothing acknowledged lost`,
+      `seed ${s} (rf ${rf}): linearizable, nothing acknowledged lost`,
       async () => {
-        const result = await runChaos({ seed: s, durationMs, ...(verbose && { log: (l: string) => console.log(l) }) });
+        const result = await runChaos({ seed: s, durationMs, replicationFactor: rf, ...(verbose && { log: (l: string) => console.log(l) }) });
         results.push(result);
         console.log(summarize([result]));
         expect(result.events.length).toBeGreaterThan(0);

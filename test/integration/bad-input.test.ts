@@ -439,7 +439,7 @@ describe("data path rules (shards)", () => {
     await d.put(key, "kept");
     const peer = await raw("shard-1");
     expectErr(await peer.request({ type: "shard.dictRemoved", rid: rid(), id: dictId }), "INVALID", /not served by a shard/);
-    const bogusTable = { epoch: 999, partitions: 1, owners: [["shard-9"]], pepochs: [1], shards: [{ id: "shard-9", url: "ws://127.0.0.1:1" }] };
+    const bogusTable = { epoch: 999, partitions: 1, owners: [["shard-9"]], pepochs: [1], learners: [[]], shards: [{ id: "shard-9", url: "ws://127.0.0.1:1" }] };
     expectErr(await peer.request({ type: "shard.table", rid: rid(), table: bogusTable }), "INVALID", /not served by a shard/);
     expectErr(await peer.request({ type: "shard.register", rid: rid(), v: 1, shardId: "shard-1", url: "ws://127.0.0.1:1" }), "INVALID");
     await expectStillOpen(peer);

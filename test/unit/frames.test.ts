@@ -43,7 +43,7 @@ const errFrame: FrameOf<"err"> = { type: "err", rid: 3, code: "KEY_ERROR", messa
 const syncFrame: FrameOf<"shard.sync"> = {
   type: "shard.sync",
   rid: 4,
-  table: { epoch: 2, partitions: 2, owners: [["s1"], ["s2", "s1"]], pepochs: [1, 3], shards: [{ id: "s1", url: "ws://a" }, { id: "s2", url: "" }] },
+  table: { epoch: 2, partitions: 2, owners: [["s1"], ["s2", "s1"]], pepochs: [1, 3], learners: [[], []], shards: [{ id: "s1", url: "ws://a" }, { id: "s2", url: "" }] },
   dicts: ["dict-1234", "dict-5678"],
 };
 
