@@ -41,6 +41,8 @@ export interface Welcome {
 }
 
 const BROADCAST_TIMEOUT_MS = 5_000;
+/** Extra wait past a dead primary's lease before promoting another. */
+const LEASE_MARGIN_MS = 100;
 
 export class CoordinatorNode {
   private readonly cfg: ClusterConfig;
@@ -258,7 +260,8 @@ export class CoordinatorNode {
       case "heartbeat": {
         const id = peer.meta.shardId;
         if (typeof id === "string") this.membership.heartbeat(id);
-        return undefined;
+        // The lease this grants holds only for a shard that knows this epoch.
+        return { epoch: this.table.epoch };
       }
       case "dict.get": {
         const rec = this.registry.getById(frame.id);
@@ -331,6 +334,12 @@ export class CoordinatorNode {
    * replica set of the others. Partitions without a replica wait for it to come back.
    */
   private async failover(dead: string): Promise<void> {
+    // Its lease (granted by its last answered heartbeat) must have run out first, so it has
+    // stopped serving reads on its own before anyone else may lead its partitions.
+    const member = this.membership.get(dead);
+    const wait = (member?.lastHeard ?? 0) + this.cfg.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (this.membership.stateOf(dead) !== "dead") return;
     let promoted = 0;
     let dropped = 0;
     for (let p = 0; p < this.owners.length; p++) {

@@ -9,6 +9,8 @@ import type { Peer } from "../net/peer.js";
 export interface Member {
   readonly id: string;
   url: string;
+  /** performance.now() of the last registration or heartbeat received. */
+  lastHeard: number;
   peer: Peer | undefined;
   liveness: Actor<typeof memberLivenessMachine> | undefined;
 }
@@ -26,7 +28,7 @@ export class Membership {
     shardIds: readonly string[],
     private readonly opts: MembershipOptions,
   ) {
-    for (const id of shardIds) this.members.set(id, { id, url: "", peer: undefined, liveness: undefined });
+    for (const id of shardIds) this.members.set(id, { id, url: "", lastHeard: 0, peer: undefined, liveness: undefined });
   }
 
   get(id: string): Member | undefined {
@@ -43,6 +45,7 @@ export class Membership {
     if (!m) throw new Error(`unknown member ${id}`);
     m.url = url;
     m.peer = peer;
+    m.lastHeard = performance.now();
     if (!m.liveness) {
       const actor = createActor(memberLivenessMachine, { input: { suspectAfterMs: this.opts.suspectAfterMs, deadAfterMs: this.opts.deadAfterMs } });
       let last: string | undefined;
@@ -61,7 +64,10 @@ export class Membership {
   }
 
   heartbeat(id: string): void {
-    this.members.get(id)?.liveness?.send({ type: "HEARTBEAT" });
+    const m = this.members.get(id);
+    if (!m) return;
+    m.lastHeard = performance.now();
+    m.liveness?.send({ type: "HEARTBEAT" });
   }
 
   disconnected(peer: Peer): void {

@@ -95,12 +95,14 @@ export const MutationSchema = Type.Union([
   Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number() }),
   Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes }),
   Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }) }),
-  Type.Object({ op: Type.Literal("dedup"), id: Type.String({ maxLength: 200 }), at: Type.Number(), answer: Type.Unknown() }),
+  Type.Object({ op: Type.Literal("dedup"), id: Type.String({ maxLength: 200 }), at: Type.Number(), answer: Type.Unknown(), memoryOnly: Type.Optional(Type.Boolean()) }),
   /** First of a snapshot: the replica empties the partition before what follows. */
   Type.Object({ op: Type.Literal("reset"), part: Partition }),
 ]);
 export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
+/** A primary without a current lease asks its replicas whether it still leads these partitions. */
+export const Confirm = request("confirm", { parts: Type.Array(Type.Object({ part: Partition, pepoch: Epoch }), { maxItems: 65536 }) });
 export const CaughtUp = request("shard.caughtUp", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // ---- client → shard (the data path) ------------------------------------------------------
@@ -161,6 +163,7 @@ export const FrameSchemas = {
   "shard.dictRemoved": ShardDictRemoved,
   "shard.replicaFailed": ReplicaFailed,
   "shard.caughtUp": CaughtUp,
+  confirm: Confirm,
   repl: Repl,
   get: Get,
   contains: Contains,

@@ -25,6 +25,8 @@ export interface CoordinatorLinkOptions {
   onLost: (reason: string) => void;
   onPush: RequestHandler;
   log: (line: string) => void;
+  /** A heartbeat sent at `sentAt` (performance.now()) was answered with the coordinator's table epoch. */
+  onHeartbeat?: (sentAt: number, epoch: number) => void;
 }
 
 export class CoordinatorLink {
@@ -79,11 +81,20 @@ export class CoordinatorLink {
   private startHeartbeat(peer: Peer): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     const every = this.opts.heartbeatMs ?? 1_000;
-    this.heartbeat = setInterval(() => {
-      peer.request({ type: "heartbeat" }, { timeoutMs: every * 3 }).catch((err: Error) => {
-        if (peer.isOpen) peer.terminate(`heartbeat failed: ${err.message}`);
-      });
-    }, every);
+    const beat = () => {
+      const sentAt = performance.now();
+      peer.request({ type: "heartbeat" }, { timeoutMs: every * 3 }).then(
+        (r) => {
+          const epoch = (r as { epoch?: unknown } | undefined)?.epoch;
+          if (typeof epoch === "number") this.opts.onHeartbeat?.(sentAt, epoch);
+        },
+        (err: Error) => {
+          if (peer.isOpen) peer.terminate(`heartbeat failed: ${err.message}`);
+        },
+      );
+    };
+    beat();
+    this.heartbeat = setInterval(beat, every);
   }
 
   private onClose(reason: string): void {

@@ -27,6 +27,12 @@ export interface DataHandlerContext {
   serving(): boolean;
   /** Commit a store's pending mutations locally and to the replicas; undefined if none. */
   persist(store: PartitionStore): Promise<void> | undefined;
+  /**
+   * Undefined when this node may answer for these partitions now (it holds a lease, or they
+   * have no replicas); else a promise that resolves once its replicas confirmed it still
+   * leads them, or rejects (it was deposed).
+   */
+  ensureLeader(parts: readonly number[]): Promise<void> | undefined;
 }
 
 type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
@@ -85,7 +91,13 @@ export class DataHandler {
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
     if ("part" in frame) this.checkOwner(table, frame.part);
     else for (const p of frame.parts) this.checkOwner(table, p);
-    const run = () => this.afterPending(frame, () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame)));
+    const exec = () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame));
+    // Leadership is checked after earlier writes settled: a deposed primary finds out then.
+    const run = () =>
+      this.afterPending(frame, () => {
+        const fence = this.ctx.ensureLeader("part" in frame ? [frame.part] : frame.parts);
+        return fence ? fence.then(exec) : exec();
+      });
     if (this.ctx.dicts.has(frame.dict)) return run();
     return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(run);
   }
@@ -107,7 +119,9 @@ export class DataHandler {
     const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
     let result: unknown;
     try {
-      result = this.apply(frame, durable ? (r) => store?.record({ op: "dedup", id, at, answer: { r } }) : undefined);
+      // The answer travels with the mutation to the replicas (and, for the kinds whose retry
+      // could answer differently, to disk), so a retry after a crash or failover finds it.
+      result = this.apply(frame, (r) => store?.record({ op: "dedup", id, at, answer: { r }, ...(!durable && { memoryOnly: true }) }));
     } catch (err) {
       const answer = errorAnswer(err);
       if (answer) dedup.settle(id, at, answer);

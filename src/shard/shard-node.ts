@@ -51,6 +51,8 @@ export class ShardNode {
   private readonly dicts: DictSet;
   private readonly dedup = new DedupTable();
   private readonly links: NodeLinks;
+  /** performance.now() until which this node may lead without asking (its coordinator lease). */
+  private leaseUntil = 0;
   private readonly replicator: Replicator;
   private dedupTimer: NodeJS.Timeout | undefined;
   private readonly data: DataHandler;
@@ -106,6 +108,7 @@ export class ShardNode {
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
       serving: () => this.lifecycle.getSnapshot().matches("serving"),
+      ensureLeader: (parts) => this.ensureLeader(parts),
       persist: (store) => {
         const muts = store.takePending();
         if (muts.length === 0) return undefined;
@@ -183,6 +186,15 @@ export class ShardNode {
       },
       onPush: (frame) => this.handlePush(frame),
       heartbeatMs: this.cfg.heartbeatMs,
+      onHeartbeat: (sentAt, epoch) => {
+        // The coordinator promotes no one until this long after it last heard from us. The
+        // lease is only good with its table: a node that is behind catches up first.
+        if (!this.table || this.table.epoch < epoch) {
+          this.refreshTable().catch(() => {});
+          return;
+        }
+        this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.cfg.suspectAfterMs);
+      },
       log: this.log,
     });
     this.link.start();
@@ -212,6 +224,43 @@ export class ShardNode {
   /** Ask the coordinator for its table now (this node may be behind). */
   private async refreshTable(): Promise<void> {
     if (this.link) this.adoptTable(await this.link.fetchTable());
+  }
+
+  /**
+   * May this node answer for `parts` as their primary? Yes at once while it holds its lease
+   * (or for partitions without replicas: nobody else could lead them). Otherwise, for
+   * example while the coordinator is unreachable, its in-sync replicas must confirm it still
+   * leads at the partition epoch it knows: a replica that was promoted knows it was.
+   */
+  private ensureLeader(parts: readonly number[]): Promise<void> | undefined {
+    const t = this.table;
+    if (!t || performance.now() < this.leaseUntil) return undefined;
+    const ask = new Map<string, { part: number; pepoch: number }[]>();
+    for (const part of parts) {
+      for (const r of t.replicasOf(part)) {
+        let list = ask.get(r);
+        if (!list) ask.set(r, (list = []));
+        list.push({ part, pepoch: t.pepochOf(part) });
+      }
+    }
+    if (ask.size === 0) return undefined;
+    return Promise.all([...ask].map(([replica, list]) => this.links.request(replica, { type: "confirm", parts: list }, 1_000))).then(
+      () => undefined,
+      (err: unknown) => {
+        throw new RetryableError(WireCode.Unavailable, `${this.id} cannot confirm it still leads: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  /** A primary asks whether it still leads: yes only if this node's table agrees. */
+  private async confirmLeader(frame: FrameOf<"confirm">, sender: string): Promise<void> {
+    if (frame.parts.some((p) => (this.table?.pepochOf(p.part) ?? 0) < p.pepoch)) await this.refreshTable().catch(() => {});
+    const t = this.table;
+    for (const { part, pepoch } of frame.parts) {
+      if (!t || t.primaryOf(part) !== sender || t.pepochOf(part) !== pepoch) {
+        throw new RetryableError(WireCode.WrongOwner, `${sender} no longer leads partition ${part} (${this.id} knows ${t?.primaryOf(part)} at ${t?.pepochOf(part)})`);
+      }
+    }
   }
 
   /**
@@ -256,10 +305,10 @@ export class ShardNode {
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
     if (isDataFrame(frame)) return this.data.handle(frame, peer.meta.clientId as string | undefined);
-    if (frame.type === "repl") {
+    if (frame.type === "repl" || frame.type === "confirm") {
       const who = peer.meta.clientId;
-      if (peer.meta.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError("replication is for nodes");
-      return this.applyReplication(frame, who.slice(5));
+      if (peer.meta.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
+      return frame.type === "repl" ? this.applyReplication(frame, who.slice(5)) : this.confirmLeader(frame, who.slice(5));
     }
     if (frame.type === "table.get" && this.table) return this.table.toData();
     if (frame.type === "hello") {

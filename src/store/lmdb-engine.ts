@@ -144,6 +144,7 @@ export class LmdbEngine implements StorageEngine {
             after.push(this.dropJob(m.dict));
             break;
           case "dedup":
+            if (m.memoryOnly) break;
             this.dedup.put(`${String(m.at).padStart(15, "0")}:${m.id}`, m.answer);
             break;
         }

@@ -12,8 +12,11 @@ export type Mutation =
   | { op: "clear"; part: number; dict: string; gen: number }
   | { op: "addDict"; dict: string }
   | { op: "dropDict"; dict: string }
-  /** The answer to a non-idempotent request, stored with the mutation it describes. */
-  | { op: "dedup"; id: string; at: number; answer: unknown };
+  /**
+   * The answer to a write, stored with the mutation it describes (so it survives a crash) or,
+   * with `memoryOnly` (plain puts and updates), only replicated so it survives a failover.
+   */
+  | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean };
 
 /** What travels from a primary to its replicas: its mutations, and a snapshot's reset. */
 export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number };

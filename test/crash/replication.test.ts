@@ -84,26 +84,64 @@ describe("replication (rf 2)", () => {
     await tc.cluster.startShard("shard-3");
   });
 
-  it("a paused, deposed primary cannot get a write acknowledged", async () => {
-    const d = await Dict.fromName("fenced", { createIfMissing: true, client }).hydrate();
-    await client.refreshTable();
-    const [target] = keysLedBy(d.objectId, "shard-2", 1, "f");
-    if (!target) throw new Error("no key");
-    await d.put(target.key, "before");
+  it("a paused, deposed primary serves no stale read when it runs again", async () => {
+    const d = await Dict.fromName("no-stale-reads", { createIfMissing: true, client }).hydrate();
+    await waitUntil(
+      async () => {
+        await client.refreshTable();
+        return client.table.owners.every((o) => o.length === 2);
+      },
+      { what: "every partition to be replicated again", timeoutMs: 30_000 },
+    );
+    const part = partitionOf(d.objectId, encodeKey("s0"), client.table.partitions);
+    const leader = client.table.primaryOf(part) as string;
+    const target = { key: "s0", part };
+    await d.put(target.key, "old");
     const oldEpoch = client.table.pepochOf(target.part);
-    const url = tc.cluster.urlOf("shard-2") as string;
-    const raw = await RawPeer.open(url);
-    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "fencing-test" })).type).toBe("ok");
-    await tc.cluster.kill("shard-2", "SIGSTOP");
+    const raw = await RawPeer.open(tc.cluster.urlOf(leader) as string);
+    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "stale-read-test" })).type).toBe("ok");
+    await tc.cluster.kill(leader, "SIGSTOP");
     await waitUntil(async () => {
       await client.refreshTable();
-      return client.table.primaryOf(target.part) !== "shard-2";
+      return client.table.primaryOf(target.part) !== leader;
+    }, { what: "failover away from the paused shard", timeoutMs: 20_000 });
+    await d.put(target.key, "new"); // acknowledged by the new primary
+    const reply = raw.request({ type: "get", rid: 2, dict: d.objectId, part: target.part, epoch: oldEpoch, key: Buffer.from(encodeKey(target.key)) }, 20_000);
+    await tc.cluster.kill(leader, "SIGCONT");
+    const r = await reply;
+    expect(r.type).toBe("err");
+    expect(["WRONG_OWNER", "UNAVAILABLE"]).toContain(r.code);
+    raw.close();
+    expect(await d.get(target.key)).toBe("new");
+  });
+
+  it("a paused, deposed primary cannot get a write acknowledged", async () => {
+    const d = await Dict.fromName("fenced", { createIfMissing: true, client }).hydrate();
+    await waitUntil(
+      async () => {
+        await client.refreshTable();
+        return client.table.owners.every((o) => o.length === 2);
+      },
+      { what: "every partition to be replicated again", timeoutMs: 30_000 },
+    );
+    const part = partitionOf(d.objectId, encodeKey("f0"), client.table.partitions);
+    const leader = client.table.primaryOf(part) as string;
+    const target = { key: "f0", part };
+    await d.put(target.key, "before");
+    const oldEpoch = client.table.pepochOf(target.part);
+    const url = tc.cluster.urlOf(leader) as string;
+    const raw = await RawPeer.open(url);
+    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "fencing-test" })).type).toBe("ok");
+    await tc.cluster.kill(leader, "SIGSTOP");
+    await waitUntil(async () => {
+      await client.refreshTable();
+      return client.table.primaryOf(target.part) !== leader;
     }, { what: "failover away from the paused shard", timeoutMs: 20_000 });
     expect(client.table.pepochOf(target.part)).toBeGreaterThan(oldEpoch);
     // The write reaches the old primary as soon as it runs again, with the epoch it knew.
     const value = Buffer.from(await encodeValue("from-the-past"));
     const reply = raw.request({ type: "put", rid: 2, dict: d.objectId, part: target.part, epoch: oldEpoch, key: Buffer.from(encodeKey(target.key)), value, ifAbsent: false }, 20_000);
-    await tc.cluster.kill("shard-2", "SIGCONT");
+    await tc.cluster.kill(leader, "SIGCONT");
     const r = await reply;
     expect(r.type).toBe("err");
     expect(r.code).toBe("WRONG_OWNER");
