@@ -23,8 +23,9 @@ for (const [name, v] of Object.entries({ seeds: values.seeds, duration: values.d
 }
 const seeds = Number(values.seeds);
 const duration = Number(values.duration);
-// Each seed needs its duration plus cluster start-up and checking.
-const timeoutMs = (duration + 120) * 1000;
+// Each seed needs its duration plus cluster start-up and checking; checking a long run's
+// histories (tens of thousands of operations per key) can take a few times the run itself.
+const timeoutMs = (duration * 5 + 300) * 1000;
 const run = spawnSync("npx", ["vitest", "run", "test/chaos/chaos.test.ts", "--testTimeout", String(timeoutMs), "-t", "seed|vacuous"], {
   stdio: "inherit",
   env: {

@@ -50,6 +50,23 @@ export class Replicator {
 
   /** Learners being (or done being) caught up, as `learner:part:pepoch`: they get live frames. */
   private readonly syncing = new Set<string>();
+  /**
+   * Learners this node has reported caught up (same keys). From that moment the coordinator
+   * may count them as replicas, and promote one, even if the table saying so never reaches
+   * this node: so they are waited for, and asked to confirm leadership, like replicas.
+   */
+  private readonly reported = new Set<string>();
+
+  /**
+   * The shards whose acknowledgement a write of `part` needs, and which must confirm this
+   * node's leadership: the in-sync replicas of the table, and learners reported caught up.
+   */
+  replicasFor(t: PartitionTable, part: number): string[] {
+    const pepoch = t.pepochOf(part);
+    const out = [...t.replicasOf(part)];
+    for (const l of t.learnersOf(part)) if (this.reported.has(`${l}:${part}:${pepoch}`) && !out.includes(l)) out.push(l);
+    return out;
+  }
 
   /**
    * A new table: start catching up every learner of a partition this node leads. The
@@ -75,6 +92,14 @@ export class Replicator {
       frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts: muts.slice(i, i + SNAPSHOT_CHUNK) }, true));
     }
     await Promise.all(frames);
+    // From now on writes wait for the learner; the live frames queued before that (their
+    // writes were acknowledged without it) must land before it may count as in sync.
+    this.reported.add(`${learner}:${part}:${pepoch}`);
+    const key = `${learner}:${part}`;
+    for (let chain = this.chains.get(key); chain; chain = this.chains.get(key)) {
+      await chain;
+      if (this.chains.get(key) === chain) break;
+    }
     for (let attempt = 1; ; attempt++) {
       const t = this.ctx.table();
       if (!t || t.pepochOf(part) !== pepoch || !t.learnersOf(part).includes(learner)) return;
@@ -92,7 +117,7 @@ export class Replicator {
     const t = this.ctx.table();
     if (!t || muts.length === 0) return undefined;
     const learners = t.learnersOf(part).filter((l) => this.syncing.has(`${l}:${part}:${t.pepochOf(part)}`));
-    if (t.replicasOf(part).length === 0 && learners.length === 0) return undefined;
+    if (this.replicasFor(t, part).length === 0 && learners.length === 0) return undefined;
     let batch = this.batches.get(part);
     if (!batch) {
       const fresh: Batch = { muts: [], done: Promise.resolve() };
@@ -113,8 +138,11 @@ export class Replicator {
     const pepoch = t.pepochOf(part);
     const frame: Omit<FrameOf<"repl">, "rid"> = { type: "repl", part, pepoch, muts };
     // Learners get the stream too (after their snapshot) but are not waited for.
-    for (const l of t.learnersOf(part)) if (this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, frame, true).catch(() => {});
-    await Promise.all(t.replicasOf(part).map((replica) => this.enqueue(replica, frame, false)));
+    const replicas = this.replicasFor(t, part);
+    for (const l of t.learnersOf(part)) {
+      if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, frame, true).catch(() => {});
+    }
+    await Promise.all(replicas.map((replica) => this.enqueue(replica, frame, false)));
   }
 
   /** Deliver a frame after the previous one to the same replica and partition. */

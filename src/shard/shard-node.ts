@@ -228,7 +228,8 @@ export class ShardNode {
 
   /**
    * May this node answer for `parts` as their primary? Yes at once while it holds its lease
-   * (or for partitions without replicas: nobody else could lead them). Otherwise, for
+   * (or for partitions without replicas: only a replica this node itself reported caught up
+   * could ever be promoted, and those count as replicas here). Otherwise, for
    * example while the coordinator is unreachable, its in-sync replicas must confirm it still
    * leads at the partition epoch it knows: a replica that was promoted knows it was.
    */
@@ -237,7 +238,7 @@ export class ShardNode {
     if (!t || performance.now() < this.leaseUntil) return undefined;
     const ask = new Map<string, { part: number; pepoch: number }[]>();
     for (const part of parts) {
-      for (const r of t.replicasOf(part)) {
+      for (const r of this.replicator.replicasFor(t, part)) {
         let list = ask.get(r);
         if (!list) ask.set(r, (list = []));
         list.push({ part, pepoch: t.pepochOf(part) });
