@@ -11,7 +11,7 @@ import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError
 import { PartitionTable } from "../hashing/partition-table.js";
 import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";
-import { backoff } from "./backoff.js";
+import { backoff } from "../util/backoff.js";
 import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
 
 /** Options of {@link connect}. */

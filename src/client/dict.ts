@@ -18,7 +18,7 @@ import { frameLimit } from "../net/limits.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
-import { backoff } from "./backoff.js";
+import { backoff } from "../util/backoff.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, registerHandleCodec } from "./value-codec.js";

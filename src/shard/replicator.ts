@@ -13,7 +13,7 @@ import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { FrameOf } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
-import { backoff } from "../client/backoff.js";
+import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
 
 /** How long a replica may fail to answer before it is reported. */

@@ -10,6 +10,7 @@ import { partitionOf } from "../../src/hashing/hash.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { keysLedBy } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
@@ -21,17 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await tc?.stop();
 });
-
-/** Keys of partitions led by `shard` that have a replica. */
-function keysLedBy(dictId: string, shard: string, n: number, prefix: string): { key: string; part: number }[] {
-  const out: { key: string; part: number }[] = [];
-  for (let i = 0; out.length < n && i < 100_000; i++) {
-    const key = `${prefix}${i}`;
-    const part = partitionOf(dictId, encodeKey(key), client.table.partitions);
-    if (client.table.primaryOf(part) === shard && client.table.replicasOf(part).length > 0) out.push({ key, part });
-  }
-  return out;
-}
 
 /** Wait until every partition has two in-sync owners again (after earlier kills). */
 async function fullyReplicated(): Promise<void> {
@@ -55,7 +45,7 @@ describe("replication (rf 2)", () => {
 
   it("kill -9 of a primary: acknowledged writes survive on the promoted replica, and writes flow again", async () => {
     const d = await Dict.fromName("replicated", { createIfMissing: true, client }).hydrate();
-    const led = keysLedBy(d.objectId, "shard-1", 40, "r");
+    const led = keysLedBy(client.table, d.objectId, "shard-1", 40, "r", (p) => client.table.replicasOf(p).length > 0);
     for (const { key } of led) await d.put(key, `v-${key}`);
     expect(await d.put("lock", "mine", { skipIfExists: true })).toBe(true);
     const epochBefore = client.table.epoch;

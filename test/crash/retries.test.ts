@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, IndeterminateError, connect, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
-import { partitionOf } from "../../src/hashing/hash.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { keysLedBy, type PlacedKey } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
@@ -22,14 +22,8 @@ afterAll(async () => {
   await tc?.stop();
 });
 
-/** A key of `d` whose partition's primary is `shard`, with its partition. */
-function keyOn(dictId: string, shard: string, prefix: string): { key: string; part: number } {
-  for (let i = 0; ; i++) {
-    const key = `${prefix}${i}`;
-    const part = partitionOf(dictId, encodeKey(key), client.table.partitions);
-    if (client.table.primaryOf(part) === shard) return { key, part };
-  }
-}
+/** A key of the dict whose partition's primary is `shard`, with its partition. */
+const keyOn = (dictId: string, shard: string, prefix: string) => keysLedBy(client.table, dictId, shard, 1, prefix)[0] as PlacedKey;
 
 describe("deduplicated retries", () => {
   it("a repeated request id gets the first answer, before and after kill -9 of the shard", async () => {

@@ -4,9 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
-import { encodeKey } from "../../src/protocol/keys.js";
-import { partitionOf } from "../../src/hashing/hash.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { keysLedBy } from "../helpers/placement.js";
 
 let tc: TestCluster;
 let client: Client;
@@ -20,15 +19,7 @@ afterAll(async () => {
 });
 
 /** Keys of `d` whose partition's primary is `shard`. */
-function keysOn(d: Dict, shard: string, count: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < count; i++) {
-    const key = `key-${i}`;
-    const part = partitionOf(d.objectId, encodeKey(key), client.table.partitions);
-    if (client.table.primaryOf(part) === shard) out.push(key);
-  }
-  return out;
-}
+const keysOn = (d: Dict, shard: string, count: number) => keysLedBy(client.table, d.objectId, shard, count, "key-").map((k) => k.key);
 
 describe("routing", () => {
   it("finds a shard that restarted on a new port (table refresh, same request)", async () => {
