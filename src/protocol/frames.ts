@@ -82,7 +82,6 @@ export const ShardRegister = request("shard.register", {
 
 // ---- coordinator → shard -----------------------------------------------------------------
 
-export const ShardSync = request("shard.sync", { table: PartitionTableSchema, dicts: Type.Array(DictId) });
 export const ShardTable = request("shard.table", { table: PartitionTableSchema });
 export const ShardDictAdded = request("shard.dictAdded", { id: DictId });
 export const ShardDictRemoved = request("shard.dictRemoved", { id: DictId });
@@ -157,7 +156,6 @@ export const FrameSchemas = {
   heartbeat: Heartbeat,
   status: StatusGet,
   "shard.register": ShardRegister,
-  "shard.sync": ShardSync,
   "shard.table": ShardTable,
   "shard.dictAdded": ShardDictAdded,
   "shard.dictRemoved": ShardDictRemoved,

@@ -41,18 +41,6 @@ export class ExpiryQueue<T extends Scheduled> {
     this.removeAt(i);
   }
 
-  /** Drop every item matching `pred` (used when a dict is cleared), in O(n). */
-  removeWhere(pred: (item: T) => boolean): void {
-    const kept: T[] = [];
-    for (const x of this.heap) {
-      if (pred(x)) x.heapIndex = -1;
-      else kept.push(x);
-    }
-    this.heap = kept;
-    for (let i = 0; i < kept.length; i++) (kept[i] as T).heapIndex = i;
-    for (let i = (kept.length >> 1) - 1; i >= 0; i--) this.siftDown(i, kept[i] as T);
-  }
-
   private removeAt(i: number): void {
     const h = this.heap;
     const removed = h[i] as T;

@@ -2,22 +2,19 @@
  * Sliding expiry across failover (rf 2): an entry kept alive by reads on the primary is still
  * there after the primary is killed, on the promoted replica, and expires in its turn.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const TTL = 5000;
 let tc: TestCluster;
 let client: Client;
-beforeAll(async () => {
-  tc = await startTestCluster({ replicationFactor: 2, entryTtlMs: TTL });
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({ replicationFactor: 2, entryTtlMs: TTL }, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 describe("expiry across failover", () => {

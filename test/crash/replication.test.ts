@@ -3,24 +3,21 @@
  * kill -9 of a primary loses nothing and writes flow again after failover; a replacement is
  * caught up; a deposed primary cannot get a write acknowledged (reads: fencing.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
 let client: Client;
-beforeAll(async () => {
-  tc = await startTestCluster({ replicationFactor: 2 });
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({ replicationFactor: 2 }, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 /** Wait until every partition has two in-sync owners again (after earlier kills). */

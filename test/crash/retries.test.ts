@@ -3,23 +3,20 @@
  * and request id) with its first answer, also after a crash; a request whose outcome cannot
  * be known rejects with IndeterminateError.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, IndeterminateError, connect, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy, type PlacedKey } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
 let client: Client;
-beforeAll(async () => {
-  tc = await startTestCluster();
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({}, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 /** A key of the dict whose partition's primary is `shard`, with its partition. */

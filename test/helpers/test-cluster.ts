@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
 import { LocalCluster } from "../../src/launcher/local-cluster.js";
+import { afterAll, beforeAll } from "vitest";
 import { connect, type Client } from "../../src/index.js";
 
 export interface TestClusterOptions extends Partial<Omit<ClusterConfig, "shards" | "coordinator">> {
@@ -72,4 +73,19 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One cluster (and a client of it) for every test of the file: started before all (handed to
+ * `ready`), stopped after all.
+ */
+export function useTestCluster(opts: TestClusterOptions, ready: (tc: TestCluster, client: Client) => void): void {
+  let tc: TestCluster | undefined;
+  beforeAll(async () => {
+    tc = await startTestCluster(opts);
+    ready(tc, await tc.client());
+  });
+  afterAll(async () => {
+    await tc?.stop();
+  });
 }

@@ -1,19 +1,15 @@
 /** Every Dict entry operation against a real 3-shard cluster. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, KeyError, NotFoundError, InvalidError, type Client } from "../../src/index.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
 let tc: TestCluster;
 let client: Client;
 let n = 0;
 const fresh = () => Dict.fromName(`api-${++n}`, { createIfMissing: true, client });
-
-beforeAll(async () => {
-  tc = await startTestCluster();
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({}, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 describe("fromName / hydrate", () => {

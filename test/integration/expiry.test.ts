@@ -2,21 +2,17 @@
  * Sliding expiry end to end, with a short entryTtlMs. The exact timing rules are unit-tested
  * with a fake clock (test/unit); here real processes show reads refresh and idle entries go.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const TTL = 1500;
 let tc: TestCluster;
 let client: Client;
-
-beforeAll(async () => {
-  tc = await startTestCluster({ entryTtlMs: TTL });
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({ entryTtlMs: TTL }, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 describe("expiry", () => {

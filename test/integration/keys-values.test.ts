@@ -1,22 +1,18 @@
 /** Canonical keys and structured values, end to end. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeserializationError, Dict, InvalidError, RequestSizeError, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 
 let tc: TestCluster;
 let client: Client;
 let n = 0;
 const fresh = () => Dict.fromName(`kv-${++n}`, { createIfMissing: true, client });
-
-beforeAll(async () => {
-  tc = await startTestCluster({ maxEntryBytes: 256 * 1024 });
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({ maxEntryBytes: 256 * 1024 }, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 describe("keys", () => {

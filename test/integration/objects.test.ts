@@ -1,17 +1,13 @@
 /** Dict.objects (create / list / delete) and ephemeral dicts in one process. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AlreadyExistsError, Dict, NotFoundError, type Client } from "../../src/index.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
 let tc: TestCluster;
 let client: Client;
-
-beforeAll(async () => {
-  tc = await startTestCluster();
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({}, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 describe("Dict.objects", () => {

@@ -2,20 +2,16 @@
  * Routing follows the partition table: a shard that comes back on a new address is found
  * again through a table refresh, and the data path does not need the coordinator.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
-import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy } from "../helpers/placement.js";
 
 let tc: TestCluster;
 let client: Client;
-
-beforeAll(async () => {
-  tc = await startTestCluster();
-  client = await tc.client();
-});
-afterAll(async () => {
-  await tc?.stop();
+useTestCluster({}, (t, c) => {
+  tc = t;
+  client = c;
 });
 
 /** Keys of `d` whose partition's primary is `shard`. */

@@ -99,17 +99,17 @@ describe("ExpiryQueue", () => {
     expect(out[out.length - 1]?.id).toBe(-1);
   });
 
-  describe("removeWhere", () => {
-    it("drops exactly the matching items and keeps heap order", () => {
+  describe("remove", () => {
+    it("drops exactly the removed items and keeps heap order", () => {
       const rand = mulberry32(2024);
-      const q = new ExpiryQueue<Item>();
-      const items: Item[] = [];
+      const q = new ExpiryQueue<Item & { heapIndex?: number }>();
+      const items: (Item & { heapIndex?: number })[] = [];
       for (let i = 0; i < 3000; i++) {
         const item = { scheduled: Math.floor(rand() * 100_000), id: i };
         items.push(item);
         q.push(item);
       }
-      q.removeWhere((x) => x.id % 3 === 0);
+      for (const x of items) if (x.id % 3 === 0) q.remove(x);
       const kept = items.filter((x) => x.id % 3 !== 0);
       expect(q.size).toBe(kept.length);
       const out = drain(q);
@@ -117,28 +117,18 @@ describe("ExpiryQueue", () => {
       expect(out.map((x) => x.id).sort((a, b) => a - b)).toEqual(kept.map((x) => x.id));
     });
 
-    it("leaves a usable heap for later pushes", () => {
+    it("leaves a usable heap for later pushes, and ignores items not queued", () => {
       const rand = mulberry32(5);
-      const q = new ExpiryQueue<Item>();
-      for (let i = 0; i < 500; i++) q.push({ scheduled: Math.floor(rand() * 1000), id: i });
-      q.removeWhere((x) => x.scheduled < 500);
+      const q = new ExpiryQueue<Item & { heapIndex?: number }>();
+      const first = Array.from({ length: 500 }, (_, i) => ({ scheduled: Math.floor(rand() * 1000), id: i }));
+      for (const x of first) q.push(x);
+      for (const x of first) if (x.scheduled < 500) q.remove(x);
+      q.remove({ scheduled: 1, id: -1 });
       for (let i = 500; i < 700; i++) q.push({ scheduled: Math.floor(rand() * 1000), id: i });
       const out = drain(q);
       expectSorted(out);
       expect(out.filter((x) => x.id < 500).every((x) => x.scheduled >= 500)).toBe(true);
       expect(out.filter((x) => x.id >= 500)).toHaveLength(200);
-    });
-
-    it("can remove everything or nothing", () => {
-      const q = new ExpiryQueue<Item>();
-      for (let i = 0; i < 50; i++) q.push({ scheduled: 50 - i, id: i });
-      q.removeWhere(() => false);
-      expect(q.size).toBe(50);
-      expect(q.peek()?.scheduled).toBe(1);
-      q.removeWhere(() => true);
-      expect(q.size).toBe(0);
-      expect(q.peek()).toBeUndefined();
-      expect(q.pop()).toBeUndefined();
     });
   });
 });

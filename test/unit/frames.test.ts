@@ -40,11 +40,10 @@ const scanFrame: FrameOf<"scan"> = {
 const helloFrame: FrameOf<"hello"> = { type: "hello", rid: 0, v: 1, clientId: "client-a", agent: "test" };
 const okFrame: FrameOf<"ok"> = { type: "ok", rid: 2, result: { nested: [1, "two", null], flag: true } };
 const errFrame: FrameOf<"err"> = { type: "err", rid: 3, code: "KEY_ERROR", message: "no such key", limit: 10, size: 20 };
-const syncFrame: FrameOf<"shard.sync"> = {
-  type: "shard.sync",
+const tableFrame: FrameOf<"shard.table"> = {
+  type: "shard.table",
   rid: 4,
   table: { epoch: 2, partitions: 2, owners: [["s1"], ["s2", "s1"]], pepochs: [1, 3], learners: [[], []], shards: [{ id: "s1", url: "ws://a" }, { id: "s2", url: "" }] },
-  dicts: ["dict-1234", "dict-5678"],
 };
 
 /** Compare frames with byte fields normalised (msgpackr hands back Buffers). */
@@ -81,7 +80,7 @@ describe("encodeFrames / decodeMessage round trip", () => {
     ["hello", helloFrame],
     ["ok", okFrame],
     ["err", errFrame],
-    ["shard.sync", syncFrame],
+    ["shard.table", tableFrame],
   ])("a single %s frame", (_, frame) => {
     const frames = okFrames(decodeMessage(encodeFrames(frame)));
     expect(frames).toHaveLength(1);
