@@ -1,18 +1,45 @@
 /**
- * `npm start`: run the local cluster described by cluster.config.json (or $SHARDICT_CONFIG),
- * one process per node, until Ctrl-C or SIGTERM.
+ * The local cluster.
+ *
+ *   npm start                          run the cluster of cluster.config.json (or
+ *                                      $SHARDICT_CONFIG), one process per node, until Ctrl-C
+ *   npm run cluster -- add-shard [--id ID]
+ *                                      start one more shard on a free port and join it to the
+ *                                      running cluster; it runs in the background (log in
+ *                                      <dataDir>/<id>.log) until `shardict cluster
+ *                                      remove-shard ID`, SIGTERM, or the cluster's Ctrl-C
  */
-import { resolve } from "node:path";
-import { ConfigError, loadConfig } from "../src/config/cluster-config.js";
-import { LocalCluster } from "../src/launcher/local-cluster.js";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { connect } from "../src/client/client.js";
+import { ConfigError, loadConfig, type ClusterConfig } from "../src/config/cluster-config.js";
+import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
+import { cliPath, LocalCluster, localSecretPath } from "../src/launcher/local-cluster.js";
 
-async function main(): Promise<void> {
-  const configPath = resolve(process.env.SHARDICT_CONFIG ?? "cluster.config.json");
-  const config = loadConfig(configPath);
+const configPath = resolve(process.env.SHARDICT_CONFIG ?? "cluster.config.json");
+
+/** Shards added to the local cluster, so that its Ctrl-C stops them too. */
+function addedFile(config: ClusterConfig): string {
+  return join(resolve(config.dataDir), "added-shards.json");
+}
+
+function readAdded(config: ClusterConfig): { id: string; pid: number }[] {
+  try {
+    return JSON.parse(readFileSync(addedFile(config), "utf8")) as { id: string; pid: number }[];
+  } catch {
+    return [];
+  }
+}
+
+async function runCluster(config: ClusterConfig): Promise<void> {
   const width = Math.max("coordinator".length, ...config.shards.map((s) => s.id.length));
   const cluster = new LocalCluster({
     configPath,
     config,
+    clusterSecret: localSecret(config),
     onLine: (node, line) => console.log(`[${node.padEnd(width)}] ${line}`),
   });
   let stopping = false;
@@ -20,6 +47,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`cluster: ${signal}: stopping all nodes`);
+    for (const a of readAdded(config)) {
+      try {
+        process.kill(a.pid, "SIGINT");
+      } catch {
+        // already gone
+      }
+    }
     await cluster.stop();
     console.log("cluster: stopped");
     process.exit(0);
@@ -39,7 +73,87 @@ async function main(): Promise<void> {
   console.log(`cluster: ready: ${config.shards.length} shards, ${config.partitions} partitions. Connect with SHARDICT_URL=${cluster.coordinatorUrl}. Ctrl-C stops.`);
 }
 
+/**
+ * The secret nodes of the local cluster share: the config's, or one kept in the data folder
+ * (readable by this user only) so that shards added later, and `shardict cluster
+ * remove-shard`, can use it too.
+ */
+function localSecret(config: ClusterConfig): string {
+  if (process.env.SHARDICT_CLUSTER_SECRET) return process.env.SHARDICT_CLUSTER_SECRET;
+  if (config.clusterSecret) return config.clusterSecret;
+  const path = localSecretPath(config.dataDir);
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    mkdirSync(resolve(config.dataDir), { recursive: true });
+    const secret = randomBytes(18).toString("base64url");
+    writeFileSync(path, secret, { mode: 0o600 });
+    return secret;
+  }
+}
+
+async function status(url: string): Promise<ClusterStatus> {
+  const client = await connect({ url, retryBudgetMs: 2_000 });
+  try {
+    return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
+  } finally {
+    client.close();
+  }
+}
+
+async function addShard(config: ClusterConfig, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { id: { type: "string" }, coordinator: { type: "string" } }, strict: true });
+  const url = values.coordinator ?? process.env.SHARDICT_URL ?? `ws://${config.coordinator.host}:${config.coordinator.port}`;
+  let before: ClusterStatus;
+  try {
+    before = await status(url);
+  } catch (err) {
+    throw new Error(`no cluster answers at ${url} (${(err as Error).message}); start it first with "npm start"`);
+  }
+  let id = values.id;
+  if (id === undefined) {
+    const taken = new Set([...before.shards.map((s) => s.id), ...config.shards.map((s) => s.id)]);
+    for (let n = taken.size + 1; ; n++) if (!taken.has((id = `shard-${n}`))) break;
+  }
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const logPath = join(dataDir, `${id}.log`);
+  const log = openSync(logPath, "a");
+  const child = spawn(process.execPath, [cliPath(), "shard", "--config", configPath, "--id", id, "--coordinator", url, "--port", "0", "--data-dir", dataDir], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, SHARDICT_CLUSTER_SECRET: localSecret(config) },
+  });
+  child.unref();
+  const pid = child.pid ?? 0;
+  writeFileSync(addedFile(config), JSON.stringify([...readAdded(config).filter((a) => a.id !== id), { id, pid }], null, 2));
+  console.log(`cluster: starting ${id} (pid ${pid}, log ${logPath})`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${id} exited with code ${child.exitCode}; see ${logPath}`);
+    const s = (await status(url)).shards.find((x) => x.id === id);
+    if (s && s.health === "alive") {
+      console.log(`cluster: ${id} joined at ${s.url}; partitions are moving to it (watch with: npx shardict cluster status --watch)`);
+      console.log(`cluster: remove it with: npx shardict cluster remove-shard ${id}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`${id} did not join within 30 s; see ${logPath}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  const config = loadConfig(configPath);
+  if (command === undefined || command === "start") return runCluster(config);
+  if (command === "add-shard") {
+    await addShard(config, rest);
+    process.exit(0);
+  }
+  throw new Error(`unknown command "${command}" (use: npm start, or npm run cluster -- add-shard [--id ID])`);
+}
+
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? `cluster: ${err.message}` : err);
+  console.error(`cluster: ${err instanceof ConfigError ? err.message : (err as Error).message}`);
   process.exit(1);
 });

@@ -3,23 +3,33 @@
  * The `shardict` command: run a coordinator or a shard node, or ask a cluster for its status.
  *
  *   shardict coordinator --config cluster.config.json [--host H] [--port P]
- *   shardict shard --config cluster.config.json --id shard-2 [--coordinator ws://H:P] [--host H] [--port P]
- *   shardict cluster status [--url ws://H:P] [--json]
+ *   shardict shard --id shard-2 [--coordinator ws://H:P] [--host H] [--port P] [--data-dir DIR]
+ *   shardict cluster status [--url ws://H:P] [--json] [--watch]
+ *   shardict cluster remove-shard ID [--url ws://H:P] [--wait]
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/cluster-config.js";
+import { existsSync, readFileSync } from "node:fs";
+import { localSecretPath } from "../launcher/local-cluster.js";
+import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
-import { connect } from "../client/client.js";
+import { clusterCommand } from "./cluster-commands.js";
 
 const USAGE = `usage:
   shardict coordinator [--config FILE] [--host HOST] [--port PORT]
-  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--advertise URL]
-  shardict cluster status [--url URL] [--json]
+  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL]
+  shardict cluster status [--url URL] [--json] [--watch]
+  shardict cluster remove-shard ID [--url URL] [--wait]
 
---config defaults to $SHARDICT_CONFIG, else ./cluster.config.json.
+--config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
+  defaults: a shard that joins takes the cluster's settings from the config it finds).
+A shard whose --id is not in the config joins the running cluster at --coordinator: give
+  it a --port (0 for a free one) and a --data-dir (its data goes in DIR/ID/).
+SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl-C) stops
+  it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
-The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config.`;
+The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config;
+  remove-shard needs it.`;
 
 function fail(message: string): never {
   console.error(`shardict: ${message}`);
@@ -37,22 +47,64 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
+function stopAndExit(node: Stoppable, name: string, why: string): void {
+  console.log(`${name}: ${why}, stopping`);
+  node.stop().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`${name}: error while stopping:`, err);
+      process.exit(1);
+    },
+  );
+}
+
 function stopOnSignals(node: Stoppable, name: string): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${name}: ${signal}, stopping`);
-    node.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(`${name}: error while stopping:`, err);
-        process.exit(1);
-      },
-    );
+    stopAndExit(node, name, signal);
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/**
+ * A shard: SIGINT stops it where it stands; SIGTERM (or `cluster remove-shard`) first hands
+ * its partitions off. A second signal stops it at once.
+ */
+function shardSignals(node: ShardNode): void {
+  let state: "running" | "leaving" | "stopping" = "running";
+  const stop = (why: string) => {
+    if (state === "stopping") return;
+    state = "stopping";
+    stopAndExit(node, node.id, why);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => {
+    if (state !== "running") return stop("second SIGTERM");
+    state = "leaving";
+    console.log(`${node.id}: SIGTERM: leaving the cluster; handing partitions off first (SIGTERM again to stop at once)`);
+    node.leave((line) => console.log(line)).then(
+      () => stop("left the cluster"),
+      (err: unknown) => stop(`cannot hand off (${(err as Error).message}); stopping with its data kept`),
+    );
+  });
+  void node.removed.then(() => stop("removed from the cluster"));
+}
+
+/** The cluster secret for operator commands: env, config, or the local cluster's file. */
+function operatorSecret(): string | undefined {
+  if (process.env.SHARDICT_CLUSTER_SECRET) return process.env.SHARDICT_CLUSTER_SECRET;
+  const path = process.env.SHARDICT_CONFIG ?? "cluster.config.json";
+  if (!existsSync(path)) return undefined;
+  const config = loadConfig(path);
+  if (config.clusterSecret) return config.clusterSecret;
+  try {
+    return readFileSync(localSecretPath(config.dataDir), "utf8").trim();
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -61,7 +113,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (command === "cluster") return clusterCommand(rest);
+  if (command === "cluster") return clusterCommand(rest, operatorSecret(), USAGE, fail);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -71,11 +123,13 @@ async function main(argv: string[]): Promise<void> {
       port: { type: "string" },
       coordinator: { type: "string" },
       advertise: { type: "string" },
+      "data-dir": { type: "string" },
     },
     strict: true,
   });
   const configPath = values.config ?? process.env.SHARDICT_CONFIG ?? "cluster.config.json";
-  const config = loadConfig(configPath);
+  // A shard joining another machine's cluster may have no config file: defaults then.
+  const config = values.config === undefined && command === "shard" && !existsSync(configPath) ? parseConfig({}) : loadConfig(configPath);
   const clusterSecret = process.env.SHARDICT_CLUSTER_SECRET || config.clusterSecret || undefined;
   const portOverride = port(values.port);
 
@@ -91,7 +145,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "shard") {
-    if (values.id === undefined) fail("shard needs --id (one of the shard ids in the config)");
+    if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
     const node = new ShardNode({
       config,
       id: values.id,
@@ -99,36 +153,14 @@ async function main(argv: string[]): Promise<void> {
       ...(portOverride !== undefined && { port: portOverride }),
       ...(values.coordinator !== undefined && { coordinatorUrl: values.coordinator }),
       ...(values.advertise !== undefined && { advertiseUrl: values.advertise }),
+      ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
       clusterSecret,
     });
     await node.start();
-    stopOnSignals(node, values.id);
+    shardSignals(node);
     return;
   }
   fail(`unknown command "${command}"\n${USAGE}`);
-}
-
-async function clusterCommand(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  const { values } = parseArgs({ args: rest, options: { url: { type: "string" }, json: { type: "boolean" } }, strict: true });
-  if (sub !== "status") fail(`unknown cluster command "${sub ?? ""}"\n${USAGE}`);
-  const client = await connect(values.url !== undefined ? { url: values.url } : {});
-  try {
-    const status = (await client.coordinatorRequest({ type: "status" })) as {
-      epoch: number;
-      partitions: number;
-      dicts: number;
-      shards: { id: string; url: string; state: string; partitions: number }[];
-    };
-    if (values.json) {
-      console.log(JSON.stringify(status, null, 2));
-      return;
-    }
-    console.log(`epoch ${status.epoch}, ${status.partitions} partitions, ${status.dicts} dicts`);
-    for (const s of status.shards) console.log(`  ${s.id.padEnd(12)} ${s.state.padEnd(13)} ${String(s.partitions).padStart(5)} partitions  ${s.url}`);
-  } finally {
-    client.close();
-  }
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -61,7 +61,9 @@ const SCAN_PAGE = 1000;
 interface ScanPageReply {
   keys: Uint8Array[];
   values: Uint8Array[];
-  cursor: string | null;
+  /** The position (a key) the next page of this partition starts after; null when done. */
+  next: Uint8Array | null;
+  session: string;
 }
 
 function routeOf(t: PartitionTable, part: number): string {
@@ -475,26 +477,36 @@ export class Dict<V = unknown> implements AsyncDisposable {
     return n;
   }
 
+  /**
+   * Every partition in turn, a page at a time in key order. The position is a key, not a
+   * node: when a partition moves (or fails over) mid-iteration, the next page comes from its
+   * new owner, after the same key, so an entry present for the whole iteration is returned
+   * exactly once.
+   */
   private async *scan(values: boolean): AsyncGenerator<ScanPageReply & { part: number }> {
     const id = await this.id();
     const client = this.client;
     const partitions = client.table.partitions;
-    const fetch = (part: number, cursor: string | null) =>
+    const fetch = (part: number, after: Uint8Array | null, session: string | undefined) =>
       client
-        .dataRequest(
-          (t) => ({ shard: routeOf(t, part), frame: { type: "scan", dict: id, part, epoch: t.epoch, cursor, limit: SCAN_PAGE, values } }),
-        )
+        .dataRequest((t) => ({
+          shard: routeOf(t, part),
+          frame: { type: "scan", dict: id, part, epoch: t.epoch, after, limit: SCAN_PAGE, values, ...(session !== undefined && { session }) },
+        }))
         .then((r) => {
           const page = r as ScanPageReply;
-          if (typeof page !== "object" || page === null || !Array.isArray(page.keys) || !Array.isArray(page.values)) throw unexpected("scan");
+          if (typeof page !== "object" || page === null || !Array.isArray(page.keys) || !Array.isArray(page.values) || typeof page.session !== "string") {
+            throw unexpected("scan");
+          }
+          if (page.next !== null && !(page.next instanceof Uint8Array)) throw unexpected("scan");
           return { ...page, part };
         });
     // One page ahead: the next request is in flight while the caller consumes this page.
-    let next: Promise<ScanPageReply & { part: number }> | undefined = fetch(0, null);
+    let next: Promise<ScanPageReply & { part: number }> | undefined = fetch(0, null, undefined);
     while (next) {
       const page: ScanPageReply & { part: number } = await next;
-      if (page.cursor !== null) next = fetch(page.part, page.cursor);
-      else if (page.part + 1 < partitions) next = fetch(page.part + 1, null);
+      if (page.next !== null) next = fetch(page.part, page.next, page.session);
+      else if (page.part + 1 < partitions) next = fetch(page.part + 1, null, undefined);
       else next = undefined;
       next?.catch(() => {}); // surfaced when awaited
       yield page;

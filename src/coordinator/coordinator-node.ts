@@ -6,15 +6,16 @@
 import type { ClusterConfig } from "../config/cluster-config.js";
 import { InvalidError, NotFoundError } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
-import { placePartitions } from "../hashing/ring.js";
 import { NodeServer } from "../net/node-server.js";
 import { frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
-import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
+import { PROTOCOL_VERSION, type FrameOf, type MoveProgressData, type Outgoing, type RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
-import { Membership } from "./membership.js";
+import { Membership, type StoredMember } from "./membership.js";
+import { Ownership } from "./ownership.js";
+import { isActiveRole, type MemberRole } from "../machines/member-role.machine.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { join } from "node:path";
@@ -41,6 +42,43 @@ export interface Welcome {
 }
 
 const BROADCAST_TIMEOUT_MS = 5_000;
+const REBALANCE_EVERY_MS = 1_000;
+
+/** How roles read in `cluster status`. */
+const ROLE_NAMES: Record<MemberRole, string> = { joining: "joining", serving: "serving", handingOff: "handing off", leaving: "leaving" };
+
+interface HeartbeatStats {
+  entries: number;
+  held: number;
+  moves: MoveProgressData[];
+}
+
+/** What `status` answers (and `shardict cluster status --json` prints). */
+export interface ClusterStatus {
+  epoch: number;
+  partitions: number;
+  replicationFactor: number;
+  dicts: number;
+  shards: {
+    id: string;
+    url: string;
+    /** joining, serving, handing off, leaving */
+    state: string;
+    /** alive, suspect, dead, or unregistered (not heard from since the coordinator started) */
+    health: string;
+    /** Partitions it leads. */
+    partitions: number;
+    /** Partitions it holds a replica of. */
+    replicas: number;
+    /** Entries in the partitions it leads, as of its last heartbeat (null before one). */
+    entries: number | null;
+    /** Entries it holds in all (replicas too). */
+    held: number | null;
+  }[];
+  /** Partitions at their desired place, not yet there, and moving now. */
+  rebalance: { done: number; pending: number; moving: number };
+  moves: { part: number; from: string; to: string; phase: "copying" | "handing off"; done: number; total: number }[];
+}
 /** Extra wait past a dead primary's lease before promoting another. */
 const LEASE_MARGIN_MS = 100;
 
@@ -52,61 +90,61 @@ export class CoordinatorNode {
   private readonly leases: EphemeralLeases;
   private readonly log: (line: string) => void;
   private table: PartitionTable;
-  /** Per partition: primary, then in-sync replicas. Changed by failover. */
-  private owners: string[][];
-  private pepochs: number[];
-  /** Per partition: shards being caught up to become replicas. */
-  private learners: string[][];
-  /** Per partition: every shard in placement order, to pick new replicas from. */
-  private readonly preference: string[][];
+  private readonly own: Ownership;
   private announcedReady = false;
+  private readonly expected: number;
   private readonly store: RegistryStore;
   private dataDir: DataDir | undefined;
   /** Records created but not yet durable: whoever finds one waits for it. */
   private readonly unsaved = new Map<string, Promise<void>>();
+  private rebalanceTimer: NodeJS.Timeout | undefined;
+  private rebalancing: Promise<void> | undefined;
+  private rebalanceAgain = false;
+  /** Per shard: what its last heartbeat said (entries, moves), for `cluster status`. */
+  private readonly stats = new Map<string, HeartbeatStats>();
 
   constructor(opts: CoordinatorOptions) {
     this.cfg = opts.config;
     this.log = opts.log ?? ((l) => console.log(l));
     const clock = opts.clock ?? systemClock;
-    const shardIds = this.cfg.shards.map((s) => s.id);
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
     this.registry.restore(saved.dicts);
+    // Members as last stored (shards join and leave); the config seeds a first start.
     const savedUrls = new Map((saved.table?.shards ?? []).map((s) => [s.id, s.url]));
-    // Ownership as last published (failovers change it), if it fits this config.
-    const known = new Set(shardIds);
+    const members: StoredMember[] =
+      saved.table?.members?.filter((m) => m.role !== "leaving") ??
+      this.cfg.shards.map((s) => ({ id: s.id, url: savedUrls.get(s.id) ?? "", role: "serving" as const }));
+    this.expected = members.length;
+    const known = new Set(members.map((m) => m.id));
     const savedOwners = saved.table?.owners;
+    // Ownership as last published (failovers and moves change it), if it fits.
     const usable =
       savedOwners !== undefined &&
       savedOwners.length === this.cfg.partitions &&
       savedOwners.every((o) => o.length > 0 && o.every((id) => known.has(id))) &&
       saved.table?.pepochs?.length === this.cfg.partitions;
-    this.owners = usable ? savedOwners.map((o) => [...o]) : placePartitions(shardIds, this.cfg.partitions, this.cfg.replicationFactor);
-    this.pepochs = usable && saved.table?.pepochs ? [...saved.table.pepochs] : Array.from({ length: this.cfg.partitions }, () => 1);
-    this.learners = Array.from({ length: this.cfg.partitions }, () => []);
-    this.preference = placePartitions(shardIds, this.cfg.partitions, shardIds.length);
-    this.table = new PartitionTable({
-      epoch: saved.table?.epoch ?? 1,
-      partitions: this.cfg.partitions,
-      owners: this.owners,
-      pepochs: this.pepochs,
-      learners: this.learners,
-      shards: shardIds.map((id) => ({ id, url: savedUrls.get(id) ?? "" })),
-    });
-    this.log(
-      `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
-    );
-    this.membership = new Membership(shardIds, {
+    this.membership = new Membership(members, {
       suspectAfterMs: opts.suspectAfterMs ?? this.cfg.suspectAfterMs,
       deadAfterMs: opts.deadAfterMs ?? this.cfg.deadAfterMs,
       onStateChange: (id, state) => {
         this.log(`coordinator: shard ${id} is ${state}`);
         if (state === "dead") void this.failover(id);
-        else if (state === "alive") void this.assignLearners();
+        else if (state === "alive") this.rebalanceSoon();
       },
+      onRoleChange: (id, role) => this.log(`coordinator: shard ${id} is ${ROLE_NAMES[role]}`),
     });
+    this.own = new Ownership(
+      this.cfg.partitions,
+      this.cfg.replicationFactor,
+      this.membership.activeIds(),
+      usable && saved.table?.pepochs ? { owners: savedOwners, pepochs: saved.table.pepochs, handoffs: saved.table.handoffs } : undefined,
+    );
+    this.table = this.makeTable(saved.table?.epoch ?? 1);
+    this.log(
+      `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
+    );
     this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
     // Owners get a full grace period from this start to heartbeat again.
     for (const rec of this.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
@@ -117,7 +155,20 @@ export class CoordinatorNode {
       auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
       label: "coordinator",
       onRequest: (frame, peer) => this.handle(frame, peer),
-      onDisconnect: (peer) => this.membership.disconnected(peer),
+      onDisconnect: (peer) => this.disconnected(peer),
+    });
+  }
+
+  private makeTable(epoch: number): PartitionTable {
+    return new PartitionTable({
+      epoch,
+      partitions: this.cfg.partitions,
+      owners: this.own.owners.map((o) => [...o]),
+      pepochs: [...this.own.pepochs],
+      learners: this.own.learners.map((l) => [...l]),
+      handoffs: this.own.handoffs.map((h) => (h ? { ...h } : null)),
+      // A shard that has left is not in the table: that is how it learns it may exit.
+      shards: this.membership.toStored().filter((m) => m.role !== "leaving").map((m) => ({ id: m.id, url: m.url })),
     });
   }
 
@@ -158,11 +209,15 @@ export class CoordinatorNode {
   async start(): Promise<string> {
     const url = await this.server.start();
     this.leases.start();
-    this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.cfg.shards.length} shards expected, ${this.cfg.partitions} partitions)`);
+    // Moves are started a few at a time; this picks up the next ones if no event does.
+    this.rebalanceTimer = setInterval(() => this.rebalanceSoon(), REBALANCE_EVERY_MS);
+    this.rebalanceTimer.unref();
+    this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.expected} shards expected, ${this.cfg.partitions} partitions)`);
     return url;
   }
 
   async stop(): Promise<void> {
+    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
     this.leases.stop();
     this.membership.stop();
     await this.server.stop();
@@ -209,6 +264,8 @@ export class CoordinatorNode {
         return this.table.toData();
       case "status":
         return this.status();
+      case "cluster.removeShard":
+        throw new InvalidError("removing a shard needs the cluster secret ($SHARDICT_CLUSTER_SECRET)");
       case "dict.lookup": {
         const { rec, created } = this.registry.lookup(frame.name, frame.env, frame.createIfMissing, this.createdBy(peer));
         await (created ? this.created(rec) : this.found(rec));
@@ -253,13 +310,22 @@ export class CoordinatorNode {
     }
   }
 
+  private shardOf(peer: Peer): string {
+    const from = peer.meta.shardId;
+    if (typeof from !== "string") throw new InvalidError("register first");
+    return from;
+  }
+
   private handleNode(frame: RequestFrame, peer: Peer): unknown {
     switch (frame.type) {
       case "shard.register":
         return this.register(frame, peer);
       case "heartbeat": {
         const id = peer.meta.shardId;
-        if (typeof id === "string") this.membership.heartbeat(id);
+        if (typeof id === "string") {
+          this.membership.heartbeat(id);
+          if (frame.entries !== undefined) this.stats.set(id, { entries: frame.entries, held: frame.held ?? frame.entries, moves: frame.moves ?? [] });
+        }
         // The lease this grants holds only for a shard that knows this epoch.
         return { epoch: this.table.epoch };
       }
@@ -270,16 +336,32 @@ export class CoordinatorNode {
       }
       case "table.get":
         return this.table.toData();
+      case "status":
+        return this.status();
       case "shard.replicaFailed": {
-        const from = peer.meta.shardId;
-        if (typeof from !== "string") throw new InvalidError("register first");
-        return this.replicaFailed(frame, from).then(() => this.table.toData());
+        const from = this.shardOf(peer);
+        if (!this.own.replicaFailed(frame.part, frame.pepoch, from, frame.replica)) return this.table.toData();
+        this.log(`coordinator: ${frame.replica} left the replicas of partition ${frame.part} (reported by ${from})`);
+        return this.changed().then(() => this.table.toData());
       }
       case "shard.caughtUp": {
-        const from = peer.meta.shardId;
-        if (typeof from !== "string") throw new InvalidError("register first");
-        return this.caughtUp(frame, from).then(() => this.table.toData());
+        const from = this.shardOf(peer);
+        if (!this.own.caughtUp(frame.part, frame.pepoch, from, frame.replica)) return this.table.toData();
+        this.log(`coordinator: ${frame.replica} has a copy of partition ${frame.part} (caught up by ${from})`);
+        return this.changed().then(() => this.table.toData());
       }
+      case "shard.handedOff": {
+        const from = this.shardOf(peer);
+        if (this.membership.stateOf(frame.to) !== "alive" || !this.own.handedOff(frame.part, frame.pepoch, from, frame.to, frame.id)) return this.table.toData();
+        return this.changed().then(() => {
+          this.log(`coordinator: partition ${frame.part} moved from ${from} to ${frame.to} (epoch ${this.table.epoch})`);
+          return this.table.toData();
+        });
+      }
+      case "shard.leave":
+        return this.leave(this.shardOf(peer));
+      case "cluster.removeShard":
+        return this.leave(frame.shardId);
       default:
         throw new InvalidError(`${frame.type} is not served to nodes by the coordinator`);
     }
@@ -287,8 +369,10 @@ export class CoordinatorNode {
 
   private async register(frame: FrameOf<"shard.register">, peer: Peer): Promise<unknown> {
     if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported`);
-    const member = this.membership.get(frame.shardId);
-    if (!member) throw new InvalidError(`shard "${frame.shardId}" is not in the cluster config`);
+    let member = this.membership.get(frame.shardId);
+    const joining = !member;
+    if (!member) member = this.membership.add(frame.shardId, frame.url, "joining");
+    else if (this.membership.roleOf(frame.shardId) === "leaving") this.membership.sendRole(frame.shardId, { type: "REJOIN" });
     if (member.peer && member.peer !== peer && member.peer.isOpen) {
       // A restarted shard whose old socket has not timed out yet: the new one wins.
       member.peer.close(1008, "replaced by a newer registration");
@@ -296,116 +380,121 @@ export class CoordinatorNode {
     peer.meta.shardId = frame.shardId;
     const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
-    if (urlChanged) {
-      const table = await this.publish(this.table.shardAddresses().map((a) => (a.id === frame.shardId ? { id: a.id, url: frame.url } : a)), peer);
-      this.log(`coordinator: shard ${frame.shardId} joined at ${frame.url} (epoch ${table.epoch})`);
+    if (urlChanged || joining) {
+      await this.changed(peer);
+      this.log(`coordinator: shard ${frame.shardId} ${joining ? "joins the cluster" : "registered"} at ${frame.url} (epoch ${this.table.epoch})`);
     } else {
       this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
     }
     if (!this.announcedReady && this.membership.allRegistered()) {
       this.announcedReady = true;
-      this.log(`coordinator: ready: all ${this.cfg.shards.length} shards joined (epoch ${this.table.epoch})`);
+      this.log(`coordinator: ready: all ${this.expected} shards joined (epoch ${this.table.epoch})`);
     }
     return { table: this.table.toData(), dicts: this.registry.ids() };
   }
 
   /**
-   * Make the current owners (and the given addresses) the next table: durable first, so a
-   * restarted coordinator never reuses an epoch or forgets a failover, then pushed to shards.
+   * Start moving every partition off a shard; it is forgotten once it holds none (a shard
+   * that asked itself sees that in the table, and exits).
    */
-  private async publish(shards = this.table.shardAddresses(), except?: Peer): Promise<PartitionTable> {
-    const table = new PartitionTable({
-      epoch: this.table.epoch + 1,
-      partitions: this.cfg.partitions,
-      owners: this.owners.map((o) => [...o]),
-      pepochs: [...this.pepochs],
-      learners: this.learners.map((l) => [...l]),
-      shards,
+  private async leave(id: string): Promise<{ state: string }> {
+    const role = this.membership.roleOf(id);
+    if (role === undefined) throw new NotFoundError(`shard "${id}" is not a member of this cluster`);
+    if (role === "joining" || role === "serving") {
+      if (this.membership.activeIds().length <= 1) throw new InvalidError(`shard "${id}" is the last serving shard: its partitions have nowhere to go`);
+      this.membership.sendRole(id, { type: "LEAVE" });
+      this.log(`coordinator: shard ${id} is leaving: its partitions move to the others`);
+      await this.changed();
+    }
+    return { state: ROLE_NAMES[this.membership.roleOf(id) ?? "leaving"] };
+  }
+
+  private disconnected(peer: Peer): void {
+    this.membership.disconnected(peer);
+    const id = peer.meta.shardId;
+    if (typeof id === "string" && this.membership.roleOf(id) === "leaving" && !this.membership.get(id)?.peer) {
+      this.membership.remove(id);
+      this.stats.delete(id);
+      this.log(`coordinator: shard ${id} has left`);
+      void this.changed().catch((err: unknown) => this.log(`coordinator: publishing failed: ${(err as Error).message}`));
+    }
+  }
+
+  /**
+   * Membership or ownership changed: take the next rebalancing steps, settle roles, and
+   * publish the result as a new table (durable first, so a restarted coordinator never
+   * reuses an epoch or forgets a failover or a hand-off, then pushed to the shards).
+   */
+  private async changed(except?: Peer): Promise<void> {
+    this.own.setActive(this.membership.activeIds());
+    const alive = (id: string) => this.membership.stateOf(id) === "alive";
+    this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
+    for (const m of this.membership.all()) {
+      const role = this.membership.roleOf(m.id);
+      if (role === "joining" && this.own.hasItsShare(m.id)) this.membership.sendRole(m.id, { type: "PLACED" });
+      if (role === "handingOff" && !this.own.holdsAny(m.id)) {
+        this.membership.sendRole(m.id, { type: "DRAINED" });
+        if (!m.peer) this.membership.remove(m.id); // gone already (a dead shard removed by an operator)
+      }
+    }
+    await this.publish(except);
+  }
+
+  /** Rebalance and publish if that changes anything (one run at a time). */
+  private rebalanceSoon(): void {
+    if (this.rebalancing) {
+      this.rebalanceAgain = true;
+      return;
+    }
+    this.own.setActive(this.membership.activeIds());
+    const alive = (id: string) => this.membership.stateOf(id) === "alive";
+    const moved = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
+    const roles = this.membership.all().some((m) => {
+      const role = this.membership.roleOf(m.id);
+      return (role === "joining" && this.own.hasItsShare(m.id)) || (role === "handingOff" && !this.own.holdsAny(m.id));
     });
+    if (!moved && !roles) return;
+    this.rebalancing = this.changed()
+      .catch((err: unknown) => this.log(`coordinator: rebalancing failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.rebalancing = undefined;
+        if (this.rebalanceAgain) {
+          this.rebalanceAgain = false;
+          this.rebalanceSoon();
+        }
+      });
+  }
+
+  private async publish(except?: Peer): Promise<PartitionTable> {
+    const table = this.makeTable(this.table.epoch + 1);
     this.table = table;
-    await this.store.saveTable({ epoch: table.epoch, shards: table.shardAddresses(), owners: table.toData().owners, pepochs: [...table.pepochs] });
+    await this.store.saveTable({
+      epoch: table.epoch,
+      shards: table.shardAddresses(),
+      owners: table.toData().owners,
+      pepochs: [...table.pepochs],
+      handoffs: table.toData().handoffs ?? [],
+      members: this.membership.toStored(),
+    });
     void this.broadcast({ type: "shard.table", table: table.toData() }, except);
     return table;
   }
 
   /**
-   * A shard is dead: each partition it led is taken over by its first in-sync replica under
-   * a new partition epoch (replicas refuse the old primary from then on); it leaves the
-   * replica set of the others. Partitions without a replica wait for it to come back.
+   * A shard is dead. Its lease (granted by its last answered heartbeat) must have run out
+   * first, so it has stopped serving reads on its own before anyone else may lead its
+   * partitions.
    */
   private async failover(dead: string): Promise<void> {
-    // Its lease (granted by its last answered heartbeat) must have run out first, so it has
-    // stopped serving reads on its own before anyone else may lead its partitions.
     const member = this.membership.get(dead);
     const wait = (member?.lastHeard ?? 0) + this.cfg.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (this.membership.stateOf(dead) !== "dead") return;
-    let promoted = 0;
-    let dropped = 0;
-    for (let p = 0; p < this.owners.length; p++) {
-      const o = this.owners[p] as string[];
-      const i = o.indexOf(dead);
-      if (i < 0 || o.length === 1) continue;
-      if (i === 0) {
-        this.pepochs[p] = (this.pepochs[p] ?? 0) + 1;
-        promoted++;
-      } else dropped++;
-      this.owners[p] = o.filter((id) => id !== dead);
+    const { promoted, dropped } = this.own.failover(dead);
+    await this.changed();
+    if (promoted + dropped > 0) {
+      this.log(`coordinator: failover of ${dead}: ${promoted} partitions have a new primary, ${dropped} lost a replica (epoch ${this.table.epoch})`);
     }
-    for (let p = 0; p < this.learners.length; p++) this.learners[p] = (this.learners[p] ?? []).filter((id) => id !== dead);
-    this.pickLearners();
-    if (promoted + dropped === 0) return;
-    const table = await this.publish();
-    this.log(`coordinator: failover of ${dead}: ${promoted} partitions have a new primary, ${dropped} lost a replica (epoch ${table.epoch})`);
-  }
-
-  /** A primary cannot reach a replica: it leaves that partition's in-sync set. */
-  private async replicaFailed(frame: FrameOf<"shard.replicaFailed">, from: string): Promise<void> {
-    const o = this.owners[frame.part];
-    if (!o || o[0] !== from || (this.pepochs[frame.part] ?? 0) !== frame.pepoch || !o.includes(frame.replica) || frame.replica === from) return;
-    this.owners[frame.part] = o.filter((id) => id !== frame.replica);
-    this.pickLearners();
-    const table = await this.publish();
-    this.log(`coordinator: ${frame.replica} left the replicas of partition ${frame.part} (reported by ${from}; epoch ${table.epoch})`);
-  }
-
-  /**
-   * Give every partition short of replicas a learner (an alive shard, in placement order)
-   * for its primary to catch up; returns whether anything changed.
-   */
-  private pickLearners(): boolean {
-    let changed = false;
-    for (let p = 0; p < this.owners.length; p++) {
-      const o = this.owners[p] as string[];
-      const l = (this.learners[p] ?? []).filter((id) => this.membership.stateOf(id) === "alive");
-      if (l.length !== (this.learners[p] ?? []).length) changed = true;
-      for (const id of this.preference[p] ?? []) {
-        if (o.length + l.length >= this.cfg.replicationFactor) break;
-        if (o.includes(id) || l.includes(id) || this.membership.stateOf(id) !== "alive") continue;
-        l.push(id);
-        changed = true;
-      }
-      this.learners[p] = l;
-    }
-    return changed;
-  }
-
-  private async assignLearners(): Promise<void> {
-    if (this.pickLearners()) {
-      const table = await this.publish();
-      this.log(`coordinator: replicas being rebuilt (epoch ${table.epoch})`);
-    }
-  }
-
-  /** A primary has caught a learner up: it joins the in-sync replicas. */
-  private async caughtUp(frame: FrameOf<"shard.caughtUp">, from: string): Promise<void> {
-    const o = this.owners[frame.part];
-    const l = this.learners[frame.part];
-    if (!o || !l || o[0] !== from || (this.pepochs[frame.part] ?? 0) !== frame.pepoch || !l.includes(frame.replica)) return;
-    o.push(frame.replica);
-    this.learners[frame.part] = l.filter((id) => id !== frame.replica);
-    const table = await this.publish();
-    this.log(`coordinator: ${frame.replica} is an in-sync replica of partition ${frame.part} again (epoch ${table.epoch})`);
   }
 
   private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {
@@ -435,19 +524,40 @@ export class CoordinatorNode {
     }
   }
 
-  private status(): unknown {
-    const byPrimary = this.table.partitionsByPrimary();
+  private status(): ClusterStatus {
+    const t = this.table;
+    const primaries = t.partitionsByPrimary();
+    const replicas = new Map<string, number>();
+    for (let p = 0; p < t.partitions; p++) for (const r of t.replicasOf(p)) replicas.set(r, (replicas.get(r) ?? 0) + 1);
+    const moves: ClusterStatus["moves"] = [];
+    for (let p = 0; p < t.partitions; p++) {
+      const from = t.primaryOf(p) ?? "";
+      const progress = this.stats.get(from)?.moves ?? [];
+      for (const to of t.learnersOf(p)) {
+        const m = progress.find((x) => x.part === p && x.to === to);
+        moves.push({ part: p, from, to, phase: "copying", done: m?.done ?? 0, total: m?.total ?? 0 });
+      }
+      const h = t.handoffOf(p);
+      if (h) moves.push({ part: p, from, to: h.to, phase: "handing off", done: 1, total: 1 });
+    }
+    const { pending, moving } = this.own.progress();
     return {
-      epoch: this.table.epoch,
-      partitions: this.table.partitions,
+      epoch: t.epoch,
+      partitions: t.partitions,
       replicationFactor: this.cfg.replicationFactor,
       dicts: this.registry.size,
       shards: this.membership.all().map((m) => ({
         id: m.id,
         url: m.url,
-        state: this.membership.stateOf(m.id),
-        partitions: byPrimary.get(m.id)?.length ?? 0,
+        state: ROLE_NAMES[this.membership.roleOf(m.id) ?? "leaving"],
+        health: this.membership.stateOf(m.id),
+        partitions: primaries.get(m.id)?.length ?? 0,
+        replicas: replicas.get(m.id) ?? 0,
+        entries: this.stats.get(m.id)?.entries ?? null,
+        held: this.stats.get(m.id)?.held ?? null,
       })),
+      rebalance: { pending, moving, done: t.partitions - pending },
+      moves,
     };
   }
 }

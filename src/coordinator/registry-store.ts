@@ -4,13 +4,19 @@
  * is flushed to disk before the coordinator answers or tells anyone about it.
  */
 import { open, type Database, type RootDatabase } from "lmdb";
+import type { Handoff } from "../hashing/partition-table.js";
 import type { DictRecord } from "./dict-registry.js";
+import type { StoredMember } from "./membership.js";
 
 export interface StoredTable {
   epoch: number;
   shards: { id: string; url: string }[];
   owners?: string[][];
   pepochs?: number[];
+  /** Hand-offs in progress: a primary that stopped serving waits for the flip. */
+  handoffs?: (Handoff | null)[];
+  /** Members and their roles (absent in tables written before shards could join). */
+  members?: StoredMember[];
 }
 
 export interface RegistryState {

@@ -5,12 +5,19 @@
  */
 import type { PartitionTableData, ShardAddress } from "../protocol/frames.js";
 
+/** A primary handing its partition to `to`; `id` is the epoch of the table that asked for it. */
+export interface Handoff {
+  to: string;
+  id: number;
+}
+
 export class PartitionTable {
   readonly epoch: number;
   readonly partitions: number;
   readonly owners: readonly (readonly string[])[];
   readonly pepochs: readonly number[];
   readonly learners: readonly (readonly string[])[];
+  readonly handoffs: readonly (Handoff | null)[];
   private readonly urls: ReadonlyMap<string, string>;
 
   constructor(data: PartitionTableData) {
@@ -22,6 +29,7 @@ export class PartitionTable {
     this.owners = data.owners;
     this.pepochs = data.pepochs.length === data.partitions ? data.pepochs : Array.from({ length: data.partitions }, () => 1);
     this.learners = data.learners.length === data.partitions ? data.learners : Array.from({ length: data.partitions }, () => []);
+    this.handoffs = data.handoffs?.length === data.partitions ? data.handoffs : Array.from({ length: data.partitions }, () => null);
     this.urls = new Map(data.shards.map((s) => [s.id, s.url]));
   }
 
@@ -43,6 +51,16 @@ export class PartitionTable {
   /** The partition's epoch: bumped whenever its primary changes. */
   pepochOf(part: number): number {
     return this.pepochs[part] ?? 0;
+  }
+
+  /** The hand-off of a partition's primary role in progress, if any. */
+  handoffOf(part: number): Handoff | null {
+    return this.handoffs[part] ?? null;
+  }
+
+  /** Whether a shard holds (or is being given) a copy of a partition. */
+  holds(part: number, shardId: string): boolean {
+    return (this.owners[part]?.includes(shardId) ?? false) || (this.learners[part]?.includes(shardId) ?? false);
   }
 
   /** The address of a shard, when it has registered. */
@@ -83,6 +101,7 @@ export class PartitionTable {
       pepochs: [...this.pepochs],
       learners: this.learners.map((l) => [...l]),
       shards: this.shardAddresses(),
+      handoffs: this.handoffs.map((h) => (h ? { ...h } : null)),
     };
   }
 }

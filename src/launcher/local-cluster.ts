@@ -31,6 +31,11 @@ export interface LocalClusterOptions {
   shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string };
 }
 
+/** Where `npm start` keeps the secret of a local cluster whose config names none. */
+export function localSecretPath(dataDir: string): string {
+  return join(dataDir, ".cluster-secret");
+}
+
 /** Find the package root (the folder with package.json) above this module. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -84,13 +89,45 @@ export class LocalCluster {
     return this.spawnNode("coordinator", coordArgs);
   }
 
-  /** Start (or restart) one shard process. */
+  /**
+   * Start (or restart) one shard process. An id that is not in the config is a new shard
+   * joining the running cluster (on a free port).
+   */
   async startShard(id: string): Promise<string> {
     const extra = this.opts.shardOptions?.(id) ?? {};
     const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl];
     if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
-    if (this.opts.freePorts) args.push("--port", "0");
+    if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");
     return this.spawnNode(id, args);
+  }
+
+  /**
+   * Make a shard leave the cluster (SIGTERM: it hands its partitions off first) and wait
+   * for it to exit; resolves with its exit code.
+   */
+  async leave(name: string, timeoutMs = 120_000): Promise<number | null> {
+    const node = this.nodes.get(name);
+    if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return node?.child.exitCode ?? null;
+    node.child.kill("SIGTERM");
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      node.exited,
+      new Promise<never>((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`${name} did not leave within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return code;
+  }
+
+  /** Names of the nodes started (running or not). */
+  names(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** Whether a node's process is running. */
+  isRunning(name: string): boolean {
+    const n = this.nodes.get(name);
+    return n !== undefined && n.child.exitCode === null && n.child.signalCode === null;
   }
 
   /** Restart the coordinator on the same address. */
@@ -183,10 +220,13 @@ export class LocalCluster {
     await Promise.all(all.map((n) => n.exited));
   }
 
-  /** Stop every node: SIGTERM, then SIGKILL for any that lingers. */
+  /**
+   * Stop every node: SIGINT (a shard stops keeping its partitions: SIGTERM would hand them
+   * off), then SIGKILL for any that lingers.
+   */
   async stop(): Promise<void> {
     const all = [...this.nodes.values()];
-    for (const n of all) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill("SIGTERM");
+    for (const n of all) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill("SIGINT");
     await Promise.all(
       all.map(async (n) => {
         const t = setTimeout(() => n.child.kill("SIGKILL"), 5_000);

@@ -1,5 +1,5 @@
 /**
- * A shard node's lifecycle: `booting → joining → serving → draining → stopped`.
+ * A shard node's lifecycle: `booting → joining → serving (→ leaving) → draining → stopped`.
  *
  * Data requests are served only in `serving`. Losing the coordinator does not leave
  * `serving` (the coordinator is not on the data path); it only marks the node `detached`
@@ -11,6 +11,7 @@ export type NodeLifecycleEvent =
   | { type: "BOOTED" }
   | { type: "REGISTERED"; epoch: number }
   | { type: "COORDINATOR_LOST" }
+  | { type: "LEAVE" }
   | { type: "STOP" }
   | { type: "DRAINED" };
 
@@ -37,6 +38,15 @@ export const nodeLifecycleMachine = setup({
       },
     },
     serving: {
+      on: {
+        REGISTERED: { actions: assign({ epoch: ({ event }) => event.epoch, detached: false }) },
+        COORDINATOR_LOST: { actions: assign({ detached: true }) },
+        LEAVE: "leaving",
+        STOP: "draining",
+      },
+    },
+    // Still serving what it holds while its partitions move away; then it stops.
+    leaving: {
       on: {
         REGISTERED: { actions: assign({ epoch: ({ event }) => event.epoch, detached: false }) },
         COORDINATOR_LOST: { actions: assign({ detached: true }) },

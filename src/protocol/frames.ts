@@ -37,6 +37,11 @@ export const PartitionTableSchema = Type.Object({
   /** Per partition: shards being caught up to become replicas (not waited for yet). */
   learners: Type.Array(Type.Array(Type.String())),
   shards: Type.Array(ShardAddress),
+  /**
+   * Per partition: a hand-off of the primary role in progress, or null. `id` is the table
+   * epoch that started it, so a report about an older hand-off is never taken for this one.
+   */
+  handoffs: Type.Optional(Type.Array(Type.Union([Type.Null(), Type.Object({ to: Type.String({ minLength: 1, maxLength: 128 }), id: Epoch })]))),
 });
 export type PartitionTableData = Static<typeof PartitionTableSchema>;
 
@@ -69,8 +74,18 @@ export const DictList = request("dict.list", {
 export const DictDelete = request("dict.delete", { name: Name, env: EnvName, allowMissing: Type.Boolean() });
 export const DictDeleteId = request("dict.deleteId", { id: DictId });
 export const EphemeralCreate = request("ephemeral.create", { env: EnvName });
-export const Heartbeat = request("heartbeat", {});
+/** A move this shard is running as a partition's primary: entries copied so far. */
+export const MoveProgress = Type.Object({ part: Partition, to: Type.String({ maxLength: 128 }), done: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) });
+export type MoveProgressData = Static<typeof MoveProgress>;
+/** Shards add what the coordinator shows in `cluster status`. */
+export const Heartbeat = request("heartbeat", {
+  entries: Type.Optional(Type.Integer({ minimum: 0 })),
+  held: Type.Optional(Type.Integer({ minimum: 0 })),
+  moves: Type.Optional(Type.Array(MoveProgress, { maxItems: 65536 })),
+});
 export const StatusGet = request("status", {});
+/** An operator (with the cluster secret) asks to move every partition off a shard, then forget it. */
+export const RemoveShard = request("cluster.removeShard", { shardId: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // ---- shard → coordinator -----------------------------------------------------------------
 
@@ -94,7 +109,15 @@ export const MutationSchema = Type.Union([
   Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number() }),
   Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes }),
   Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }) }),
-  Type.Object({ op: Type.Literal("dedup"), id: Type.String({ maxLength: 200 }), at: Type.Number(), answer: Type.Unknown(), memoryOnly: Type.Optional(Type.Boolean()) }),
+  Type.Object({
+    op: Type.Literal("dedup"),
+    id: Type.String({ maxLength: 200 }),
+    at: Type.Number(),
+    answer: Type.Unknown(),
+    memoryOnly: Type.Optional(Type.Boolean()),
+    /** The partition of the write it answers (so it moves with the partition). */
+    part: Type.Optional(Partition),
+  }),
   /** First of a snapshot: the replica empties the partition before what follows. */
   Type.Object({ op: Type.Literal("reset"), part: Partition }),
 ]);
@@ -102,6 +125,10 @@ export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 /** A primary without a current lease asks its replicas whether it still leads these partitions. */
 export const Confirm = request("confirm", { parts: Type.Array(Type.Object({ part: Partition, pepoch: Epoch }), { maxItems: 65536 }) });
+/** A primary has stopped serving a partition it hands off, and every write it accepted is on `to`. */
+export const HandedOff = request("shard.handedOff", { part: Partition, pepoch: Epoch, to: Type.String({ minLength: 1, maxLength: 128 }), id: Epoch });
+/** A shard asks to leave (SIGTERM): resolves once it holds no partition any more. */
+export const ShardLeave = request("shard.leave", {});
 export const CaughtUp = request("shard.caughtUp", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 
 // ---- client → shard (the data path) ------------------------------------------------------
@@ -121,11 +148,17 @@ export const Update = request("update", {
 });
 export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
 export const Len = request("len", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
+/**
+ * A page of a partition's entries in key-byte order, after the position `after` (the last
+ * key the previous page examined; null for the first page). The position names no node, so
+ * an iteration survives its partition moving; `session` only lets the same node skip work.
+ */
 export const Scan = request("scan", {
   dict: DictId,
   part: Partition,
   epoch: Epoch,
-  cursor: Type.Union([Type.String({ maxLength: 128 }), Type.Null()]),
+  after: Type.Union([Bytes, Type.Null()]),
+  session: Type.Optional(Type.String({ maxLength: 64 })),
   limit: Type.Integer({ minimum: 1, maximum: 10000 }),
   values: Type.Boolean(),
 });
@@ -161,6 +194,9 @@ export const FrameSchemas = {
   "shard.dictRemoved": ShardDictRemoved,
   "shard.replicaFailed": ReplicaFailed,
   "shard.caughtUp": CaughtUp,
+  "shard.handedOff": HandedOff,
+  "shard.leave": ShardLeave,
+  "cluster.removeShard": RemoveShard,
   confirm: Confirm,
   repl: Repl,
   get: Get,

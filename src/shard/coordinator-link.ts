@@ -6,7 +6,7 @@ import WebSocket from "ws";
 import { NotFoundError } from "../errors.js";
 import { nodeHeaders } from "../net/auth.js";
 import { Peer, type RequestHandler } from "../net/peer.js";
-import { PROTOCOL_VERSION, type PartitionTableData } from "../protocol/frames.js";
+import { PROTOCOL_VERSION, type MoveProgressData, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
 
 export interface RegisterResult {
   table: PartitionTableData;
@@ -27,6 +27,8 @@ export interface CoordinatorLinkOptions {
   log: (line: string) => void;
   /** A heartbeat sent at `sentAt` (performance.now()) was answered with the coordinator's table epoch. */
   onHeartbeat?: (sentAt: number, epoch: number) => void;
+  /** What each heartbeat reports for `cluster status`. */
+  stats?: () => { entries: number; held: number; moves: MoveProgressData[] };
 }
 
 export class CoordinatorLink {
@@ -83,7 +85,7 @@ export class CoordinatorLink {
     const every = this.opts.heartbeatMs ?? 1_000;
     const beat = () => {
       const sentAt = performance.now();
-      peer.request({ type: "heartbeat" }, { timeoutMs: every * 3 }).then(
+      peer.request({ type: "heartbeat", ...this.opts.stats?.() }, { timeoutMs: every * 3 }).then(
         (r) => {
           const epoch = (r as { epoch?: unknown } | undefined)?.epoch;
           if (typeof epoch === "number") this.opts.onHeartbeat?.(sentAt, epoch);
@@ -114,18 +116,30 @@ export class CoordinatorLink {
     return (await peer.request({ type: "table.get" }, { timeoutMs: 5_000 })) as RegisterResult["table"];
   }
 
-  /** Tell the coordinator a replica does not answer; resolves with the table after that. */
-  async reportReplicaFailed(part: number, pepoch: number, replica: string): Promise<RegisterResult["table"]> {
+  private async ask<T>(frame: Outgoing): Promise<T> {
     const peer = this.peer;
     if (!peer?.isOpen) throw new Error("coordinator not connected");
-    return (await peer.request({ type: "shard.replicaFailed", part, pepoch, replica }, { timeoutMs: 5_000 })) as RegisterResult["table"];
+    return (await peer.request(frame, { timeoutMs: 5_000 })) as T;
+  }
+
+  /** Tell the coordinator a replica does not answer; resolves with the table after that. */
+  reportReplicaFailed(part: number, pepoch: number, replica: string): Promise<PartitionTableData> {
+    return this.ask({ type: "shard.replicaFailed", part, pepoch, replica });
   }
 
   /** Tell the coordinator a learner has its snapshot; resolves with the table after that. */
-  async reportCaughtUp(part: number, pepoch: number, replica: string): Promise<RegisterResult["table"]> {
-    const peer = this.peer;
-    if (!peer?.isOpen) throw new Error("coordinator not connected");
-    return (await peer.request({ type: "shard.caughtUp", part, pepoch, replica }, { timeoutMs: 5_000 })) as RegisterResult["table"];
+  reportCaughtUp(part: number, pepoch: number, replica: string): Promise<PartitionTableData> {
+    return this.ask({ type: "shard.caughtUp", part, pepoch, replica });
+  }
+
+  /** Tell the coordinator this node stopped serving a partition it hands to `to`. */
+  reportHandedOff(part: number, pepoch: number, to: string, id: number): Promise<PartitionTableData> {
+    return this.ask({ type: "shard.handedOff", part, pepoch, to, id });
+  }
+
+  /** Ask to leave the cluster: the coordinator moves this node's partitions away. */
+  leave(): Promise<unknown> {
+    return this.ask({ type: "shard.leave" });
   }
 
   /** Ask the coordinator whether a dict id exists. */

@@ -33,6 +33,8 @@ export interface DataHandlerContext {
    * leads them, or rejects (it was deposed).
    */
   ensureLeader(parts: readonly number[]): Promise<void> | undefined;
+  /** The shard a partition is being handed to, while this node no longer serves it. */
+  handingOff(part: number): string | undefined;
 }
 
 type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
@@ -68,20 +70,35 @@ export class DataHandler {
       return Promise.allSettled(waits).then(again);
     }
     const result = fn();
-    if (result instanceof Promise && ids.length > 0 && "part" in frame) {
-      const part = frame.part;
-      let set = this.partInflight.get(part);
-      if (!set) this.partInflight.set(part, (set = new Set()));
-      set.add(result);
+    const parts = ids.length > 0 && "part" in frame ? [frame.part] : frame.type === "clear" ? frame.parts : [];
+    if (result instanceof Promise && parts.length > 0) {
       for (const id of ids) this.inflight.set(id, result);
+      const sets = parts.map((part) => {
+        let set = this.partInflight.get(part);
+        if (!set) this.partInflight.set(part, (set = new Set()));
+        set.add(result);
+        return [part, set] as const;
+      });
       const settle = () => {
         for (const id of ids) if (this.inflight.get(id) === result) this.inflight.delete(id);
-        set.delete(result);
-        if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
+        for (const [part, set] of sets) {
+          set.delete(result);
+          if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
+        }
       };
       result.then(settle, settle);
     }
     return result;
+  }
+
+  /**
+   * Resolves once no write accepted on `part` is still waiting for its commit or its
+   * replicas (a primary handing the partition off stops accepting new ones first).
+   */
+  async drain(part: number): Promise<void> {
+    for (let set = this.partInflight.get(part); set && set.size > 0; set = this.partInflight.get(part)) {
+      await Promise.allSettled([...set]);
+    }
   }
 
   /** `clientId` is the sender's id (from its hello), which makes retries recognisable. */
@@ -89,9 +106,12 @@ export class DataHandler {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     const table = this.ctx.table();
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
-    if ("part" in frame) this.checkOwner(table, frame.part);
-    else for (const p of frame.parts) this.checkOwner(table, p);
-    const exec = () => (clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame));
+    this.checkOwners(table, frame);
+    const exec = () => {
+      // Ownership again: the table may have changed, or a hand-off begun, while this waited.
+      this.checkOwners(this.ctx.table() ?? table, frame);
+      return clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame);
+    };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
     const run = () =>
       this.afterPending(frame, () => {
@@ -115,25 +135,25 @@ export class DataHandler {
     const seen = dedup.lookup(id);
     if (seen.found) return seen.answer;
     const at = this.ctx.clock.now();
-    const store = "part" in frame ? this.ctx.host.store(frame.part) : undefined;
+    const store = this.ctx.host.store(frame.part);
     const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
     let result: unknown;
     try {
       // The answer travels with the mutation to the replicas (and, for the kinds whose retry
       // could answer differently, to disk), so a retry after a crash or failover finds it.
-      result = this.apply(frame, (r) => store?.record({ op: "dedup", id, at, answer: { r }, ...(!durable && { memoryOnly: true }) }));
+      result = this.apply(frame, (r) => store?.record({ op: "dedup", id, at, answer: { r }, part: frame.part, ...(!durable && { memoryOnly: true }) }));
     } catch (err) {
       const answer = errorAnswer(err);
-      if (answer) dedup.settle(id, at, answer);
+      if (answer) dedup.settle(id, at, answer, frame.part);
       throw err;
     }
     if (!(result instanceof Promise)) {
-      dedup.settle(id, at, { r: result });
+      dedup.settle(id, at, { r: result }, frame.part);
       return result;
     }
     const p = result.then(
       (r: unknown) => {
-        dedup.settle(id, at, { r });
+        dedup.settle(id, at, { r }, frame.part);
         return r;
       },
       (err: unknown) => {
@@ -141,8 +161,13 @@ export class DataHandler {
         throw err;
       },
     );
-    dedup.running(id, at, p);
+    dedup.running(id, at, p, frame.part);
     return p;
+  }
+
+  private checkOwners(table: PartitionTable, frame: DataFrame): void {
+    if ("part" in frame) this.checkOwner(table, frame.part);
+    else for (const p of frame.parts) this.checkOwner(table, p);
   }
 
   private checkOwner(table: PartitionTable, part: number): void {
@@ -150,6 +175,8 @@ export class DataHandler {
     if (table.primaryOf(part) !== this.ctx.shardId) {
       throw new RetryableError(WireCode.WrongOwner, `${this.ctx.shardId} does not own partition ${part} at epoch ${table.epoch}`);
     }
+    const to = this.ctx.handingOff(part);
+    if (to !== undefined) throw new RetryableError(WireCode.WrongOwner, `partition ${part} moved: ${this.ctx.shardId} is handing it to ${to}`);
   }
 
   /** Check key bytes from the wire: canonical, and hashing to the partition named. */
@@ -238,9 +265,8 @@ export class DataHandler {
         return n;
       }
       case "scan": {
-        const page = host.store(frame.part).scan(frame.dict, frame.cursor, frame.limit, frame.values, now, SCAN_PAGE_BYTES, frame.rid);
-        if (page === "expired-cursor") throw new InvalidError("iteration cursor expired or unknown; start the iteration again");
-        return page;
+        const after = frame.after === null ? null : keyString(frame.after);
+        return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
       }
     }
   }

@@ -21,20 +21,48 @@ export interface DedupAnswer {
 
 interface Entry {
   at: number;
+  /** The partition of the write, when known: the record moves with the partition. */
+  part: number | undefined;
   answer: DedupAnswer | undefined;
   running: Promise<unknown> | undefined;
 }
 
 export class DedupTable {
   private readonly records = new Map<string, Entry>();
+  /** Per partition: ids in the order recorded (pruned of forgotten ones lazily). */
+  private readonly byPart = new Map<number, string[]>();
 
   static id(clientId: string, rid: number): string {
     return `${clientId}:${rid}`;
   }
 
   /** Put back an answer loaded from storage. */
-  restore(id: string, at: number, answer: DedupAnswer): void {
-    this.records.set(id, { at, answer, running: undefined });
+  restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
+    this.records.set(id, { at, part, answer, running: undefined });
+    this.index(id, part);
+  }
+
+  private index(id: string, part: number | undefined): void {
+    if (part === undefined) return;
+    let ids = this.byPart.get(part);
+    if (!ids) this.byPart.set(part, (ids = []));
+    ids.push(id);
+  }
+
+  /** The settled answers of a partition's writes since `since`, to copy along with it. */
+  forPart(part: number, since: number): { id: string; at: number; answer: DedupAnswer }[] {
+    const ids = this.byPart.get(part);
+    if (!ids) return [];
+    const out: { id: string; at: number; answer: DedupAnswer }[] = [];
+    const kept: string[] = [];
+    for (const id of ids) {
+      const e = this.records.get(id);
+      if (!e || e.part !== part) continue;
+      kept.push(id);
+      if (e.answer !== undefined && e.at >= since) out.push({ id, at: e.at, answer: e.answer });
+    }
+    this.byPart.set(part, kept);
+    return out;
   }
 
   /**
@@ -51,13 +79,16 @@ export class DedupTable {
   }
 
   /** Mark a request as running, so a concurrent retry waits for the same answer. */
-  running(id: string, at: number, p: Promise<unknown>): void {
-    this.records.set(id, { at, answer: undefined, running: p });
+  running(id: string, at: number, p: Promise<unknown>, part?: number): void {
+    this.records.set(id, { at, part, answer: undefined, running: p });
+    this.index(id, part);
   }
 
   /** Record the final answer (what storage also gets). */
-  settle(id: string, at: number, answer: DedupAnswer): void {
-    this.records.set(id, { at, answer, running: undefined });
+  settle(id: string, at: number, answer: DedupAnswer, part?: number): void {
+    const had = this.records.get(id);
+    this.records.set(id, { at, part, answer, running: undefined });
+    if (!had) this.index(id, part);
     if (this.records.size > MAX_RECORDS) this.expire(at, true);
   }
 
@@ -72,6 +103,12 @@ export class DedupTable {
       if (e.running) continue;
       if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) this.records.delete(id);
       else if (!overCapacity) break; // insertion order is time order
+    }
+    for (const [part, ids] of this.byPart) {
+      let i = 0;
+      while (i < ids.length && !this.records.has(ids[i] as string)) i++;
+      if (i === ids.length) this.byPart.delete(part);
+      else if (i > 0) ids.splice(0, i);
     }
   }
 

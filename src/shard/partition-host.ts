@@ -42,6 +42,11 @@ export class PartitionHost {
     return s;
   }
 
+  /** Every partition store, by partition. */
+  all(): IterableIterator<[number, PartitionStore]> {
+    return this.stores.entries();
+  }
+
   existing(part: number): PartitionStore | undefined {
     return this.stores.get(part);
   }

@@ -11,7 +11,7 @@
  */
 import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
-import type { FrameOf } from "../protocol/frames.js";
+import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
@@ -27,14 +27,17 @@ export interface ReplicatorContext {
   reportFailed(part: number, pepoch: number, replica: string): Promise<void>;
   reportCaughtUp(part: number, pepoch: number, replica: string): Promise<void>;
   refreshTable(): Promise<void>;
-  /** A snapshot of a partition this node leads. */
-  snapshot(part: number): ReplMutation[];
+  /**
+   * A partition this node leads, as chunks of mutations read lazily (the first starts with
+   * a reset), and how many entries that is about.
+   */
+  snapshot(part: number): { chunks: Iterator<ReplMutation[]>; total: number };
 }
 
 type ReplicatedMutation = ReplMutation;
 
-/** Mutations per snapshot frame. */
-const SNAPSHOT_CHUNK = 1000;
+/** Snapshot frames of one catch-up in flight at once: bounds the memory a copy takes. */
+const CHUNKS_IN_FLIGHT = 4;
 
 interface Batch {
   muts: ReplicatedMutation[];
@@ -56,6 +59,13 @@ export class Replicator {
    * this node: so they are waited for, and asked to confirm leadership, like replicas.
    */
   private readonly reported = new Set<string>();
+  /** Copies running from this node, by `learner:part`, for `cluster status`. */
+  private readonly progress = new Map<string, MoveProgressData>();
+
+  /** The copies this node is running now. */
+  moves(): MoveProgressData[] {
+    return [...this.progress.values()].map((m) => ({ ...m }));
+  }
 
   /**
    * The shards whose acknowledgement a write of `part` needs, and which must confirm this
@@ -85,13 +95,37 @@ export class Replicator {
     }
   }
 
+  /**
+   * Copy a partition to a learner: snapshot chunks, each read and queued in one turn, with
+   * the event loop free between them (so other requests wait at most one chunk), then the
+   * live stream that was queued behind them.
+   */
   private async catchUp(learner: string, part: number, pepoch: number): Promise<void> {
-    const muts = this.ctx.snapshot(part);
-    const frames: Promise<void>[] = [];
-    for (let i = 0; i < muts.length; i += SNAPSHOT_CHUNK) {
-      frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts: muts.slice(i, i + SNAPSHOT_CHUNK) }, true));
+    const { chunks, total } = this.ctx.snapshot(part);
+    const key = `${learner}:${part}`;
+    const progress: MoveProgressData = { part, to: learner, done: 0, total };
+    this.progress.set(key, progress);
+    try {
+      const frames: Promise<void>[] = [];
+      for (let next = chunks.next(); !next.done; next = chunks.next()) {
+        const muts = next.value;
+        frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts }, true));
+        const settled = frames.length - CHUNKS_IN_FLIGHT;
+        if (settled >= 0) await frames[settled];
+        progress.done += muts.length;
+        if (progress.done > progress.total) progress.total = progress.done;
+        await new Promise((resolve) => setImmediate(resolve));
+        const t = this.ctx.table();
+        if (!t || t.pepochOf(part) !== pepoch || !t.learnersOf(part).includes(learner)) throw new RetryableError(WireCode.Unavailable, "the copy is no longer wanted");
+      }
+      await Promise.all(frames);
+      await this.finishCatchUp(learner, part, pepoch);
+    } finally {
+      if (this.progress.get(key) === progress) this.progress.delete(key);
     }
-    await Promise.all(frames);
+  }
+
+  private async finishCatchUp(learner: string, part: number, pepoch: number): Promise<void> {
     // From now on writes wait for the learner; the live frames queued before that (their
     // writes were acknowledged without it) must land before it may count as in sync.
     this.reported.add(`${learner}:${part}:${pepoch}`);

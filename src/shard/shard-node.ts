@@ -4,7 +4,7 @@
  */
 import { createActor } from "xstate";
 import type { ClusterConfig } from "../config/cluster-config.js";
-import { InvalidError } from "../errors.js";
+import { InvalidError, NotFoundError } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
 import { nodeLifecycleMachine } from "../machines/node-lifecycle.machine.js";
 import { frameLimit } from "../net/limits.js";
@@ -15,7 +15,9 @@ import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
 import { Replicator } from "./replicator.js";
 import { RetryableError, WireCode } from "../errors.js";
-import type { FrameOf } from "../protocol/frames.js";
+import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
+import type { ReplMutation } from "../store/storage-engine.js";
+import { backoff } from "../util/backoff.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
@@ -35,10 +37,16 @@ export interface ShardNodeOptions {
   /** The address clients and peers should use, when not the one listened on (a proxy, NAT). */
   advertiseUrl?: string;
   clusterSecret?: string | undefined;
+  /** Root folder for this node's data (`<dataDir>/<id>/`); default the config's `dataDir`. */
+  dataDir?: string;
   engine?: StorageEngine;
   clock?: Clock;
   log?: (line: string) => void;
 }
+
+/** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
+const SNAPSHOT_CHUNK_ENTRIES = 1000;
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
 export class ShardNode {
   readonly id: string;
@@ -63,12 +71,23 @@ export class ShardNode {
   private readonly clusterSecret: string | undefined;
   private readonly engine: StorageEngine;
   private dataDir: DataDir | undefined;
+  private readonly dataRoot: string;
+  /** Partitions this node stopped serving to hand them off, until the flip (or a cancel). */
+  private readonly handing = new Map<number, { to: string; id: number; pepoch: number }>();
+  private removedResolve: (() => void) | undefined;
+  /** Resolves when the coordinator has forgotten this node (it left, or was removed). */
+  readonly removed = new Promise<void>((resolve) => (this.removedResolve = resolve));
+  private registered = false;
 
   constructor(opts: ShardNodeOptions) {
     this.cfg = opts.config;
     this.id = opts.id;
-    const own = this.cfg.shards.find((s) => s.id === opts.id);
-    if (!own) throw new Error(`shard id "${opts.id}" is not in the cluster config (known: ${this.cfg.shards.map((s) => s.id).join(", ")})`);
+    // A shard that is not in the config joins a running cluster: it needs its own address.
+    const own = this.cfg.shards.find((s) => s.id === opts.id) ?? (opts.port !== undefined ? { id: opts.id, host: opts.host ?? "127.0.0.1", port: opts.port } : undefined);
+    if (!own) {
+      throw new Error(`shard id "${opts.id}" is not in the cluster config (known: ${this.cfg.shards.map((s) => s.id).join(", ")}); to join a running cluster give its --port (and --host)`);
+    }
+    this.dataRoot = opts.dataDir ?? this.cfg.dataDir;
     this.log = opts.log ?? ((l) => console.log(l));
     this.clock = opts.clock ?? systemClock;
     this.clusterSecret = opts.clusterSecret;
@@ -91,7 +110,7 @@ export class ShardNode {
         this.adoptTable(await this.link.reportCaughtUp(part, pepoch, replica));
       },
       refreshTable: () => this.refreshTable(),
-      snapshot: (part) => this.host.store(part).snapshot(this.clock.now()),
+      snapshot: (part) => this.snapshotOf(part),
     });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
@@ -107,8 +126,12 @@ export class ShardNode {
       clock: this.clock,
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
-      serving: () => this.lifecycle.getSnapshot().matches("serving"),
+      serving: () => {
+        const snap = this.lifecycle.getSnapshot();
+        return snap.matches("serving") || snap.matches("leaving");
+      },
       ensureLeader: (parts) => this.ensureLeader(parts),
+      handingOff: (part) => this.handing.get(part)?.to,
       persist: (store) => {
         const muts = store.takePending();
         if (muts.length === 0) return undefined;
@@ -139,7 +162,7 @@ export class ShardNode {
   /** The configured engine; LMDB in `<dataDir>/<id>/`, locked against a second node. */
   private openEngine(): StorageEngine {
     if (this.cfg.storageEngine === "memory") return new MemoryEngine();
-    this.dataDir = openDataDir(this.cfg.dataDir, this.id);
+    this.dataDir = openDataDir(this.dataRoot, this.id);
     try {
       return new LmdbEngine(join(this.dataDir.path, "lmdb"));
     } catch (err) {
@@ -154,7 +177,7 @@ export class ShardNode {
     const state = this.engine.recover();
     const n = this.host.recover(state);
     for (const id of state.dicts) this.dicts.add(id);
-    for (const d of state.dedup) this.dedup.restore(d.id, d.at, d.answer as { r?: unknown });
+    for (const d of state.dedup) this.dedup.restore(d.id, d.at, d.answer as { r?: unknown }, d.part);
     const ms = performance.now() - t0;
     const where = this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine: nothing to load)";
     this.log(`${this.id}: recovered ${n} entries of ${state.dicts.length} dicts in ${ms.toFixed(0)} ms${where}`);
@@ -195,13 +218,51 @@ export class ShardNode {
         }
         this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.cfg.suspectAfterMs);
       },
+      stats: () => this.stats(),
       log: this.log,
     });
     this.link.start();
     return url;
   }
 
+  /** Entries in the partitions this node leads and in all it holds, and its copies running. */
+  private stats(): { entries: number; held: number; moves: MoveProgressData[] } {
+    let entries = 0;
+    let held = 0;
+    for (const [part, store] of this.host.all()) {
+      const n = store.size;
+      held += n;
+      if (this.table?.primaryOf(part) === this.id) entries += n;
+    }
+    return { entries, held, moves: this.replicator.moves() };
+  }
+
+  /** A partition as chunks for a learner: its entries, and the answers of its recent writes. */
+  private snapshotOf(part: number): { chunks: Iterator<ReplMutation[]>; total: number } {
+    const store = this.host.store(part);
+    const dedup: ReplMutation[] = this.dedup
+      .forPart(part, this.clock.now() - DEDUP_WINDOW_MS)
+      .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
+    const chunks = store.snapshotChunks(SNAPSHOT_CHUNK_ENTRIES, () => this.clock.now(), SNAPSHOT_CHUNK_BYTES);
+    let first = true;
+    return {
+      total: store.size,
+      chunks: {
+        next: () => {
+          const next = chunks.next();
+          if (first && !next.done) {
+            first = false;
+            // After the reset, so the learner keeps them.
+            next.value.splice(1, 0, ...dedup);
+          }
+          return next;
+        },
+      },
+    };
+  }
+
   private onRegistered(r: RegisterResult): void {
+    this.registered = true;
     this.adoptTable(r.table);
     const known = new Set(this.dicts.ids());
     const dropped = this.dicts.replace(r.dicts);
@@ -217,8 +278,57 @@ export class ShardNode {
 
   private adoptTable(data: RegisterResult["table"]): void {
     if (this.table && data.epoch <= this.table.epoch) return;
-    this.table = new PartitionTable(data);
-    this.replicator.onTable(this.table);
+    const t = new PartitionTable(data);
+    this.table = t;
+    this.replicator.onTable(t);
+    this.followHandoffs(t);
+    this.releaseUnheld(t);
+    if (this.registered && !t.shardAddresses().some((a) => a.id === this.id)) {
+      this.log(`${this.id}: the coordinator has removed this shard from the cluster`);
+      this.removedResolve?.();
+    }
+  }
+
+  /**
+   * Hand-offs the table asks of this node: stop serving the partition, wait until every
+   * write accepted on it has reached the new primary, and report; the coordinator then
+   * flips the primary. A hand-off the table no longer asks for (flipped, or abandoned)
+   * ends here: an abandoned one means serving the partition again.
+   */
+  private followHandoffs(t: PartitionTable): void {
+    for (const [part, f] of this.handing) {
+      const h = t.handoffOf(part);
+      if (t.primaryOf(part) !== this.id || !h || h.id !== f.id || t.pepochOf(part) !== f.pepoch) this.handing.delete(part);
+    }
+    for (let part = 0; part < t.partitions; part++) {
+      const h = t.handoffOf(part);
+      if (!h || t.primaryOf(part) !== this.id || h.to === this.id || this.handing.has(part) || !t.owners[part]?.includes(h.to)) continue;
+      const f = { to: h.to, id: h.id, pepoch: t.pepochOf(part) };
+      this.handing.set(part, f);
+      void this.handOff(part, f);
+    }
+  }
+
+  private async handOff(part: number, f: { to: string; id: number; pepoch: number }): Promise<void> {
+    await this.data.drain(part);
+    for (let attempt = 1; this.handing.get(part) === f; attempt++) {
+      try {
+        if (!this.link) throw new Error("not linked to the coordinator");
+        this.adoptTable(await this.link.reportHandedOff(part, f.pepoch, f.to, f.id));
+      } catch {
+        // reported again below, while the hand-off stands
+      }
+      if (this.handing.get(part) === f) await backoff(attempt, 500);
+    }
+  }
+
+  /** Drop the copies of partitions this node no longer holds (moved away, or trimmed). */
+  private releaseUnheld(t: PartitionTable): void {
+    for (const [part, store] of this.host.all()) {
+      if (store.size === 0 || t.holds(part, this.id)) continue;
+      store.release();
+      this.background(store.commit(), `releasing partition ${part}`);
+    }
   }
 
   /** Ask the coordinator for its table now (this node may be behind). */
@@ -281,7 +391,7 @@ export class ShardNode {
     }
     const store = this.host.store(frame.part);
     store.applyReplicated(frame.muts);
-    for (const m of frame.muts) if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown });
+    for (const m of frame.muts) if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? frame.part);
     await store.commit();
   }
 
@@ -317,6 +427,26 @@ export class ShardNode {
       return { v: 1, shardId: this.id };
     }
     throw new InvalidError(`${frame.type} is not served by a shard`);
+  }
+
+  /**
+   * Leave the cluster: the coordinator moves every partition this node holds to the others
+   * (their writes keep being served meanwhile); resolves once it has forgotten this node.
+   */
+  async leave(onProgress?: (line: string) => void): Promise<void> {
+    this.lifecycle.send({ type: "LEAVE" });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!this.link) throw new Error("not started");
+        await this.link.leave();
+        break;
+      } catch (err) {
+        if (err instanceof InvalidError || err instanceof NotFoundError) throw err;
+        onProgress?.(`${this.id}: cannot ask to leave yet (${(err as Error).message}); retrying`);
+        await backoff(attempt, 1_000);
+      }
+    }
+    await this.removed;
   }
 
   /** Entries held (for status and tests). */

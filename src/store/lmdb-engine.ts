@@ -145,7 +145,8 @@ export class LmdbEngine implements StorageEngine {
             break;
           case "dedup":
             if (m.memoryOnly) break;
-            this.dedup.put(`${String(m.at).padStart(15, "0")}:${m.id}`, m.answer);
+            // The partition rides along in the answer object (`p`), so the record can move with it.
+            this.dedup.put(`${String(m.at).padStart(15, "0")}:${m.id}`, m.part === undefined ? m.answer : { ...(m.answer as object), p: m.part });
             break;
         }
       }
@@ -197,7 +198,8 @@ export class LmdbEngine implements StorageEngine {
     const dedup: RecoveredState["dedup"] = [];
     for (const { key, value } of this.dedup.getRange({})) {
       const sep = key.indexOf(":");
-      dedup.push({ at: Number(key.slice(0, sep)), id: key.slice(sep + 1), answer: value });
+      const { p, ...answer } = value as { p?: number };
+      dedup.push({ at: Number(key.slice(0, sep)), id: key.slice(sep + 1), answer, ...(typeof p === "number" && { part: p }) });
     }
     const generations = new Map<string, number>();
     const dropped = new Set<string>();

@@ -31,19 +31,20 @@ interface Entry {
   readonly slot: DictSlot;
 }
 
+/** A dict's keys in byte order as of the first page a node served of one iteration. */
 interface ScanSession {
   readonly dict: string;
-  readonly iter: Iterator<Entry>;
+  readonly sorted: string[];
   lastUsed: number;
-  /** The last page served and the request that asked for it: a retry gets it again. */
-  lastRid: number | undefined;
-  lastPage: ScanPage | undefined;
 }
 
 export interface ScanPage {
   keys: Uint8Array[];
   values: Uint8Array[];
-  cursor: string | null;
+  /** Where the next page starts (after this key), or null when the partition is done. */
+  next: Uint8Array | null;
+  /** Lets the next page on this node reuse the sorted keys. */
+  session: string;
 }
 
 export interface PartitionStoreOptions {
@@ -63,10 +64,10 @@ export function persistSlackMs(ttlMs: number): number {
   return Math.max(1, Math.min(Math.floor(ttlMs / 10), 3_600_000));
 }
 
-/** Scan steps per page, counting skipped (cleared, expired) entries, before yielding. */
+/** Scan steps per page, counting skipped (deleted, expired) keys, before yielding. */
 const SCAN_STEPS_PER_ITEM = 16;
 
-/** Idle scan cursors are dropped after this long. */
+/** Idle scan sessions are dropped after this long (the position alone still works). */
 const SCAN_SESSION_IDLE_MS = 5 * 60_000;
 const MAX_SCAN_SESSIONS = 1024;
 
@@ -79,6 +80,18 @@ export function keyString(key: Uint8Array): string {
 
 function keyBytes(k: string): Uint8Array {
   return Buffer.from(k, "latin1");
+}
+
+/** The index of the first element greater than `k` in a sorted array. */
+function upperBound(sorted: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as string) <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export class PartitionStore {
@@ -311,68 +324,57 @@ export class PartitionStore {
   }
 
   /**
-   * A page of a dict's live entries. The cursor holds a live iterator over the dict's map:
-   * entries added or removed meanwhile are seen or skipped, and an entry present for the
-   * whole scan is returned exactly once.
+   * A page of a dict's live entries in key-byte order, after position `after` (exclusive).
+   * The position is a key, not a node-local iterator, so an iteration can go on on another
+   * node after the partition moved (or failed over): every key present for the whole
+   * iteration was present when any node sorted its keys, and is returned exactly once.
+   * The sort is kept per session, so the pages that follow on the same node are cheap.
    */
   scan(
     dict: string,
-    cursor: string | null,
+    after: string | null,
+    sessionId: string | undefined,
     limit: number,
     withValues: boolean,
     now: number,
     maxBytes = Number.POSITIVE_INFINITY,
-    rid?: number,
-  ): ScanPage | "expired-cursor" {
-    let id = cursor;
-    let session: ScanSession | undefined;
-    if (id === null) {
+  ): ScanPage {
+    let session = sessionId === undefined ? undefined : this.sessions.get(sessionId);
+    let id = sessionId;
+    if (!session || session.dict !== dict || id === undefined) {
       this.gcSessions(now);
       id = `${this.part}.${nanoid(12)}`;
-      const entries = this.dicts.get(dict)?.entries ?? new Map<string, Entry>();
-      session = { dict, iter: entries.values(), lastUsed: now, lastRid: undefined, lastPage: undefined };
+      const entries = this.dicts.get(dict)?.entries;
+      // Latin1 strings compare like their bytes.
+      session = { dict, sorted: entries ? [...entries.keys()].sort() : [], lastUsed: now };
     } else {
-      session = this.sessions.get(id);
-      if (!session || session.dict !== dict) return "expired-cursor";
-      // Re-inserted below, so the map stays in least-recently-used order for eviction.
-      this.sessions.delete(id);
-      if (rid !== undefined && session.lastRid === rid && session.lastPage) {
-        this.sessions.set(id, session);
-        return session.lastPage;
-      }
-      if (session.lastPage?.cursor === null) return "expired-cursor"; // finished
+      this.sessions.delete(id); // re-inserted below: least recently used first
     }
-    this.sessions.set(id, session);
     session.lastUsed = now;
-    const page = this.readPage(session, id, dict, limit, withValues, now, maxBytes);
-    session.lastRid = rid;
-    session.lastPage = page;
-    return page;
-  }
-
-  private readPage(session: ScanSession, id: string, dict: string, limit: number, withValues: boolean, now: number, maxBytes: number): ScanPage {
+    const { sorted } = session;
+    let i = after === null ? 0 : upperBound(sorted, after);
     const keys: Uint8Array[] = [];
     const values: Uint8Array[] = [];
-    const current = this.dicts.get(dict);
+    const current = this.dicts.get(dict)?.entries;
     let bytes = 0;
-    // Skipping a cleared map's entries counts too: a page is bounded work, even if empty.
+    // Skipping deleted or expired keys counts too: a page is bounded work, even if empty.
     let steps = limit * SCAN_STEPS_PER_ITEM;
-    for (;;) {
-      if (keys.length >= limit || bytes >= maxBytes || steps-- <= 0) return { keys, values, cursor: id };
-      const next = session.iter.next();
-      if (next.done) break;
-      const e = next.value;
-      // Entries of a map that was cleared after the scan began are not current any more.
-      if (current?.entries.get(e.k) !== e || e.deadline <= now) continue;
-      keys.push(keyBytes(e.k));
-      bytes += e.k.length;
+    let last: string | undefined;
+    for (; i < sorted.length && keys.length < limit && bytes < maxBytes && steps-- > 0; i++) {
+      const k = sorted[i] as string;
+      last = k;
+      const e = current?.get(k);
+      if (!e || e.deadline <= now) continue;
+      keys.push(keyBytes(k));
+      bytes += k.length;
       if (withValues) {
         values.push(e.value);
         bytes += e.value.byteLength;
       }
     }
-    // The finished session stays (until evicted) so a retry of this last page is answered.
-    return { keys, values, cursor: null };
+    const done = i >= sorted.length;
+    if (!done) this.sessions.set(id, session);
+    return { keys, values, next: done || last === undefined ? null : keyBytes(last), session: id };
   }
 
   private gcSessions(now: number): void {
@@ -454,17 +456,47 @@ export class PartitionStore {
   }
 
   /**
-   * Everything this partition holds, as the mutations that rebuild it on a replica: a reset,
-   * then one `set` per live entry (with its deadline as stored).
+   * Everything this partition holds, as the mutations that rebuild it on another shard: a
+   * reset, then one `set` per live entry (with its deadline as stored), in chunks of at most
+   * `chunk` entries. Each chunk is read when it is asked for, from the live maps: the
+   * caller sends it before any write made after that, so chunks and the live stream
+   * together give the learner exactly the primary's state, without ever copying a whole
+   * partition in one event-loop turn.
    */
-  snapshot(now: number): ReplMutation[] {
-    const out: ReplMutation[] = [{ op: "reset", part: this.part }];
+  *snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
+    let out: ReplMutation[] = [{ op: "reset", part: this.part }];
+    let bytes = 0;
     for (const s of this.dicts.values()) {
-      for (const e of s.entries.values()) {
-        if (e.deadline <= now) continue;
+      const map = s.entries;
+      for (const e of map.values()) {
+        // A clear during the copy replaced the map: what follows it travels live.
+        if (s.entries !== map) break;
+        if (e.deadline <= now()) continue;
         out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted });
+        bytes += e.k.length + e.value.byteLength;
+        if (out.length >= chunk || bytes >= maxBytes) {
+          yield out;
+          out = [];
+          bytes = 0;
+        }
       }
     }
+    if (out.length > 0) yield out;
+  }
+
+  /** Every mutation of {@link snapshotChunks}, at once (tests, small partitions). */
+  snapshot(now: number): ReplMutation[] {
+    const out: ReplMutation[] = [];
+    for (const c of this.snapshotChunks(Number.POSITIVE_INFINITY, () => now)) out.push(...c);
     return out;
+  }
+
+  /**
+   * This node no longer holds the partition: forget its entries (storage removes them in
+   * the background, as for `clear`).
+   */
+  release(): void {
+    for (const s of this.dicts.values()) this.clearSlot(s);
+    this.sessions.clear();
   }
 }

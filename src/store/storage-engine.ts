@@ -16,7 +16,7 @@ export type Mutation =
    * The answer to a write, stored with the mutation it describes (so it survives a crash) or,
    * with `memoryOnly` (plain puts and updates), only replicated so it survives a failover.
    */
-  | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean };
+  | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
 
 /** What travels from a primary to its replicas: its mutations, and a snapshot's reset. */
 export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number };
@@ -39,7 +39,7 @@ export interface RecoveredState {
   /** Dicts this node had been told exist. */
   dicts: string[];
   /** Stored answers of non-idempotent requests, oldest first. */
-  dedup: { id: string; at: number; answer: unknown }[];
+  dedup: { id: string; at: number; answer: unknown; part?: number }[];
 }
 
 export interface StorageEngine {

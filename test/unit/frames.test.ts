@@ -32,7 +32,7 @@ const scanFrame: FrameOf<"scan"> = {
   dict: "dict-1234",
   part: 0,
   epoch: 9,
-  cursor: null,
+  after: null,
   limit: 10000,
   values: false,
 };

@@ -15,9 +15,22 @@ function newStore(ttlMs = TTL, engine: StorageEngine = new MemoryEngine()): Part
   return new PartitionStore({ part: 7, ttlMs, engine });
 }
 
-function page(result: ScanPage | "expired-cursor"): ScanPage {
-  if (result === "expired-cursor") throw new Error("unexpected expired-cursor");
-  return result;
+/** Where a scan goes on: the position (a key) and, optionally, the node's session. */
+interface Cursor {
+  after: string | null;
+  session?: string;
+}
+
+interface Page {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  cursor: Cursor | null;
+}
+
+/** One page, with the next position as a cursor (null when the partition is done). */
+function scanPage(s: PartitionStore, dict: string, cursor: Cursor | null, limit: number, values: boolean, now: number, maxBytes?: number): Page {
+  const p: ScanPage = s.scan(dict, cursor?.after ?? null, cursor?.session, limit, values, now, maxBytes);
+  return { keys: p.keys, values: p.values, cursor: p.next === null ? null : { after: keyString(p.next), session: p.session } };
 }
 
 /** Scan a whole dict, page by page, calling `between` after each page. */
@@ -27,12 +40,12 @@ function scanAll(
   limit: number,
   now: number,
   between?: (pageNo: number, seen: readonly string[]) => void,
-): { keys: string[]; pages: ScanPage[] } {
+): { keys: string[]; pages: Page[] } {
   const keys: string[] = [];
-  const pages: ScanPage[] = [];
-  let cursor: string | null = null;
+  const pages: Page[] = [];
+  let cursor: Cursor | null = null;
   do {
-    const p = page(s.scan(dict, cursor, limit, false, now));
+    const p: Page = scanPage(s, dict, cursor, limit, false, now);
     pages.push(p);
     for (const key of p.keys) keys.push(keyString(key));
     cursor = p.cursor;
@@ -349,15 +362,16 @@ describe("PartitionStore clear and drop", () => {
       s.put(D, k(i), val("a"), false, 0);
       s.put(D2, k(i), val("b"), false, 0);
     }
-    const p = page(s.scan(D, null, 3, false, 0));
-    const p2 = page(s.scan(D2, null, 3, false, 0));
+    const p = scanPage(s, D, null, 3, false, 0);
+    const p2 = scanPage(s, D2, null, 3, false, 0);
     expect(p.cursor).not.toBeNull();
     s.drop(D);
     expect(s.count(D, 1)).toBe(0);
     expect(s.size).toBe(10);
-    expect(s.scan(D, p.cursor, 3, false, 1)).toBe("expired-cursor");
+    // Going on with the dropped dict finds nothing.
+    expect(scanPage(s, D, p.cursor, 3, false, 1)).toEqual({ keys: [], values: [], cursor: null });
     // The other dict's scan carries on.
-    const rest = page(s.scan(D2, p2.cursor, 100, false, 1));
+    const rest = scanPage(s, D2, p2.cursor, 100, false, 1);
     expect(rest.keys).toHaveLength(7);
     expect(rest.cursor).toBeNull();
     // The dropped name can be used again from scratch.
@@ -391,16 +405,16 @@ describe("PartitionStore scan", () => {
       expect(p.values).toEqual([]);
     }
     // Keys come back as the canonical bytes that went in.
-    expect(decodeKey(page(s.scan(D, null, 1, false, 1)).keys[0] as Uint8Array)).toBe("k0");
+    expect(decodeKey(scanPage(s, D, null, 1, false, 1).keys[0] as Uint8Array)).toBe("k0");
   });
 
   it("returns values with keys when asked", () => {
     const s = newStore();
     fill(s, D, 100, 0);
-    let cursor: string | null = null;
+    let cursor: Cursor | null = null;
     let n = 0;
     do {
-      const p = page(s.scan(D, cursor, 7, true, 1));
+      const p = scanPage(s, D, cursor, 7, true, 1);
       expect(p.values).toHaveLength(p.keys.length);
       p.keys.forEach((key, i) => {
         const name = decodeKey(key) as string;
@@ -415,7 +429,7 @@ describe("PartitionStore scan", () => {
   it("does not refresh the entries it returns", () => {
     const s = newStore();
     fill(s, D, 5, 0);
-    expect(page(s.scan(D, null, 10, false, TTL - 1)).keys).toHaveLength(5);
+    expect(scanPage(s, D, null, 10, false, TTL - 1).keys).toHaveLength(5);
     expect(s.count(D, TTL)).toBe(0);
   });
 
@@ -431,35 +445,37 @@ describe("PartitionStore scan", () => {
     const s = newStore();
     const early = fill(s, D, 100, 0, "early");
     const late = fill(s, D, 100, 500, "late");
-    const first = page(s.scan(D, null, 50, false, 10));
+    const first = scanPage(s, D, null, 50, false, 10);
     const seen = first.keys.map(keyString);
-    expect(seen.every((x) => early.includes(x))).toBe(true);
+    const firstKeys = [...seen];
     let cursor = first.cursor;
     while (cursor !== null) {
-      const p = page(s.scan(D, cursor, 50, false, TTL));
+      const p = scanPage(s, D, cursor, 50, false, TTL);
       seen.push(...p.keys.map(keyString));
       cursor = p.cursor;
     }
-    expect(new Set(seen)).toEqual(new Set([...early.slice(0, 50), ...late]));
+    // Whatever the first page returned, then only entries still live after the early ones expired.
+    expect(new Set(seen)).toEqual(new Set([...firstKeys, ...late]));
+    expect(seen.filter((x) => early.includes(x) && !firstKeys.includes(x))).toEqual([]);
   });
 
   it("an empty or unknown dict scans to a single empty page", () => {
     const s = newStore();
-    const p = page(s.scan("nothing-here", null, 10, true, 0));
+    const p = scanPage(s, "nothing-here", null, 10, true, 0);
     expect(p).toEqual({ keys: [], values: [], cursor: null });
   });
 
   it("skips entries cleared after the scan began", () => {
     const s = newStore();
     fill(s, D, 1000, 0);
-    const first = page(s.scan(D, null, 100, false, 1));
+    const first = scanPage(s, D, null, 100, false, 1);
     expect(first.keys).toHaveLength(100);
     s.clear(D);
     const added = fill(s, D, 10, 2, "after-clear");
     const rest: string[] = [];
     let cursor = first.cursor;
     while (cursor !== null) {
-      const p = page(s.scan(D, cursor, 100, false, 3));
+      const p = scanPage(s, D, cursor, 100, false, 3);
       rest.push(...p.keys.map(keyString));
       cursor = p.cursor;
     }
@@ -484,7 +500,7 @@ describe("PartitionStore scan", () => {
   it("entries deleted before being reached are not returned", () => {
     const s = newStore();
     const all = fill(s, D, 1000, 0);
-    const first = page(s.scan(D, null, 100, false, 1));
+    const first = scanPage(s, D, null, 100, false, 1);
     const seen = new Set(first.keys.map(keyString));
     const deleted = new Set<string>();
     all.forEach((x, i) => {
@@ -497,7 +513,7 @@ describe("PartitionStore scan", () => {
     const rest: string[] = [];
     let cursor = first.cursor;
     while (cursor !== null) {
-      const p = page(s.scan(D, cursor, 100, false, 3));
+      const p = scanPage(s, D, cursor, 100, false, 3);
       rest.push(...p.keys.map(keyString));
       cursor = p.cursor;
     }
@@ -506,67 +522,66 @@ describe("PartitionStore scan", () => {
     expect(new Set([...seen, ...rest]).size).toBe(550);
   });
 
-  it("an unknown cursor returns expired-cursor", () => {
+  it("returns keys in byte order, and a position alone goes on where it left off", () => {
     const s = newStore();
-    fill(s, D, 10, 0);
-    expect(s.scan(D, "7.doesnotexist", 5, false, 1)).toBe("expired-cursor");
-    expect(s.scan(D, "", 5, false, 1)).toBe("expired-cursor");
+    const all = fill(s, D, 500, 0);
+    const p1 = scanPage(s, D, null, 100, false, 1);
+    const got = p1.keys.map(keyString);
+    expect(got).toEqual([...all].sort().slice(0, 100));
+    // No session (another node after a move, or a restart): the position is enough.
+    const rest = scanAll(s, D, 100, 1);
+    expect(rest.keys).toEqual([...all].sort());
+    let cursor: Cursor | null = { after: p1.cursor?.after ?? null };
+    while (cursor !== null) {
+      const p: Page = scanPage(s, D, cursor, 77, false, 1);
+      got.push(...p.keys.map(keyString));
+      cursor = p.cursor === null ? null : { after: p.cursor.after };
+    }
+    expect(got).toEqual([...all].sort());
   });
 
-  it("a cursor is bound to its dict", () => {
-    const s = newStore();
-    fill(s, D, 10, 0);
-    fill(s, D2, 10, 0);
-    const p = page(s.scan(D, null, 5, false, 1));
-    expect(s.scan(D2, p.cursor, 5, false, 1)).toBe("expired-cursor");
-    // The mismatched use did not spend the cursor.
-    expect(page(s.scan(D, p.cursor, 5, false, 1)).keys).toHaveLength(5);
+  it("continues on another store holding the same entries (a moved partition) exactly once", () => {
+    const a = newStore();
+    const all = fill(a, D, 1000, 0);
+    const first = scanPage(a, D, null, 300, false, 1);
+    // The partition moves: a new owner built from a snapshot, its map in another order.
+    const b = newStore();
+    b.applyReplicated([...a.snapshot(1)].reverse().filter((m) => m.op !== "reset"));
+    b.put(D, k("added-after-move"), val("x"), false, 2);
+    const seen = first.keys.map(keyString);
+    let cursor: Cursor | null = first.cursor === null ? null : { after: first.cursor.after, ...(first.cursor.session !== undefined && { session: first.cursor.session }) };
+    while (cursor !== null) {
+      const p: Page = scanPage(b, D, cursor, 300, false, 3);
+      seen.push(...p.keys.map(keyString));
+      cursor = p.cursor;
+    }
+    const counts = new Map<string, number>();
+    for (const x of seen) counts.set(x, (counts.get(x) ?? 0) + 1);
+    for (const x of all) expect(counts.get(x)).toBe(1);
   });
 
-  it("a finished scan's cursor is not reusable", () => {
+  it("a session of another dict is not used", () => {
     const s = newStore();
     fill(s, D, 10, 0);
-    const p1 = page(s.scan(D, null, 6, false, 1));
-    const id = p1.cursor;
-    expect(id).not.toBeNull();
-    const p2 = page(s.scan(D, id, 6, false, 1));
-    expect(p2.keys).toHaveLength(4);
-    expect(p2.cursor).toBeNull();
-    expect(s.scan(D, id, 6, false, 1)).toBe("expired-cursor");
+    fill(s, D2, 3, 0, "other");
+    const p = scanPage(s, D, null, 5, false, 1);
+    const wrong = scanPage(s, D2, p.cursor, 5, false, 1);
+    expect(wrong.keys.map(keyString).every((x) => String(decodeKey(Buffer.from(x, "latin1"))).startsWith("other"))).toBe(true);
+    expect(scanPage(s, D, p.cursor, 5, false, 1).keys).toHaveLength(5);
   });
 
-  it("a retried page request (same request id) gets the same page again", () => {
-    const s = newStore();
+  it("idle sessions are dropped after five minutes; their positions still work", () => {
+    const s = newStore(60 * 60_000);
     fill(s, D, 10, 0);
-    const p1 = page(s.scan(D, null, 4, false, 1, Infinity, 100));
-    const p2 = page(s.scan(D, p1.cursor, 4, false, 1, Infinity, 101));
-    const again = page(s.scan(D, p1.cursor, 4, false, 1, Infinity, 101));
-    expect(again.keys).toEqual(p2.keys);
-    const p3 = page(s.scan(D, p2.cursor, 4, false, 1, Infinity, 102));
-    expect(p3.cursor).toBeNull();
-    expect(page(s.scan(D, p2.cursor, 4, false, 1, Infinity, 102)).keys).toEqual(p3.keys);
-    expect(s.scan(D, p2.cursor, 4, false, 1, Infinity, 103)).toBe("expired-cursor");
-    expect(new Set([...p1.keys, ...p2.keys, ...p3.keys].map((k) => Buffer.from(k).toString("hex"))).size).toBe(10);
-  });
-
-  it("idle cursors are dropped after five minutes, when a new scan starts", () => {
-    const s = newStore(24 * 3600_000);
-    fill(s, D, 10, 0);
-    const recent = page(s.scan(D, null, 2, false, 0)).cursor;
-    const idle = page(s.scan(D, null, 2, false, 0)).cursor;
-    // Exactly five minutes idle is not too long yet.
-    page(s.scan(D, null, 2, false, 5 * 60_000));
-    expect(page(s.scan(D, recent, 2, false, 5 * 60_000)).keys).toHaveLength(2);
-    // One millisecond more and the untouched cursor goes when the next scan starts.
-    page(s.scan(D, null, 2, false, 5 * 60_000 + 1));
-    expect(s.scan(D, idle, 2, false, 5 * 60_000 + 1)).toBe("expired-cursor");
-    expect(page(s.scan(D, recent, 2, false, 5 * 60_000 + 1)).keys).toHaveLength(2);
+    const idle = scanPage(s, D, null, 2, false, 0).cursor;
+    scanPage(s, D, null, 2, false, 5 * 60_000 + 1);
+    expect(scanPage(s, D, idle, 2, false, 5 * 60_000 + 1).keys).toHaveLength(2);
   });
 
   it("stops a page once it holds maxBytes", () => {
     const s = newStore();
     for (let i = 0; i < 10; i++) s.put(D, k(i), new Uint8Array(100), false, 0);
-    const p = page(s.scan(D, null, 1000, true, 1, 250));
+    const p = scanPage(s, D, null, 1000, true, 1, 250);
     expect(p.keys).toHaveLength(3);
     expect(p.cursor).not.toBeNull();
   });

@@ -50,23 +50,29 @@ describe("expiry heap holds no deleted entries", () => {
     expect(s.queued).toBe(50);
   });
 
-  it("a scan of an unknown dict does not create it, and active cursors survive eviction", () => {
+  it("a scan of an unknown dict does not create it, and a scan outlives the eviction of its session", () => {
     const s = new PartitionStore({ part: 0, ttlMs: 1000, engine: new MemoryEngine() });
-    const page = s.scan("nope", null, 10, false, 0);
-    expect(page).toEqual({ keys: [], values: [], cursor: null });
+    const page = s.scan("nope", null, undefined, 10, false, 0);
+    expect(page.keys).toEqual([]);
+    expect(page.next).toBeNull();
+    expect(s.size).toBe(0);
     for (let i = 0; i < 20; i++) s.put("d", keyString(encodeKey(i)), val("x"), false, 0);
-    const first = s.scan("d", null, 1, false, 0);
-    if (first === "expired-cursor" || first.cursor === null) throw new Error("expected a cursor");
-    // 1,100 other scans started later, while the first one keeps being used.
-    let cursor: string | null = first.cursor;
-    for (let i = 0; i < 1100; i++) {
-      s.scan("d", null, 1, false, 1);
-      if (i % 100 === 0 && cursor !== null) {
-        const next = s.scan("d", cursor, 1, false, 1);
-        expect(next).not.toBe("expired-cursor");
-        if (next !== "expired-cursor") cursor = next.cursor;
+    let next = s.scan("d", null, undefined, 1, false, 0);
+    const seen = [...next.keys.map(keyString)];
+    // 1,100 other scans start meanwhile (sessions are capped at 1,024): positions still work.
+    for (let i = 0; i < 1100 && next.next !== null; i++) {
+      s.scan("d", null, undefined, 1, false, 1);
+      if (i % 50 === 0) {
+        next = s.scan("d", keyString(next.next), next.session, 1, false, 1);
+        seen.push(...next.keys.map(keyString));
       }
     }
+    while (next.next !== null) {
+      next = s.scan("d", keyString(next.next), next.session, 5, false, 1);
+      seen.push(...next.keys.map(keyString));
+    }
+    expect(seen).toHaveLength(20);
+    expect(new Set(seen).size).toBe(20);
   });
 });
 
