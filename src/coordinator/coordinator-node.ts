@@ -403,7 +403,7 @@ export class CoordinatorNode {
     if (role === "joining" || role === "serving") {
       if (this.membership.activeIds().length <= 1) throw new InvalidError(`shard "${id}" is the last serving shard: its partitions have nowhere to go`);
       this.membership.sendRole(id, { type: "LEAVE" });
-      this.log(`coordinator: shard ${id} is leaving: its partitions move to the others`);
+      this.log(`coordinator: shard ${id} asked to leave: its partitions move to the others`);
       await this.changed();
     }
     return { state: ROLE_NAMES[this.membership.roleOf(id) ?? "leaving"] };
@@ -500,9 +500,10 @@ export class CoordinatorNode {
   private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {
     const peers = this.membership.connectedPeers().filter((p) => p !== except);
     const results = await Promise.allSettled(peers.map((p) => p.request(frame, { timeoutMs: BROADCAST_TIMEOUT_MS })));
-    for (const r of results) {
-      if (r.status === "rejected") this.log(`coordinator: a shard did not take ${frame.type}: ${(r.reason as Error).message}`);
-    }
+    results.forEach((r, i) => {
+      // A shard going away (it left, or stops) does not need the news.
+      if (r.status === "rejected" && peers[i]?.isOpen) this.log(`coordinator: a shard did not take ${frame.type}: ${(r.reason as Error).message}`);
+    });
   }
 
   private announceAdded(rec: DictRecord): Promise<void> {
