@@ -98,11 +98,13 @@ export function rebalance(input: RebalanceInput): Placement & { changed: boolean
     learners[p] = next;
 
     // 3. Hand-off of the primary role to the desired primary (or, when the primary is not
-    // desired at all, to any desired shard that has a copy).
+    // desired at all, to any desired shard that has a copy, once they all have one).
     const primary = o[0] as string;
     let target: string | undefined;
     if (input.alive(primary)) {
-      if (!d.includes(primary)) target = d.find((x) => input.alive(x) && o.includes(x));
+      // A primary that is not desired is dropped at the flip: only once every alive desired
+      // shard has its copy, so the partition never has fewer copies than it should.
+      if (!d.includes(primary)) target = inPlace ? d.find((x) => input.alive(x) && o.includes(x)) : undefined;
       else if (d[0] !== undefined && d[0] !== primary && input.alive(d[0]) && o.includes(d[0])) target = d[0];
     }
     const h = handoffs[p] ?? null;

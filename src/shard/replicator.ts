@@ -52,7 +52,7 @@ export class Replicator {
   constructor(private readonly ctx: ReplicatorContext) {}
 
   /** Learners being (or done being) caught up, as `learner:part:pepoch`: they get live frames. */
-  private readonly syncing = new Set<string>();
+  private readonly syncing = new Map<string, { learner: string; part: number; pepoch: number }>();
   /**
    * Learners this node has reported caught up (same keys). From that moment the coordinator
    * may count them as replicas, and promote one, even if the table saying so never reaches
@@ -84,13 +84,24 @@ export class Replicator {
    * partition, so snapshot then live stream arrive in order.
    */
   onTable(t: PartitionTable): void {
+    // Copies the table no longer asks for (the learner joined the owners, or was dropped, or
+    // this node no longer leads): forgotten, so that asking again starts a fresh copy.
+    for (const [id, s] of this.syncing) {
+      if (t.primaryOf(s.part) !== this.ctx.selfId || t.pepochOf(s.part) !== s.pepoch || !t.learnersOf(s.part).includes(s.learner)) {
+        this.syncing.delete(id);
+        this.reported.delete(id);
+      }
+    }
     for (let part = 0; part < t.partitions; part++) {
       if (t.primaryOf(part) !== this.ctx.selfId) continue;
       for (const learner of t.learnersOf(part)) {
         const id = `${learner}:${part}:${t.pepochOf(part)}`;
         if (this.syncing.has(id)) continue;
-        this.syncing.add(id);
-        void this.catchUp(learner, part, t.pepochOf(part)).catch(() => this.syncing.delete(id));
+        const token = { learner, part, pepoch: t.pepochOf(part) };
+        this.syncing.set(id, token);
+        void this.catchUp(learner, part, t.pepochOf(part)).catch(() => {
+          if (this.syncing.get(id) === token) this.syncing.delete(id);
+        });
       }
     }
   }

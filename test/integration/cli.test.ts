@@ -41,25 +41,26 @@ interface Status {
   epoch: number;
   partitions: number;
   dicts: number;
-  shards: { id: string; url: string; state: string; partitions: number }[];
+  shards: { id: string; url: string; state: string; health: string; partitions: number }[];
 }
 
 describe("shardict cluster status", () => {
-  it("--json prints every shard alive, with partitions summing to the configured count", async () => {
+  it("--json prints every shard serving and alive, with partitions summing to the configured count", async () => {
     // Liveness is driven by heartbeats; poll until the coordinator reports all three alive.
     const status: Status = await waitUntil(
       async (): Promise<Status | undefined> => {
         const r = await runCli(["cluster", "status", "--json", "--url", tc.url]);
         if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
         const s = JSON.parse(r.stdout) as Status;
-        return s.shards.every((x) => x.state === "alive") ? s : undefined;
+        return s.shards.every((x) => x.health === "alive") ? s : undefined;
       },
       { what: "a status with every shard alive" },
     ).then((s) => s as Status);
     expect(status.partitions).toBe(PARTITIONS);
     expect(status.shards.map((s) => s.id).sort()).toEqual(["shard-1", "shard-2", "shard-3"]);
     for (const s of status.shards) {
-      expect(s.state).toBe("alive");
+      expect(s.state).toBe("serving");
+      expect(s.health).toBe("alive");
       expect(s.url).toBe(tc.cluster.urlOf(s.id));
       expect(s.partitions).toBeGreaterThan(0);
     }
@@ -72,8 +73,9 @@ describe("shardict cluster status", () => {
     const r = await runCli(["cluster", "status", "--url", tc.url]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`${PARTITIONS} partitions`));
+    expect(r.stdout).toMatch(/SHARD\s+STATE\s+HEALTH\s+PRIMARIES\s+REPLICAS\s+ENTRIES\s+URL/);
     for (const id of ["shard-1", "shard-2", "shard-3"]) {
-      expect(r.stdout).toMatch(new RegExp(`^\\s+${id}\\s+\\w+\\s+\\d+ partitions\\s+${tc.cluster.urlOf(id) ?? "?"}$`, "m"));
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${id}\\s+serving\\s+alive\\s+\\d+\\s+\\d+\\s+(\\d+|\\?)\\s+${tc.cluster.urlOf(id) ?? "?"}$`, "m"));
     }
   });
 
@@ -160,9 +162,9 @@ describe("shardict coordinator / shard: bad config files", () => {
     expect(r2.stderr).toMatch(/cannot read config file/);
   });
 
-  it("shard --id nope exits non-zero naming the unknown id", async () => {
+  it("shard --id nope without a --port (so not joining) exits non-zero naming the unknown id", async () => {
     const path = configFile(loopbackConfig());
-    const r = await runCli(["shard", "--config", path, "--id", "nope", "--port", "0", "--coordinator", "ws://127.0.0.1:1"]);
+    const r = await runCli(["shard", "--config", path, "--id", "nope", "--coordinator", "ws://127.0.0.1:1"]);
     expectRefused(r);
     expect(r.stderr).toMatch(/"nope"/);
     expect(r.stderr).toMatch(/not in the cluster config/);

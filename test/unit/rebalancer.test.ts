@@ -279,6 +279,13 @@ describe("rebalance (pure step)", () => {
     const out1 = rebalance(input({ owners: [["a", "b"]], desired: [["a", "d"]], replicationFactor: 2 }));
     expect(out1.owners).toEqual([["a", "b"]]);
     expect(out1.learners).toEqual([["d"]]);
+    // Nor does it trim surplus owners (beyond the replication factor) while d is missing.
+    const out1b = rebalance(input({ owners: [["a", "b", "c"]], desired: [["a", "d"]], replicationFactor: 2 }));
+    expect(out1b.owners).toEqual([["a", "b", "c"]]);
+    expect(out1b.learners).toEqual([["d"]]);
+    const out1c = rebalance(input({ owners: [["a", "b"]], desired: [["d"]], replicationFactor: 1 }));
+    expect(out1c.owners).toEqual([["a", "b"]]);
+    expect(out1c.learners).toEqual([["d"]]);
     // Once d is in, b goes.
     const out2 = rebalance(input({ owners: [["a", "b", "d"]], desired: [["a", "d"]], replicationFactor: 2 }));
     expect(out2.changed).toBe(true);
@@ -583,6 +590,23 @@ describe("Ownership: a shard leaves", () => {
       expect(sorted(at(own.owners, p))).toEqual(sorted(at(desired, p)));
     }
     expect(own.progress()).toEqual({ pending: 0, moving: 0 });
+  });
+});
+
+describe("Ownership: a leave never drops a copy early (rf 2)", () => {
+  it("a leaving primary is handed off only once every desired shard has its copy, whatever the report order", () => {
+    const own = new Ownership(P, 2, FOUR, undefined);
+    own.setActive(THREE);
+    let least = Number.POSITIVE_INFINITY;
+    drive(own, {
+      active: (id) => id !== S4,
+      handoffsFirst: true,
+      observe: (o) => {
+        for (let p = 0; p < P; p++) least = Math.min(least, at(o.owners, p).length);
+      },
+    });
+    expect(least).toBe(2);
+    expect(own.holdsAny(S4)).toBe(false);
   });
 });
 
