@@ -19,6 +19,8 @@ import { parseConfig } from "../src/config/cluster-config.js";
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
 import { LocalCluster } from "../src/launcher/local-cluster.js";
 import { Dict, connect, type Client } from "../src/index.js";
+import { partitionOf } from "../src/hashing/hash.js";
+import { encodeKey } from "../src/protocol/keys.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -45,6 +47,8 @@ interface PhaseResult {
   p99: number;
   p999: number;
   max: number;
+  /** The same for requests on partitions that did not move in the phase. */
+  others: { ops: number; p99: number; max: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,6 +88,13 @@ async function oneRun(run: number): Promise<Record<Phase, PhaseResult> & { moveM
     }
     let phase: Phase = "steady";
     const hist: Record<Phase, RecordableHistogram> = { steady: createHistogram(), join: createHistogram(), leave: createHistogram() };
+    // Per phase and partition: latencies, to tell requests on moving partitions from the rest.
+    const byPart: Record<Phase, Map<number, number[]>> = { steady: new Map(), join: new Map(), leave: new Map() };
+    const dictId = (await d.hydrate()).objectId;
+    const partitions = client.table.partitions;
+    const primaries = (): (string | undefined)[] => Array.from({ length: partitions }, (_, p) => client.table.primaryOf(p));
+    const before: Record<Phase, (string | undefined)[]> = { steady: primaries(), join: [], leave: [] };
+    const after: Record<Phase, (string | undefined)[]> = { steady: [], join: [], leave: [] };
     const started: Record<Phase, number> = { steady: 0, join: 0, leave: 0 };
     const ended: Record<Phase, number> = { steady: 0, join: 0, leave: 0 };
     let stop = false;
@@ -97,27 +108,47 @@ async function oneRun(run: number): Promise<Record<Phase, PhaseResult> & { moveM
         else await d.put(key, value);
         const us = Math.max(1, Math.round((performance.now() - t0) * 1000));
         hist[phase].record(us);
+        const part = partitionOf(dictId, encodeKey(key), partitions);
+        let list = byPart[phase].get(part);
+        if (!list) byPart[phase].set(part, (list = []));
+        list.push(us);
       }
     };
     const lanes = Array.from({ length: IN_FLIGHT }, lane);
     started.steady = performance.now();
     await sleep(STEADY_MS);
     ended.steady = started.join = performance.now();
+    await client.refreshTable();
+    after.steady = before.join = primaries();
     phase = "join";
     await cluster.startShard("shard-4");
     await settled(client, 4);
     ended.join = started.leave = performance.now();
+    await client.refreshTable();
+    after.join = before.leave = primaries();
     phase = "leave";
     await cluster.leave("shard-1");
     await settled(client, 3);
     ended.leave = performance.now();
+    await client.refreshTable();
+    after.leave = primaries();
     stop = true;
     await Promise.all(lanes);
     const out = {} as Record<Phase, PhaseResult>;
     for (const p of PHASES) {
       const h = hist[p];
       const ms = (q: number) => h.percentile(q) / 1000;
-      out[p] = { ops: h.count, ms: ended[p] - started[p], p50: ms(50), p99: ms(99), p999: ms(99.9), max: h.max / 1000 };
+      const others = createHistogram();
+      for (const [part, list] of byPart[p]) if (before[p][part] === after[p][part]) for (const us of list) others.record(us);
+      out[p] = {
+        ops: h.count,
+        ms: ended[p] - started[p],
+        p50: ms(50),
+        p99: ms(99),
+        p999: ms(99.9),
+        max: h.max / 1000,
+        others: { ops: others.count, p99: others.count ? others.percentile(99) / 1000 : 0, max: others.count ? others.max / 1000 : 0 },
+      };
     }
     return { ...out, moveMs: { join: ended.join - started.join, leave: ended.leave - started.leave } };
   } finally {
@@ -147,12 +178,17 @@ async function main(): Promise<void> {
   }
   console.log("\nphase      ops/s    p50 ms   p99 ms  p99.9 ms   max ms   (medians of runs)");
   for (const p of PHASES) {
-    const m = (k: keyof PhaseResult) => median(results.map((r) => r[p][k]));
+    const m = (k: "p50" | "p99" | "p999" | "max") => median(results.map((r) => r[p][k]));
     const rate = median(results.map((r) => r[p].ops / (r[p].ms / 1000)));
     console.log(`${p.padEnd(8)} ${rate.toFixed(0).padStart(7)} ${f(m("p50"))} ${f(m("p99"))} ${f(m("p999"))} ${f(m("max"))}`);
   }
   const added = (p: Phase) => median(results.map((r) => r[p].p99 - r.steady.p99));
   console.log(`\np99 added while moving: join ${added("join").toFixed(2)} ms, leave ${added("leave").toFixed(2)} ms`);
+  const others = (p: Phase, k: "p99" | "max") => median(results.map((r) => r[p].others[k]));
+  console.log(
+    `requests on partitions that did not move: p99 ${others("join", "p99").toFixed(2)} ms during the join, ${others("leave", "p99").toFixed(2)} ms during the leave ` +
+      `(max ${others("join", "max").toFixed(1)} / ${others("leave", "max").toFixed(1)} ms; steady p99 ${median(results.map((r) => r.steady.p99)).toFixed(2)} ms)`,
+  );
   console.log(`time to move: join ${(median(results.map((r) => r.moveMs.join)) / 1000).toFixed(1)} s, leave ${(median(results.map((r) => r.moveMs.leave)) / 1000).toFixed(1)} s`);
 }
 

@@ -381,7 +381,7 @@ export class CoordinatorNode {
     const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
     if (urlChanged || joining) {
-      await this.changed(peer);
+      await this.changed();
       this.log(`coordinator: shard ${frame.shardId} ${joining ? "joins the cluster" : "registered"} at ${frame.url} (epoch ${this.table.epoch})`);
     } else {
       this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
@@ -425,7 +425,20 @@ export class CoordinatorNode {
    * publish the result as a new table (durable first, so a restarted coordinator never
    * reuses an epoch or forgets a failover or a hand-off, then pushed to the shards).
    */
-  private async changed(except?: Peer): Promise<void> {
+  private changed(): Promise<void> {
+    // Changes made in the same turn (several hand-offs reported together) share one table.
+    if (!this.pendingChange) {
+      this.pendingChange = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.pendingChange = undefined;
+        return this.applyChanges();
+      });
+    }
+    return this.pendingChange;
+  }
+
+  private pendingChange: Promise<void> | undefined;
+
+  private async applyChanges(): Promise<void> {
     this.own.setActive(this.membership.activeIds());
     const alive = (id: string) => this.membership.stateOf(id) === "alive";
     this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
@@ -437,7 +450,7 @@ export class CoordinatorNode {
         if (!m.peer) this.membership.remove(m.id); // gone already (a dead shard removed by an operator)
       }
     }
-    await this.publish(except);
+    await this.publish();
   }
 
   /** Rebalance and publish if that changes anything (one run at a time). */
@@ -465,7 +478,7 @@ export class CoordinatorNode {
       });
   }
 
-  private async publish(except?: Peer): Promise<PartitionTable> {
+  private async publish(): Promise<PartitionTable> {
     const table = this.makeTable(this.table.epoch + 1);
     this.table = table;
     await this.store.saveTable({
@@ -476,7 +489,7 @@ export class CoordinatorNode {
       handoffs: table.toData().handoffs ?? [],
       members: this.membership.toStored(),
     });
-    void this.broadcast({ type: "shard.table", table: table.toData() }, except);
+    void this.broadcast({ type: "shard.table", table: table.toData() });
     return table;
   }
 

@@ -35,7 +35,16 @@ export interface DataHandlerContext {
   ensureLeader(parts: readonly number[]): Promise<void> | undefined;
   /** The shard a partition is being handed to, while this node no longer serves it. */
   handingOff(part: number): string | undefined;
+  /** Resolves when a hand-off of `part` is over (flipped or abandoned), or after `ms`. */
+  handoffOver(part: number, ms: number): Promise<void>;
 }
+
+/**
+ * How long a request for a partition being handed off waits for the flip: it is then
+ * answered "moved" just as the new owner takes over, so the client's retry finds it at once
+ * instead of backing off while the flip is under way.
+ */
+const HANDOFF_HOLD_MS = 2_000;
 
 type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
 
@@ -102,10 +111,14 @@ export class DataHandler {
   }
 
   /** `clientId` is the sender's id (from its hello), which makes retries recognisable. */
-  handle(frame: DataFrame, clientId?: string): unknown {
+  handle(frame: DataFrame, clientId?: string, held = false): unknown {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     const table = this.ctx.table();
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
+    const moving = "part" in frame ? this.ctx.handingOff(frame.part) !== undefined && frame.part : frame.parts.find((p) => this.ctx.handingOff(p) !== undefined);
+    if (moving !== false && moving !== undefined && !held) {
+      return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.handle(frame, clientId, true));
+    }
     this.checkOwners(table, frame);
     const exec = () => {
       // Ownership again: the table may have changed, or a hand-off begun, while this waited.

@@ -62,6 +62,18 @@ export class Replicator {
   /** Copies running from this node, by `learner:part`, for `cluster status`. */
   private readonly progress = new Map<string, MoveProgressData>();
 
+  private copyTurns: Promise<void> = Promise.resolve();
+
+  /**
+   * Wait for this node's next copy turn: one snapshot chunk per event-loop turn however many
+   * copies run at once, so a request waits behind at most one chunk.
+   */
+  private copyTurn(): Promise<void> {
+    const turn = this.copyTurns.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.copyTurns = turn;
+    return turn;
+  }
+
   /** The copies this node is running now. */
   moves(): MoveProgressData[] {
     return [...this.progress.values()].map((m) => ({ ...m }));
@@ -125,7 +137,7 @@ export class Replicator {
         if (settled >= 0) await frames[settled];
         progress.done += muts.length;
         if (progress.done > progress.total) progress.total = progress.done;
-        await new Promise((resolve) => setImmediate(resolve));
+        await this.copyTurn();
         const t = this.ctx.table();
         if (!t || t.pepochOf(part) !== pepoch || !t.learnersOf(part).includes(learner)) throw new RetryableError(WireCode.Unavailable, "the copy is no longer wanted");
       }

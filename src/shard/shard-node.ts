@@ -48,6 +48,16 @@ export interface ShardNodeOptions {
 const SNAPSHOT_CHUNK_ENTRIES = 1000;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
+/** A partition this node stopped serving to hand it to `to`, until the table flips it. */
+interface Handing {
+  to: string;
+  id: number;
+  pepoch: number;
+  /** Resolves when the hand-off is over (flipped or abandoned). */
+  over: Promise<void>;
+  end(): void;
+}
+
 export class ShardNode {
   readonly id: string;
   private readonly cfg: ClusterConfig;
@@ -73,7 +83,7 @@ export class ShardNode {
   private dataDir: DataDir | undefined;
   private readonly dataRoot: string;
   /** Partitions this node stopped serving to hand them off, until the flip (or a cancel). */
-  private readonly handing = new Map<number, { to: string; id: number; pepoch: number }>();
+  private readonly handing = new Map<number, Handing>();
   private removedResolve: (() => void) | undefined;
   /** Resolves when the coordinator has forgotten this node (it left, or was removed). */
   readonly removed = new Promise<void>((resolve) => (this.removedResolve = resolve));
@@ -132,6 +142,17 @@ export class ShardNode {
       },
       ensureLeader: (parts) => this.ensureLeader(parts),
       handingOff: (part) => this.handing.get(part)?.to,
+      handoffOver: (part, ms) => {
+        const h = this.handing.get(part);
+        if (!h) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          void h.over.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      },
       persist: (store) => {
         const muts = store.takePending();
         if (muts.length === 0) return undefined;
@@ -298,18 +319,23 @@ export class ShardNode {
   private followHandoffs(t: PartitionTable): void {
     for (const [part, f] of this.handing) {
       const h = t.handoffOf(part);
-      if (t.primaryOf(part) !== this.id || !h || h.id !== f.id || t.pepochOf(part) !== f.pepoch) this.handing.delete(part);
+      if (t.primaryOf(part) !== this.id || !h || h.id !== f.id || t.pepochOf(part) !== f.pepoch) {
+        this.handing.delete(part);
+        f.end();
+      }
     }
     for (let part = 0; part < t.partitions; part++) {
       const h = t.handoffOf(part);
       if (!h || t.primaryOf(part) !== this.id || h.to === this.id || this.handing.has(part) || !t.owners[part]?.includes(h.to)) continue;
-      const f = { to: h.to, id: h.id, pepoch: t.pepochOf(part) };
+      let end = () => {};
+      const over = new Promise<void>((resolve) => (end = resolve));
+      const f: Handing = { to: h.to, id: h.id, pepoch: t.pepochOf(part), over, end };
       this.handing.set(part, f);
       void this.handOff(part, f);
     }
   }
 
-  private async handOff(part: number, f: { to: string; id: number; pepoch: number }): Promise<void> {
+  private async handOff(part: number, f: Handing): Promise<void> {
     await this.data.drain(part);
     for (let attempt = 1; this.handing.get(part) === f; attempt++) {
       try {

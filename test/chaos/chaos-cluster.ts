@@ -2,13 +2,18 @@
  * A cluster wired for fault injection: every shard is reached by clients through its own TCP
  * proxy (the shard advertises the proxy's address), and reaches the coordinator through
  * another, so a test can cut, blackhole or delay one shard's links to its clients or to the
- * coordinator, besides killing, pausing and restarting processes.
+ * coordinator, besides killing, pausing and restarting processes. Shards may also join
+ * (ids not in the config) and leave (SIGTERM: they hand their partitions off first) while
+ * it runs: `shardIds` lists the shards currently expected to be members.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
 import { LocalCluster } from "../../src/launcher/local-cluster.js";
+import { connect, type Client } from "../../src/index.js";
+import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
+import { waitUntil } from "../helpers/wait.js";
 import { TcpProxy } from "./tcp-proxy.js";
 
 export interface ChaosClusterOptions {
@@ -23,21 +28,55 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
+/** How long joining, leaving and settling may take before it counts as a failure. */
+export const MEMBERSHIP_TIMEOUT_MS = 60_000;
+
 export class ChaosCluster {
   readonly cluster: LocalCluster;
   readonly config: ClusterConfig;
-  readonly shardIds: string[];
   /** Clients → shard. */
   readonly clientLinks = new Map<string, TcpProxy>();
   /** Shard → coordinator. */
   readonly coordinatorLinks = new Map<string, TcpProxy>();
   private readonly dir: string;
+  private readonly seed: number;
+  /** The shards expected to be members, sorted. */
+  private members: string[];
+  /** Proxies created so far (their index seeds their fault randomness). */
+  private proxies = 0;
+  /** New shard ids handed out so far. */
+  private extras = 0;
+  private admin: Promise<Client> | undefined;
 
-  private constructor(cluster: LocalCluster, config: ClusterConfig, dir: string) {
+  private constructor(cluster: LocalCluster, config: ClusterConfig, dir: string, seed: number) {
     this.cluster = cluster;
     this.config = config;
     this.dir = dir;
-    this.shardIds = config.shards.map((s) => s.id);
+    this.seed = seed;
+    this.members = config.shards.map((s) => s.id).sort();
+  }
+
+  /** The shards currently expected to be members of the cluster (what faults pick from). */
+  get shardIds(): readonly string[] {
+    return this.members;
+  }
+
+  private setMember(id: string, member: boolean): void {
+    const rest = this.members.filter((m) => m !== id);
+    this.members = member ? [...rest, id].sort() : rest;
+  }
+
+  /** A shard id never used in this cluster yet. */
+  freshShardId(): string {
+    return `extra-${++this.extras}`;
+  }
+
+  /** The two proxies of a shard: to the coordinator, and from clients (its target is set once the shard listens). */
+  private async addLinks(id: string): Promise<void> {
+    if (this.coordinatorLinks.has(id)) return;
+    const i = this.proxies++;
+    this.coordinatorLinks.set(id, await TcpProxy.start({ host: "127.0.0.1", port: portOf(this.cluster.coordinatorUrl) }, { seed: this.seed * 100 + i }));
+    this.clientLinks.set(id, await TcpProxy.start({ host: "127.0.0.1", port: 9 }, { seed: this.seed * 100 + 50 + i }));
   }
 
   static async start(opts: ChaosClusterOptions): Promise<ChaosCluster> {
@@ -63,13 +102,9 @@ export class ChaosCluster {
         advertiseUrl: self?.clientLinks.get(id)?.url ?? "",
       }),
     });
-    self = new ChaosCluster(cluster, config, dir);
-    const coordinatorUrl = await cluster.startCoordinator();
-    for (const [i, id] of self.shardIds.entries()) {
-      self.coordinatorLinks.set(id, await TcpProxy.start({ host: "127.0.0.1", port: portOf(coordinatorUrl) }, { seed: opts.seed * 100 + i }));
-      // The real target is known once the shard listens.
-      self.clientLinks.set(id, await TcpProxy.start({ host: "127.0.0.1", port: 9 }, { seed: opts.seed * 100 + 50 + i }));
-    }
+    self = new ChaosCluster(cluster, config, dir, opts.seed);
+    await cluster.startCoordinator();
+    for (const id of config.shards.map((s) => s.id)) await self.addLinks(id);
     const ready = cluster.waitFor(/coordinator: ready: all \d+ shards joined/, "coordinator");
     await Promise.all(self.shardIds.map((id) => self.startShard(id)));
     await ready;
@@ -86,12 +121,100 @@ export class ChaosCluster {
     this.clientLinks.get(id)?.setTarget({ host: "127.0.0.1", port: portOf(url) });
   }
 
+  /**
+   * A shard that is not in the config joins the running cluster (behind its own proxies,
+   * like the others); it is a member from now on.
+   */
+  async addShard(id: string): Promise<void> {
+    await this.addLinks(id);
+    this.setMember(id, true);
+    await this.startShard(id);
+  }
+
+  /**
+   * Start a shard that has left again: it rejoins under the same id. Resolves once the
+   * coordinator lists it as a member again (joining or serving). A shard whose leave was cut
+   * short by a crash may, once restarted, finish handing off and exit on its own (it is
+   * removed): it is started once more then.
+   */
+  async rejoin(id: string): Promise<void> {
+    this.setMember(id, true);
+    if (!this.cluster.isRunning(id)) await this.startShard(id);
+    await waitUntil(
+      async () => {
+        if (!this.cluster.isRunning(id)) {
+          await this.startShard(id);
+          return false;
+        }
+        const me = (await this.status()).shards.find((s) => s.id === id);
+        return me !== undefined && (me.state === "joining" || me.state === "serving") && this.cluster.isRunning(id);
+      },
+      { what: `${id} to rejoin`, timeoutMs: MEMBERSHIP_TIMEOUT_MS, intervalMs: 200 },
+    );
+  }
+
+  /**
+   * SIGTERM a member and wait until it has handed its partitions off and exited; it is no
+   * longer a member from the moment it is asked. Fails unless it exits with code 0.
+   */
+  async leave(id: string): Promise<void> {
+    this.setMember(id, false);
+    const code = await this.cluster.leave(id, MEMBERSHIP_TIMEOUT_MS);
+    if (code !== 0) throw new Error(`${id} left with exit code ${String(code)}`);
+  }
+
+  /**
+   * Ask a member to leave (SIGTERM) without waiting: it is no longer a member; the promise
+   * resolves with its exit code (null if it was killed meanwhile).
+   */
+  startLeaving(id: string): Promise<number | null> {
+    this.setMember(id, false);
+    return this.cluster.leave(id, MEMBERSHIP_TIMEOUT_MS);
+  }
+
+  /** The coordinator's `status` answer. */
+  async status(): Promise<ClusterStatus> {
+    if (!this.admin) {
+      const admin = connect({ url: this.url, retryBudgetMs: 10_000 });
+      this.admin = admin;
+      // Not connected (the coordinator was down): the next call tries again.
+      admin.catch(() => {
+        if (this.admin === admin) this.admin = undefined;
+      });
+    }
+    return (await (await this.admin).coordinatorRequest({ type: "status" })) as ClusterStatus;
+  }
+
+  /** Whether nothing moves, nothing is pending, and exactly the expected members serve, alive. */
+  async isSettled(): Promise<boolean> {
+    const s = await this.status();
+    const ids = s.shards.map((x) => x.id).sort();
+    return (
+      s.rebalance.pending === 0 &&
+      s.rebalance.moving === 0 &&
+      s.moves.length === 0 &&
+      ids.join() === this.members.join() &&
+      s.shards.every((x) => x.state === "serving" && x.health === "alive")
+    );
+  }
+
+  /** Wait until the cluster is settled (every move done, every member serving). */
+  async waitSettled(timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
+    await waitUntil(() => this.isSettled(), { what: `the cluster to settle with members ${this.members.join(", ")}`, timeoutMs, intervalMs: 200 });
+  }
+
+  /** Wait until the coordinator lists a member as serving (it has its share). */
+  async waitServing(id: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
+    await waitUntil(async () => (await this.status()).shards.some((s) => s.id === id && s.state === "serving"), { what: `${id} to serve`, timeoutMs, intervalMs: 200 });
+  }
+
   /** Restart the coordinator on its address (the shards' proxies point there). */
   async restartCoordinator(): Promise<void> {
     await this.cluster.restartCoordinator();
   }
 
   async stop(): Promise<void> {
+    if (this.admin) (await this.admin.catch(() => undefined))?.close();
     for (const p of [...this.clientLinks.values(), ...this.coordinatorLinks.values()]) await p.close();
     await this.cluster.stop();
     rmSync(this.dir, { recursive: true, force: true });

@@ -49,6 +49,11 @@ export interface ChaosResult {
   finalState: Map<string, string | undefined>;
 }
 
+/** Entries of the filler dict, written in chunks of, each of about this many bytes. */
+const FILLER_ENTRIES = 20_000;
+const FILLER_CHUNK = 1_000;
+const FILLER_VALUE_BYTES = 100;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Longest gap between successful ops on `keys` within [from, to]. */
@@ -76,20 +81,39 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const setup = clients[0] as Client;
     const dict = await Dict.objects.create("chaos", { client: setup });
     const keyNames = Array.from({ length: keys }, (_, i) => keyName(i));
-    const ownerOf = (key: string) => setup.table.primaryOf(partitionOf(dict.objectId, encodeKey(key), setup.table.partitions)) as string;
+
+    // Filler entries in another dict, so that every partition holds a few hundred and a
+    // move takes long enough to be caught in the middle.
+    const filler = Dict.fromName<string>("filler", { createIfMissing: true, client: setup });
+    for (let c = 0; c < FILLER_ENTRIES / FILLER_CHUNK; c++) {
+      const chunk = new Map<string, string>();
+      for (let i = c * FILLER_CHUNK; i < (c + 1) * FILLER_CHUNK; i++) chunk.set(`filler-${i}`, `filler value ${i} `.padEnd(FILLER_VALUE_BYTES, "."));
+      await filler.update(chunk);
+    }
 
     const load = startWorkload(clients, "chaos", { keys, seed: opts.seed });
     const events: FaultEvent[] = [];
     const end = performance.now() + opts.durationMs;
     await sleep(500);
     while (performance.now() < end) {
-      const fault = faults[Math.floor(rand() * faults.length)] as Fault;
-      const target = fault.onShard ? (chaos.shardIds[Math.floor(rand() * chaos.shardIds.length)] as string) : "coordinator";
+      // The same seed picks the same faults (a fault that cannot run now is passed over:
+      // what can run depends only on the faults before it, each healed in full).
+      let fault: Fault | undefined;
+      let target = "";
+      for (let attempt = 0; attempt < 100 && !fault; attempt++) {
+        const f = faults[Math.floor(rand() * faults.length)] as Fault;
+        const t = f.on === "shard" ? (chaos.shardIds[Math.floor(rand() * chaos.shardIds.length)] as string) : f.on;
+        if (!f.canInject || f.canInject(chaos, t)) [fault, target] = [f, t];
+      }
+      if (!fault) throw new Error(`no fault of ${faults.map((f) => f.name).join(", ")} can be injected with members ${chaos.shardIds.join(", ")}`);
+      // A fault's own choices come from its own generator: how many it draws changes nothing else.
+      const faultRand = mulberry32(Math.floor(rand() * 2 ** 32));
       const injectAt = performance.now();
-      log(`chaos: inject ${fault.name} on ${target}`);
-      const heal = await fault.inject(chaos, target);
+      log(`chaos: inject ${fault.name}${fault.on === "self" ? "" : ` on ${target}`}`);
+      const injected = await fault.inject(chaos, target, { rand: faultRand, log });
+      target = injected.target ?? target;
       await sleep(500 + rand() * 2000);
-      await heal();
+      await injected.heal();
       const healAt = performance.now();
       log(`chaos: healed ${fault.name} on ${target}`);
       events.push({ fault: fault.name, target, injectAt, healAt, unavailableMs: 0 });
@@ -99,6 +123,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sleep(2_000);
     await load.stop();
     const stoppedAt = performance.now();
+    // Every move done and every member serving, so the final reads see the settled cluster.
+    await chaos.waitSettled();
 
     // Every node is back: read every key once more, retrying until the cluster answers.
     const finalState = new Map<string, string | undefined>();
@@ -111,6 +137,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       );
       finalState.set(key, value.v);
     }
+    // Ownership as the final table has it (the reader connected once the cluster settled):
+    // a shard that is no longer a member owns none of the keys.
+    const ownerOf = (key: string) => reader.table.primaryOf(partitionOf(dict.objectId, encodeKey(key), reader.table.partitions));
     for (const e of events) {
       const affected = e.target === "coordinator" ? keyNames : keyNames.filter((k) => ownerOf(k) === e.target);
       e.unavailableMs = affected.length ? longestGap(load.okTimes, affected, e.injectAt, Math.min(e.healAt + 10_000, stoppedAt)) : 0;
