@@ -47,6 +47,8 @@ export class ChaosCluster {
   /** New shard ids handed out so far. */
   private extras = 0;
   private admin: Promise<Client> | undefined;
+  /** Per shard: resolves once its latest process has registered with the coordinator. */
+  private readonly registered = new Map<string, Promise<void>>();
 
   private constructor(cluster: LocalCluster, config: ClusterConfig, dir: string, seed: number) {
     this.cluster = cluster;
@@ -117,6 +119,9 @@ export class ChaosCluster {
 
   /** Start (or restart) a shard and point its client proxy at it. */
   async startShard(id: string): Promise<void> {
+    // A shard installs its SIGTERM handler (leave) only after it has started: until it has
+    // registered, SIGTERM would simply kill it. `leave` waits for this.
+    this.registered.set(id, this.cluster.waitFor(new RegExp(`^${id}: serving$`), id).then(() => undefined));
     const url = await this.cluster.startShard(id);
     this.clientLinks.get(id)?.setTarget({ host: "127.0.0.1", port: portOf(url) });
   }
@@ -158,8 +163,7 @@ export class ChaosCluster {
    * longer a member from the moment it is asked. Fails unless it exits with code 0.
    */
   async leave(id: string): Promise<void> {
-    this.setMember(id, false);
-    const code = await this.cluster.leave(id, MEMBERSHIP_TIMEOUT_MS);
+    const code = await this.startLeaving(id);
     if (code !== 0) throw new Error(`${id} left with exit code ${String(code)}`);
   }
 
@@ -167,9 +171,23 @@ export class ChaosCluster {
    * Ask a member to leave (SIGTERM) without waiting: it is no longer a member; the promise
    * resolves with its exit code (null if it was killed meanwhile).
    */
-  startLeaving(id: string): Promise<number | null> {
+  async startLeaving(id: string): Promise<number | null> {
     this.setMember(id, false);
+    await this.untilRegistered(id);
     return this.cluster.leave(id, MEMBERSHIP_TIMEOUT_MS);
+  }
+
+  /** Wait until a shard's latest process has registered with the coordinator (or has exited). */
+  private async untilRegistered(id: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const exited = waitUntil(() => !this.cluster.isRunning(id), { timeoutMs: MEMBERSHIP_TIMEOUT_MS, intervalMs: 100 }).then(() => undefined);
+    await Promise.race([
+      this.registered.get(id),
+      exited,
+      new Promise<never>((_r, reject) => {
+        timer = setTimeout(() => reject(new Error(`${id} did not register within ${MEMBERSHIP_TIMEOUT_MS} ms`)), MEMBERSHIP_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** The coordinator's `status` answer. */
