@@ -390,7 +390,12 @@ export class CoordinatorNode {
       this.announcedReady = true;
       this.log(`coordinator: ready: all ${this.expected} shards joined (epoch ${this.table.epoch})`);
     }
-    return { table: this.table.toData(), dicts: this.registry.ids() };
+    return {
+      table: this.table.toData(),
+      dicts: this.registry.ids(),
+      // A shard started without this cluster's config says so when its own settings differ.
+      settings: { entryTtlMs: this.cfg.entryTtlMs, maxEntryBytes: this.cfg.maxEntryBytes },
+    };
   }
 
   /**

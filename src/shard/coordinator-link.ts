@@ -11,6 +11,8 @@ import { PROTOCOL_VERSION, type MoveProgressData, type Outgoing, type PartitionT
 export interface RegisterResult {
   table: PartitionTableData;
   dicts: string[];
+  /** The coordinator's own settings that a shard must share. */
+  settings?: { entryTtlMs: number; maxEntryBytes: number };
 }
 
 export interface CoordinatorLinkOptions {

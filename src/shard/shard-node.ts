@@ -284,6 +284,13 @@ export class ShardNode {
 
   private onRegistered(r: RegisterResult): void {
     this.registered = true;
+    const theirs = r.settings;
+    if (theirs && (theirs.entryTtlMs !== this.cfg.entryTtlMs || theirs.maxEntryBytes !== this.cfg.maxEntryBytes)) {
+      this.log(
+        `${this.id}: WARNING: this shard's entryTtlMs / maxEntryBytes (${this.cfg.entryTtlMs} / ${this.cfg.maxEntryBytes}) differ from the coordinator's ` +
+          `(${theirs.entryTtlMs} / ${theirs.maxEntryBytes}); start it with the cluster's --config`,
+      );
+    }
     this.adoptTable(r.table);
     const known = new Set(this.dicts.ids());
     const dropped = this.dicts.replace(r.dicts);

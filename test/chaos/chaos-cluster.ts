@@ -145,17 +145,23 @@ export class ChaosCluster {
   async rejoin(id: string): Promise<void> {
     this.setMember(id, true);
     if (!this.cluster.isRunning(id)) await this.startShard(id);
+    let seen = "not listed";
+    let starts = 0;
     await waitUntil(
       async () => {
         if (!this.cluster.isRunning(id)) {
+          starts++;
           await this.startShard(id);
           return false;
         }
         const me = (await this.status()).shards.find((s) => s.id === id);
+        seen = me ? `${me.state}, ${me.health}` : "not listed";
         return me !== undefined && (me.state === "joining" || me.state === "serving") && this.cluster.isRunning(id);
       },
       { what: `${id} to rejoin`, timeoutMs: MEMBERSHIP_TIMEOUT_MS, intervalMs: 200 },
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (the coordinator lists it as: ${seen}; started again ${starts} times after exiting on its own)`);
+    });
   }
 
   /**
@@ -179,15 +185,13 @@ export class ChaosCluster {
 
   /** Wait until a shard's latest process has registered with the coordinator (or has exited). */
   private async untilRegistered(id: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const exited = waitUntil(() => !this.cluster.isRunning(id), { timeoutMs: MEMBERSHIP_TIMEOUT_MS, intervalMs: 100 }).then(() => undefined);
-    await Promise.race([
-      this.registered.get(id),
-      exited,
-      new Promise<never>((_r, reject) => {
-        timer = setTimeout(() => reject(new Error(`${id} did not register within ${MEMBERSHIP_TIMEOUT_MS} ms`)), MEMBERSHIP_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    let registered = false;
+    void this.registered.get(id)?.then(() => (registered = true));
+    const deadline = Date.now() + MEMBERSHIP_TIMEOUT_MS;
+    while (!registered && this.cluster.isRunning(id)) {
+      if (Date.now() > deadline) throw new Error(`${id} did not register within ${MEMBERSHIP_TIMEOUT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** The coordinator's `status` answer. */
@@ -204,8 +208,7 @@ export class ChaosCluster {
   }
 
   /** Whether nothing moves, nothing is pending, and exactly the expected members serve, alive. */
-  async isSettled(): Promise<boolean> {
-    const s = await this.status();
+  isSettled(s: ClusterStatus): boolean {
     const ids = s.shards.map((x) => x.id).sort();
     return (
       s.rebalance.pending === 0 &&
@@ -216,14 +219,34 @@ export class ChaosCluster {
     );
   }
 
-  /** Wait until the cluster is settled (every move done, every member serving). */
+  /** Wait until the cluster is settled (every move done, every member serving); a timeout says how it stood. */
   async waitSettled(timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
-    await waitUntil(() => this.isSettled(), { what: `the cluster to settle with members ${this.members.join(", ")}`, timeoutMs, intervalMs: 200 });
+    let last: ClusterStatus | undefined;
+    try {
+      await waitUntil(async () => this.isSettled((last = await this.status())), { timeoutMs, intervalMs: 200 });
+    } catch {
+      const shards = last?.shards.map((x) => `${x.id} ${x.state} ${x.health} (${x.partitions} led, ${x.replicas} replicas)`).join(", ");
+      const moves = last?.moves.map((m) => `${m.part} ${m.from}→${m.to} ${m.phase} ${m.done}/${m.total}`).join(", ");
+      throw new Error(
+        `the cluster did not settle within ${timeoutMs} ms with members ${this.members.join(", ")}: ` +
+          (last ? `epoch ${last.epoch}, shards: ${shards}; rebalance ${JSON.stringify(last.rebalance)}; moves: ${moves || "none"}` : "no status answer"),
+      );
+    }
   }
 
   /** Wait until the coordinator lists a member as serving (it has its share). */
   async waitServing(id: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
-    await waitUntil(async () => (await this.status()).shards.some((s) => s.id === id && s.state === "serving"), { what: `${id} to serve`, timeoutMs, intervalMs: 200 });
+    let seen = "not listed";
+    await waitUntil(
+      async () => {
+        const me = (await this.status()).shards.find((s) => s.id === id);
+        seen = me ? `${me.state}, ${me.health}, ${me.partitions} led, ${me.replicas} replicas` : "not listed";
+        return me?.state === "serving";
+      },
+      { what: `${id} to serve`, timeoutMs, intervalMs: 200 },
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (the coordinator lists it as: ${seen})`);
+    });
   }
 
   /** Restart the coordinator on its address (the shards' proxies point there). */

@@ -22,6 +22,7 @@ const MEMBERSHIP_FAULTS = ["join shard, then leave", "leave shard, rejoin", "kil
 describe("chaos", () => {
   const results: ChaosResult[] = [];
   const run = async (seed: number, faults?: readonly string[]) => {
+    const t0 = performance.now();
     const result = await runChaos({
       seed,
       durationMs,
@@ -29,7 +30,7 @@ describe("chaos", () => {
       ...(faults && { faults }),
       // The fault schedule always (to reproduce a failure); every node's lines when verbose.
       log: (l: string) => {
-        if (verbose || l.startsWith("chaos: ")) console.log(l);
+        if (verbose || l.startsWith("chaos: ")) console.log(`${((performance.now() - t0) / 1000).toFixed(2).padStart(7)} ${l}`);
       },
     });
     results.push(result);

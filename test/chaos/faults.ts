@@ -152,7 +152,7 @@ export const FAULTS: readonly Fault[] = [
     on: "self",
     async inject(c, _target, { rand, log }) {
       // Every choice is drawn up front: the same seed draws the same numbers.
-      const [byJoin, whichMember, whichMove, whichEnd] = [rand(), rand(), rand(), rand()];
+      const [byJoin, whichMember, delay, whichMove, whichEnd] = [rand(), rand(), rand(), rand(), rand()];
       const join = byJoin < 0.5 || c.shardIds.length <= MIN_MEMBERS;
       let mover: string;
       let leaving: Promise<number | null> | undefined;
@@ -166,13 +166,16 @@ export const FAULTS: readonly Fault[] = [
         leaving.catch(() => {});
         log(`chaos: ${mover} leaves`);
       }
-      const copying = await waitUntil(
-        async () => {
-          const moves = (await c.status()).moves.filter((m) => m.phase === "copying" && m.from !== "" && m.to !== "");
-          return moves.length > 0 && moves.sort((a, b) => a.part - b.part || a.to.localeCompare(b.to));
-        },
-        { what: "a partition being copied", timeoutMs: 10_000, intervalMs: 20 },
-      ).catch(() => undefined);
+      const copyingNow = async () => {
+        const moves = (await c.status()).moves.filter((m) => m.phase === "copying" && m.from !== "" && m.to !== "");
+        return moves.length > 0 && moves.sort((a, b) => a.part - b.part || a.to.localeCompare(b.to));
+      };
+      let copying = await waitUntil(copyingNow, { what: "a partition being copied", timeoutMs: 10_000, intervalMs: 20 }).catch(() => undefined);
+      if (copying) {
+        // A little later (a copy takes some 100 ms), so that some kills land further in.
+        await new Promise((r) => setTimeout(r, Math.floor(delay * 150)));
+        copying = (await copyingNow().catch(() => undefined)) || copying;
+      }
       let victim = mover;
       if (copying) {
         const move = pick(copying, whichMove);

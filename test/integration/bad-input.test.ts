@@ -254,12 +254,18 @@ describe.each(TARGETS)("invalid frames sent to %s", (node) => {
       { frame: { type: "get", ...base, extra: true }, where: /extra/ },
       { frame: { type: "update", dict: dictId, part: 0, epoch, keys: [key], values: "nope" }, where: /\/values/ },
       { frame: { type: "len", dict: dictId, epoch, parts: [0, "1"] }, where: /\/parts/ },
-      { frame: { type: "scan", dict: dictId, part: 0, epoch, cursor: null, limit: 0, values: true }, where: /\/limit/ },
+      { frame: { type: "scan", dict: dictId, part: 0, epoch, after: null, limit: 0, values: true }, where: /\/limit/ },
       { frame: { type: "hello", v: "1", clientId: "x" }, where: /\/v/ },
       { frame: { type: "hello", v: 1, clientId: "" }, where: /\/clientId/ },
       { frame: { type: "dict.lookup", name: "ok-name", env: "main", createIfMissing: "yes" }, where: /\/createIfMissing/ },
       { frame: { type: "dict.get", id: "x" }, where: /\/id/ },
       { frame: { type: "table.get", extra: 1 }, where: /extra/ },
+      { frame: { type: "scan", dict: dictId, part: 0, epoch, after: "k1", limit: 10, values: true }, where: /\/after/ },
+      { frame: { type: "scan", dict: dictId, part: 0, epoch, after: null, session: "s".repeat(65), limit: 10, values: true }, where: /\/session/ },
+      { frame: { type: "heartbeat", entries: -1 }, where: /\/entries/ },
+      { frame: { type: "heartbeat", moves: [{ part: 0, to: "x", done: "half", total: 1 }] }, where: /\/moves/ },
+      { frame: { type: "shard.handedOff", part: 0, pepoch: 1, to: "shard-2", id: "x" }, where: /\/id/ },
+      { frame: { type: "cluster.removeShard", shardId: "" }, where: /\/shardId/ },
     ];
     for (const { frame, where } of bad) {
       const r = await p.request({ ...frame, rid: rid() });
@@ -485,12 +491,39 @@ describe("coordinator rules", () => {
     await expectStillOpen(fresh);
     fresh.close();
 
+    // Membership messages are for nodes and operators only.
+    const other = await raw("coordinator");
+    expect((await other.request(helloFrame())).type).toBe("ok");
+    expectErr(await other.request({ type: "shard.leave", rid: rid() }), "INVALID", /not served by the coordinator/);
+    expectErr(await other.request({ type: "shard.handedOff", rid: rid(), part: 0, pepoch: 1, to: "shard-2", id: 1 }), "INVALID", /not served by the coordinator/);
+    expectErr(await other.request({ type: "shard.caughtUp", rid: rid(), part: 0, pepoch: 1, replica: "shard-2" }), "INVALID", /not served by the coordinator/);
+    expectErr(await other.request({ type: "cluster.removeShard", rid: rid(), shardId: "shard-1" }), "INVALID", /cluster secret/);
+    await expectStillOpen(other);
+    other.close();
+
     // The table still routes shard-1 to its real address, at the same epoch.
     await client.refreshTable();
     expect(client.table.epoch).toBe(epochBefore);
     expect(client.table.urlOf("shard-1")).toBe(shard1Url);
     const status = (await client.coordinatorRequest({ type: "status" })) as { shards: { id: string; url: string }[] };
     expect(status.shards.find((s) => s.id === "shard-1")?.url).toBe(shard1Url);
+  });
+
+  it("membership messages from a node connection that never registered change nothing", async () => {
+    await client.refreshTable();
+    const epochBefore = client.table.epoch;
+    const peer = await raw("coordinator", { "x-shardict-secret": tc.cluster.clusterSecret });
+    expectErr(await peer.request({ type: "shard.handedOff", rid: rid(), part: 0, pepoch: 1, to: "shard-2", id: 1 }), "INVALID", /register first/);
+    expectErr(await peer.request({ type: "shard.caughtUp", rid: rid(), part: 0, pepoch: 1, replica: "shard-2" }), "INVALID", /register first/);
+    expectErr(await peer.request({ type: "shard.leave", rid: rid() }), "INVALID", /register first/);
+    expectErr(await peer.request({ type: "cluster.removeShard", rid: rid(), shardId: "no-such-shard" }), "NOT_FOUND", /no-such-shard/);
+    // Still open, and still answering (a node connection says no hello: ask for the table).
+    expect((await peer.request({ type: "table.get", rid: rid() })).type).toBe("ok");
+    peer.close();
+    await client.refreshTable();
+    expect(client.table.epoch).toBe(epochBefore);
+    const status = (await client.coordinatorRequest({ type: "status" })) as { shards: { id: string; state: string }[] };
+    expect(status.shards.map((s) => s.state)).toEqual(status.shards.map(() => "serving"));
   });
 
   it("requests other than hello before hello are refused", async () => {

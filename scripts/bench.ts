@@ -1,0 +1,577 @@
+/**
+ * `npm run bench`: shardict's throughput, latency, CPU and memory, measured from one client
+ * process through the public SDK against a local cluster (durable LMDB, free ports, a
+ * temporary data folder), optionally side by side with redis-server (`--vs-redis`).
+ *
+ * Each run starts a fresh cluster (and, with `--vs-redis`, a fresh redis-server: the systems
+ * alternate run by run) and runs, in order:
+ *   put    `--ops` puts (16-byte keys, `--value-bytes` values, `--in-flight` requests in flight)
+ *   get    `--ops` gets of those keys
+ *   mix    `--ops` operations, 50/50 get/put, on a zipfian (s = 0.99) key space of 100,000 keys
+ *   bulk   `--ops`/2 entries written with update() / MSET in chunks of 1,000, one at a time
+ *   then a separate dict is filled with `--entries` entries (update chunks of 1,000), and:
+ *   memory (RSS of the shards after the fill − before) ÷ entries
+ *   len    len() / DBSIZE latency, median of 20 calls
+ *   scan   a full items() scan / SCAN + MGET, entries per second
+ * The summary gives the median of `--runs` runs for every figure. See bench/README.md.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, totalmem } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { closedLoop, median, procMemory, prng, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
+import { findRedis, REDIS_ARGS, startRedis, startShardict, type SystemName, type Target } from "./bench/systems.js";
+import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
+
+const WORKLOADS = ["put", "get", "mix", "bulk", "len", "scan", "memory"] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+const USAGE = `usage: npm run bench -- [options]
+  --shards N        shards in the cluster (default 3)
+  --rf N            replication factor (default 1)
+  --in-flight N     requests in flight for put/get/mix (default 50)
+  --value-bytes N   value size in bytes (default 100)
+  --runs N          runs; figures are medians over runs (default 5)
+  --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
+  --entries N       entries for len, scan and memory (default 1000000)
+  --only a,b        workloads to run, of: ${WORKLOADS.join(", ")} (default all)
+  --profile         start the nodes with --cpu-prof and summarise the profiles
+  --vs-redis        also run every workload against redis-server (if on PATH), alternating runs`;
+
+const { values: args } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        shards: { type: "string", default: "3" },
+        rf: { type: "string", default: "1" },
+        "in-flight": { type: "string", default: "50" },
+        "value-bytes": { type: "string", default: "100" },
+        runs: { type: "string", default: "5" },
+        ops: { type: "string", default: "200000" },
+        entries: { type: "string", default: "1000000" },
+        only: { type: "string" },
+        profile: { type: "boolean", default: false },
+        "vs-redis": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function positiveInt(name: string, raw: string, min = 1): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be an integer ≥ ${min}, not ${JSON.stringify(raw)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const SHARDS = positiveInt("shards", args.shards);
+const RF = positiveInt("rf", args.rf);
+const IN_FLIGHT = positiveInt("in-flight", args["in-flight"]);
+const VALUE_BYTES = positiveInt("value-bytes", args["value-bytes"], 0);
+const RUNS = positiveInt("runs", args.runs);
+const OPS = positiveInt("ops", args.ops);
+const ENTRIES = positiveInt("entries", args.entries);
+const BULK = Math.max(1, Math.floor(OPS / 2));
+const MIX_KEYS = 100_000;
+const ZIPF_S = 0.99;
+const CHUNK = 1_000;
+const LEN_CALLS = 20;
+const WARMUP = 2_000;
+if (RF > SHARDS) {
+  console.error(`--rf ${RF} needs at least ${RF} shards (--shards ${SHARDS})`);
+  process.exit(2);
+}
+const ONLY: Set<Workload> = (() => {
+  if (args.only === undefined) return new Set(WORKLOADS);
+  const picked = args.only.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const bad = picked.filter((w) => !(WORKLOADS as readonly string[]).includes(w));
+  if (bad.length > 0 || picked.length === 0) {
+    console.error(`--only: unknown workload(s) ${bad.join(", ") || "(none given)"}; pick from ${WORKLOADS.join(", ")}`);
+    process.exit(2);
+  }
+  return new Set(picked as Workload[]);
+})();
+const BIG = ONLY.has("len") || ONLY.has("scan") || ONLY.has("memory");
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** A 16-byte key: a 4-character prefix and 12 digits. */
+const key = (prefix: string, i: number): string => prefix + String(i).padStart(12, "0");
+
+/** A value of VALUE_BYTES printable characters (the same for every key and both systems). */
+const VALUE = (() => {
+  const r = prng(7);
+  const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  let s = "";
+  for (let i = 0; i < VALUE_BYTES; i++) s += abc[Math.floor(r() * abc.length)];
+  return s;
+})();
+
+/** A seeded permutation of 0..n-1: the order keys are put and read in. */
+function shuffled(n: number, seed: number): Uint32Array {
+  const r = prng(seed);
+  const a = new Uint32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    const t = a[i] as number;
+    a[i] = a[j] as number;
+    a[j] = t;
+  }
+  return a;
+}
+
+function chunkOf(prefix: string, from: number, to: number): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = from; i < to; i++) out.push([key(prefix, i), VALUE]);
+  return out;
+}
+
+interface ScanStats {
+  entriesPerSec: number;
+  entries: number;
+  seconds: number;
+  serverCpuPerEntry: number;
+  clientCpuPerEntry: number;
+}
+
+interface MemoryStats {
+  entries: number;
+  /** Sums over the data-holding processes (shards / redis-server), bytes. */
+  rssBefore: number;
+  rssAfter: number;
+  rssPerEntry: number;
+  anonPerEntry: number;
+  filePerEntry: number;
+  /** redis only: used_memory after − before, per entry. */
+  usedMemoryPerEntry: number | undefined;
+}
+
+interface RunResult {
+  system: SystemName;
+  run: number;
+  pids: Record<string, number>;
+  put?: LatencyStats;
+  get?: LatencyStats;
+  mix?: LatencyStats;
+  bulk?: LatencyStats;
+  fill?: LatencyStats;
+  len?: { medianMs: number; minMs: number; maxMs: number; value: number };
+  scan?: ScanStats;
+  memory?: MemoryStats;
+  /** VmHWM per server process at the end of the run, bytes. */
+  peakRss: Record<string, number>;
+  profileDir?: string;
+  warnings: string[];
+}
+
+async function oneRun(system: SystemName, run: number, redisPath: string | undefined, profileRoot: string | undefined): Promise<RunResult> {
+  const profileDir = profileRoot !== undefined && system === "shardict" ? join(profileRoot, `run-${run}`) : undefined;
+  const target: Target =
+    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir }) : await startRedis(redisPath as string);
+  const pids = () => target.nodes().map((n) => n.pid);
+  const res: RunResult = { system, run, pids: Object.fromEntries(target.nodes().map((n) => [n.name, n.pid])), peakRss: {}, warnings: [] };
+  if (profileDir !== undefined) res.profileDir = profileDir;
+  // Progress on a terminal only (overwritten in place); logs get the one line per run.
+  const tty = process.stdout.isTTY;
+  const say = (what: string) => {
+    if (tty) process.stdout.write(`  run ${run} ${system.padEnd(8)} ${what}\x1b[K\r`);
+  };
+  try {
+    say("warm-up");
+    await closedLoop(WARMUP, IN_FLIGHT, (i) => target.put(key("wrm-", i), VALUE), pids);
+    await closedLoop(WARMUP, IN_FLIGHT, (i) => target.get(key("wrm-", i)), pids);
+
+    // Keys key-0 … key-(filled - 1) are in the main space.
+    let filled = 0;
+    const ensureMain = async (n: number) => {
+      for (; filled < n; filled = Math.min(n, filled + CHUNK)) await target.bulk("main", chunkOf("key-", filled, Math.min(n, filled + CHUNK)));
+    };
+    const order = shuffled(OPS, 1000 + run);
+    if (ONLY.has("put")) {
+      say("put");
+      res.put = await closedLoop(OPS, IN_FLIGHT, (i) => target.put(key("key-", order[i] as number), VALUE), pids);
+      filled = OPS;
+    }
+    if (ONLY.has("get")) {
+      say("get");
+      await ensureMain(OPS);
+      let missing = 0;
+      res.get = await closedLoop(
+        OPS,
+        IN_FLIGHT,
+        async (i) => {
+          if ((await target.get(key("key-", order[i] as number))) == null) missing++;
+        },
+        pids,
+      );
+      if (missing > 0) res.warnings.push(`get: ${missing} keys missing`);
+    }
+    if (ONLY.has("mix")) {
+      say("mix");
+      await ensureMain(MIX_KEYS);
+      const r = prng(2000 + run);
+      const next = zipfSampler(MIX_KEYS, ZIPF_S, r);
+      const keys = new Uint32Array(OPS);
+      const isGet = new Uint8Array(OPS);
+      for (let i = 0; i < OPS; i++) {
+        keys[i] = next();
+        isGet[i] = r() < 0.5 ? 1 : 0;
+      }
+      res.mix = await closedLoop(
+        OPS,
+        IN_FLIGHT,
+        (i) => {
+          const k = key("key-", keys[i] as number);
+          return isGet[i] ? target.get(k) : target.put(k, VALUE);
+        },
+        pids,
+      );
+    }
+    if (ONLY.has("bulk")) {
+      say("bulk");
+      res.bulk = await closedLoop(Math.ceil(BULK / CHUNK), 1, (c) => target.bulk("bulk", chunkOf("blk-", c * CHUNK, Math.min(BULK, (c + 1) * CHUNK))), pids, BULK);
+    }
+    if (BIG) {
+      const data = () => target.nodes().filter((n) => n.holdsData);
+      await sleep(500);
+      const before = data().map((n) => procMemory(n.pid));
+      const usedBefore = await target.usedMemory();
+      say(`fill ${ENTRIES.toLocaleString("en")}`);
+      res.fill = await closedLoop(
+        Math.ceil(ENTRIES / CHUNK),
+        1,
+        (c) => target.bulk("big", chunkOf("big-", c * CHUNK, Math.min(ENTRIES, (c + 1) * CHUNK))),
+        pids,
+        ENTRIES,
+      );
+      await sleep(1000);
+      const after = data().map((n) => procMemory(n.pid));
+      const usedAfter = await target.usedMemory();
+      const sum = (xs: ReturnType<typeof procMemory>[], k: "rss" | "anon" | "file") => xs.reduce((s, x) => s + x[k], 0);
+      res.memory = {
+        entries: ENTRIES,
+        rssBefore: sum(before, "rss"),
+        rssAfter: sum(after, "rss"),
+        rssPerEntry: (sum(after, "rss") - sum(before, "rss")) / ENTRIES,
+        anonPerEntry: (sum(after, "anon") - sum(before, "anon")) / ENTRIES,
+        filePerEntry: (sum(after, "file") - sum(before, "file")) / ENTRIES,
+        usedMemoryPerEntry: usedBefore !== undefined && usedAfter !== undefined ? (usedAfter - usedBefore) / ENTRIES : undefined,
+      };
+      if (ONLY.has("len")) {
+        say("len");
+        const ms: number[] = [];
+        let value = 0;
+        for (let i = 0; i < LEN_CALLS; i++) {
+          const t0 = performance.now();
+          value = await target.len();
+          ms.push(performance.now() - t0);
+        }
+        if (value !== ENTRIES) res.warnings.push(`len: ${value}, expected ${ENTRIES}`);
+        res.len = { medianMs: median(ms), minMs: Math.min(...ms), maxMs: Math.max(...ms), value };
+      }
+      if (ONLY.has("scan")) {
+        say("scan");
+        const cpu0 = pids().reduce((s, p) => s + cpuMicros(p), 0);
+        const client0 = process.cpuUsage();
+        const t0 = performance.now();
+        const n = await target.scan();
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = pids().reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+        const client = process.cpuUsage(client0);
+        if (n !== ENTRIES) res.warnings.push(`scan: ${n} entries, expected ${ENTRIES}`);
+        res.scan = { entriesPerSec: n / seconds, entries: n, seconds, serverCpuPerEntry: cpu / n, clientCpuPerEntry: (client.user + client.system) / n };
+      }
+    }
+    for (const n of target.nodes()) res.peakRss[n.name] = procMemory(n.pid).hwm;
+  } finally {
+    say("stopping");
+    await target.stop();
+    if (tty) process.stdout.write("\x1b[K");
+  }
+  return res;
+}
+
+// ---- figures, medians, ratios ---------------------------------------------------------------
+
+type Better = "higher" | "lower";
+interface Figure {
+  id: string;
+  label: string;
+  unit: string;
+  better: Better;
+  of: (r: RunResult) => number | undefined;
+}
+
+const LAT_WORKLOADS = ["put", "get", "mix", "bulk", "fill"] as const;
+type LatWorkload = (typeof LAT_WORKLOADS)[number];
+const LAT_FIELDS = [
+  ["opsPerSec", "ops/s", "higher"],
+  ["p50", "p50 µs", "lower"],
+  ["p99", "p99 µs", "lower"],
+  ["p999", "p99.9 µs", "lower"],
+  ["serverCpuPerOp", "server CPU µs/op", "lower"],
+  ["clientCpuPerOp", "client CPU µs/op", "lower"],
+] as const;
+
+const FIGURES: Figure[] = [
+  ...LAT_WORKLOADS.flatMap((w) =>
+    LAT_FIELDS.map(([f, unit, better]): Figure => ({ id: `${w}.${f}`, label: `${w} ${unit}`, unit, better, of: (r) => r[w]?.[f] })),
+  ),
+  { id: "len.medianMs", label: `len() ms (median of ${LEN_CALLS} calls)`, unit: "ms", better: "lower", of: (r) => r.len?.medianMs },
+  { id: "scan.entriesPerSec", label: "full scan, entries/s", unit: "entries/s", better: "higher", of: (r) => r.scan?.entriesPerSec },
+  { id: "scan.serverCpuPerEntry", label: "full scan, server CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.serverCpuPerEntry },
+  { id: "scan.clientCpuPerEntry", label: "full scan, client CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.clientCpuPerEntry },
+  { id: "memory.rssPerEntry", label: "memory per entry, B (RSS delta)", unit: "B", better: "lower", of: (r) => r.memory?.rssPerEntry },
+  { id: "memory.anonPerEntry", label: "  of which anonymous (heap), B", unit: "B", better: "lower", of: (r) => r.memory?.anonPerEntry },
+  { id: "memory.filePerEntry", label: "  of which file-backed (mmap), B", unit: "B", better: "lower", of: (r) => r.memory?.filePerEntry },
+  { id: "memory.usedMemoryPerEntry", label: "memory per entry, B (redis used_memory)", unit: "B", better: "lower", of: (r) => r.memory?.usedMemoryPerEntry },
+  { id: "peakRss.total", label: "peak RSS, all server processes, MiB", unit: "MiB", better: "lower", of: (r) => sumValues(r.peakRss) / 2 ** 20 },
+];
+
+function sumValues(o: Record<string, number>): number {
+  return Object.values(o).reduce((s, x) => s + x, 0);
+}
+
+function medians(results: RunResult[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of FIGURES) {
+    const xs = results.map(f.of).filter((x): x is number => x !== undefined && Number.isFinite(x));
+    if (xs.length > 0) out[f.id] = median(xs);
+  }
+  const nodes = new Set(results.flatMap((r) => Object.keys(r.peakRss)));
+  for (const n of nodes) out[`peakRss.${n}`] = median(results.map((r) => (r.peakRss[n] ?? Number.NaN) / 2 ** 20));
+  return out;
+}
+
+// ---- printing ---------------------------------------------------------------------------------
+
+function fmt(x: number | undefined, unit = ""): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  if (unit === "ms" || unit === "MiB") return x.toFixed(x < 10 ? 2 : 1);
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString("en");
+  return x.toFixed(Math.abs(x) < 10 ? 2 : 1);
+}
+
+function ratio(s: number | undefined, r: number | undefined): number | undefined {
+  if (s === undefined || r === undefined || !Number.isFinite(s) || !Number.isFinite(r) || r === 0) return undefined;
+  return s / r;
+}
+
+const fmtRatio = (x: number | undefined): string => (x === undefined ? "–" : `×${x < 0.1 ? x.toFixed(3) : x.toFixed(2)}`);
+
+function table(rows: string[][], align: ("l" | "r")[]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, c) => (align[c] === "l" ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  ").trimEnd()).join("\n");
+}
+
+const WL_LABEL: Record<LatWorkload, string> = {
+  put: "put",
+  get: "get",
+  mix: "mix 50/50 zipf",
+  bulk: "bulk update",
+  fill: "fill (update)",
+};
+
+function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, hasRedis: boolean): void {
+  const sh = med.shardict ?? {};
+  const rd = med.redis ?? {};
+  const runsNote = `median of ${RUNS} run${RUNS === 1 ? "" : "s"}`;
+  console.log(`\nThroughput and latency (${runsNote}; latency per call, server CPU = utime+stime of all server processes ÷ ops)`);
+  const rows: string[][] = [["workload", "system", ...LAT_FIELDS.map(([, u]) => u)]];
+  for (const w of LAT_WORKLOADS) {
+    if (sh[`${w}.opsPerSec`] === undefined) continue;
+    const label = w === "bulk" || w === "fill" ? `${WL_LABEL[w]} (entries/s; µs per 1,000)` : WL_LABEL[w];
+    rows.push([label, "shardict", ...LAT_FIELDS.map(([f, u]) => fmt(sh[`${w}.${f}`], u))]);
+    if (hasRedis) {
+      rows.push(["", "redis", ...LAT_FIELDS.map(([f, u]) => fmt(rd[`${w}.${f}`], u))]);
+      rows.push(["", "shardict/redis", ...LAT_FIELDS.map(([f]) => fmtRatio(ratio(sh[`${w}.${f}`], rd[`${w}.${f}`])))]);
+    }
+  }
+  console.log(table(rows, ["l", "l", "r", "r", "r", "r", "r", "r"]));
+  if (hasRedis) console.log("ratio shardict/redis: for ops/s above ×1 means shardict is faster; for latency and CPU below ×1 means shardict is better");
+
+  const big = FIGURES.filter((f) => !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
+  if (big.some((f) => sh[f.id] !== undefined)) {
+    console.log(`\nAt ${ENTRIES.toLocaleString("en")} entries (${runsNote}; memory is RSS-based: resident memory of the data processes after the fill − before, ÷ entries)`);
+    const rows2: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis", "better"] : ["figure", "shardict"]];
+    for (const f of big) {
+      if (sh[f.id] === undefined && rd[f.id] === undefined) continue;
+      if (!hasRedis && f.id === "memory.usedMemoryPerEntry") continue;
+      const row = [f.label, fmt(sh[f.id], f.unit)];
+      if (hasRedis) {
+        const q = ratio(sh[f.id], rd[f.id]);
+        row.push(fmt(rd[f.id], f.unit), fmtRatio(q), `${f.better} is better${q === undefined ? "" : q === 1 ? "" : (f.better === "higher") === q > 1 ? ": shardict" : ": redis"}`);
+      }
+      rows2.push(row);
+    }
+    console.log(table(rows2, ["l", "r", "r", "r", "l"]));
+  }
+
+  console.log(`\nPeak RSS per server process (VmHWM at the end of the run, MiB, ${runsNote})`);
+  const rows3: string[][] = [["process", "MiB"]];
+  for (const [id, v] of Object.entries(sh)) if (id.startsWith("peakRss.") && id !== "peakRss.total") rows3.push([`shardict ${id.slice(8)}`, fmt(v, "MiB")]);
+  rows3.push(["shardict, all processes", fmt(sh["peakRss.total"], "MiB")]);
+  if (hasRedis) {
+    rows3.push(["redis-server", fmt(rd["peakRss.total"], "MiB")]);
+    rows3.push(["shardict/redis (lower is better for shardict)", fmtRatio(ratio(sh["peakRss.total"], rd["peakRss.total"]))]);
+  }
+  console.log(table(rows3, ["l", "r"]));
+}
+
+function runLine(r: RunResult): string {
+  const parts: string[] = [];
+  for (const w of LAT_WORKLOADS) {
+    const s = r[w];
+    if (s) parts.push(`${w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
+  }
+  if (r.len) parts.push(`len ${fmt(r.len.medianMs, "ms")} ms`);
+  if (r.scan) parts.push(`scan ${fmt(r.scan.entriesPerSec)}/s`);
+  if (r.memory) parts.push(`mem ${fmt(r.memory.rssPerEntry)} B/entry`);
+  return `  run ${r.run} ${r.system.padEnd(8)} ${parts.join(" · ")}${r.warnings.length ? `  WARNING: ${r.warnings.join("; ")}` : ""}`;
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+function commandLine(): string {
+  const quote = (s: string) => (/^[\w./=,:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const script = relative(process.cwd(), process.argv[1] ?? "") || (process.argv[1] ?? "");
+  return ["node", ...process.execArgv, script, ...process.argv.slice(2)].map(quote).join(" ");
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    node: process.version,
+    os: `${platform()} ${release()}`,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+  };
+  const command = commandLine();
+  console.log(`shardict bench, ${started.toISOString()}`);
+  console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}`);
+  console.log(`command: ${command}${process.env.npm_lifecycle_event === "bench" ? "  (via npm run bench)" : ""}`);
+
+  let redis: { path: string; version: string } | undefined;
+  if (args["vs-redis"]) {
+    redis = findRedis();
+    if (redis === undefined) console.log(`redis-server not found: install it with "apt-get install redis-server" to compare; running shardict alone`);
+  }
+  console.log(
+    `shardict: ${SHARDS} shards, rf ${RF}, LMDB (durable: acknowledged after fsync), temporary data folder; one client process (this one), SDK`,
+  );
+  if (redis) console.log(`redis: redis-server ${redis.version} ${REDIS_ARGS.map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
+  console.log(
+    `workloads: ${[...ONLY].join(", ")}; 16-byte keys, ${VALUE_BYTES}-byte values, ${IN_FLIGHT} in flight; put/get/mix ${OPS.toLocaleString("en")} ops, ` +
+      `bulk ${BULK.toLocaleString("en")} entries in chunks of ${CHUNK.toLocaleString("en")}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
+      `${RUNS} run${RUNS === 1 ? "" : "s"}${redis ? " alternating shardict and redis" : ""}, figures are medians over runs`,
+  );
+
+  const stamp = started.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const profileRoot = args.profile ? join(ROOT, "bench", "profiles", stamp) : undefined;
+  if (profileRoot) console.log(`profiling: nodes run with --cpu-prof (slower: figures of this run are not comparable)`);
+
+  const results: RunResult[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    for (const system of redis ? (["shardict", "redis"] as const) : (["shardict"] as const)) {
+      const r = await oneRun(system, run, redis?.path, profileRoot);
+      results.push(r);
+      console.log(runLine(r));
+    }
+  }
+
+  const med: Partial<Record<SystemName, Record<string, number>>> = { shardict: medians(results.filter((r) => r.system === "shardict")) };
+  if (redis) med.redis = medians(results.filter((r) => r.system === "redis"));
+  printSummary(med, redis !== undefined);
+
+  const ratios: Record<string, number> = {};
+  if (med.redis && med.shardict) {
+    for (const [id, v] of Object.entries(med.shardict)) {
+      const q = ratio(v, med.redis[id] ?? (id.startsWith("peakRss.") ? med.redis["peakRss.total"] : undefined));
+      if (q !== undefined && (!id.startsWith("peakRss.") || id === "peakRss.total")) ratios[id] = q;
+    }
+  }
+
+  let profiles: ProfileSummary[] | undefined;
+  if (profileRoot) {
+    const files = results
+      .filter((r) => r.profileDir !== undefined)
+      .flatMap((r) => profilesIn(r.profileDir as string, new Map(Object.entries(r.pids).map(([n, p]) => [p, n]))));
+    console.log(`\nCPU profiles (${files.length} .cpuprofile files, open in Chrome DevTools or speedscope): ${relative(process.cwd(), profileRoot) || profileRoot}/run-N/`);
+    for (const f of files) console.log(`  ${f.node.padEnd(12)} ${relative(process.cwd(), f.file)}`);
+    profiles = summarise(files, ROOT);
+    for (const p of profiles) {
+      console.log(`\n  ${p.node}: busy ${(p.busyMs / 1000).toFixed(1)} s of ${(p.totalMs / 1000).toFixed(1)} s profiled; top functions by self time:`);
+      for (const t of p.top) console.log(`    ${t.pctOfBusy.toFixed(1).padStart(5)}%  ${(t.selfMs / 1000).toFixed(2).padStart(7)} s  ${t.fn}  ${t.where}`);
+    }
+  }
+
+  const notes = [
+    `every figure is the median over ${RUNS} run(s); each run starts fresh servers in a temporary folder`,
+    "latency: per call (for bulk and fill, per update()/MSET of 1,000 entries), microseconds, from perf_hooks histograms",
+    "server CPU per op: utime+stime from /proc/<pid>/stat of every server process (coordinator and shards; redis-server), delta over the workload ÷ ops",
+    "memory per entry is RSS-based: (sum of VmRSS of the shards, or redis-server, after the fill − before) ÷ entries; it includes LMDB pages mapped into the shards (file-backed) and heap",
+    "peak RSS: VmHWM of each server process at the end of a run",
+    "ratios are shardict/redis: above 1 is better for shardict for ops/s and entries/s, below 1 is better for latency, CPU and memory",
+  ];
+  const out = {
+    date: started.toISOString().slice(0, 10),
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command,
+    machine,
+    options: {
+      shards: SHARDS,
+      rf: RF,
+      inFlight: IN_FLIGHT,
+      valueBytes: VALUE_BYTES,
+      keyBytes: 16,
+      runs: RUNS,
+      ops: OPS,
+      bulkEntries: BULK,
+      bulkChunk: CHUNK,
+      mixKeys: MIX_KEYS,
+      zipfS: ZIPF_S,
+      entries: ENTRIES,
+      lenCalls: LEN_CALLS,
+      workloads: [...ONLY],
+      profile: args.profile,
+      vsRedis: args["vs-redis"],
+      storageEngine: "lmdb",
+    },
+    redis: redis ? { version: redis.version, args: REDIS_ARGS, client: "ioredis (enableAutoPipelining)" } : null,
+    notes,
+    figures: FIGURES.map(({ id, label, unit, better }) => ({ id, label, unit, better })),
+    medians: med,
+    ratios: med.redis ? ratios : null,
+    runs: results,
+    ...(profiles && { profiles }),
+  };
+  const dir = join(ROOT, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${out.date}.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

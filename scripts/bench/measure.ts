@@ -1,0 +1,176 @@
+/**
+ * Measuring helpers for `npm run bench`: /proc readers (CPU time, RSS), a seeded PRNG, a
+ * zipfian sampler, a closed-loop driver with a fixed number of requests in flight, medians.
+ */
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
+export const CLK_TCK: number = (() => {
+  const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** utime + stime of a process (all its threads), in microseconds; 0 if it is gone. */
+export function cpuMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(rest[11]) + Number(rest[12]);
+    return (ticks * 1e6) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+export interface ProcMemory {
+  /** Resident set size now, bytes. */
+  rss: number;
+  /** Peak resident set size (VmHWM), bytes. */
+  hwm: number;
+  /** Anonymous resident memory (heap, stacks), bytes. */
+  anon: number;
+  /** File-backed resident memory (mapped files: LMDB's data file, code), bytes. */
+  file: number;
+}
+
+/** Memory figures of a process from /proc/<pid>/status (zeros if it is gone). */
+export function procMemory(pid: number): ProcMemory {
+  const out: ProcMemory = { rss: 0, hwm: 0, anon: 0, file: 0 };
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return out;
+  }
+  const kb = (field: string): number => {
+    const m = text.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return m ? Number(m[1]) * 1024 : 0;
+  };
+  out.rss = kb("VmRSS");
+  out.hwm = kb("VmHWM");
+  out.anon = kb("RssAnon");
+  out.file = kb("RssFile");
+  return out;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same operations on both systems. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Zipfian ranks over `n` items with exponent `s` (P(rank k) ∝ 1/k^s), mapped to key indexes
+ * through a seeded permutation, so the hot keys are spread over partitions rather than being
+ * the first keys inserted (like YCSB's scrambled zipfian).
+ */
+export function zipfSampler(n: number, s: number, random: () => number): () => number {
+  const cdf = new Float64Array(n);
+  let total = 0;
+  for (let k = 0; k < n; k++) {
+    total += 1 / Math.pow(k + 1, s);
+    cdf[k] = total;
+  }
+  const perm = new Uint32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = perm[i] as number;
+    perm[i] = perm[j] as number;
+    perm[j] = t;
+  }
+  return () => {
+    const u = random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return perm[lo] as number;
+  };
+}
+
+export interface LatencyStats {
+  /** Operations (or entries, for bulk workloads) per second. */
+  opsPerSec: number;
+  ops: number;
+  seconds: number;
+  /** Latency of one call, microseconds. */
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** Server CPU (utime + stime summed over the server processes) per op, microseconds. */
+  serverCpuPerOp: number;
+  /** CPU of this (client) process per op, microseconds. */
+  clientCpuPerOp: number;
+}
+
+/**
+ * Time a closed loop: `inFlight` lanes, each awaiting `op(i)` for the next i until `calls`
+ * calls are done; latency is per call, throughput and CPU per op (`ops`: entries, for calls
+ * that write many).
+ */
+export async function closedLoop(
+  calls: number,
+  inFlight: number,
+  op: (i: number) => Promise<unknown>,
+  serverPids: () => number[],
+  ops = calls,
+): Promise<LatencyStats> {
+  const hist = createHistogram();
+  let next = 0;
+  const pids = serverPids();
+  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, calls) }, async () => {
+      while (next < calls) {
+        const i = next++;
+        const s = performance.now();
+        await op(i);
+        hist.record(Math.max(1, Math.round((performance.now() - s) * 1000)));
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+  const client = process.cpuUsage(client0);
+  return stats(hist, ops, seconds, cpu, client.user + client.system);
+}
+
+export function stats(hist: RecordableHistogram, ops: number, seconds: number, serverCpu: number, clientCpu: number): LatencyStats {
+  return {
+    opsPerSec: ops / seconds,
+    ops,
+    seconds,
+    p50: hist.percentile(50),
+    p99: hist.percentile(99),
+    p999: hist.percentile(99.9),
+    max: hist.max,
+    serverCpuPerOp: serverCpu / ops,
+    clientCpuPerOp: clientCpu / ops,
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,234 @@
+/**
+ * The two systems `npm run bench` drives, behind one interface: a local shardict cluster
+ * (through the public SDK) and, with `--vs-redis`, a redis-server (through ioredis). Both are
+ * started fresh for each run in a temporary folder and removed afterwards.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Redis } from "ioredis";
+import { parseConfig } from "../../src/config/cluster-config.js";
+import { LocalCluster } from "../../src/launcher/local-cluster.js";
+import { Dict, connect, type Client } from "../../src/index.js";
+
+export type SystemName = "shardict" | "redis";
+
+export interface ServerNode {
+  name: string;
+  pid: number;
+  /** Shards (and redis-server) hold the data; the coordinator does not. */
+  holdsData: boolean;
+}
+
+/**
+ * Where the keys of a workload live: shardict has one dict each ("bench", "bench-bulk",
+ * "bench-big"); redis keeps main and bulk in db 0 (their keys differ by prefix) and big in
+ * db 1, so that DBSIZE counts exactly the big space.
+ */
+export type Space = "main" | "bulk" | "big";
+
+export interface Target {
+  readonly system: SystemName;
+  /** The server processes, for CPU and memory accounting. */
+  nodes(): ServerNode[];
+  put(key: string, value: string): Promise<unknown>;
+  get(key: string): Promise<unknown>;
+  /** Write many entries in one call: `Dict.update` / `MSET`. */
+  bulk(space: Space, entries: [string, string][]): Promise<unknown>;
+  /** Number of entries in the "big" space: `Dict.len()` / `DBSIZE`. */
+  len(): Promise<number>;
+  /** Read every entry of the "big" space, keys and values; returns how many were read. */
+  scan(): Promise<number>;
+  /** Redis's own account of its data (`INFO memory` used_memory), bytes; shardict has none. */
+  usedMemory(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface ShardictOptions {
+  shards: number;
+  rf: number;
+  /** Start every node with `--cpu-prof` writing into this folder. */
+  profileDir: string | undefined;
+}
+
+export async function startShardict(opts: ShardictOptions): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "shardict-bench-"));
+  const config = parseConfig({
+    coordinator: { host: "127.0.0.1", port: 0 },
+    shards: Array.from({ length: opts.shards }, (_, i) => ({ id: `shard-${i + 1}`, host: "127.0.0.1", port: 0 })),
+    dataDir: join(dir, "data"),
+    replicationFactor: opts.rf,
+    storageEngine: "lmdb",
+  });
+  const configPath = join(dir, "cluster.config.json");
+  writeFileSync(configPath, JSON.stringify(config));
+  const log: string[] = [];
+  const nodeArgs: string[] = [];
+  if (opts.profileDir !== undefined) {
+    mkdirSync(opts.profileDir, { recursive: true });
+    nodeArgs.push("--cpu-prof", "--cpu-prof-dir", opts.profileDir);
+  }
+  const cluster = new LocalCluster({
+    configPath,
+    config,
+    freePorts: true,
+    nodeArgs,
+    onLine: (node, line) => {
+      log.push(`[${node}] ${line}`);
+      if (log.length > 200) log.shift();
+    },
+  });
+  let client: Client | undefined;
+  try {
+    await cluster.start();
+    client = await connect({ url: cluster.coordinatorUrl });
+  } catch (err) {
+    client?.close();
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+    console.error(log.slice(-30).join("\n"));
+    throw err;
+  }
+  const c = client;
+  const dicts: Record<Space, Dict<string>> = {
+    main: Dict.fromName<string>("bench", { createIfMissing: true, client: c }),
+    bulk: Dict.fromName<string>("bench-bulk", { createIfMissing: true, client: c }),
+    big: Dict.fromName<string>("bench-big", { createIfMissing: true, client: c }),
+  };
+  for (const d of Object.values(dicts)) await d.hydrate();
+  const main = dicts.main;
+  return {
+    system: "shardict",
+    nodes: () =>
+      cluster.names().flatMap((name) => {
+        const pid = cluster.isRunning(name) ? cluster.pidOf(name) : undefined;
+        return pid === undefined ? [] : [{ name, pid, holdsData: name !== "coordinator" }];
+      }),
+    put: (k, v) => main.put(k, v),
+    get: (k) => main.get(k),
+    bulk: (space, entries) => dicts[space].update(entries),
+    len: () => dicts.big.len(),
+    scan: async () => {
+      let n = 0;
+      for await (const [k, v] of dicts.big.items()) if (k !== undefined && v !== undefined) n++;
+      return n;
+    },
+    usedMemory: async () => undefined,
+    stop: async () => {
+      c.close();
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The `redis-server` on PATH, or undefined. */
+export function findRedis(): { path: string; version: string } | undefined {
+  const which = spawnSync("which", ["redis-server"], { encoding: "utf8" });
+  const path = which.status === 0 ? which.stdout.trim() : "";
+  if (path === "") return undefined;
+  const v = spawnSync(path, ["--version"], { encoding: "utf8" });
+  const version = v.stdout?.match(/v=(\S+)/)?.[1] ?? "unknown";
+  return { path, version };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** redis's arguments: durable like shardict as far as redis goes (AOF, fsync every second). */
+export const REDIS_ARGS = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""];
+
+export async function startRedis(path: string): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "shardict-bench-redis-"));
+  const port = await freePort();
+  const child: ChildProcess = spawn(path, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", ...REDIS_ARGS], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const log: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${log.join("\n")}`)), 10_000);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited before it was ready:\n${log.join("\n")}`));
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        log.push(line);
+        if (log.length > 100) log.shift();
+        if (/Ready to accept connections/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+  });
+  const stopServer = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(t);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await ready;
+  } catch (err) {
+    await stopServer();
+    throw err;
+  }
+  const options = { host: "127.0.0.1", port, enableAutoPipelining: true, maxRetriesPerRequest: 0 };
+  const db0 = new Redis({ ...options, db: 0 });
+  const db1 = new Redis({ ...options, db: 1 });
+  const pid = child.pid as number;
+  return {
+    system: "redis",
+    nodes: () => (child.exitCode === null ? [{ name: "redis-server", pid, holdsData: true }] : []),
+    put: (k, v) => db0.set(k, v),
+    get: (k) => db0.get(k),
+    bulk: (space, entries) => {
+      const flat: string[] = [];
+      for (const [k, v] of entries) flat.push(k, v);
+      return (space === "big" ? db1 : db0).mset(flat);
+    },
+    len: () => db1.dbsize(),
+    scan: async () => {
+      // SCAN pages of ~1,000 keys, MGET of each page while the next SCAN is in flight
+      // (the same one-page-ahead pipelining the shardict SDK does).
+      let n = 0;
+      let page = await db1.scan("0", "COUNT", 1000);
+      for (;;) {
+        const [cursor, keys] = page;
+        const nextPage = cursor === "0" ? undefined : db1.scan(cursor, "COUNT", 1000);
+        if (keys.length > 0) {
+          const values = await db1.mget(keys);
+          for (const v of values) if (v !== null) n++;
+        }
+        if (nextPage === undefined) return n;
+        page = await nextPage;
+      }
+    },
+    usedMemory: async () => {
+      const info = await db0.info("memory");
+      const m = info.match(/^used_memory:(\d+)/m);
+      return m ? Number(m[1]) : undefined;
+    },
+    stop: async () => {
+      db0.disconnect();
+      db1.disconnect();
+      await stopServer();
+    },
+  };
+}
