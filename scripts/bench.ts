@@ -314,6 +314,8 @@ interface Figure {
   unit: string;
   better: Better;
   of: (r: RunResult) => number | undefined;
+  /** No ratio: a breakdown where redis's figure is about zero (redis maps no data file). */
+  noRatio?: true;
 }
 
 const LAT_WORKLOADS = ["put", "get", "mix", "bulk", "fill"] as const;
@@ -336,8 +338,8 @@ const FIGURES: Figure[] = [
   { id: "scan.serverCpuPerEntry", label: "full scan, server CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.serverCpuPerEntry },
   { id: "scan.clientCpuPerEntry", label: "full scan, client CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.clientCpuPerEntry },
   { id: "memory.rssPerEntry", label: "memory per entry, B (RSS delta)", unit: "B", better: "lower", of: (r) => r.memory?.rssPerEntry },
-  { id: "memory.anonPerEntry", label: "  of which anonymous (heap), B", unit: "B", better: "lower", of: (r) => r.memory?.anonPerEntry },
-  { id: "memory.filePerEntry", label: "  of which file-backed (mmap), B", unit: "B", better: "lower", of: (r) => r.memory?.filePerEntry },
+  { id: "memory.anonPerEntry", label: "  of which anonymous (heap), B", unit: "B", better: "lower", of: (r) => r.memory?.anonPerEntry, noRatio: true },
+  { id: "memory.filePerEntry", label: "  of which file-backed (mmap), B", unit: "B", better: "lower", of: (r) => r.memory?.filePerEntry, noRatio: true },
   { id: "memory.usedMemoryPerEntry", label: "memory per entry, B (redis used_memory)", unit: "B", better: "lower", of: (r) => r.memory?.usedMemoryPerEntry },
   { id: "peakRss.total", label: "peak RSS, all server processes, MiB", unit: "MiB", better: "lower", of: (r) => sumValues(r.peakRss) / 2 ** 20 },
 ];
@@ -413,8 +415,9 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
       if (!hasRedis && f.id === "memory.usedMemoryPerEntry") continue;
       const row = [f.label, fmt(sh[f.id], f.unit)];
       if (hasRedis) {
-        const q = ratio(sh[f.id], rd[f.id]);
-        row.push(fmt(rd[f.id], f.unit), fmtRatio(q), `${f.better} is better${q === undefined ? "" : q === 1 ? "" : (f.better === "higher") === q > 1 ? ": shardict" : ": redis"}`);
+        const q = f.noRatio ? undefined : ratio(sh[f.id], rd[f.id]);
+        const verdict = q === undefined || q === 1 ? "" : (f.better === "higher") === q > 1 ? ": shardict" : ": redis";
+        row.push(fmt(rd[f.id], f.unit), fmtRatio(q), f.noRatio ? "" : `${f.better} is better${verdict}`);
       }
       rows2.push(row);
     }
@@ -502,7 +505,8 @@ async function main(): Promise<void> {
   if (med.redis && med.shardict) {
     for (const [id, v] of Object.entries(med.shardict)) {
       const q = ratio(v, med.redis[id] ?? (id.startsWith("peakRss.") ? med.redis["peakRss.total"] : undefined));
-      if (q !== undefined && (!id.startsWith("peakRss.") || id === "peakRss.total")) ratios[id] = q;
+      const noRatio = FIGURES.some((f) => f.id === id && f.noRatio);
+      if (q !== undefined && !noRatio && (!id.startsWith("peakRss.") || id === "peakRss.total")) ratios[id] = q;
     }
   }
 
@@ -517,6 +521,7 @@ async function main(): Promise<void> {
     for (const p of profiles) {
       console.log(`\n  ${p.node}: busy ${(p.busyMs / 1000).toFixed(1)} s of ${(p.totalMs / 1000).toFixed(1)} s profiled; top functions by self time:`);
       for (const t of p.top) console.log(`    ${t.pctOfBusy.toFixed(1).padStart(5)}%  ${(t.selfMs / 1000).toFixed(2).padStart(7)} s  ${t.fn}  ${t.where}`);
+      console.log(`    by area: ${p.areas.slice(0, 8).map((a) => `${a.area} ${a.pctOfBusy.toFixed(0)}%`).join(", ")}`);
     }
   }
 

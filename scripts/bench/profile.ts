@@ -27,6 +27,17 @@ export interface ProfileSummary {
   /** Time not idle (everything but "(idle)"), ms. */
   busyMs: number;
   top: { fn: string; where: string; selfMs: number; pctOfBusy: number }[];
+  /** Self time per area: a package under node_modules, a folder of dist/src, node internals, native. */
+  areas: { area: string; selfMs: number; pctOfBusy: number }[];
+}
+
+function areaOf(where: string, fn: string): string {
+  if (where === "") return fn.startsWith("(") ? fn : "native (C++ / syscalls)";
+  if (where.startsWith("node:")) return "node internals";
+  const src = where.match(/^dist\/src\/([^/:]+)/);
+  if (src) return `shardict ${src[1]}`;
+  if (/^(@[^/]+\/)?[^/:]+\//.test(where) && !where.startsWith("/")) return where.match(/^((?:@[^/]+\/)?[^/:]+)/)?.[1] ?? where;
+  return "other";
 }
 
 /** The .cpuprofile files in `dir` whose pid is one of `pids` (file names carry the pid). */
@@ -89,7 +100,12 @@ export function summarise(files: { node: string; file: string }[], root: string,
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)
       .map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, pctOfBusy: busy > 0 ? (100 * e.us) / busy : 0 }));
-    out.push({ node, files: acc.files, totalMs: acc.total / 1000, busyMs: busy / 1000, top });
+    const areas = new Map<string, number>();
+    for (const e of all) if (e.fn !== "(idle)") areas.set(areaOf(e.where, e.fn), (areas.get(areaOf(e.where, e.fn)) ?? 0) + e.us);
+    const byArea = [...areas]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, selfMs: us / 1000, pctOfBusy: busy > 0 ? (100 * us) / busy : 0 }));
+    out.push({ node, files: acc.files, totalMs: acc.total / 1000, busyMs: busy / 1000, top, areas: byArea });
   }
   return out;
 }
