@@ -156,8 +156,9 @@ async function main(argv: string[]): Promise<void> {
       ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
       clusterSecret,
     });
-    await node.start();
+    // Before start: a SIGTERM that arrives while it starts must still mean "leave".
     shardSignals(node);
+    await node.start();
     return;
   }
   fail(`unknown command "${command}"\n${USAGE}`);

@@ -49,9 +49,11 @@ export class ChaosCluster {
   private admin: Promise<Client> | undefined;
   /** Per shard: resolves once its latest process has registered with the coordinator. */
   private readonly registered = new Map<string, Promise<void>>();
+  private readonly log: (line: string) => void;
 
-  private constructor(cluster: LocalCluster, config: ClusterConfig, dir: string, seed: number) {
+  private constructor(cluster: LocalCluster, config: ClusterConfig, dir: string, seed: number, log: (line: string) => void) {
     this.cluster = cluster;
+    this.log = log;
     this.config = config;
     this.dir = dir;
     this.seed = seed;
@@ -104,7 +106,7 @@ export class ChaosCluster {
         advertiseUrl: self?.clientLinks.get(id)?.url ?? "",
       }),
     });
-    self = new ChaosCluster(cluster, config, dir, opts.seed);
+    self = new ChaosCluster(cluster, config, dir, opts.seed, opts.log ?? (() => {}));
     await cluster.startCoordinator();
     for (const id of config.shards.map((s) => s.id)) await self.addLinks(id);
     const ready = cluster.waitFor(/coordinator: ready: all \d+ shards joined/, "coordinator");
@@ -151,6 +153,7 @@ export class ChaosCluster {
       async () => {
         if (!this.cluster.isRunning(id)) {
           starts++;
+          this.log(`chaos: ${id} exited on its own (its leave was finished); starting it again`);
           await this.startShard(id);
           return false;
         }

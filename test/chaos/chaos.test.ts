@@ -1,7 +1,8 @@
 /**
  * The chaos suite: real node processes, 8 clients running a mixed workload on a small key
  * space while faults from the table are injected; every key's history must be linearizable
- * and no acknowledged write may be lost once the cluster heals.
+ * and no acknowledged write may be lost once the cluster heals. One more seed draws only
+ * from the membership faults (shards joining, leaving, rejoining, killed mid-move).
  *
  * `npm test` runs a short pass. `npm run chaos -- --seeds N --duration S` runs a longer one
  * (it sets SHARDICT_CHAOS_SEEDS / SHARDICT_CHAOS_DURATION_S / SHARDICT_CHAOS_FIRST_SEED).

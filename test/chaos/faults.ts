@@ -152,7 +152,10 @@ export const FAULTS: readonly Fault[] = [
     on: "self",
     async inject(c, _target, { rand, log }) {
       // Every choice is drawn up front: the same seed draws the same numbers.
-      const [byJoin, whichMember, delay, whichMove, whichEnd] = [rand(), rand(), rand(), rand(), rand()];
+      const [byJoin, whichMember, delay, whichMove, whichEnd, whenRestart] = [rand(), rand(), rand(), rand(), rand(), rand()];
+      // Sometimes restarted at once, before the coordinator declares it dead: a shard that was
+      // leaving then comes back still handing off.
+      const restartAtOnce = whenRestart < 0.3;
       const join = byJoin < 0.5 || c.shardIds.length <= MIN_MEMBERS;
       let mover: string;
       let leaving: Promise<number | null> | undefined;
@@ -185,10 +188,14 @@ export const FAULTS: readonly Fault[] = [
         log(`chaos: no partition seen being copied: kill -9 ${victim}`);
       }
       await c.cluster.kill(victim, "SIGKILL");
+      if (restartAtOnce) {
+        log(`chaos: ${victim} restarts at once`);
+        await c.startShard(victim);
+      }
       return {
         target: victim,
         heal: async () => {
-          await c.startShard(victim);
+          if (!restartAtOnce) await c.startShard(victim);
           if (join) {
             log(`chaos: ${mover} leaves`);
             await c.leave(mover);

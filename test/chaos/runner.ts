@@ -1,7 +1,8 @@
 /**
- * One chaos run: a cluster behind fault-injecting proxies, clients running the workload,
- * faults from the table on a seeded schedule, then healing, a final read of every key and
- * the linearizability check of every key's history.
+ * One chaos run: a cluster behind fault-injecting proxies, filler data so that partition
+ * moves take a while, clients running the workload, faults from the table on a seeded
+ * schedule, then healing and settling (every move done), a final read of every key and the
+ * linearizability check of every key's history.
  */
 import { Dict, connect, type Client } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
