@@ -14,7 +14,7 @@ export interface SavedOwnership {
 }
 
 /** Partitions allowed to move at once: each move copies one partition in bounded chunks. */
-export const MAX_CONCURRENT_MOVES = 8;
+export const MAX_CONCURRENT_MOVES = 4;
 
 export class Ownership {
   /** Per partition: primary, then in-sync replicas. */

@@ -37,7 +37,7 @@ export interface ReplicatorContext {
 type ReplicatedMutation = ReplMutation;
 
 /** Snapshot frames of one catch-up in flight at once: bounds the memory a copy takes. */
-const CHUNKS_IN_FLIGHT = 4;
+const CHUNKS_IN_FLIGHT = 2;
 
 interface Batch {
   muts: ReplicatedMutation[];

@@ -438,7 +438,7 @@ describe("Ownership: a shard joins (rf 1)", () => {
   });
 
   it("never has more than MAX_CONCURRENT_MOVES partitions moving, and uses the whole budget", () => {
-    expect(MAX_CONCURRENT_MOVES).toBe(8);
+    expect(MAX_CONCURRENT_MOVES).toBe(4);
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
     const needed = placePartitions(FOUR, P, 1).filter((d) => d.includes(S4)).length;
