@@ -52,6 +52,7 @@ const { values: args } = (() => {
         entries: { type: "string", default: "1000000" },
         only: { type: "string" },
         profile: { type: "boolean", default: false },
+        engine: { type: "string", default: "lmdb" },
         "vs-redis": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -81,6 +82,11 @@ const SHARDS = positiveInt("shards", args.shards);
 const RF = positiveInt("rf", args.rf);
 const IN_FLIGHT = positiveInt("in-flight", args["in-flight"]);
 const VALUE_BYTES = positiveInt("value-bytes", args["value-bytes"], 0);
+if (args.engine !== "lmdb" && args.engine !== "log" && args.engine !== "memory") {
+  console.error(`bench: --engine must be lmdb, log or memory, got "${args.engine}"`);
+  process.exit(2);
+}
+const ENGINE: "lmdb" | "log" | "memory" = args.engine;
 const RUNS = positiveInt("runs", args.runs);
 const OPS = positiveInt("ops", args.ops);
 const ENTRIES = positiveInt("entries", args.entries);
@@ -181,7 +187,7 @@ interface RunResult {
 async function oneRun(system: SystemName, run: number, redisPath: string | undefined, profileRoot: string | undefined): Promise<RunResult> {
   const profileDir = profileRoot !== undefined && system === "shardict" ? join(profileRoot, `run-${run}`) : undefined;
   const target: Target =
-    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir }) : await startRedis(redisPath as string);
+    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE }) : await startRedis(redisPath as string);
   const pids = () => target.nodes().map((n) => n.pid);
   const res: RunResult = { system, run, pids: Object.fromEntries(target.nodes().map((n) => [n.name, n.pid])), peakRss: {}, warnings: [] };
   if (profileDir !== undefined) res.profileDir = profileDir;
@@ -475,7 +481,7 @@ async function main(): Promise<void> {
     if (redis === undefined) console.log(`redis-server not found: install it with "apt-get install redis-server" to compare; running shardict alone`);
   }
   console.log(
-    `shardict: ${SHARDS} shards, rf ${RF}, LMDB (durable: acknowledged after fsync), temporary data folder; one client process (this one), SDK`,
+    `shardict: ${SHARDS} shards, rf ${RF}, ${ENGINE === "memory" ? "memory engine (NOT durable: for comparison only)" : `${ENGINE === "lmdb" ? "LMDB" : "append-only log"} (durable: acknowledged after fsync)`}, temporary data folder; one client process (this one), SDK`,
   );
   if (redis) console.log(`redis: redis-server ${redis.version} ${REDIS_ARGS.map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
   console.log(
@@ -556,7 +562,7 @@ async function main(): Promise<void> {
       workloads: [...ONLY],
       profile: args.profile,
       vsRedis: args["vs-redis"],
-      storageEngine: "lmdb",
+      storageEngine: ENGINE,
     },
     redis: redis ? { version: redis.version, args: REDIS_ARGS, client: "ioredis (enableAutoPipelining)" } : null,
     notes,

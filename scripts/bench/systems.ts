@@ -52,6 +52,8 @@ export interface ShardictOptions {
   rf: number;
   /** Start every node with `--cpu-prof` writing into this folder. */
   profileDir: string | undefined;
+  /** "memory" measures what durability costs (nothing is written to disk). */
+  engine: "lmdb" | "log" | "memory";
 }
 
 export async function startShardict(opts: ShardictOptions): Promise<Target> {
@@ -61,7 +63,7 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
     shards: Array.from({ length: opts.shards }, (_, i) => ({ id: `shard-${i + 1}`, host: "127.0.0.1", port: 0 })),
     dataDir: join(dir, "data"),
     replicationFactor: opts.rf,
-    storageEngine: "lmdb",
+    storageEngine: opts.engine,
   });
   const configPath = join(dir, "cluster.config.json");
   writeFileSync(configPath, JSON.stringify(config));

@@ -36,7 +36,7 @@ const ConfigSchema = Type.Object(
     maxEntryBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
     ephemeralGraceMs: Type.Integer({ minimum: 100 }),
     clientTokens: Type.Array(Type.String({ minLength: 8 })),
-    storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("memory")]),
+    storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("log"), Type.Literal("memory")]),
     /** Shards heartbeat the coordinator this often; silence makes them suspect, then dead. */
     heartbeatMs: Type.Integer({ minimum: 10 }),
     suspectAfterMs: Type.Integer({ minimum: 10 }),
@@ -63,7 +63,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   maxEntryBytes: 100 * 1024 * 1024,
   ephemeralGraceMs: 60_000,
   clientTokens: [],
-  storageEngine: "lmdb",
+  storageEngine: "log",
   heartbeatMs: 250,
   suspectAfterMs: 750,
   deadAfterMs: 750,

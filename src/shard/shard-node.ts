@@ -16,11 +16,12 @@ import { NodeLinks } from "./node-links.js";
 import { Replicator } from "./replicator.js";
 import { RetryableError, WireCode } from "../errors.js";
 import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
-import type { ReplMutation } from "../store/storage-engine.js";
+import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
+import { LogEngine } from "../store/log-engine.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { join } from "node:path";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
@@ -128,6 +129,7 @@ export class ShardNode {
       if (exists) this.background(this.engine.commit([{ op: "addDict", dict: id }]), "recording a dict");
       return exists;
     });
+    if (this.engine instanceof LogEngine) this.engine.setSnapshotSource(() => this.storedState());
     this.data = new DataHandler({
       shardId: this.id,
       host: this.host,
@@ -180,11 +182,12 @@ export class ShardNode {
 
   private lastState = "";
 
-  /** The configured engine; LMDB in `<dataDir>/<id>/`, locked against a second node. */
+  /** The configured engine, in `<dataDir>/<id>/`, locked against a second node. */
   private openEngine(): StorageEngine {
     if (this.cfg.storageEngine === "memory") return new MemoryEngine();
     this.dataDir = openDataDir(this.dataRoot, this.id);
     try {
+      if (this.cfg.storageEngine === "log") return new LogEngine(join(this.dataDir.path, "log"));
       return new LmdbEngine(join(this.dataDir.path, "lmdb"));
     } catch (err) {
       this.dataDir.release();
@@ -256,6 +259,16 @@ export class ShardNode {
       if (this.table?.primaryOf(part) === this.id) entries += n;
     }
     return { entries, held, moves: this.replicator.moves() };
+  }
+
+  /** Everything this node stores, as mutation batches read lazily (a log snapshot). */
+  private *storedState(): Generator<Mutation[], void, undefined> {
+    yield this.dicts.ids().map((dict) => ({ op: "addDict" as const, dict }));
+    const since = this.clock.now() - DEDUP_WINDOW_MS;
+    for (const [part, store] of this.host.all()) {
+      yield this.dedup.forPart(part, since).map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, part }));
+      yield* store.storedChunks(SNAPSHOT_CHUNK_ENTRIES, () => this.clock.now(), SNAPSHOT_CHUNK_BYTES);
+    }
   }
 
   /** A partition as chunks for a learner: its entries, and the answers of its recent writes. */

@@ -464,15 +464,28 @@ export class PartitionStore {
    * partition in one event-loop turn.
    */
   *snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
-    let out: ReplMutation[] = [{ op: "reset", part: this.part }];
+    yield* this.chunksOf([{ op: "reset", part: this.part }], false, chunk, now, maxBytes);
+  }
+
+  /**
+   * The same as mutations for this node's own storage (a log snapshot): per dict, its
+   * generation (as a `clear`), then its live entries.
+   */
+  *storedChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<Mutation[], void, undefined> {
+    yield* this.chunksOf([], true, chunk, now, maxBytes);
+  }
+
+  private *chunksOf<M extends ReplMutation>(first: M[], generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<M[], void, undefined> {
+    let out: M[] = first;
     let bytes = 0;
     for (const s of this.dicts.values()) {
       const map = s.entries;
+      if (generations && s.gen > 0) out.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen } as M);
       for (const e of map.values()) {
         // A clear during the copy replaced the map: what follows it travels live.
         if (s.entries !== map) break;
         if (e.deadline <= now()) continue;
-        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted });
+        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted } as M);
         bytes += e.k.length + e.value.byteLength;
         if (out.length >= chunk || bytes >= maxBytes) {
           yield out;
