@@ -24,6 +24,7 @@ import { LmdbEngine } from "../store/lmdb-engine.js";
 import { LogEngine } from "../store/log-engine.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
 import { DictSet } from "./dict-set.js";
@@ -187,7 +188,14 @@ export class ShardNode {
     if (this.cfg.storageEngine === "memory") return new MemoryEngine();
     this.dataDir = openDataDir(this.dataRoot, this.id);
     try {
-      if (this.cfg.storageEngine === "log") return new LogEngine(join(this.dataDir.path, "log"));
+      if (this.cfg.storageEngine === "log") {
+        // A folder written by LMDB (the default before the log) stays on LMDB: its data is there.
+        if (existsSync(join(this.dataDir.path, "lmdb")) && !existsSync(join(this.dataDir.path, "log"))) {
+          this.log(`${this.id}: ${this.dataDir.path} holds LMDB data from an earlier version: keeping storageEngine "lmdb" for it`);
+          return new LmdbEngine(join(this.dataDir.path, "lmdb"));
+        }
+        return new LogEngine(join(this.dataDir.path, "log"));
+      }
       return new LmdbEngine(join(this.dataDir.path, "lmdb"));
     } catch (err) {
       this.dataDir.release();
