@@ -52,7 +52,7 @@ const { values: args } = (() => {
         entries: { type: "string", default: "1000000" },
         only: { type: "string" },
         profile: { type: "boolean", default: false },
-        engine: { type: "string", default: "lmdb" },
+        engine: { type: "string", default: "log" },
         "vs-redis": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
