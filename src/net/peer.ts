@@ -30,8 +30,17 @@ export interface PeerOptions {
 interface Pending {
   resolve(result: unknown): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() after which it fails (Infinity: never), and what to say then. */
+  deadline: number;
+  type: string;
+  timeoutMs: number;
 }
+
+/**
+ * How often a connection looks for requests past their timeout: one sweep timer per busy
+ * connection instead of a timer per request (which costs more than the request on a hot path).
+ */
+const TIMEOUT_SWEEP_MS = 50;
 
 /** Close codes (RFC 6455). */
 export const CloseCode = {
@@ -87,19 +96,37 @@ export class Peer {
     if (this.closed) return Promise.reject(new ConnectionError(`${this.label}: connection ${this.closeReason || "closed"}`));
     const rid = opts.rid ?? this.nextRid();
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.pending.delete(rid);
-          this.updateRef();
-          reject(new ConnectionError(`${this.label}: no reply to ${frame.type} within ${opts.timeoutMs} ms`));
-        }, opts.timeoutMs);
-        timer.unref();
+      const timeoutMs = opts.timeoutMs ?? Number.POSITIVE_INFINITY;
+      this.pending.set(rid, { resolve, reject, deadline: performance.now() + timeoutMs, type: frame.type, timeoutMs });
+      if (opts.timeoutMs !== undefined && !this.sweeper) {
+        this.sweeper = setInterval(() => this.sweepTimeouts(), TIMEOUT_SWEEP_MS);
+        this.sweeper.unref();
       }
-      this.pending.set(rid, { resolve, reject, timer });
       this.updateRef();
       this.send({ ...frame, rid } as Frame, opts.sizeHint ?? 64);
     });
+  }
+
+  private sweeper: NodeJS.Timeout | undefined;
+
+  private sweepTimeouts(): void {
+    const now = performance.now();
+    let waiting = false;
+    for (const [rid, p] of this.pending) {
+      if (p.deadline > now) {
+        if (p.deadline !== Number.POSITIVE_INFINITY) waiting = true;
+        continue;
+      }
+      this.pending.delete(rid);
+      p.reject(new ConnectionError(`${this.label}: no reply to ${p.type} within ${p.timeoutMs} ms`));
+    }
+    this.updateRef();
+    if (!waiting) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** Queue a frame for the next flush. */
@@ -143,7 +170,6 @@ export class Peer {
     const p = this.pending.get(frame.rid);
     if (!p) return;
     this.pending.delete(frame.rid);
-    if (p.timer) clearTimeout(p.timer);
     p.reject(err);
     this.updateRef();
   }
@@ -177,7 +203,6 @@ export class Peer {
     const p = this.pending.get(frame.rid);
     if (!p) return; // a reply after its timeout: nobody waits any more
     this.pending.delete(frame.rid);
-    if (p.timer) clearTimeout(p.timer);
     this.updateRef();
     if (frame.type === "ok") p.resolve(frame.result);
     else p.reject(errorFromWire(frame.code, frame.message, { ...(frame.limit !== undefined && { limit: frame.limit }), ...(frame.size !== undefined && { size: frame.size }) }));
@@ -228,11 +253,9 @@ export class Peer {
     this.closeReason = reason;
     this.queue = [];
     const err = new ConnectionError(`${this.label}: connection ${reason}`);
-    for (const [, p] of this.pending) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(err);
-    }
+    for (const [, p] of this.pending) p.reject(err);
     this.pending.clear();
+    this.stopSweeper();
     this.opts.onClose?.(this, reason);
   }
 

@@ -1,0 +1,48 @@
+/** A request whose reply never comes fails after its timeout; the others are not affected. */
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+import { Peer } from "../../src/net/peer.js";
+import { ConnectionError } from "../../src/errors.js";
+
+const servers: WebSocketServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    for (const c of s.clients) c.terminate();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/** A server that answers only `table.get`, and never anything else. */
+async function quietServer(): Promise<string> {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  servers.push(wss);
+  await new Promise((r) => wss.once("listening", r));
+  wss.on("connection", (ws) => {
+    const peer = new Peer(ws, { onRequest: (frame) => (frame.type === "table.get" ? { answered: true } : new Promise(() => {})) });
+    void peer;
+  });
+  const addr = wss.address() as { port: number };
+  return `ws://127.0.0.1:${addr.port}`;
+}
+
+describe("Peer request timeouts", () => {
+  it("rejects a request without a reply after its timeout, and still delivers the others", async () => {
+    const url = await quietServer();
+    const ws = new WebSocket(url);
+    await new Promise((r) => ws.once("open", r));
+    const peer = new Peer(ws, { label: "test" });
+    const t0 = performance.now();
+    const silent = peer.request({ type: "heartbeat" }, { timeoutMs: 200 });
+    const answered = peer.request({ type: "table.get" }, { timeoutMs: 5_000 });
+    const forever = peer.request({ type: "status" });
+    await expect(answered).resolves.toEqual({ answered: true });
+    await expect(silent).rejects.toThrow(ConnectionError);
+    await expect(silent).rejects.toThrow(/no reply to heartbeat within 200 ms/);
+    const took = performance.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(195);
+    // A request without a timeout waits until the connection closes.
+    expect(peer.inFlight).toBe(1);
+    peer.close();
+    await expect(forever).rejects.toThrow(ConnectionError);
+  });
+});
