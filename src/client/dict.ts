@@ -56,7 +56,7 @@ type Source =
   | { kind: "resolved" };
 
 /** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
-const SCAN_PAGE = 1000;
+const SCAN_PAGE = 5000;
 
 interface ScanPageReply {
   keys: Uint8Array[];
