@@ -254,6 +254,41 @@ export function decodeKey(bytes: Uint8Array): DictKey {
  * the same bytes. Shards call this so that no peer can store two spellings of one key.
  */
 export function isCanonicalKey(bytes: Uint8Array): boolean {
+  // String keys (nearly all of them) are checked in place; the rest by a round trip.
+  if (bytes[0] === Tag.String) return isCanonicalString(bytes);
+  return roundTrips(bytes);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * `[String][minimal varint length][exactly that many bytes of UTF-8]`: the WHATWG decoder
+ * rejects overlong forms and encoded surrogates, so valid bytes are the one encoding of
+ * their string.
+ */
+function isCanonicalString(bytes: Uint8Array): boolean {
+  let len = 0;
+  let i = 1;
+  for (let shift = 0; ; shift += 7) {
+    if (i >= bytes.length || shift > 28) return false;
+    const b = bytes[i++] as number;
+    len += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) {
+      if (b === 0 && shift > 0) return false; // not the shortest varint
+      break;
+    }
+  }
+  if (i + len !== bytes.length) return false;
+  try {
+    strictUtf8.decode(bytes.subarray(i));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether decoding and encoding again gives the same bytes (any kind of key). */
+export function roundTrips(bytes: Uint8Array): boolean {
   try {
     const again = encodeKey(decodeKey(bytes));
     return Buffer.compare(again, bytes) === 0;

@@ -407,3 +407,38 @@ describe("isCanonicalKey", () => {
     }
   });
 });
+
+describe("isCanonicalKey's fast path for strings", () => {
+  it("agrees with a decode-and-encode round trip on 20,000 seeded random and mutated string keys", async () => {
+    const { roundTrips } = await import("../../src/protocol/keys.js");
+    const { mulberry32 } = await import("../helpers/prng.js");
+    const rand = mulberry32(4242);
+    const samples: Uint8Array[] = [];
+    const pool = ["", "a", "héllo", "日本語", "😀x", "\uFEFFbom", "x".repeat(200)];
+    for (let i = 0; i < 10_000; i++) {
+      const base = encodeKey(pool[Math.floor(rand() * pool.length)] as string);
+      const b = Buffer.from(base);
+      // Mutate one byte, or the length, or truncate / extend: mostly non-canonical inputs.
+      const what = Math.floor(rand() * 4);
+      if (what === 0 && b.length > 1) b[1 + Math.floor(rand() * (b.length - 1))] = Math.floor(rand() * 256);
+      if (what === 1) samples.push(Buffer.concat([b, Buffer.from([Math.floor(rand() * 256)])]));
+      if (what === 2) samples.push(b.subarray(0, Math.floor(rand() * b.length)));
+      samples.push(b);
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const len = Math.floor(rand() * 8);
+      const body = Buffer.from(Array.from({ length: len }, () => Math.floor(rand() * 256)));
+      samples.push(Buffer.concat([Buffer.from([0x05, len]), body]));
+    }
+    // Overlong varint, encoded surrogate, overlong UTF-8.
+    samples.push(Buffer.from([0x05, 0x81, 0x00, 0x61]), Buffer.from([0x05, 0x03, 0xed, 0xa0, 0x80]), Buffer.from([0x05, 0x02, 0xc0, 0xaf]));
+    let canonical = 0;
+    for (const s of samples) {
+      expect(isCanonicalKey(s), Buffer.from(s).toString("hex")).toBe(roundTrips(s));
+      if (roundTrips(s)) canonical++;
+    }
+    // Both kinds were exercised.
+    expect(canonical).toBeGreaterThan(1000);
+    expect(samples.length - canonical).toBeGreaterThan(1000);
+  });
+});
