@@ -205,7 +205,10 @@ export class LogEngine implements StorageEngine {
   commit(mutations: readonly Mutation[]): Promise<void> {
     if (mutations.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error("storage is closed"));
-    for (const m of mutations) this.queued.push(m);
+    // Answers kept only for replicas (plain puts) are not written: recovery would skip them.
+    const before = this.queued.length;
+    for (const m of mutations) if (m.op !== "dedup" || !m.memoryOnly) this.queued.push(m);
+    if (this.queued.length === before) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.wake();
     return done;

@@ -163,3 +163,17 @@ describe("LogEngine", () => {
     await expect(engine.commit([{ op: "addDict", dict: "d" }])).rejects.toThrow(/closed/);
   });
 });
+
+describe("LogEngine commits of answers kept for replicas only", () => {
+  it("resolves at once, writes nothing, and does not delay other commits", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    await engine.commit([{ op: "dedup", id: "c:9", at: 1, answer: { r: true }, memoryOnly: true }]);
+    await engine.commit([{ op: "addDict", dict: "d" }, { op: "dedup", id: "c:10", at: 2, answer: { r: 1 }, memoryOnly: true }, set(0, "d", 0, "a", "1")]);
+    await engine.close();
+    const { engine: again, state } = reopen(dir);
+    expect(view(state)).toEqual(["0/d/0/a=1@1000"]);
+    expect(state.dedup).toEqual([]);
+    await again.close();
+  });
+});
