@@ -57,6 +57,8 @@ type Source =
 
 /** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
 const SCAN_PAGE = 5000;
+/** Partitions whose first page is fetched ahead of the one being consumed. */
+const SCAN_LOOKAHEAD = 3;
 
 interface ScanPageReply {
   keys: Uint8Array[];
@@ -501,15 +503,28 @@ export class Dict<V = unknown> implements AsyncDisposable {
           if (page.next !== null && !(page.next instanceof Uint8Array)) throw unexpected("scan");
           return { ...page, part };
         });
-    // One page ahead: the next request is in flight while the caller consumes this page.
-    let next: Promise<ScanPageReply & { part: number }> | undefined = fetch(0, null, undefined);
-    while (next) {
-      const page: ScanPageReply & { part: number } = await next;
-      if (page.next !== null) next = fetch(page.part, page.next, page.session);
-      else if (page.part + 1 < partitions) next = fetch(page.part + 1, null, undefined);
-      else next = undefined;
-      next?.catch(() => {}); // surfaced when awaited
-      yield page;
+    // The first pages of the next few partitions are in flight while the caller consumes
+    // this one, and so is this partition's next page (each partition's pages go in order).
+    let nextPart = 0;
+    const firsts: Promise<ScanPageReply & { part: number }>[] = [];
+    const refill = () => {
+      while (firsts.length < SCAN_LOOKAHEAD && nextPart < partitions) {
+        const p = fetch(nextPart++, null, undefined);
+        p.catch(() => {}); // surfaced when awaited
+        firsts.push(p);
+      }
+    };
+    refill();
+    for (let first = firsts.shift(); first; first = firsts.shift()) {
+      let page: ScanPageReply & { part: number } = await first;
+      refill();
+      for (;;) {
+        const more = page.next !== null ? fetch(page.part, page.next, page.session) : undefined;
+        more?.catch(() => {});
+        yield page;
+        if (!more) break;
+        page = await more;
+      }
     }
   }
 
