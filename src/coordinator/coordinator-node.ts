@@ -9,13 +9,14 @@ import { PartitionTable } from "../hashing/partition-table.js";
 import { NodeServer } from "../net/node-server.js";
 import { frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
-import { PROTOCOL_VERSION, type FrameOf, type MoveProgressData, type Outgoing, type RequestFrame } from "../protocol/frames.js";
+import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
 import { Membership, type StoredMember } from "./membership.js";
 import { Ownership } from "./ownership.js";
-import { isActiveRole, type MemberRole } from "../machines/member-role.machine.js";
+import { clusterStatus, ROLE_NAMES, type ClusterStatus, type HeartbeatStats } from "./cluster-status.js";
+import { isActiveRole } from "../machines/member-role.machine.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { join } from "node:path";
@@ -43,44 +44,10 @@ export interface Welcome {
 
 const BROADCAST_TIMEOUT_MS = 5_000;
 const REBALANCE_EVERY_MS = 1_000;
-
-/** How roles read in `cluster status`. */
-const ROLE_NAMES: Record<MemberRole, string> = { joining: "joining", serving: "serving", handingOff: "handing off", leaving: "leaving" };
-
-interface HeartbeatStats {
-  entries: number;
-  held: number;
-  moves: MoveProgressData[];
-}
-
-/** What `status` answers (and `shardict cluster status --json` prints). */
-export interface ClusterStatus {
-  epoch: number;
-  partitions: number;
-  replicationFactor: number;
-  dicts: number;
-  shards: {
-    id: string;
-    url: string;
-    /** joining, serving, handing off, leaving */
-    state: string;
-    /** alive, suspect, dead, or unregistered (not heard from since the coordinator started) */
-    health: string;
-    /** Partitions it leads. */
-    partitions: number;
-    /** Partitions it holds a replica of. */
-    replicas: number;
-    /** Entries in the partitions it leads, as of its last heartbeat (null before one). */
-    entries: number | null;
-    /** Entries it holds in all (replicas too). */
-    held: number | null;
-  }[];
-  /** Partitions at their desired place, not yet there, and moving now. */
-  rebalance: { done: number; pending: number; moving: number };
-  moves: { part: number; from: string; to: string; phase: "copying" | "handing off"; done: number; total: number }[];
-}
 /** Extra wait past a dead primary's lease before promoting another. */
 const LEASE_MARGIN_MS = 100;
+
+export type { ClusterStatus } from "./cluster-status.js";
 
 export class CoordinatorNode {
   private readonly cfg: ClusterConfig;
@@ -544,39 +511,13 @@ export class CoordinatorNode {
   }
 
   private status(): ClusterStatus {
-    const t = this.table;
-    const primaries = t.partitionsByPrimary();
-    const replicas = new Map<string, number>();
-    for (let p = 0; p < t.partitions; p++) for (const r of t.replicasOf(p)) replicas.set(r, (replicas.get(r) ?? 0) + 1);
-    const moves: ClusterStatus["moves"] = [];
-    for (let p = 0; p < t.partitions; p++) {
-      const from = t.primaryOf(p) ?? "";
-      const progress = this.stats.get(from)?.moves ?? [];
-      for (const to of t.learnersOf(p)) {
-        const m = progress.find((x) => x.part === p && x.to === to);
-        moves.push({ part: p, from, to, phase: "copying", done: m?.done ?? 0, total: m?.total ?? 0 });
-      }
-      const h = t.handoffOf(p);
-      if (h) moves.push({ part: p, from, to: h.to, phase: "handing off", done: 1, total: 1 });
-    }
-    const { pending, moving } = this.own.progress();
-    return {
-      epoch: t.epoch,
-      partitions: t.partitions,
+    return clusterStatus({
+      table: this.table,
       replicationFactor: this.cfg.replicationFactor,
       dicts: this.registry.size,
-      shards: this.membership.all().map((m) => ({
-        id: m.id,
-        url: m.url,
-        state: ROLE_NAMES[this.membership.roleOf(m.id) ?? "leaving"],
-        health: this.membership.stateOf(m.id),
-        partitions: primaries.get(m.id)?.length ?? 0,
-        replicas: replicas.get(m.id) ?? 0,
-        entries: this.stats.get(m.id)?.entries ?? null,
-        held: this.stats.get(m.id)?.held ?? null,
-      })),
-      rebalance: { pending, moving, done: t.partitions - pending },
-      moves,
-    };
+      membership: this.membership,
+      progress: this.own.progress(),
+      stats: this.stats,
+    });
   }
 }
