@@ -28,6 +28,7 @@ import { existsSync } from "node:fs";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
 import { DictSet } from "./dict-set.js";
+import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
 
 export interface ShardNodeOptions {
@@ -49,16 +50,6 @@ export interface ShardNodeOptions {
 /** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
 const SNAPSHOT_CHUNK_ENTRIES = 1000;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-
-/** A partition this node stopped serving to hand it to `to`, until the table flips it. */
-interface Handing {
-  to: string;
-  id: number;
-  pepoch: number;
-  /** Resolves when the hand-off is over (flipped or abandoned). */
-  over: Promise<void>;
-  end(): void;
-}
 
 export class ShardNode {
   readonly id: string;
@@ -85,7 +76,7 @@ export class ShardNode {
   private dataDir: DataDir | undefined;
   private readonly dataRoot: string;
   /** Partitions this node stopped serving to hand them off, until the flip (or a cancel). */
-  private readonly handing = new Map<number, Handing>();
+  private readonly handoffs: HandoffFollower;
   private removedResolve: (() => void) | undefined;
   /** Resolves when the coordinator has forgotten this node (it left, or was removed). */
   readonly removed = new Promise<void>((resolve) => (this.removedResolve = resolve));
@@ -131,6 +122,15 @@ export class ShardNode {
       return exists;
     });
     if (this.engine instanceof LogEngine) this.engine.setSnapshotSource(() => this.storedState());
+    this.handoffs = new HandoffFollower({
+      selfId: this.id,
+      drain: (part) => this.data.drain(part),
+      report: (part, pepoch, h) => {
+        if (!this.link) return Promise.reject(new Error("not linked to the coordinator"));
+        return this.link.reportHandedOff(part, pepoch, h.to, h.id);
+      },
+      adoptTable: (table) => this.adoptTable(table),
+    });
     this.data = new DataHandler({
       shardId: this.id,
       host: this.host,
@@ -144,18 +144,8 @@ export class ShardNode {
         return snap.matches("serving") || snap.matches("leaving");
       },
       ensureLeader: (parts) => this.ensureLeader(parts),
-      handingOff: (part) => this.handing.get(part)?.to,
-      handoffOver: (part, ms) => {
-        const h = this.handing.get(part);
-        if (!h) return Promise.resolve();
-        return new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
-          void h.over.then(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      },
+      handingOff: (part) => this.handoffs.target(part),
+      handoffOver: (part, ms) => this.handoffs.over(part, ms),
       persist: (store) => {
         const muts = store.takePending();
         if (muts.length === 0) return undefined;
@@ -330,49 +320,11 @@ export class ShardNode {
     const t = new PartitionTable(data);
     this.table = t;
     this.replicator.onTable(t);
-    this.followHandoffs(t);
+    this.handoffs.onTable(t);
     this.releaseUnheld(t);
     if (this.registered && !t.shardAddresses().some((a) => a.id === this.id)) {
       this.log(`${this.id}: the coordinator has removed this shard from the cluster`);
       this.removedResolve?.();
-    }
-  }
-
-  /**
-   * Hand-offs the table asks of this node: stop serving the partition, wait until every
-   * write accepted on it has reached the new primary, and report; the coordinator then
-   * flips the primary. A hand-off the table no longer asks for (flipped, or abandoned)
-   * ends here: an abandoned one means serving the partition again.
-   */
-  private followHandoffs(t: PartitionTable): void {
-    for (const [part, f] of this.handing) {
-      const h = t.handoffOf(part);
-      if (t.primaryOf(part) !== this.id || !h || h.id !== f.id || t.pepochOf(part) !== f.pepoch) {
-        this.handing.delete(part);
-        f.end();
-      }
-    }
-    for (let part = 0; part < t.partitions; part++) {
-      const h = t.handoffOf(part);
-      if (!h || t.primaryOf(part) !== this.id || h.to === this.id || this.handing.has(part) || !t.owners[part]?.includes(h.to)) continue;
-      let end = () => {};
-      const over = new Promise<void>((resolve) => (end = resolve));
-      const f: Handing = { to: h.to, id: h.id, pepoch: t.pepochOf(part), over, end };
-      this.handing.set(part, f);
-      void this.handOff(part, f);
-    }
-  }
-
-  private async handOff(part: number, f: Handing): Promise<void> {
-    await this.data.drain(part);
-    for (let attempt = 1; this.handing.get(part) === f; attempt++) {
-      try {
-        if (!this.link) throw new Error("not linked to the coordinator");
-        this.adoptTable(await this.link.reportHandedOff(part, f.pepoch, f.to, f.id));
-      } catch {
-        // reported again below, while the hand-off stands
-      }
-      if (this.handing.get(part) === f) await backoff(attempt, 500);
     }
   }
 
