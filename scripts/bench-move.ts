@@ -93,7 +93,7 @@ async function oneRun(run: number): Promise<Record<Phase, PhaseResult> & { moveM
     const dictId = (await d.hydrate()).objectId;
     const partitions = client.table.partitions;
     const primaries = (): (string | undefined)[] => Array.from({ length: partitions }, (_, p) => client.table.primaryOf(p));
-    const before: Record<Phase, (string | undefined)[]> = { steady: primaries(), join: [], leave: [] };
+    const before: Record<Phase, (string | undefined)[]> = { steady: [], join: [], leave: [] };
     const after: Record<Phase, (string | undefined)[]> = { steady: [], join: [], leave: [] };
     const started: Record<Phase, number> = { steady: 0, join: 0, leave: 0 };
     const ended: Record<Phase, number> = { steady: 0, join: 0, leave: 0 };
@@ -115,23 +115,29 @@ async function oneRun(run: number): Promise<Record<Phase, PhaseResult> & { moveM
       }
     };
     const lanes = Array.from({ length: IN_FLIGHT }, lane);
-    started.steady = performance.now();
-    await sleep(STEADY_MS);
-    ended.steady = started.join = performance.now();
-    await client.refreshTable();
-    after.steady = before.join = primaries();
-    phase = "join";
-    await cluster.startShard("shard-4");
-    await settled(client, 4);
-    ended.join = started.leave = performance.now();
-    await client.refreshTable();
-    after.join = before.leave = primaries();
-    phase = "leave";
-    await cluster.leave("shard-1");
-    await settled(client, 3);
-    ended.leave = performance.now();
-    await client.refreshTable();
-    after.leave = primaries();
+    const bodies: Record<Phase, () => Promise<void>> = {
+      steady: async () => {
+        await sleep(STEADY_MS);
+      },
+      join: async () => {
+        await cluster.startShard("shard-4");
+        await settled(client, 4);
+      },
+      leave: async () => {
+        await cluster.leave("shard-1");
+        await settled(client, 3);
+      },
+    };
+    for (const p of PHASES) {
+      await client.refreshTable();
+      before[p] = primaries();
+      phase = p;
+      started[p] = performance.now();
+      await bodies[p]();
+      ended[p] = performance.now();
+      await client.refreshTable();
+      after[p] = primaries();
+    }
     stop = true;
     await Promise.all(lanes);
     const out = {} as Record<Phase, PhaseResult>;

@@ -20,7 +20,7 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { closedLoop, median, procMemory, prng, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
+import { closedLoop, median, procMemory, prng, shuffled, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
 import { findRedis, REDIS_ARGS, startRedis, startShardict, type SystemName, type Target } from "./bench/systems.js";
 import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
 
@@ -126,20 +126,6 @@ const VALUE = (() => {
   return s;
 })();
 
-/** A seeded permutation of 0..n-1: the order keys are put and read in. */
-function shuffled(n: number, seed: number): Uint32Array {
-  const r = prng(seed);
-  const a = new Uint32Array(n);
-  for (let i = 0; i < n; i++) a[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    const t = a[i] as number;
-    a[i] = a[j] as number;
-    a[j] = t;
-  }
-  return a;
-}
-
 function chunkOf(prefix: string, from: number, to: number): [string, string][] {
   const out: [string, string][] = [];
   for (let i = from; i < to; i++) out.push([key(prefix, i), VALUE]);
@@ -206,7 +192,8 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
     const ensureMain = async (n: number) => {
       for (; filled < n; filled = Math.min(n, filled + CHUNK)) await target.bulk("main", chunkOf("key-", filled, Math.min(n, filled + CHUNK)));
     };
-    const order = shuffled(OPS, 1000 + run);
+    // A seeded permutation: the order keys are put and read in.
+    const order = shuffled(OPS, prng(1000 + run));
     if (ONLY.has("put")) {
       say("put");
       res.put = await closedLoop(OPS, IN_FLIGHT, (i) => target.put(key("key-", order[i] as number), VALUE), pids);

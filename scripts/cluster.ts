@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { connect } from "../src/client/client.js";
+import { fetchStatus } from "../src/cli/cluster-commands.js";
 import { ConfigError, loadConfig, type ClusterConfig } from "../src/config/cluster-config.js";
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
 import { cliPath, LocalCluster, localSecretPath } from "../src/launcher/local-cluster.js";
@@ -92,13 +92,8 @@ function localSecret(config: ClusterConfig): string {
   }
 }
 
-async function status(url: string): Promise<ClusterStatus> {
-  const client = await connect({ url, retryBudgetMs: 2_000 });
-  try {
-    return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
-  } finally {
-    client.close();
-  }
+function status(url: string): Promise<ClusterStatus> {
+  return fetchStatus(url, 2_000);
 }
 
 async function addShard(config: ClusterConfig, args: string[]): Promise<void> {

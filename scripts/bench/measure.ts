@@ -69,6 +69,19 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** A permutation of 0..n-1 drawn from `random` (Fisher–Yates). */
+export function shuffled(n: number, random: () => number): Uint32Array {
+  const a = new Uint32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = a[i] as number;
+    a[i] = a[j] as number;
+    a[j] = t;
+  }
+  return a;
+}
+
 /**
  * Zipfian ranks over `n` items with exponent `s` (P(rank k) ∝ 1/k^s), mapped to key indexes
  * through a seeded permutation, so the hot keys are spread over partitions rather than being
@@ -81,14 +94,7 @@ export function zipfSampler(n: number, s: number, random: () => number): () => n
     total += 1 / Math.pow(k + 1, s);
     cdf[k] = total;
   }
-  const perm = new Uint32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = perm[i] as number;
-    perm[i] = perm[j] as number;
-    perm[j] = t;
-  }
+  const perm = shuffled(n, random);
   return () => {
     const u = random() * total;
     let lo = 0;

@@ -32,8 +32,9 @@ async function adminRequest(url: string, secret: string | undefined, frame: Outg
   }
 }
 
-async function fetchStatus(url: string | undefined): Promise<ClusterStatus> {
-  const client = await connect(url !== undefined ? { url } : {});
+/** The coordinator's status, over a short-lived client. */
+export async function fetchStatus(url: string, retryBudgetMs?: number): Promise<ClusterStatus> {
+  const client = await connect({ url, ...(retryBudgetMs !== undefined && { retryBudgetMs }) });
   try {
     return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
   } finally {

@@ -65,8 +65,6 @@ export class CoordinatorNode {
   /** Records created but not yet durable: whoever finds one waits for it. */
   private readonly unsaved = new Map<string, Promise<void>>();
   private rebalanceTimer: NodeJS.Timeout | undefined;
-  private rebalancing: Promise<void> | undefined;
-  private rebalanceAgain = false;
   /** Per shard: what its last heartbeat said (entries, moves), for `cluster status`. */
   private readonly stats = new Map<string, HeartbeatStats>();
 
@@ -411,57 +409,44 @@ export class CoordinatorNode {
   private pendingChange: Promise<void> | undefined;
 
   private async applyChanges(): Promise<void> {
-    this.own.setActive(this.membership.activeIds());
-    const alive = (id: string) => this.membership.stateOf(id) === "alive";
-    this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
-    for (const m of this.membership.all()) {
-      const role = this.membership.roleOf(m.id);
-      if (role === "joining" && this.own.hasItsShare(m.id)) this.membership.sendRole(m.id, { type: "PLACED" });
-      if (role === "handingOff" && !this.own.holdsAny(m.id)) {
-        this.membership.sendRole(m.id, { type: "DRAINED" });
-        if (!m.peer) this.membership.remove(m.id); // gone already (a dead shard removed by an operator)
-      }
-    }
+    this.step();
     await this.publish();
   }
 
-  /** Rebalance and publish if that changes anything (one run at a time). */
-  private rebalanceSoon(): void {
-    if (this.rebalancing) {
-      this.rebalanceAgain = true;
-      return;
-    }
+  /**
+   * The next rebalancing step and the role changes it allows (joined, drained); returns
+   * whether anything changed.
+   */
+  private step(): boolean {
     this.own.setActive(this.membership.activeIds());
     const alive = (id: string) => this.membership.stateOf(id) === "alive";
-    const moved = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
-    const roles = this.membership.all().some((m) => {
+    let changed = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
+    for (const m of this.membership.all()) {
       const role = this.membership.roleOf(m.id);
-      return (role === "joining" && this.own.hasItsShare(m.id)) || (role === "handingOff" && !this.own.holdsAny(m.id));
-    });
-    if (!moved && !roles) return;
-    this.rebalancing = this.changed()
-      .catch((err: unknown) => this.log(`coordinator: rebalancing failed: ${(err as Error).message}`))
-      .finally(() => {
-        this.rebalancing = undefined;
-        if (this.rebalanceAgain) {
-          this.rebalanceAgain = false;
-          this.rebalanceSoon();
-        }
-      });
+      if (role === "joining" && this.own.hasItsShare(m.id)) {
+        this.membership.sendRole(m.id, { type: "PLACED" });
+        changed = true;
+      }
+      if (role === "handingOff" && !this.own.holdsAny(m.id)) {
+        this.membership.sendRole(m.id, { type: "DRAINED" });
+        if (!m.peer) this.membership.remove(m.id); // gone already (a dead shard removed by an operator)
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Take the next step if there is one, and publish it. */
+  private rebalanceSoon(): void {
+    if (this.step()) this.changed().catch((err: unknown) => this.log(`coordinator: rebalancing failed: ${(err as Error).message}`));
   }
 
   private async publish(): Promise<PartitionTable> {
     const table = this.makeTable(this.table.epoch + 1);
     this.table = table;
-    await this.store.saveTable({
-      epoch: table.epoch,
-      shards: table.shardAddresses(),
-      owners: table.toData().owners,
-      pepochs: [...table.pepochs],
-      handoffs: table.toData().handoffs ?? [],
-      members: this.membership.toStored(),
-    });
-    void this.broadcast({ type: "shard.table", table: table.toData() });
+    const data = table.toData();
+    await this.store.saveTable({ epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() });
+    void this.broadcast({ type: "shard.table", table: data });
     return table;
   }
 

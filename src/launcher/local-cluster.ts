@@ -109,14 +109,7 @@ export class LocalCluster {
     const node = this.nodes.get(name);
     if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return node?.child.exitCode ?? null;
     node.child.kill("SIGTERM");
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      node.exited,
-      new Promise<never>((_r, reject) => {
-        timer = setTimeout(() => reject(new Error(`${name} did not leave within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    return code;
+    return this.withTimeout(node.exited, `${name} to leave`, timeoutMs);
   }
 
   /** Names of the nodes started (running or not). */
@@ -181,8 +174,7 @@ export class LocalCluster {
     return new Promise((resolve) => this.waiters.push({ pattern, node, resolve }));
   }
 
-  private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-    const ms = this.opts.startTimeoutMs ?? 30_000;
+  private withTimeout<T>(p: Promise<T>, what: string, ms = this.opts.startTimeoutMs ?? 30_000): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       p,

@@ -228,17 +228,3 @@ export type Outgoing<T extends RequestType = RequestType> = T extends RequestTyp
 
 /** The requests a shard serves from clients. */
 export const DataOps = new Set<RequestType>(["get", "contains", "pop", "del", "put", "update", "clear", "len", "scan"]);
-/** The requests the coordinator serves from clients. */
-export const ClientCoordinatorOps = new Set<RequestType>([
-  "hello",
-  "table.get",
-  "dict.lookup",
-  "dict.get",
-  "dict.create",
-  "dict.list",
-  "dict.delete",
-  "dict.deleteId",
-  "ephemeral.create",
-  "heartbeat",
-  "status",
-]);

@@ -7,7 +7,7 @@ import { InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } fr
 import type { PartitionTable } from "../hashing/partition-table.js";
 import { isCanonicalKey } from "../protocol/keys.js";
 import { partitionOf } from "../hashing/hash.js";
-import type { FrameOf, RequestFrame } from "../protocol/frames.js";
+import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
 import type { Clock } from "../store/clock.js";
 import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
@@ -62,7 +62,7 @@ export class DataHandler {
    * acknowledged: if it is then lost (a crash before the flush, a failover before the
    * replicas had it), what they saw would never have happened.
    */
-  private afterPending(frame: DataFrame, fn: () => unknown): unknown {
+  private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false): unknown {
     const waits: Promise<unknown>[] = [];
     const ids = inflightIds(frame);
     for (const id of ids) {
@@ -75,10 +75,10 @@ export class DataHandler {
       for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
     }
     if (waits.length > 0) {
-      const again = () => this.afterPending(frame, fn);
+      const again = () => this.afterPending(frame, fn, true);
       return Promise.allSettled(waits).then(again);
     }
-    const result = fn();
+    const result = fn(waited);
     const parts = ids.length > 0 && "part" in frame ? [frame.part] : frame.type === "clear" ? frame.parts : [];
     if (result instanceof Promise && parts.length > 0) {
       for (const id of ids) this.inflight.set(id, result);
@@ -120,19 +120,23 @@ export class DataHandler {
       return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.handle(frame, clientId, true));
     }
     this.checkOwners(table, frame);
-    const exec = () => {
-      // Ownership again: the table may have changed, or a hand-off begun, while this waited.
-      this.checkOwners(this.ctx.table() ?? table, frame);
+    const exec = (waited: boolean) => {
+      // Ownership again after any wait: the table may have changed, or a hand-off begun.
+      if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
       return clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame);
     };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
-    const run = () =>
-      this.afterPending(frame, () => {
-        const fence = this.ctx.ensureLeader("part" in frame ? [frame.part] : frame.parts);
-        return fence ? fence.then(exec) : exec();
-      });
-    if (this.ctx.dicts.has(frame.dict)) return run();
-    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(run);
+    const run = (waited: boolean) =>
+      this.afterPending(
+        frame,
+        (afterWrites) => {
+          const fence = this.ctx.ensureLeader("part" in frame ? [frame.part] : frame.parts);
+          return fence ? fence.then(() => exec(true)) : exec(waited || afterWrites);
+        },
+        waited,
+      );
+    if (this.ctx.dicts.has(frame.dict)) return run(false);
+    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => run(true));
   }
 
   /**
@@ -309,18 +313,5 @@ function isOnce(frame: DataFrame): frame is OnceFrame {
 }
 
 export function isDataFrame(frame: RequestFrame): frame is DataFrame {
-  switch (frame.type) {
-    case "get":
-    case "contains":
-    case "pop":
-    case "del":
-    case "put":
-    case "update":
-    case "clear":
-    case "len":
-    case "scan":
-      return true;
-    default:
-      return false;
-  }
+  return DataOps.has(frame.type);
 }

@@ -276,21 +276,16 @@ export class ShardNode {
       .forPart(part, this.clock.now() - DEDUP_WINDOW_MS)
       .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
     const chunks = store.snapshotChunks(SNAPSHOT_CHUNK_ENTRIES, () => this.clock.now(), SNAPSHOT_CHUNK_BYTES);
-    let first = true;
-    return {
-      total: store.size,
-      chunks: {
-        next: () => {
-          const next = chunks.next();
-          if (first && !next.done) {
-            first = false;
-            // After the reset, so the learner keeps them.
-            next.value.splice(1, 0, ...dedup);
-          }
-          return next;
-        },
-      },
+    // The answers go right after the first chunk's reset, so the learner keeps them.
+    const withAnswers = function* (): Generator<ReplMutation[], void, undefined> {
+      let first = true;
+      for (const c of chunks) {
+        if (first) c.splice(1, 0, ...dedup);
+        first = false;
+        yield c;
+      }
     };
+    return { total: store.size, chunks: withAnswers() };
   }
 
   private onRegistered(r: RegisterResult): void {

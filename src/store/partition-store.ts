@@ -73,6 +73,9 @@ const MAX_SCAN_SESSIONS = 1024;
 
 const NONE: Mutation[] = [];
 
+/** The mutations that describe stored entries: valid both for storage and for replicas. */
+type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
+
 /** Canonical key bytes → the string used as the map key. */
 export function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
@@ -464,28 +467,35 @@ export class PartitionStore {
    * partition in one event-loop turn.
    */
   *snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
-    yield* this.chunksOf([{ op: "reset", part: this.part }], false, chunk, now, maxBytes);
+    const reset: ReplMutation = { op: "reset", part: this.part };
+    let first = true;
+    for (const c of this.chunksOf(false, chunk, now, maxBytes)) {
+      yield first ? [reset, ...c] : c;
+      first = false;
+    }
+    if (first) yield [reset];
   }
 
   /**
    * The same as mutations for this node's own storage (a log snapshot): per dict, its
    * generation (as a `clear`), then its live entries.
    */
-  *storedChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<Mutation[], void, undefined> {
-    yield* this.chunksOf([], true, chunk, now, maxBytes);
+  storedChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<Mutation[], void, undefined> {
+    return this.chunksOf(true, chunk, now, maxBytes);
   }
 
-  private *chunksOf<M extends ReplMutation>(first: M[], generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<M[], void, undefined> {
-    let out: M[] = first;
+  /** The live entries (and, with `generations`, each dict's generation) in bounded chunks. */
+  private *chunksOf(generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<EntryMutation[], void, undefined> {
+    let out: EntryMutation[] = [];
     let bytes = 0;
     for (const s of this.dicts.values()) {
       const map = s.entries;
-      if (generations && s.gen > 0) out.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen } as M);
+      if (generations && s.gen > 0) out.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen });
       for (const e of map.values()) {
         // A clear during the copy replaced the map: what follows it travels live.
         if (s.entries !== map) break;
         if (e.deadline <= now()) continue;
-        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted } as M);
+        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted });
         bytes += e.k.length + e.value.byteLength;
         if (out.length >= chunk || bytes >= maxBytes) {
           yield out;
@@ -495,13 +505,6 @@ export class PartitionStore {
       }
     }
     if (out.length > 0) yield out;
-  }
-
-  /** Every mutation of {@link snapshotChunks}, at once (tests, small partitions). */
-  snapshot(now: number): ReplMutation[] {
-    const out: ReplMutation[] = [];
-    for (const c of this.snapshotChunks(Number.POSITIVE_INFINITY, () => now)) out.push(...c);
-    return out;
   }
 
   /**

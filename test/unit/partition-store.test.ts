@@ -546,7 +546,7 @@ describe("PartitionStore scan", () => {
     const first = scanPage(a, D, null, 300, false, 1);
     // The partition moves: a new owner built from a snapshot, its map in another order.
     const b = newStore();
-    b.applyReplicated([...a.snapshot(1)].reverse().filter((m) => m.op !== "reset"));
+    b.applyReplicated([...a.snapshotChunks(100, () => 1)].flat().reverse().filter((m) => m.op !== "reset"));
     b.put(D, k("added-after-move"), val("x"), false, 2);
     const seen = first.keys.map(keyString);
     let cursor: Cursor | null = first.cursor === null ? null : { after: first.cursor.after, ...(first.cursor.session !== undefined && { session: first.cursor.session }) };
