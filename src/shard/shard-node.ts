@@ -359,6 +359,12 @@ export class ShardNode {
     return Promise.all([...ask].map(([replica, list]) => this.links.request(replica, { type: "confirm", parts: list }, 1_000))).then(
       () => undefined,
       (err: unknown) => {
+        // A replica that knows a newer primary says so: this node was deposed ("moved"), and
+        // its table is behind. Only a replica that cannot be reached leaves it unknown.
+        if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {
+          this.refreshTable().catch(() => {});
+          throw new RetryableError(WireCode.WrongOwner, `${this.id} no longer leads: ${err.message}`);
+        }
         throw new RetryableError(WireCode.Unavailable, `${this.id} cannot confirm it still leads: ${(err as Error).message}`);
       },
     );
