@@ -56,7 +56,10 @@ export class CoordinatorNode {
   private readonly membership: Membership;
   private readonly leases: EphemeralLeases;
   private readonly log: (line: string) => void;
+  /** The newest durable table: the one served and pushed. */
   private table: PartitionTable;
+  /** The epoch of the newest table made (it may still be on its way to disk). */
+  private lastEpoch: number;
   private readonly own: Ownership;
   private announcedReady = false;
   private readonly expected: number;
@@ -107,6 +110,7 @@ export class CoordinatorNode {
       usable && saved.table?.pepochs ? { owners: savedOwners, pepochs: saved.table.pepochs, handoffs: saved.table.handoffs } : undefined,
     );
     this.table = this.makeTable(saved.table?.epoch ?? 1);
+    this.lastEpoch = this.table.epoch;
     this.log(
       `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
     );
@@ -420,7 +424,7 @@ export class CoordinatorNode {
   private step(): boolean {
     this.own.setActive(this.membership.activeIds());
     const alive = (id: string) => this.membership.stateOf(id) === "alive";
-    let changed = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.table.epoch + 1);
+    let changed = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.lastEpoch + 1);
     for (const m of this.membership.all()) {
       const role = this.membership.roleOf(m.id);
       if (role === "joining" && this.own.hasItsShare(m.id)) {
@@ -441,14 +445,28 @@ export class CoordinatorNode {
     if (this.step()) this.changed().catch((err: unknown) => this.log(`coordinator: rebalancing failed: ${(err as Error).message}`));
   }
 
-  private async publish(): Promise<PartitionTable> {
-    const table = this.makeTable(this.table.epoch + 1);
-    this.table = table;
-    const data = table.toData();
-    await this.store.saveTable({ epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() });
-    void this.broadcast({ type: "shard.table", table: data });
-    return table;
+  /**
+   * The next table from the current ownership. It is served (to clients, and to shards that
+   * ask) and pushed only once it is durable, and tables become durable in epoch order: a
+   * table anyone has seen is never forgotten by a restart, so an epoch never names two tables.
+   */
+  private publish(): Promise<PartitionTable> {
+    const table = this.makeTable(++this.lastEpoch);
+    const done = this.publishing.then(async () => {
+      const data = table.toData();
+      await this.store.saveTable({ epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() });
+      this.table = table;
+      void this.broadcast({ type: "shard.table", table: data });
+      return table;
+    });
+    this.publishing = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
   }
+
+  private publishing: Promise<void> = Promise.resolve();
 
   /**
    * A shard is dead. Its lease (granted by its last answered heartbeat) must have run out
