@@ -318,6 +318,22 @@ export class Client {
   }
 
   /**
+   * One attempt at a request to a shard, for callers that retry themselves: rejects with
+   * {@link RetryableError} when it could not be sent, {@link ConnectionError} when it was sent
+   * and its outcome is unknown, or with the request's own error.
+   */
+  async sendToShard(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
+    let peer: Peer;
+    try {
+      peer = await this.shardPeer(shard);
+    } catch (err) {
+      if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
+      throw err;
+    }
+    return peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS, ...(sizeHint !== undefined && { sizeHint }) });
+  }
+
+  /**
    * Close every connection and stop heartbeats. Ephemeral dicts of this client are
    * collected by the cluster after the grace period (or dispose of them first).
    */

@@ -12,7 +12,7 @@
  * ```
  */
 import { inspect } from "node:util";
-import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
+import { ConnectionError, DeserializationError, DictError, IndeterminateError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
@@ -76,6 +76,13 @@ function routeOf(t: PartitionTable, part: number): string {
 
 function unexpected(what: string): DictError {
   return new DictError(`unexpected reply from the cluster to ${what}`);
+}
+
+/** An update's entries for one partition. */
+interface UpdateGroup {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  bytes: number;
 }
 
 /** Entries to write, from a plain object, a Map, or an iterable of pairs. */
@@ -383,7 +390,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
     if (extra !== undefined) for (const [k, v] of entriesOf(extra)) await add(k, v);
     if (merged.size === 0) return;
     const table = this.client.table;
-    const byPart = new Map<number, { keys: Uint8Array[]; values: Uint8Array[]; bytes: number }>();
+    const byPart = new Map<number, UpdateGroup>();
     for (const { key, value } of merged.values()) {
       const part = partitionOf(id, key, table.partitions);
       let g = byPart.get(part);
@@ -392,7 +399,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
       g.values.push(value);
       g.bytes += key.byteLength + value.byteLength + 16;
     }
-    // One atomic request per partition: each must fit one message.
+    // Each partition's entries land together, so each must fit one message.
     const frameBytes = frameLimit(this.client.maxEntryBytes) - 64 * 1024;
     for (const [part, g] of byPart) {
       if (g.bytes > frameBytes) {
@@ -403,17 +410,82 @@ export class Dict<V = unknown> implements AsyncDisposable {
         );
       }
     }
-    await Promise.all(
-      [...byPart].map(([part, g]) =>
-        this.client.dataRequest(
-          (t) => ({
-            shard: routeOf(t, part),
-            frame: { type: "update", dict: id, part, epoch: t.epoch, keys: g.keys, values: g.values },
-            sizeHint: g.bytes,
-          }),
+    await this.sendByShard(id, byPart, frameBytes);
+  }
+
+  /**
+   * Send an update's partitions grouped by their shard (one request per shard, or a few if
+   * they would not fit one message). Partitions that fail retryably (moved, a shard
+   * restarting, a lost connection) are regrouped by the refreshed table and sent again: the
+   * shard applies each partition at most once per `op`, however often it is sent.
+   */
+  private async sendByShard(id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
+    const client = this.client;
+    const op = client.newRid();
+    const deadline = Date.now() + client.retryBudgetMs;
+    const left = new Map(byPart);
+    let maybeApplied = false;
+    let lastError: Error | undefined;
+    for (let attempt = 0; left.size > 0; attempt++) {
+      if (attempt > 0) {
+        if (Date.now() > deadline) {
+          const why = `after ${attempt} attempts in ${client.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
+          if (maybeApplied) throw new IndeterminateError(`the outcome of this update is unknown ${why}`, { cause: lastError });
+          throw new ConnectionError(`gave up ${why}`, { cause: lastError });
+        }
+        await backoff(attempt);
+        await client.refreshTable().catch(() => {});
+      }
+      const t = client.table;
+      const requests: { shard: string; parts: number[]; bytes: number }[] = [];
+      const open = new Map<string, { shard: string; parts: number[]; bytes: number }>();
+      for (const [part, g] of left) {
+        let shard: string;
+        try {
+          shard = routeOf(t, part);
+        } catch (err) {
+          lastError = err as Error;
+          continue;
+        }
+        let r = open.get(shard);
+        if (!r || r.bytes + g.bytes > frameBytes) {
+          r = { shard, parts: [], bytes: 0 };
+          open.set(shard, r);
+          requests.push(r);
+        }
+        r.parts.push(part);
+        r.bytes += g.bytes;
+      }
+      const settled = await Promise.allSettled(
+        requests.map((r) =>
+          client.sendToShard(
+            r.shard,
+            {
+              type: "updateParts",
+              op,
+              dict: id,
+              epoch: t.epoch,
+              parts: r.parts.map((part) => {
+                const g = byPart.get(part) as UpdateGroup;
+                return { part, keys: g.keys, values: g.values };
+              }),
+            },
+            r.bytes,
+          ),
         ),
-      ),
-    );
+      );
+      settled.forEach((s, i) => {
+        const r = requests[i] as (typeof requests)[number];
+        if (s.status === "fulfilled") {
+          for (const part of r.parts) left.delete(part);
+          return;
+        }
+        const err = s.reason as Error;
+        if (err instanceof ConnectionError) maybeApplied = true;
+        else if (!(err instanceof RetryableError)) throw err;
+        lastError = err;
+      });
+    }
   }
 
   /**

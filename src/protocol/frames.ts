@@ -146,6 +146,21 @@ export const Update = request("update", {
   keys: Type.Array(Bytes),
   values: Type.Array(Bytes),
 });
+/**
+ * A bulk update of several partitions of one shard in one request (what `Dict.update`
+ * sends). Each partition's entries land together or not at all, and at most once per
+ * (client, `op`, partition): `op` names the whole update call, so its partitions can be
+ * regrouped over shards and retried in any combination without applying one twice.
+ */
+export const UpdateParts = request("updateParts", {
+  op: Rid,
+  dict: DictId,
+  epoch: Epoch,
+  parts: Type.Array(
+    Type.Object({ part: Partition, keys: Type.Array(Bytes), values: Type.Array(Bytes) }, { additionalProperties: false }),
+    { minItems: 1, maxItems: 65536 },
+  ),
+});
 export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
 export const Len = request("len", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
 /**
@@ -205,6 +220,7 @@ export const FrameSchemas = {
   del: Del,
   put: Put,
   update: Update,
+  updateParts: UpdateParts,
   clear: Clear,
   len: Len,
   scan: Scan,
@@ -227,4 +243,4 @@ export type Outgoing<T extends RequestType = RequestType> = T extends RequestTyp
   : never;
 
 /** The requests a shard serves from clients. */
-export const DataOps = new Set<RequestType>(["get", "contains", "pop", "del", "put", "update", "clear", "len", "scan"]);
+export const DataOps = new Set<RequestType>(["get", "contains", "pop", "del", "put", "update", "updateParts", "clear", "len", "scan"]);

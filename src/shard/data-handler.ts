@@ -46,7 +46,14 @@ export interface DataHandlerContext {
  */
 const HANDOFF_HOLD_MS = 2_000;
 
-type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "clear" | "len" | "scan">;
+type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan">;
+
+/** The partitions a request touches. */
+function partsOf(frame: DataFrame): readonly number[] {
+  if ("part" in frame) return [frame.part];
+  if (frame.type === "updateParts") return frame.parts.map((g) => g.part);
+  return frame.parts;
+}
 
 export class DataHandler {
   /** Writes not yet acknowledged, per `part␀dict␀key`: later requests on the key wait. */
@@ -69,7 +76,7 @@ export class DataHandler {
       const p = this.inflight.get(id);
       if (p) waits.push(p);
     }
-    if (ids.length === 0 && "parts" in frame) {
+    if (ids.length === 0 && (frame.type === "clear" || frame.type === "len")) {
       for (const part of frame.parts) for (const p of this.partInflight.get(part) ?? []) waits.push(p);
     } else if (frame.type === "scan") {
       for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
@@ -79,7 +86,7 @@ export class DataHandler {
       return Promise.allSettled(waits).then(again);
     }
     const result = fn(waited);
-    const parts = ids.length > 0 && "part" in frame ? [frame.part] : frame.type === "clear" ? frame.parts : [];
+    const parts = ids.length > 0 || frame.type === "clear" ? partsOf(frame) : [];
     if (result instanceof Promise && parts.length > 0) {
       for (const id of ids) this.inflight.set(id, result);
       const sets = parts.map((part) => {
@@ -115,7 +122,7 @@ export class DataHandler {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     const table = this.ctx.table();
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
-    const moving = "part" in frame ? this.ctx.handingOff(frame.part) !== undefined && frame.part : frame.parts.find((p) => this.ctx.handingOff(p) !== undefined);
+    const moving = "part" in frame ? this.ctx.handingOff(frame.part) !== undefined && frame.part : partsOf(frame).find((p) => this.ctx.handingOff(p) !== undefined);
     if (moving !== false && moving !== undefined && !held) {
       return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.handle(frame, clientId, true));
     }
@@ -123,14 +130,17 @@ export class DataHandler {
     const exec = (waited: boolean) => {
       // Ownership again after any wait: the table may have changed, or a hand-off begun.
       if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
-      return clientId !== undefined && isOnce(frame) ? this.once(frame, clientId) : this.apply(frame);
+      if (frame.type === "updateParts") return this.updateParts(frame, clientId);
+      if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
+      const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
+      return this.once(DedupTable.id(clientId, frame.rid), frame.part, durable, (answer) => this.apply(frame, answer));
     };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
     const run = (waited: boolean) =>
       this.afterPending(
         frame,
         (afterWrites) => {
-          const fence = this.ctx.ensureLeader("part" in frame ? [frame.part] : frame.parts);
+          const fence = this.ctx.ensureLeader(partsOf(frame));
           return fence ? fence.then(() => exec(true)) : exec(waited || afterWrites);
         },
         waited,
@@ -140,37 +150,36 @@ export class DataHandler {
   }
 
   /**
-   * Run a write at most once per (client, request id): a retry gets the first answer,
-   * waiting for it if the first attempt is still committing. Plain puts need this too: a
-   * put applied twice around another client's delete would let that delete see a value the
-   * history says was not there yet. Answers of put-if-absent, pop and delete, whose retry
-   * could answer differently, are also stored with their mutation (and so survive a crash).
+   * Run a write at most once per dedup id (client and request id): a retry gets the first
+   * answer, waiting for it if the first attempt is still committing. Plain puts need this
+   * too: a put applied twice around another client's delete would let that delete see a
+   * value the history says was not there yet. Answers of put-if-absent, pop and delete
+   * (`durable`), whose retry could answer differently, are also stored with their mutation
+   * (and so survive a crash).
    */
-  private once(frame: OnceFrame, clientId: string): unknown {
+  private once(id: string, part: number, durable: boolean, run: (answer: (r: unknown) => void) => unknown): unknown {
     const dedup = this.ctx.dedup;
-    const id = DedupTable.id(clientId, frame.rid);
     const seen = dedup.lookup(id);
     if (seen.found) return seen.answer;
     const at = this.ctx.clock.now();
-    const store = this.ctx.host.store(frame.part);
-    const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
+    const store = this.ctx.host.store(part);
     let result: unknown;
     try {
       // The answer travels with the mutation to the replicas (and, for the kinds whose retry
       // could answer differently, to disk), so a retry after a crash or failover finds it.
-      result = this.apply(frame, (r) => store?.record({ op: "dedup", id, at, answer: { r }, part: frame.part, ...(!durable && { memoryOnly: true }) }));
+      result = run((r) => store?.record({ op: "dedup", id, at, answer: { r }, part, ...(!durable && { memoryOnly: true }) }));
     } catch (err) {
       const answer = errorAnswer(err);
-      if (answer) dedup.settle(id, at, answer, frame.part);
+      if (answer) dedup.settle(id, at, answer, part);
       throw err;
     }
     if (!(result instanceof Promise)) {
-      dedup.settle(id, at, { r: result }, frame.part);
+      dedup.settle(id, at, { r: result }, part);
       return result;
     }
     const p = result.then(
       (r: unknown) => {
-        dedup.settle(id, at, { r }, frame.part);
+        dedup.settle(id, at, { r }, part);
         return r;
       },
       (err: unknown) => {
@@ -178,13 +187,46 @@ export class DataHandler {
         throw err;
       },
     );
-    dedup.running(id, at, p, frame.part);
+    dedup.running(id, at, p, part);
     return p;
+  }
+
+  /**
+   * A bulk update over several partitions: everything is checked before anything is
+   * applied, then each partition's entries are applied once per (client, op, partition) and
+   * committed together. Answers the number of entries.
+   */
+  private updateParts(frame: FrameOf<"updateParts">, clientId: string | undefined): unknown {
+    if (new Set(frame.parts.map((g) => g.part)).size !== frame.parts.length) throw new InvalidError("updateParts names a partition twice");
+    const checked = frame.parts.map((g) => ({ part: g.part, ks: this.updateKeys(frame.dict, g.part, g.keys, g.values), values: g.values }));
+    const now = this.ctx.clock.now();
+    const waits: Promise<unknown>[] = [];
+    let n = 0;
+    for (const { part, ks, values } of checked) {
+      n += ks.length;
+      const run = (answer?: (r: unknown) => void) => {
+        const store = this.ctx.host.store(part);
+        store.update(frame.dict, ks, values, now);
+        return this.done(store, ks.length, answer);
+      };
+      const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, false, run);
+      if (r instanceof Promise) waits.push(r);
+    }
+    return waits.length === 0 ? n : Promise.all(waits).then(() => n);
+  }
+
+  /** An update's key strings, once every key and size is checked. */
+  private updateKeys(dict: string, part: number, keys: readonly Uint8Array[], values: readonly Uint8Array[]): string[] {
+    if (keys.length !== values.length) throw new InvalidError("update has different numbers of keys and values");
+    return keys.map((k, i) => {
+      this.checkSize(k, values[i] as Uint8Array);
+      return this.key(k, dict, part);
+    });
   }
 
   private checkOwners(table: PartitionTable, frame: DataFrame): void {
     if ("part" in frame) this.checkOwner(table, frame.part);
-    else for (const p of frame.parts) this.checkOwner(table, p);
+    else for (const p of partsOf(frame)) this.checkOwner(table, p);
   }
 
   private checkOwner(table: PartitionTable, part: number): void {
@@ -249,12 +291,8 @@ export class DataHandler {
         return this.done(store, true, answer);
       }
       case "update": {
-        if (frame.keys.length !== frame.values.length) throw new InvalidError("update has different numbers of keys and values");
         // Validate everything before touching the store: all entries land or none do.
-        const ks = frame.keys.map((k, i) => {
-          this.checkSize(k, frame.values[i] as Uint8Array);
-          return this.key(k, frame.dict, frame.part);
-        });
+        const ks = this.updateKeys(frame.dict, frame.part, frame.keys, frame.values);
         const store = host.store(frame.part);
         store.update(frame.dict, ks, frame.values, now);
         return this.done(store, ks.length, answer);
@@ -281,6 +319,8 @@ export class DataHandler {
         }
         return n;
       }
+      case "updateParts":
+        return this.updateParts(frame, undefined);
       case "scan": {
         const after = frame.after === null ? null : keyString(frame.after);
         return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
@@ -302,6 +342,8 @@ function inflightIds(frame: DataFrame): string[] {
       return [`${frame.part}\u0000${frame.dict}\u0000${keyString(frame.key)}`];
     case "update":
       return frame.keys.map((k) => `${frame.part}\u0000${frame.dict}\u0000${keyString(k)}`);
+    case "updateParts":
+      return frame.parts.flatMap((g) => g.keys.map((k) => `${g.part}\u0000${frame.dict}\u0000${keyString(k)}`));
     default:
       return [];
   }

@@ -6,8 +6,8 @@
  * batches that arrive while a sync is running share the next one (group commit).
  *
  * Files in the node's folder:
- * - `NNNNNNNNNNNN.log`: segments of records `[u32 length][u32 murmur3][msgpack Mutation[]]`;
- *   a torn or corrupt tail (a crash in the middle of an append) ends the replay there;
+ * - `NNNNNNNNNNNN.log`: segments of records `[u32 length][u32 murmur3][mutations]`
+ *   (see log-record.ts); a torn or corrupt tail (a crash in the middle of an append) ends the replay there;
  * - `NNNNNNNNNNNN.snap`: a snapshot (same record format) of the whole state, taken when
  *   segment NNN was started: recovery loads the newest complete snapshot and replays the
  *   segments from its number on. Older files are deleted once a snapshot is durable.
@@ -21,11 +21,10 @@
 import { close as closeFd, closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { open as openFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { pack, unpack } from "msgpackr";
 import { murmur3 } from "../hashing/hash.js";
+import { decodeBody, encodeRecord, HEADER } from "./log-record.js";
 import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
-const HEADER = 8;
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
 
@@ -34,15 +33,6 @@ export type SnapshotSource = () => Iterator<Mutation[]>;
 
 function fileName(seq: number, ext: "log" | "snap" | "tmp"): string {
   return `${String(seq).padStart(12, "0")}.${ext}`;
-}
-
-function frame(muts: readonly Mutation[]): Buffer {
-  const body = pack(muts);
-  const out = Buffer.allocUnsafe(HEADER + body.length);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(murmur3(body), 4);
-  body.copy(out, HEADER);
-  return out;
 }
 
 /** The batches of a file, up to the first torn or corrupt record; and where that is. */
@@ -54,7 +44,7 @@ function* records(buf: Buffer): Generator<Mutation[], void, undefined> {
     if (at + HEADER + len > buf.length) return;
     const body = buf.subarray(at + HEADER, at + HEADER + len);
     if (murmur3(body) !== sum) return;
-    yield unpack(body) as Mutation[];
+    yield decodeBody(body);
     at += HEADER + len;
   }
 }
@@ -239,7 +229,7 @@ export class LogEngine implements StorageEngine {
         this.waiters = [];
         try {
           const fd = this.currentFd();
-          const buf = frame(batch);
+          const buf = encodeRecord(batch);
           // Into the page cache at once (microseconds); only the sync waits on the disk.
           writeAll(fd, buf);
           await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
@@ -290,7 +280,7 @@ export class LogEngine implements StorageEngine {
       for (let next = chunks.next(); !next.done; next = chunks.next()) {
         if (this.closed) throw new Error("storage closed during a snapshot");
         if (next.value.length === 0) continue;
-        const buf = frame(next.value);
+        const buf = encodeRecord(next.value);
         await out.write(buf);
         bytes += buf.length;
         // One chunk per turn: requests go on meanwhile.
