@@ -17,18 +17,27 @@ interface DictSlot {
   entries: Map<string, Entry>;
 }
 
-interface Entry {
-  /** Canonical key bytes as a latin1 string. */
-  readonly k: string;
-  value: Uint8Array;
-  /** When the entry expires unless read or written again. */
-  deadline: number;
-  /** The deadline as last written to storage (reads move `deadline` only in memory). */
-  persisted: number;
-  /** The deadline the heap knows about; may lag behind `deadline`. */
-  scheduled: number;
-  heapIndex: number;
-  readonly slot: DictSlot;
+/**
+ * One entry, kept small (a shard holds millions): key and value as latin1 strings (one
+ * header each, on the V8 heap, where a Uint8Array costs an object, a backing store and a
+ * malloc), and no doubles (each would be a separate box). The deadline, and the time the
+ * heap has it scheduled at, live in the expiry queue's arrays.
+ */
+class Entry {
+  heapIndex = -1;
+  constructor(
+    /** Canonical key bytes as a latin1 string. */
+    readonly k: string,
+    /** The value's bytes as a latin1 string. */
+    public value: string,
+    readonly slot: DictSlot,
+    /**
+     * `floor(persisted deadline / slack)`: reads move the deadline only in memory, and write
+     * it once it would pass `(bucket + 1) × slack`, so memory is never more than the slack
+     * ahead of storage. A small integer (unboxed) for any realistic TTL.
+     */
+    public bucket: number,
+  ) {}
 }
 
 /** A dict's keys in byte order as of the first page a node served of one iteration. */
@@ -85,6 +94,11 @@ function keyBytes(k: string): Uint8Array {
   return Buffer.from(k, "latin1");
 }
 
+/** Bytes (often a view into a received frame) → an independent latin1 string. */
+function bytesString(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+}
+
 /** The index of the first element greater than `k` in a sorted array. */
 function upperBound(sorted: readonly string[], k: string): number {
   let lo = 0;
@@ -130,7 +144,7 @@ export class PartitionStore {
     const s = this.dicts.get(dict);
     const e = s?.entries.get(k);
     if (e === undefined) return undefined;
-    if (e.deadline <= now) {
+    if (this.queue.deadlineOf(e) <= now) {
       this.remove(e);
       return undefined;
     }
@@ -145,31 +159,33 @@ export class PartitionStore {
 
   /** A read: the deadline moves in memory, and on disk only once it has moved by the slack. */
   private touch(e: Entry, now: number): void {
-    e.deadline = now + this.ttlMs;
-    if (this.recording && e.deadline - e.persisted > this.slackMs) this.persist(e);
+    const deadline = now + this.ttlMs;
+    this.queue.setDeadline(e, deadline);
+    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, keyBytes(e.value));
   }
 
-  private persist(e: Entry): void {
-    e.persisted = e.deadline;
-    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k), value: e.value, deadline: e.deadline });
+  /** Record an entry's value and deadline for storage and replicas. */
+  private persist(e: Entry, deadline: number, value: Uint8Array): void {
+    e.bucket = Math.floor(deadline / this.slackMs);
+    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k), value, deadline });
   }
 
   private set(dict: string, k: string, value: Uint8Array, now: number): void {
     const s = this.slot(dict);
     const deadline = now + this.ttlMs;
-    const existing = s.entries.get(k);
-    // Copy: the incoming bytes are a view into a whole received frame.
-    const stored = Buffer.from(value);
-    let e = existing;
+    // A copy (as a string): the incoming bytes are a view into a whole received frame.
+    const stored = bytesString(value);
+    let e = s.entries.get(k);
     if (e) {
       e.value = stored;
-      e.deadline = deadline;
+      this.queue.setDeadline(e, deadline);
     } else {
-      e = { k, value: stored, deadline, persisted: deadline, scheduled: deadline, heapIndex: -1, slot: s };
+      e = new Entry(k, stored, s, 0);
       s.entries.set(k, e);
-      this.queue.push(e);
+      this.queue.push(e, deadline);
     }
-    if (this.recording) this.persist(e);
+    // The frame's bytes go to the commit as they are: it is written out right away.
+    if (this.recording) this.persist(e, deadline, value);
   }
 
   /**
@@ -181,11 +197,11 @@ export class PartitionStore {
     s.gen = gen;
     const k = keyString(key);
     const deadline = storedDeadline + this.slackMs;
-    const e: Entry = { k, value: Buffer.from(value), deadline, persisted: storedDeadline, scheduled: deadline, heapIndex: -1, slot: s };
+    const e = new Entry(k, bytesString(value), s, Math.floor(storedDeadline / this.slackMs));
     const old = s.entries.get(k);
     if (old) this.queue.remove(old);
     s.entries.set(k, e);
-    this.queue.push(e);
+    this.queue.push(e, deadline);
   }
 
   /** Recovery: the generation a dict had reached here, even with no entries left. */
@@ -197,7 +213,7 @@ export class PartitionStore {
     const e = this.live(dict, k, now);
     if (!e) return undefined;
     this.touch(e, now);
-    return e.value;
+    return keyBytes(e.value);
   }
 
   contains(dict: string, k: string, now: number): boolean {
@@ -222,7 +238,7 @@ export class PartitionStore {
     const e = this.live(dict, k, now);
     if (!e) return undefined;
     this.remove(e);
-    return e.value;
+    return keyBytes(e.value);
   }
 
   delete(dict: string, k: string, now: number): boolean {
@@ -297,14 +313,17 @@ export class PartitionStore {
     let removed = 0;
     let steps = 0;
     this.lastExpireSteps = 0;
-    for (let top = this.queue.peek(); top !== undefined && top.scheduled <= now && steps < budget; top = this.queue.peek()) {
+    const q = this.queue;
+    for (let top = q.peek(); top !== undefined && (q.peekScheduled() as number) <= now && steps < budget; top = q.peek()) {
       this.lastExpireSteps = steps + 1;
       steps++;
-      this.queue.pop();
-      if (top.slot.entries.get(top.k) !== top) continue; // of a cleared map, not reclaimed yet
-      if (top.deadline > now) {
-        top.scheduled = top.deadline;
-        this.queue.push(top);
+      if (top.slot.entries.get(top.k) !== top) {
+        q.pop(); // of a cleared map, not reclaimed yet
+        continue;
+      }
+      const deadline = q.deadlineOf(top);
+      if (deadline > now) {
+        q.rescheduleTop(deadline);
         continue;
       }
       this.remove(top);
@@ -323,7 +342,7 @@ export class PartitionStore {
 
   /** Earliest deadline the heap knows of (a lower bound on the next expiry). */
   nextDeadline(): number | undefined {
-    return this.queue.peek()?.scheduled;
+    return this.queue.peekScheduled();
   }
 
   /**
@@ -367,12 +386,12 @@ export class PartitionStore {
       const k = sorted[i] as string;
       last = k;
       const e = current?.get(k);
-      if (!e || e.deadline <= now) continue;
+      if (!e || this.queue.deadlineOf(e) <= now) continue;
       keys.push(keyBytes(k));
       bytes += k.length;
       if (withValues) {
-        values.push(e.value);
-        bytes += e.value.byteLength;
+        values.push(keyBytes(e.value));
+        bytes += e.value.length;
       }
     }
     const done = i >= sorted.length;
@@ -421,19 +440,20 @@ export class PartitionStore {
         case "set": {
           const s = this.slot(m.dict);
           const k = keyString(m.key);
-          const value = Buffer.from(m.value);
+          const value = bytesString(m.value);
           const deadline = m.deadline + this.slackMs;
+          const bucket = Math.floor(m.deadline / this.slackMs);
           let e = s.entries.get(k);
           if (e) {
             e.value = value;
-            e.deadline = deadline;
+            e.bucket = bucket;
+            this.queue.setDeadline(e, deadline);
           } else {
-            e = { k, value, deadline, persisted: m.deadline, scheduled: deadline, heapIndex: -1, slot: s };
+            e = new Entry(k, value, s, bucket);
             s.entries.set(k, e);
-            this.queue.push(e);
+            this.queue.push(e, deadline);
           }
-          e.persisted = m.deadline;
-          this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value, deadline: m.deadline });
+          this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value: m.value, deadline: m.deadline });
           break;
         }
         case "delete": {
@@ -494,9 +514,11 @@ export class PartitionStore {
       for (const e of map.values()) {
         // A clear during the copy replaced the map: what follows it travels live.
         if (s.entries !== map) break;
-        if (e.deadline <= now()) continue;
-        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: e.value, deadline: e.persisted });
-        bytes += e.k.length + e.value.byteLength;
+        const deadline = this.queue.deadlineOf(e);
+        if (deadline <= now()) continue;
+        // The deadline in memory: at or after the stored one, and no more than the slack later.
+        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: keyBytes(e.value), deadline });
+        bytes += e.k.length + e.value.length;
         if (out.length >= chunk || bytes >= maxBytes) {
           yield out;
           out = [];

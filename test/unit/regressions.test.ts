@@ -26,11 +26,12 @@ describe("keys with lone surrogates", () => {
 
 describe("expiry heap holds no deleted entries", () => {
   it("remove() takes an item out at once and keeps heap order", () => {
-    const q = new ExpiryQueue<{ scheduled: number; heapIndex?: number }>();
-    const items = Array.from({ length: 200 }, (_, i) => ({ scheduled: (i * 7919) % 200 }));
-    for (const it of items) q.push(it);
-    for (let i = 0; i < items.length; i += 3) q.remove(items[i] as { scheduled: number });
-    q.remove(items[0] as { scheduled: number }); // twice is harmless
+    type It = { scheduled: number; heapIndex: number };
+    const q = new ExpiryQueue<It>();
+    const items: It[] = Array.from({ length: 200 }, (_, i) => ({ scheduled: (i * 7919) % 200, heapIndex: -1 }));
+    for (const it of items) q.push(it, it.scheduled);
+    for (let i = 0; i < items.length; i += 3) q.remove(items[i] as It);
+    q.remove(items[0] as It); // twice is harmless
     const out: number[] = [];
     for (let it = q.pop(); it; it = q.pop()) out.push(it.scheduled);
     expect(out).toHaveLength(200 - Math.ceil(200 / 3));
