@@ -253,6 +253,10 @@ describe.each(TARGETS)("invalid frames sent to %s", (node) => {
       { frame: { type: "put", ...base, value: Buffer.from([0xc0]), ifAbsent: "no" }, where: /\/ifAbsent/ },
       { frame: { type: "get", ...base, extra: true }, where: /extra/ },
       { frame: { type: "update", dict: dictId, part: 0, epoch, keys: [key], values: "nope" }, where: /\/values/ },
+      { frame: { type: "updateParts", op: 1, dict: dictId, epoch, parts: [] }, where: /\/parts/ },
+      { frame: { type: "updateParts", dict: dictId, epoch, parts: [{ part: 0, keys: [key], values: [key] }] }, where: /op/ },
+      { frame: { type: "updateParts", op: 1, dict: dictId, epoch, parts: [{ part: 0, keys: [key], values: [key], x: 1 }] }, where: /\/parts/ },
+      { frame: { type: "updateParts", op: -1, dict: dictId, epoch, parts: [{ part: 0, keys: [key], values: [key] }] }, where: /\/op/ },
       { frame: { type: "len", dict: dictId, epoch, parts: [0, "1"] }, where: /\/parts/ },
       { frame: { type: "scan", dict: dictId, part: 0, epoch, after: null, limit: 0, values: true }, where: /\/limit/ },
       { frame: { type: "hello", v: "1", clientId: "x" }, where: /\/v/ },
@@ -437,6 +441,52 @@ describe("data path rules (shards)", () => {
     for (const k of keys) expect(await d.get(k)).toBe("small");
     expect(await d.len()).toBe(before + 3);
     for (const k of keys) await d.delete(k);
+    peer.close();
+  });
+
+  it("(l2) a bulk updateParts is refused whole (bad key, duplicate or foreign partition) and applied at most once per op and partition", async () => {
+    const before = await d.len();
+    const table = client.table;
+    const owner = "shard-1";
+    // Two partitions of shard-1 and one of another shard, with two keys each.
+    const mine = new Map<number, string[]>();
+    let foreign: { part: number; keys: string[] } | undefined;
+    const full = () => mine.size === 2 && [...mine.values()].every((ks) => ks.length === 2);
+    for (let i = 0; i < 100_000 && (!full() || !foreign); i++) {
+      const k = `updp-${i}`;
+      const part = partitionOf(dictId, encodeKey(k), table.partitions);
+      if (table.primaryOf(part) === owner) {
+        if ((mine.size < 2 || mine.has(part)) && (mine.get(part)?.length ?? 0) < 2) mine.set(part, [...(mine.get(part) ?? []), k]);
+      } else if (!foreign) foreign = { part, keys: [k] };
+    }
+    const groups = [...mine].map(([part, keys]) => ({ part, keys }));
+    const allKeys = groups.flatMap((g) => g.keys);
+    const small = Buffer.from(await encodeValue("small"));
+    const group = (g: { part: number; keys: string[] }) => ({ part: g.part, keys: g.keys.map((k) => Buffer.from(encodeKey(k))), values: g.keys.map(() => small) });
+    const peer = await raw(owner);
+    expect((await peer.request(helloFrame())).type).toBe("ok");
+    const epoch = table.epoch;
+    const frame = (op: number, parts: unknown[]) => ({ type: "updateParts", rid: rid(), op, dict: dictId, epoch, parts });
+
+    const [g1, g2] = groups as [{ part: number; keys: string[] }, { part: number; keys: string[] }];
+    const badKey = { ...group(g2), keys: [Buffer.concat([Buffer.from(encodeKey(g2.keys[0] as string)), Buffer.from([0])]), Buffer.from(encodeKey(g2.keys[1] as string))] };
+    expectErr(await peer.request(frame(rid(), [group(g1), badKey])), "INVALID", /canonical/);
+    expectErr(await peer.request(frame(rid(), [group(g1), { ...group(g2), part: g1.part }])), "INVALID");
+    expectErr(await peer.request(frame(rid(), [group(g1), group(g1)])), "INVALID", /twice/);
+    expectErr(await peer.request(frame(rid(), [group(g1), group(foreign as { part: number; keys: string[] })])), "WRONG_OWNER");
+    expectErr(await peer.request(frame(rid(), [{ ...group(g1), values: [small] }])), "INVALID");
+    for (const k of allKeys) expect(await d.get(k), k).toBeUndefined();
+    expect(await d.len()).toBe(before);
+
+    const op = rid();
+    expect(await peer.request(frame(op, [group(g1), group(g2)]))).toMatchObject({ type: "ok", result: 4 });
+    for (const k of allKeys) expect(await d.get(k)).toBe("small");
+    // Sent again under the same op (a retry after a lost reply): not applied a second time.
+    await d.delete(g1.keys[0] as string);
+    expect(await peer.request(frame(op, [group(g1), group(g2)]))).toMatchObject({ type: "ok" });
+    expect(await d.get(g1.keys[0] as string)).toBeUndefined();
+    expect(await d.len()).toBe(before + 3);
+    for (const k of allKeys) await d.pop(k, null);
     peer.close();
   });
 
