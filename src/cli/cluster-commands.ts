@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
+import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { connect } from "../client/client.js";
 import { ConnectionError } from "../errors.js";
 import type { ClusterStatus } from "../coordinator/coordinator-node.js";
@@ -18,7 +19,7 @@ const DEFAULT_URL = "ws://127.0.0.1:7700";
  * which a client token must not allow.
  */
 async function adminRequest(url: string, secret: string | undefined, frame: Outgoing): Promise<unknown> {
-  const ws = new WebSocket(url, { headers: nodeHeaders(secret), perMessageDeflate: false });
+  const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, headers: nodeHeaders(secret) });
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("unexpected-response", (_req, res) => reject(new ConnectionError(`${url} refused the connection (HTTP ${res.statusCode}): is $SHARDICT_CLUSTER_SECRET set?`)));

@@ -6,6 +6,7 @@
  */
 import { hostname, userInfo } from "node:os";
 import WebSocket from "ws";
+import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { nanoid } from "nanoid";
 import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError, RetryableError, WireCode } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
@@ -54,7 +55,7 @@ function openSocket(url: string, token: string | undefined, maxPayload: number):
       ws = new WebSocket(url, {
         headers: token ? { authorization: `Bearer ${token}` } : {},
         maxPayload,
-        perMessageDeflate: false,
+        ...CLIENT_SOCKET_OPTIONS,
         handshakeTimeout: CONNECT_TIMEOUT_MS,
       });
     } catch (err) {

@@ -21,7 +21,7 @@ import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
 import { backoff } from "../util/backoff.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
-import { decodeValue, describeKey, encodeValue, registerHandleCodec } from "./value-codec.js";
+import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
 
 /** What {@link Dict.info} returns. */
 export interface DictInfo {
@@ -355,7 +355,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
    */
   async put(key: DictKey, value: V, opts: PutOptions = {}): Promise<boolean> {
     const kb = encodeKey(key);
-    const vb = await encodeValue(value);
+    const vb = encodeValueNow(value) ?? (await encodeValue(value));
     const id = await this.id();
     this.checkSize(kb, vb);
     const ifAbsent = opts.skipIfExists ?? false;
@@ -379,15 +379,18 @@ export class Dict<V = unknown> implements AsyncDisposable {
    */
   async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V>): Promise<void> {
     const merged = new Map<string, { key: Uint8Array; value: Uint8Array }>();
-    const add = async (k: unknown, v: unknown) => {
-      const kb = encodeKey(k);
-      const vb = await encodeValue(v);
+    const add = (kb: Uint8Array, vb: Uint8Array) => {
       this.checkSize(kb, vb);
-      merged.set(Buffer.from(kb).toString("latin1"), { key: kb, value: vb });
+      // Later pairs win, as in Map: one entry per key bytes.
+      merged.set(Buffer.from(kb.buffer, kb.byteOffset, kb.byteLength).toString("latin1"), { key: kb, value: vb });
     };
     const id = await this.id();
-    for (const [k, v] of entriesOf(other)) await add(k, v);
-    if (extra !== undefined) for (const [k, v] of entriesOf(extra)) await add(k, v);
+    for (const pairs of extra === undefined ? [other] : [other, extra]) {
+      for (const [k, v] of entriesOf(pairs)) {
+        const kb = encodeKey(k);
+        add(kb, encodeValueNow(v) ?? (await encodeValue(v)));
+      }
+    }
     if (merged.size === 0) return;
     const table = this.client.table;
     const byPart = new Map<number, UpdateGroup>();

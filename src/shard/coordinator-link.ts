@@ -3,6 +3,7 @@
  * reconnects with backoff when the coordinator goes away (data keeps being served meanwhile).
  */
 import WebSocket from "ws";
+import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { NotFoundError } from "../errors.js";
 import { nodeHeaders } from "../net/auth.js";
 import { Peer, type RequestHandler } from "../net/peer.js";
@@ -52,7 +53,7 @@ export class CoordinatorLink {
     const ws = new WebSocket(this.opts.coordinatorUrl, {
       headers: nodeHeaders(this.opts.clusterSecret),
       maxPayload: this.opts.maxPayload,
-      perMessageDeflate: false,
+      ...CLIENT_SOCKET_OPTIONS,
     });
     const peer = new Peer(ws, {
       label: `${this.opts.shardId}→coordinator`,

@@ -3,6 +3,7 @@
  * first use with the cluster secret and reopened after a loss.
  */
 import WebSocket from "ws";
+import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { ConnectionError, RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import { nodeHeaders } from "../net/auth.js";
@@ -28,7 +29,7 @@ export class NodeLinks {
     const url = this.opts.table()?.urlOf(shard);
     if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `no address for ${shard}`));
     const p = new Promise<Peer>((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: nodeHeaders(this.opts.clusterSecret), maxPayload: this.opts.maxPayload, perMessageDeflate: false });
+      const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, headers: nodeHeaders(this.opts.clusterSecret), maxPayload: this.opts.maxPayload });
       ws.once("open", () => {
         ws.removeAllListeners("error");
         const peer = new Peer(ws, {
