@@ -159,6 +159,7 @@ export class Client {
   private async openCoordinator(): Promise<Peer> {
     const ws = await openSocket(this.url, this.token, this.payloadLimit);
     const peer = new Peer(ws, {
+      binary: true,
       label: `client→${this.url}`,
       nextRid: this.nextRid,
       unrefWhenIdle: true,
@@ -239,6 +240,7 @@ export class Client {
     if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `shard ${shardId} has not joined yet`));
     p = openSocket(url, this.token, this.payloadLimit).then((ws) => {
       const peer = new Peer(ws, {
+        binary: true,
         label: `client→${shardId}`,
         nextRid: this.nextRid,
         unrefWhenIdle: true,

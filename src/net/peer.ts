@@ -7,7 +7,7 @@
  * many concurrent requests cost one write and one decode on each side.
  */
 import type WebSocket from "ws";
-import { decodeMessage, encodeFrames } from "../protocol/codec.js";
+import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { ConnectionError, RequestSizeError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
 
@@ -24,6 +24,11 @@ export interface PeerOptions {
   onClose?: (peer: Peer, reason: string) => void;
   /** A frame above this many bytes is flushed on its own. */
   batchBytes?: number;
+  /**
+   * Send the data path in binary (binary-frames.ts) from the start: for connections we open
+   * to our own nodes. Otherwise a peer is answered in binary once it has sent binary itself.
+   */
+  binary?: boolean;
   label?: string;
 }
 
@@ -64,6 +69,7 @@ export class Peer {
   private flushScheduled = false;
   private closed = false;
   private closeReason = "";
+  private binary: boolean;
   private readonly opts: PeerOptions;
   /** Free-form per-connection state for the server that owns this peer. */
   meta: Record<string, unknown> = {};
@@ -73,6 +79,7 @@ export class Peer {
     this.opts = opts;
     this.label = opts.label ?? "peer";
     this.nextRid = opts.nextRid ?? defaultRid;
+    this.binary = opts.binary ?? false;
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`));
@@ -155,7 +162,7 @@ export class Peer {
     this.queuedBytes = 0;
     let bytes: Buffer;
     try {
-      bytes = encodeFrames(q.length === 1 ? (q[0] as Frame) : q);
+      bytes = encodeFrames(q.length === 1 ? (q[0] as Frame) : q, this.binary);
     } catch (err) {
       // A frame that cannot be encoded fails its own request, not the connection.
       for (const f of q) this.failLocal(f, err as Error);
@@ -184,6 +191,7 @@ export class Peer {
       this.closeWith(CloseCode.InvalidData, "not a shardict frame");
       return;
     }
+    if (!this.binary && isBinaryMessage(data)) this.binary = true;
     for (const item of items) {
       if (!item.ok) {
         if (item.problem.rid === undefined) {

@@ -3,12 +3,14 @@
  * value that was not checked against its schema.
  *
  * A WebSocket message holds one frame or an array of frames (a batch: the requests or
- * replies of one tick share one message).
+ * replies of one tick share one message), in msgpack or in the binary form of the data path
+ * (binary-frames.ts; its first byte tells it apart).
  */
 import { Packr } from "msgpackr";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
+import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -28,9 +30,22 @@ export interface FrameProblem {
 
 export type DecodedItem = { ok: true; frame: Frame } | { ok: false; problem: FrameProblem };
 
-/** Encode one frame or a batch. */
-export function encodeFrames(frames: Frame | readonly Frame[]): Buffer {
+const packOne = (f: Frame): Buffer => packr.pack(f);
+const unpackOne = (b: Buffer): unknown => packr.unpack(b);
+const MAX_BATCH = 100_000;
+
+/**
+ * Encode one frame or a batch: as msgpack, or with `binary` (for a peer known to read it)
+ * in the compact form of binary-frames.ts.
+ */
+export function encodeFrames(frames: Frame | readonly Frame[], binary = false): Buffer {
+  if (binary) return encodeBinary(Array.isArray(frames) ? frames : [frames as Frame], packOne);
   return packr.pack(frames);
+}
+
+/** Whether a message is in the binary form (so the peer that sent it reads it too). */
+export function isBinaryMessage(data: Uint8Array): boolean {
+  return data[0] === BINARY_MESSAGE;
 }
 
 /**
@@ -38,6 +53,11 @@ export function encodeFrames(frames: Frame | readonly Frame[]): Buffer {
  * receiver closes the socket); otherwise one item per frame, each valid or a problem.
  */
 export function decodeMessage(data: Uint8Array): DecodedItem[] | null {
+  if (data[0] === BINARY_MESSAGE) {
+    const items = decodeBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength), unpackOne, MAX_BATCH);
+    if (items === null || items.length === 0) return null;
+    return items.map(validateFrame);
+  }
   let raw: unknown;
   try {
     raw = packr.unpack(data);
@@ -45,7 +65,7 @@ export function decodeMessage(data: Uint8Array): DecodedItem[] | null {
     return null;
   }
   if (Array.isArray(raw)) {
-    if (raw.length === 0 || raw.length > 100_000) return null;
+    if (raw.length === 0 || raw.length > MAX_BATCH) return null;
     return raw.map(validateFrame);
   }
   // msgpackr also yields Dates, Buffers, Maps…: only a plain object can be a frame.

@@ -56,6 +56,7 @@ export class CoordinatorLink {
       ...CLIENT_SOCKET_OPTIONS,
     });
     const peer = new Peer(ws, {
+      binary: true,
       label: `${this.opts.shardId}→coordinator`,
       onRequest: this.opts.onPush,
       onClose: (_p, reason) => this.onClose(reason),

@@ -33,6 +33,7 @@ export class NodeLinks {
       ws.once("open", () => {
         ws.removeAllListeners("error");
         const peer = new Peer(ws, {
+          binary: true,
           label: `${this.opts.selfId}→${shard}`,
           onClose: () => {
             if (this.peers.get(shard) === p) this.peers.delete(shard);

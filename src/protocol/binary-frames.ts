@@ -1,0 +1,312 @@
+/**
+ * A compact binary encoding for the frames of the data path (key reads and writes, bulk
+ * updates, and their plain replies), which are nearly all the traffic. Packing them as
+ * msgpack maps spent more CPU in both processes than the work the shard does for a read:
+ * every frame repeats its field names, and every field goes through a generic encoder.
+ *
+ * A binary message starts with {@link BINARY_MESSAGE} (0xc1, the one byte msgpack never
+ * uses, so the receiver tells the two apart by the first byte) and holds a batch of items,
+ * each a tag byte and fixed fields; any other frame travels inside the batch as msgpack.
+ * Decoding yields the same plain objects msgpack would, which the codec then validates
+ * against the frame schemas like any other frame: the schemas stay the one definition.
+ *
+ * Numbers: `rid`, `op` and `epoch` as float64 (exact for safe integers), partitions as u16,
+ * lengths as u32 (strings u8). A frame whose fields do not fit (a partition above 65535,
+ * a dict id above 255 bytes, a field of the wrong type) goes as msgpack instead, so what
+ * is invalid still reaches the receiver's validation and gets its typed error.
+ */
+import type { Frame } from "./frames.js";
+
+export const BINARY_MESSAGE = 0xc1;
+
+const T_PACKED = 0;
+const T_GET = 1;
+const T_CONTAINS = 2;
+const T_POP = 3;
+const T_DEL = 4;
+const T_PUT = 5;
+const T_UPDATE_PARTS = 6;
+const T_OK = 16;
+const T_OK_TRUE = 17;
+const T_OK_FALSE = 18;
+const T_OK_NULL = 19;
+const T_OK_BYTES = 20;
+const T_OK_NUMBER = 21;
+
+const KEY_OPS = { get: T_GET, contains: T_CONTAINS, pop: T_POP, del: T_DEL } as const;
+const KEY_OP_NAMES = ["", "get", "contains", "pop", "del"] as const;
+
+type AnyFrame = Record<string, unknown> & { type: string };
+
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const isU16 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff;
+const isNum = (v: unknown): v is number => typeof v === "number";
+const isDict = (v: unknown): v is string => typeof v === "string" && v.length <= 64 && Buffer.byteLength(v) <= 255;
+
+/** The item size of a frame in binary, or -1 if it must travel as msgpack. */
+function binarySize(f: AnyFrame): number {
+  if (!isNum(f.rid)) return -1;
+  switch (f.type) {
+    case "get":
+    case "contains":
+    case "pop":
+    case "del":
+    case "put": {
+      if (!isDict(f.dict) || !isU16(f.part) || !isNum(f.epoch) || !isBytes(f.key) || Object.keys(f).length !== (f.type === "put" ? 8 : 6)) return -1;
+      let n = 1 + 8 + 2 + 8 + 1 + Buffer.byteLength(f.dict) + 4 + f.key.byteLength;
+      if (f.type === "put") {
+        if (!isBytes(f.value) || typeof f.ifAbsent !== "boolean") return -1;
+        n += 1 + 4 + f.value.byteLength;
+      }
+      return n;
+    }
+    case "updateParts": {
+      if (!isNum(f.op) || !isDict(f.dict) || !isNum(f.epoch) || !Array.isArray(f.parts) || Object.keys(f).length !== 6) return -1;
+      let n = 1 + 8 + 8 + 8 + 1 + Buffer.byteLength(f.dict) + 4;
+      for (const g of f.parts as unknown[]) {
+        if (typeof g !== "object" || g === null) return -1;
+        const { part, keys, values } = g as Record<string, unknown>;
+        if (!isU16(part) || !Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length || Object.keys(g).length !== 3) return -1;
+        n += 2 + 4;
+        for (let i = 0; i < keys.length; i++) {
+          const k: unknown = keys[i];
+          const v: unknown = values[i];
+          if (!isBytes(k) || !isBytes(v)) return -1;
+          n += 8 + k.byteLength + v.byteLength;
+        }
+      }
+      return n;
+    }
+    case "ok": {
+      const r = f.result;
+      if (!("result" in f) || r === undefined) return Object.keys(f).length === 2 ? 9 : -1;
+      if (Object.keys(f).length !== 3) return -1;
+      if (typeof r === "boolean" || r === null) return 9;
+      if (typeof r === "number") return 17;
+      if (isBytes(r)) return 13 + r.byteLength;
+      return -1;
+    }
+    default:
+      return -1;
+  }
+}
+
+/** Encode a batch; frames that have no binary form are embedded as `pack(frame)`. */
+export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffer): Buffer {
+  const sizes = new Array<number>(frames.length);
+  const packed = new Array<Buffer | undefined>(frames.length);
+  let total = 1;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i] as Frame;
+    const n = binarySize(f as unknown as AnyFrame);
+    sizes[i] = n;
+    if (n < 0) {
+      const p = pack(f);
+      packed[i] = p;
+      total += 5 + p.length;
+    } else {
+      total += n;
+    }
+  }
+  const out = Buffer.allocUnsafe(total);
+  out[0] = BINARY_MESSAGE;
+  let at = 1;
+  const bytes = (b: Uint8Array) => {
+    at = out.writeUInt32LE(b.byteLength, at);
+    out.set(b, at);
+    at += b.byteLength;
+  };
+  const dict = (s: string) => {
+    const n = out.write(s, at + 1, "utf8");
+    out[at] = n;
+    at += 1 + n;
+  };
+  for (let i = 0; i < frames.length; i++) {
+    const p = packed[i];
+    if (p !== undefined) {
+      out[at++] = T_PACKED;
+      at = out.writeUInt32LE(p.length, at);
+      at += p.copy(out, at);
+      continue;
+    }
+    const f = frames[i] as unknown as AnyFrame;
+    switch (f.type) {
+      case "get":
+      case "contains":
+      case "pop":
+      case "del":
+      case "put":
+        out[at++] = f.type === "put" ? T_PUT : KEY_OPS[f.type];
+        at = out.writeDoubleLE(f.rid as number, at);
+        at = out.writeUInt16LE(f.part as number, at);
+        at = out.writeDoubleLE(f.epoch as number, at);
+        dict(f.dict as string);
+        bytes(f.key as Uint8Array);
+        if (f.type === "put") {
+          out[at++] = f.ifAbsent ? 1 : 0;
+          bytes(f.value as Uint8Array);
+        }
+        break;
+      case "updateParts": {
+        out[at++] = T_UPDATE_PARTS;
+        at = out.writeDoubleLE(f.rid as number, at);
+        at = out.writeDoubleLE(f.op as number, at);
+        at = out.writeDoubleLE(f.epoch as number, at);
+        dict(f.dict as string);
+        const parts = f.parts as { part: number; keys: Uint8Array[]; values: Uint8Array[] }[];
+        at = out.writeUInt32LE(parts.length, at);
+        for (const g of parts) {
+          at = out.writeUInt16LE(g.part, at);
+          at = out.writeUInt32LE(g.keys.length, at);
+          for (let j = 0; j < g.keys.length; j++) {
+            bytes(g.keys[j] as Uint8Array);
+            bytes(g.values[j] as Uint8Array);
+          }
+        }
+        break;
+      }
+      case "ok": {
+        const r = f.result;
+        const tag =
+          r === undefined ? T_OK : r === true ? T_OK_TRUE : r === false ? T_OK_FALSE : r === null ? T_OK_NULL : typeof r === "number" ? T_OK_NUMBER : T_OK_BYTES;
+        out[at++] = tag;
+        at = out.writeDoubleLE(f.rid as number, at);
+        if (tag === T_OK_NUMBER) at = out.writeDoubleLE(r as number, at);
+        else if (tag === T_OK_BYTES) bytes(r as Uint8Array);
+        break;
+      }
+    }
+  }
+  if (at !== total) throw new Error(`binary batch size mismatch: wrote ${at} of ${total}`);
+  return out;
+}
+
+class Truncated extends Error {}
+
+/**
+ * Decode a binary message into raw frame objects (to be validated like any decoded frame),
+ * or null when it is not a well-formed batch (truncated, an unknown tag, trailing bytes).
+ * Byte fields are views into `data`.
+ */
+export function decodeBinary(data: Buffer, unpack: (b: Buffer) => unknown, maxItems: number): unknown[] | null {
+  let at = 1;
+  const need = (n: number) => {
+    if (at + n > data.length) throw new Truncated();
+  };
+  const f64 = () => {
+    need(8);
+    const v = data.readDoubleLE(at);
+    at += 8;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = data.readUInt32LE(at);
+    at += 4;
+    return v;
+  };
+  const u16 = () => {
+    need(2);
+    const v = data.readUInt16LE(at);
+    at += 2;
+    return v;
+  };
+  const bytes = () => {
+    const n = u32();
+    need(n);
+    const b = data.subarray(at, at + n);
+    at += n;
+    return b;
+  };
+  const str = () => {
+    need(1);
+    const n = data[at] as number;
+    need(1 + n);
+    const s = data.toString("utf8", at + 1, at + 1 + n);
+    at += 1 + n;
+    return s;
+  };
+  const out: unknown[] = [];
+  try {
+    while (at < data.length) {
+      if (out.length >= maxItems) return null;
+      const tag = data[at++];
+      switch (tag) {
+        case T_PACKED: {
+          const n = u32();
+          need(n);
+          out.push(unpack(data.subarray(at, at + n)));
+          at += n;
+          break;
+        }
+        case T_GET:
+        case T_CONTAINS:
+        case T_POP:
+        case T_DEL:
+        case T_PUT: {
+          const rid = f64();
+          const part = u16();
+          const epoch = f64();
+          const dict = str();
+          const key = bytes();
+          if (tag === T_PUT) {
+            need(1);
+            const ifAbsent = data[at++] === 1;
+            out.push({ type: "put", rid, dict, part, epoch, key, value: bytes(), ifAbsent });
+          } else {
+            out.push({ type: KEY_OP_NAMES[tag], rid, dict, part, epoch, key });
+          }
+          break;
+        }
+        case T_UPDATE_PARTS: {
+          const rid = f64();
+          const op = f64();
+          const epoch = f64();
+          const dict = str();
+          const count = u32();
+          // Each group takes at least 6 bytes: a count beyond the message is garbage.
+          need(count * 6);
+          const parts = new Array<{ part: number; keys: Uint8Array[]; values: Uint8Array[] }>(count);
+          for (let g = 0; g < count; g++) {
+            const part = u16();
+            const n = u32();
+            need(n * 8);
+            const keys = new Array<Uint8Array>(n);
+            const values = new Array<Uint8Array>(n);
+            for (let j = 0; j < n; j++) {
+              keys[j] = bytes();
+              values[j] = bytes();
+            }
+            parts[g] = { part, keys, values };
+          }
+          out.push({ type: "updateParts", rid, op, dict, epoch, parts });
+          break;
+        }
+        case T_OK:
+          out.push({ type: "ok", rid: f64() });
+          break;
+        case T_OK_TRUE:
+        case T_OK_FALSE:
+        case T_OK_NULL:
+          out.push({ type: "ok", rid: f64(), result: tag === T_OK_TRUE ? true : tag === T_OK_FALSE ? false : null });
+          break;
+        case T_OK_NUMBER: {
+          const rid = f64();
+          out.push({ type: "ok", rid, result: f64() });
+          break;
+        }
+        case T_OK_BYTES: {
+          const rid = f64();
+          out.push({ type: "ok", rid, result: bytes() });
+          break;
+        }
+        default:
+          return null;
+      }
+    }
+  } catch {
+    // Truncated, or an embedded msgpack frame that does not parse.
+    return null;
+  }
+  return out;
+}

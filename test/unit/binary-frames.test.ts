@@ -1,0 +1,108 @@
+/**
+ * The binary form of the data path's frames: every hot frame round-trips to the same object
+ * msgpack would give, frames without a binary form travel inside the batch as msgpack, what
+ * does not fit the layout still reaches validation, and malformed binary is refused whole.
+ */
+import { describe, expect, it } from "vitest";
+import { decodeMessage, encodeFrames } from "../../src/protocol/codec.js";
+import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
+import type { Frame } from "../../src/protocol/frames.js";
+import { mulberry32 } from "../helpers/prng.js";
+
+const b = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
+
+/** Byte fields as arrays, so frames from either decoder compare equal. */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { bytes: [...v] };
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+function roundTrip(frames: Frame[]): unknown[] {
+  const bytes = encodeFrames(frames, true);
+  expect(bytes[0]).toBe(BINARY_MESSAGE);
+  const items = decodeMessage(bytes);
+  expect(items).not.toBeNull();
+  return (items ?? []).map((it) => {
+    expect(it.ok, it.ok ? "" : it.problem.message).toBe(true);
+    return it.ok ? plain(it.frame) : undefined;
+  });
+}
+
+const dict = "dict-0123456789";
+const frames: Frame[] = [
+  { type: "get", rid: 1, dict, part: 0, epoch: 0, key: b("\xa1k") },
+  { type: "contains", rid: Number.MAX_SAFE_INTEGER, dict: "d-é✓-x", part: 65535, epoch: 2 ** 40, key: b("\xa1k") },
+  { type: "pop", rid: 3, dict, part: 7, epoch: 9, key: new Uint8Array(0) },
+  { type: "del", rid: 4, dict, part: 7, epoch: 9, key: b("\x2a") },
+  { type: "put", rid: 5, dict, part: 8, epoch: 9, key: b("\xa1k"), value: b("v".repeat(300)), ifAbsent: false },
+  { type: "put", rid: 6, dict, part: 8, epoch: 9, key: b("\xa1k"), value: new Uint8Array(0), ifAbsent: true },
+  {
+    type: "updateParts",
+    rid: 7,
+    op: 12345,
+    dict,
+    epoch: 3,
+    parts: [
+      { part: 1, keys: [b("\xa1a"), b("\xa1b")], values: [b("\x01"), b("")] },
+      { part: 2, keys: [], values: [] },
+    ],
+  },
+  { type: "ok", rid: 8 },
+  { type: "ok", rid: 9, result: true },
+  { type: "ok", rid: 10, result: false },
+  { type: "ok", rid: 11, result: null },
+  { type: "ok", rid: 12, result: 4.5 },
+  { type: "ok", rid: 13, result: b("value") },
+  // No binary form: carried as msgpack inside the batch.
+  { type: "ok", rid: 14, result: { keys: [b("a")], values: [], next: null, session: "s" } },
+  { type: "err", rid: 15, code: "INVALID", message: "nope" },
+  { type: "scan", rid: 16, dict, part: 3, epoch: 1, after: null, limit: 10, values: true },
+  { type: "hello", rid: 17, v: 1, clientId: "c" },
+];
+
+describe("binary frames", () => {
+  it("round-trip every frame to what msgpack gives", () => {
+    expect(roundTrip(frames)).toEqual(frames.map(plain));
+    const viaMsgpack = decodeMessage(encodeFrames(frames))?.map((it) => (it.ok ? plain(it.frame) : undefined));
+    expect(roundTrip(frames)).toEqual(viaMsgpack);
+  });
+
+  it("round-trip a single frame, and seeded random batches of them", () => {
+    expect(roundTrip([frames[0] as Frame])).toEqual([plain(frames[0])]);
+    const rand = mulberry32(3);
+    for (let n = 0; n < 200; n++) {
+      const batch = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => frames[Math.floor(rand() * frames.length)] as Frame);
+      expect(roundTrip(batch)).toEqual(batch.map(plain));
+    }
+  });
+
+  it("frames that do not fit the layout still reach validation, with their rid", () => {
+    const bad = [
+      { type: "get", rid: 20, dict, part: 70_000, epoch: 0, key: b("k") },
+      { type: "get", rid: 21, dict: "x".repeat(300), part: 0, epoch: 0, key: b("k") },
+      { type: "put", rid: 22, dict, part: 0, epoch: 0, key: b("k"), value: "not bytes", ifAbsent: false },
+      { type: "get", rid: 23, dict, part: 0, epoch: 0, key: b("k"), extra: 1 },
+      { type: "get", rid: 24, dict: "abc", part: 0, epoch: 0, key: b("k") },
+    ] as unknown as Frame[];
+    const items = decodeMessage(encodeFrames(bad, true));
+    expect(items?.map((it) => (it.ok ? "ok" : it.problem.rid))).toEqual([20, 21, 22, 23, 24]);
+  });
+
+  it("refuse malformed binary messages whole: truncated, unknown tag, trailing or impossible counts", () => {
+    const good = encodeFrames(frames, true);
+    for (let cut = 1; cut < good.length; cut += 7) expect(decodeMessage(good.subarray(0, cut)), `cut at ${cut}`).toBeNull();
+    expect(decodeMessage(Buffer.from([BINARY_MESSAGE]))).toBeNull();
+    expect(decodeMessage(Buffer.from([BINARY_MESSAGE, 99, 0, 0, 0, 0, 0, 0, 0, 0]))).toBeNull();
+    const huge = Buffer.alloc(40);
+    huge[0] = BINARY_MESSAGE;
+    huge[1] = 6; // updateParts with 2^32-1 groups in a 40-byte message
+    huge.writeUInt8(4, 25);
+    huge.write("dict", 26);
+    huge.writeUInt32LE(0xffffffff, 30);
+    expect(decodeMessage(huge)).toBeNull();
+    const packedGarbage = Buffer.from([BINARY_MESSAGE, 0, 2, 0, 0, 0, 0xc1, 0xc1]);
+    expect(decodeMessage(packedGarbage)).toBeNull();
+  });
+});
