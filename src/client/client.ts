@@ -108,6 +108,8 @@ export class Client {
   private coordinator: Peer | undefined;
   private connecting: Promise<Peer> | undefined;
   private readonly shards = new Map<string, Promise<Peer>>();
+  /** The same connections once open, so a request on one needs no await to find it. */
+  private readonly openShards = new Map<string, Peer>();
   private refreshing: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
@@ -246,8 +248,10 @@ export class Client {
         unrefWhenIdle: true,
         onClose: () => {
           if (this.shards.get(shardId) === p) this.shards.delete(shardId);
+          if (this.openShards.get(shardId) === peer) this.openShards.delete(shardId);
         },
       });
+      this.openShards.set(shardId, peer);
       // First on the socket, so the shard knows whose request ids it sees (deduplication).
       peer.request({ type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId }, { timeoutMs: CONNECT_TIMEOUT_MS }).catch(() => {});
       return peer;
@@ -287,7 +291,8 @@ export class Client {
       const { shard, frame, sizeHint } = build(this.table);
       let sent = false;
       try {
-        const peer = await this.shardPeer(shard);
+        const open = this.openShards.get(shard);
+        const peer = open?.isOpen ? open : await this.shardPeer(shard);
         sent = true;
         return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, ...(sizeHint !== undefined && { sizeHint }) });
       } catch (err) {
@@ -347,6 +352,7 @@ export class Client {
     this.coordinator?.close(1000, "client closed");
     for (const p of this.shards.values()) void p.then((peer) => peer.close(1000, "client closed"), () => {});
     this.shards.clear();
+    this.openShards.clear();
   }
 }
 

@@ -313,7 +313,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   private async keyOp(type: "get" | "contains" | "pop" | "del", key: unknown): Promise<unknown> {
     const kb = encodeKey(key);
-    const id = await this.id();
+    const id = this.#info?.id ?? (await this.id());
     return this.client.dataRequest((t) => {
       const part = partitionOf(id, kb, t.partitions);
       return { shard: routeOf(t, part), frame: { type, dict: id, part, epoch: t.epoch, key: kb } };
@@ -356,7 +356,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   async put(key: DictKey, value: V, opts: PutOptions = {}): Promise<boolean> {
     const kb = encodeKey(key);
     const vb = encodeValueNow(value) ?? (await encodeValue(value));
-    const id = await this.id();
+    const id = this.#info?.id ?? (await this.id());
     this.checkSize(kb, vb);
     const ifAbsent = opts.skipIfExists ?? false;
     const r = await this.client.dataRequest(

@@ -70,41 +70,49 @@ export class DataHandler {
    * replicas had it), what they saw would never have happened.
    */
   private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false): unknown {
-    const waits: Promise<unknown>[] = [];
-    const ids = inflightIds(frame);
-    for (const id of ids) {
-      const p = this.inflight.get(id);
-      if (p) waits.push(p);
-    }
-    if (ids.length === 0 && (frame.type === "clear" || frame.type === "len")) {
-      for (const part of frame.parts) for (const p of this.partInflight.get(part) ?? []) waits.push(p);
-    } else if (frame.type === "scan") {
-      for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
-    }
-    if (waits.length > 0) {
-      const again = () => this.afterPending(frame, fn, true);
-      return Promise.allSettled(waits).then(again);
+    // Most requests find nothing pending: then they pay for no key strings.
+    let ids: string[] | undefined;
+    if (this.inflight.size > 0 || this.partInflight.size > 0) {
+      ids = inflightIds(frame);
+      const waits: Promise<unknown>[] = [];
+      for (const id of ids) {
+        const p = this.inflight.get(id);
+        if (p) waits.push(p);
+      }
+      if (ids.length === 0 && (frame.type === "clear" || frame.type === "len")) {
+        for (const part of frame.parts) for (const p of this.partInflight.get(part) ?? []) waits.push(p);
+      } else if (frame.type === "scan") {
+        for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
+      }
+      if (waits.length > 0) {
+        const again = () => this.afterPending(frame, fn, true);
+        return Promise.allSettled(waits).then(again);
+      }
     }
     const result = fn(waited);
-    const parts = ids.length > 0 || frame.type === "clear" ? partsOf(frame) : [];
-    if (result instanceof Promise && parts.length > 0) {
-      for (const id of ids) this.inflight.set(id, result);
-      const sets = parts.map((part) => {
-        let set = this.partInflight.get(part);
-        if (!set) this.partInflight.set(part, (set = new Set()));
-        set.add(result);
-        return [part, set] as const;
-      });
-      const settle = () => {
-        for (const id of ids) if (this.inflight.get(id) === result) this.inflight.delete(id);
-        for (const [part, set] of sets) {
-          set.delete(result);
-          if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
-        }
-      };
-      result.then(settle, settle);
-    }
+    if (result instanceof Promise) this.track(frame, ids ?? inflightIds(frame), result);
     return result;
+  }
+
+  /** Register a write that is not acknowledged yet, until it settles. */
+  private track(frame: DataFrame, ids: readonly string[], result: Promise<unknown>): void {
+    const parts = ids.length > 0 || frame.type === "clear" ? partsOf(frame) : [];
+    if (parts.length === 0) return;
+    for (const id of ids) this.inflight.set(id, result);
+    const sets = parts.map((part) => {
+      let set = this.partInflight.get(part);
+      if (!set) this.partInflight.set(part, (set = new Set()));
+      set.add(result);
+      return [part, set] as const;
+    });
+    const settle = () => {
+      for (const id of ids) if (this.inflight.get(id) === result) this.inflight.delete(id);
+      for (const [part, set] of sets) {
+        set.delete(result);
+        if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
+      }
+    };
+    result.then(settle, settle);
   }
 
   /**

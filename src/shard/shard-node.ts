@@ -139,10 +139,7 @@ export class ShardNode {
       clock: this.clock,
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
-      serving: () => {
-        const snap = this.lifecycle.getSnapshot();
-        return snap.matches("serving") || snap.matches("leaving");
-      },
+      serving: () => this.servingNow,
       ensureLeader: (parts) => this.ensureLeader(parts),
       handingOff: (part) => this.handoffs.target(part),
       handoffOver: (part, ms) => this.handoffs.over(part, ms),
@@ -164,6 +161,8 @@ export class ShardNode {
       onRequest: (frame, peer) => this.handle(frame, peer),
     });
     this.lifecycle.subscribe((snap) => {
+      // Read on every request: kept as a flag rather than matched against the state each time.
+      this.servingNow = snap.matches("serving") || snap.matches("leaving");
       if (snap.value !== this.lastState) {
         this.lastState = String(snap.value);
         this.log(`${this.id}: ${this.lastState}`);
@@ -172,6 +171,7 @@ export class ShardNode {
   }
 
   private lastState = "";
+  private servingNow = false;
 
   /** The configured engine, in `<dataDir>/<id>/`, locked against a second node. */
   private openEngine(): StorageEngine {
