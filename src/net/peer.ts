@@ -270,11 +270,18 @@ export class Peer {
   /** Keep the process alive only while replies are awaited (for SDK connections). */
   private updateRef(): void {
     if (!this.opts.unrefWhenIdle) return;
+    const busy = this.pending.size > 0;
+    // Called for every request and reply: only a change reaches the socket.
+    if (busy === this.refed) return;
     const sock = (this.ws as unknown as { _socket?: { ref(): void; unref(): void } })._socket;
     if (!sock) return;
-    if (this.pending.size > 0) sock.ref();
+    this.refed = busy;
+    if (busy) sock.ref();
     else sock.unref();
   }
+
+  /** Whether the socket is ref'd (keeps the process alive); undefined until first set. */
+  private refed: boolean | undefined;
 
   /**
    * Close because of what the peer sent. The reason is cut to the 123 bytes a close frame

@@ -206,15 +206,15 @@ export class DataHandler {
    */
   private updateParts(frame: FrameOf<"updateParts">, clientId: string | undefined): unknown {
     if (new Set(frame.parts.map((g) => g.part)).size !== frame.parts.length) throw new InvalidError("updateParts names a partition twice");
-    const checked = frame.parts.map((g) => ({ part: g.part, ks: this.updateKeys(frame.dict, g.part, g.keys, g.values), values: g.values }));
+    const checked = frame.parts.map((g) => ({ part: g.part, ks: this.updateKeys(frame.dict, g.part, g.keys, g.values), keys: g.keys, values: g.values }));
     const now = this.ctx.clock.now();
     const waits: Promise<unknown>[] = [];
     let n = 0;
-    for (const { part, ks, values } of checked) {
+    for (const { part, ks, keys, values } of checked) {
       n += ks.length;
       const run = (answer?: (r: unknown) => void) => {
         const store = this.ctx.host.store(part);
-        store.update(frame.dict, ks, values, now);
+        store.update(frame.dict, ks, values, now, keys);
         return this.done(store, ks.length, answer);
       };
       const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, false, run);
@@ -287,7 +287,7 @@ export class DataHandler {
         const k = this.key(frame.key, frame.dict, frame.part);
         this.checkSize(frame.key, frame.value);
         const store = host.store(frame.part);
-        return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now), answer);
+        return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now, frame.key), answer);
       }
       case "pop": {
         const store = host.store(frame.part);
@@ -302,7 +302,7 @@ export class DataHandler {
         // Validate everything before touching the store: all entries land or none do.
         const ks = this.updateKeys(frame.dict, frame.part, frame.keys, frame.values);
         const store = host.store(frame.part);
-        store.update(frame.dict, ks, frame.values, now);
+        store.update(frame.dict, ks, frame.values, now, frame.keys);
         return this.done(store, ks.length, answer);
       }
       case "clear": {

@@ -87,8 +87,16 @@ export class DedupTable {
   /** Record the final answer (what storage also gets). */
   settle(id: string, at: number, answer: DedupAnswer, part?: number): void {
     const had = this.records.get(id);
-    this.records.set(id, { at, part, answer, running: undefined });
-    if (!had) this.index(id, part);
+    if (had) {
+      // In place: a write that was running settles (no new record, no second map insert).
+      had.at = at;
+      had.part = part;
+      had.answer = answer;
+      had.running = undefined;
+    } else {
+      this.records.set(id, { at, part, answer, running: undefined });
+      this.index(id, part);
+    }
     if (this.records.size > MAX_RECORDS) this.expire(at, true);
   }
 

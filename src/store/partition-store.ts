@@ -161,16 +161,17 @@ export class PartitionStore {
   private touch(e: Entry, now: number): void {
     const deadline = now + this.ttlMs;
     this.queue.setDeadline(e, deadline);
-    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, keyBytes(e.value));
+    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, keyBytes(e.k), keyBytes(e.value));
   }
 
   /** Record an entry's value and deadline for storage and replicas. */
-  private persist(e: Entry, deadline: number, value: Uint8Array): void {
+  private persist(e: Entry, deadline: number, key: Uint8Array, value: Uint8Array): void {
     e.bucket = Math.floor(deadline / this.slackMs);
-    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k), value, deadline });
+    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key, value, deadline });
   }
 
-  private set(dict: string, k: string, value: Uint8Array, now: number): void {
+  /** `key` is `k` as bytes when the caller has them (saves converting back). */
+  private set(dict: string, k: string, value: Uint8Array, now: number, key?: Uint8Array): void {
     const s = this.slot(dict);
     const deadline = now + this.ttlMs;
     // A copy (as a string): the incoming bytes are a view into a whole received frame.
@@ -185,7 +186,7 @@ export class PartitionStore {
       this.queue.push(e, deadline);
     }
     // The frame's bytes go to the commit as they are: it is written out right away.
-    if (this.recording) this.persist(e, deadline, value);
+    if (this.recording) this.persist(e, deadline, key ?? keyBytes(k), value);
   }
 
   /**
@@ -224,14 +225,14 @@ export class PartitionStore {
   }
 
   /** Returns false only when `ifAbsent` and a live entry exists. */
-  put(dict: string, k: string, value: Uint8Array, ifAbsent: boolean, now: number): boolean {
+  put(dict: string, k: string, value: Uint8Array, ifAbsent: boolean, now: number, key?: Uint8Array): boolean {
     if (ifAbsent && this.live(dict, k, now)) return false;
-    this.set(dict, k, value, now);
+    this.set(dict, k, value, now, key);
     return true;
   }
 
-  update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number): void {
-    for (let i = 0; i < ks.length; i++) this.set(dict, ks[i] as string, values[i] as Uint8Array, now);
+  update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number, keys?: readonly Uint8Array[]): void {
+    for (let i = 0; i < ks.length; i++) this.set(dict, ks[i] as string, values[i] as Uint8Array, now, keys?.[i]);
   }
 
   pop(dict: string, k: string, now: number): Uint8Array | undefined {
