@@ -177,10 +177,21 @@ interface RunResult {
   warnings: string[];
 }
 
+/** The system being measured, so Ctrl-C stops it instead of leaving its processes behind. */
+let running: Target | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    console.error(`\nbench: ${signal}: stopping the system under test`);
+    const stop = running?.stop() ?? Promise.resolve();
+    void stop.finally(() => process.exit(130));
+  });
+}
+
 async function oneRun(system: SystemName, run: number, redisPath: string | undefined, profileRoot: string | undefined): Promise<RunResult> {
   const profileDir = profileRoot !== undefined && system === "shardict" ? join(profileRoot, `run-${run}`) : undefined;
   const target: Target =
     system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE }) : await startRedis(redisPath as string);
+  running = target;
   const pids = () => target.nodes().map((n) => n.pid);
   const res: RunResult = { system, run, pids: Object.fromEntries(target.nodes().map((n) => [n.name, n.pid])), peakRss: {}, warnings: [] };
   if (profileDir !== undefined) res.profileDir = profileDir;
@@ -247,7 +258,11 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
     }
     if (BIG) {
       const data = () => target.nodes().filter((n) => n.holdsData);
-      await sleep(500);
+      // "Before" at rest too: what the earlier workloads left (answers kept for retries,
+      // garbage) must not count against, or for, the fill.
+      const earlier = ONLY.has("put") || ONLY.has("get") || ONLY.has("mix") || ONLY.has("bulk");
+      if (earlier) say(`at rest before the fill in ${Math.round(REST_MS / 1000)} s`);
+      await sleep(earlier ? REST_MS : 500);
       const before = data().map((n) => procMemory(n.pid));
       const usedBefore = await target.usedMemory();
       say(`fill ${ENTRIES.toLocaleString("en")}`);
@@ -306,6 +321,7 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
   } finally {
     say("stopping");
     await target.stop();
+    running = undefined;
     if (tty) process.stdout.write("\x1b[K");
   }
   return res;

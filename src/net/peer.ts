@@ -8,6 +8,7 @@
  */
 import type WebSocket from "ws";
 import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.js";
+import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { ConnectionError, RequestSizeError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
 
@@ -332,6 +333,7 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 /** A cheap size estimate of a reply, so large replies are not batched past the frame limit. */
 function estimateBytes(v: unknown): number {
   if (v instanceof Uint8Array) return v.byteLength + 16;
+  if (v instanceof ScanPage) return v.wireBytes;
   if (typeof v !== "object" || v === null) return 32;
   let n = 32;
   for (const field of Object.values(v)) {

@@ -1,6 +1,6 @@
 /**
  * A compact binary encoding for the frames of the data path (key reads and writes, bulk
- * updates, and their plain replies), which are nearly all the traffic. Packing them as
+ * updates, their plain replies and scan pages), which are nearly all the traffic. Packing them as
  * msgpack maps spent more CPU in both processes than the work the shard does for a read:
  * every frame repeats its field names, and every field goes through a generic encoder.
  *
@@ -17,6 +17,7 @@
  * fields of the frame's type are carried (frames come from our typed code).
  */
 import type { Frame } from "./frames.js";
+import { ScanPage } from "./scan-page.js";
 
 export const BINARY_MESSAGE = 0xc1;
 
@@ -33,6 +34,8 @@ const T_OK_FALSE = 18;
 const T_OK_NULL = 19;
 const T_OK_BYTES = 20;
 const T_OK_NUMBER = 21;
+const T_OK_PAGE = 22;
+const NO_NEXT = 0xffffffff;
 
 const KEY_OPS = { get: T_GET, contains: T_CONTAINS, pop: T_POP, del: T_DEL } as const;
 const KEY_OP_NAMES = ["", "get", "contains", "pop", "del"] as const;
@@ -97,6 +100,13 @@ function binarySize(f: AnyFrame): number {
       if (typeof r === "boolean" || r === null) return 9;
       if (typeof r === "number") return 17;
       if (isBytes(r)) return 13 + r.byteLength;
+      if (r instanceof ScanPage) {
+        if (r.session.length > 255 || Buffer.byteLength(r.session) > 255) return -1;
+        let n = 1 + 8 + 1 + Buffer.byteLength(r.session) + 4 + (r.nextString?.length ?? 0) + 4 + 4;
+        for (const k of r.keyStrings) n += 4 + k.length;
+        for (const v of r.valueStrings) n += 4 + v.length;
+        return n;
+      }
       return -1;
     }
     default:
@@ -133,6 +143,11 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
     const n = out.write(s, at + 1, "utf8");
     out[at] = n;
     at += 1 + n;
+  };
+  // A byte string (latin1: one character per byte) as length + bytes.
+  const latin1 = (s: string) => {
+    at = out.writeUInt32LE(s.length, at);
+    at += out.write(s, at, "latin1");
   };
   for (let i = 0; i < frames.length; i++) {
     const p = packed[i];
@@ -180,6 +195,18 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
       }
       case "ok": {
         const r = f.result;
+        if (r instanceof ScanPage) {
+          out[at++] = T_OK_PAGE;
+          at = out.writeDoubleLE(f.rid as number, at);
+          dict(r.session);
+          if (r.nextString === null) at = out.writeUInt32LE(NO_NEXT, at);
+          else latin1(r.nextString);
+          at = out.writeUInt32LE(r.keyStrings.length, at);
+          for (const k of r.keyStrings) latin1(k);
+          at = out.writeUInt32LE(r.valueStrings.length, at);
+          for (const v of r.valueStrings) latin1(v);
+          break;
+        }
         const tag =
           r === undefined ? T_OK : r === true ? T_OK_TRUE : r === false ? T_OK_FALSE : r === null ? T_OK_NULL : typeof r === "number" ? T_OK_NUMBER : T_OK_BYTES;
         out[at++] = tag;
@@ -311,6 +338,22 @@ export function decodeBinary(data: Buffer, unpack: (b: Buffer) => unknown, maxIt
         case T_OK_BYTES: {
           const rid = f64();
           out.push({ type: "ok", rid, result: bytes() });
+          break;
+        }
+        case T_OK_PAGE: {
+          const rid = f64();
+          const session = str();
+          need(4);
+          const next = data.readUInt32LE(at) === NO_NEXT ? ((at += 4), null) : bytes();
+          const list = () => {
+            const n = u32();
+            need(n * 4);
+            const xs = new Array<Uint8Array>(n);
+            for (let i = 0; i < n; i++) xs[i] = bytes();
+            return xs;
+          };
+          const keys = list();
+          out.push({ type: "ok", rid, result: { keys, values: list(), next, session } });
           break;
         }
         default:

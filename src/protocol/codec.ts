@@ -11,6 +11,7 @@ import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
+import { ScanPage } from "./scan-page.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -30,7 +31,11 @@ export interface FrameProblem {
 
 export type DecodedItem = { ok: true; frame: Frame } | { ok: false; problem: FrameProblem };
 
-const packOne = (f: Frame): Buffer => packr.pack(f);
+/** Replies whose result is a {@link ScanPage} carry its bytes, as msgpack has no other way. */
+function forMsgpack(f: Frame): Frame {
+  return f.type === "ok" && f.result instanceof ScanPage ? { ...f, result: f.result.toWire() } : f;
+}
+const packOne = (f: Frame): Buffer => packr.pack(forMsgpack(f));
 const unpackOne = (b: Buffer): unknown => packr.unpack(b);
 const MAX_BATCH = 100_000;
 
@@ -40,7 +45,7 @@ const MAX_BATCH = 100_000;
  */
 export function encodeFrames(frames: Frame | readonly Frame[], binary = false): Buffer {
   if (binary) return encodeBinary(Array.isArray(frames) ? frames : [frames as Frame], packOne);
-  return packr.pack(frames);
+  return packr.pack(Array.isArray(frames) ? frames.map(forMsgpack) : forMsgpack(frames as Frame));
 }
 
 /** Whether a message is in the binary form (so the peer that sent it reads it too). */

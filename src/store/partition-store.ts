@@ -8,6 +8,9 @@
  */
 import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
+import { ScanPage } from "../protocol/scan-page.js";
+
+export { ScanPage };
 import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
 
 interface DictSlot {
@@ -45,15 +48,6 @@ interface ScanSession {
   readonly dict: string;
   readonly sorted: string[];
   lastUsed: number;
-}
-
-export interface ScanPage {
-  keys: Uint8Array[];
-  values: Uint8Array[];
-  /** Where the next page starts (after this key), or null when the partition is done. */
-  next: Uint8Array | null;
-  /** Lets the next page on this node reuse the sorted keys. */
-  session: string;
 }
 
 export interface PartitionStoreOptions {
@@ -376,8 +370,8 @@ export class PartitionStore {
     session.lastUsed = now;
     const { sorted } = session;
     let i = after === null ? 0 : upperBound(sorted, after);
-    const keys: Uint8Array[] = [];
-    const values: Uint8Array[] = [];
+    const keys: string[] = [];
+    const values: string[] = [];
     const current = this.dicts.get(dict)?.entries;
     let bytes = 0;
     // Skipping deleted or expired keys counts too: a page is bounded work, even if empty.
@@ -388,16 +382,16 @@ export class PartitionStore {
       last = k;
       const e = current?.get(k);
       if (!e || this.queue.deadlineOf(e) <= now) continue;
-      keys.push(keyBytes(k));
+      keys.push(k);
       bytes += k.length;
       if (withValues) {
-        values.push(keyBytes(e.value));
+        values.push(e.value);
         bytes += e.value.length;
       }
     }
     const done = i >= sorted.length;
     if (!done) this.sessions.set(id, session);
-    return { keys, values, next: done || last === undefined ? null : keyBytes(last), session: id };
+    return new ScanPage(keys, values, done || last === undefined ? null : last, id);
   }
 
   private gcSessions(now: number): void {

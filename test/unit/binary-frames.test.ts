@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeFrames } from "../../src/protocol/codec.js";
 import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
 import type { Frame } from "../../src/protocol/frames.js";
+import { ScanPage } from "../../src/protocol/scan-page.js";
 import { mulberry32 } from "../helpers/prng.js";
 
 const b = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
@@ -87,6 +88,19 @@ describe("binary frames", () => {
     ] as unknown as Frame[];
     const items = decodeMessage(encodeFrames(bad, true));
     expect(items?.map((it) => (it.ok ? "ok" : it.problem.rid))).toEqual([20, 21, 22, 23]);
+  });
+
+  it("carry a scan page (keys and values kept as byte strings) as the same bytes in both forms", () => {
+    const latin = (bs: number[]) => String.fromCharCode(...bs);
+    const pages = [
+      new ScanPage([latin([0xa1, 0x61]), latin([0xff, 0x00, 0x80])], [latin([0xc3]), latin([])], latin([0xff, 0x00, 0x80]), "3.abcdefghijkl"),
+      new ScanPage([], [], null, "0.x"),
+    ];
+    const replies: Frame[] = pages.map((p, i) => ({ type: "ok", rid: 100 + i, result: p }));
+    const expected = pages.map((p, i) => plain({ type: "ok", rid: 100 + i, result: p.toWire() }));
+    expect(roundTrip(replies)).toEqual(expected);
+    expect(decodeMessage(encodeFrames(replies))?.map((it) => (it.ok ? plain(it.frame) : undefined))).toEqual(expected);
+    expect(plain(pages[0]?.toWire())).toEqual(plain({ keys: [b("\xa1a"), b("\xff\x00\x80")], values: [b("\xc3"), b("")], next: b("\xff\x00\x80"), session: "3.abcdefghijkl" }));
   });
 
   it("refuse malformed binary messages whole: truncated, unknown tag, trailing or impossible counts", () => {
