@@ -37,6 +37,13 @@ const DEFAULT_URL = "ws://127.0.0.1:7700";
 const CONNECT_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 
+/** Where a data request goes, built from the current table (again on each retry). */
+export interface DataRoute {
+  shard: string;
+  frame: Outgoing;
+  sizeHint?: number;
+}
+
 function agent(): string {
   let user = "unknown";
   try {
@@ -271,13 +278,41 @@ export class Client {
    * repeated put-if-absent / pop / delete with its first answer. When the budget runs out
    * after the request was sent, the outcome is unknown: {@link IndeterminateError}.
    */
-  async dataRequest(build: (table: PartitionTable) => { shard: string; frame: Outgoing; sizeHint?: number }): Promise<unknown> {
-    if (!this.tableRef) await this.ready();
-    const deadline = Date.now() + this.retryBudgetMs;
+  dataRequest(build: (table: PartitionTable) => DataRoute): Promise<unknown> {
+    // The common case without an async frame in between: connected, the shard's socket open.
+    const table = this.tableRef;
+    if (table === undefined || this.closed) return this.dataRequestLoop(build, Date.now(), this.nextRid());
+    const started = Date.now();
     const rid = this.nextRid();
+    let route: DataRoute;
+    try {
+      route = build(table);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const open = this.openShards.get(route.shard);
+    if (!open?.isOpen) return this.dataRequestLoop(build, started, rid);
+    const opts = { rid, timeoutMs: REQUEST_TIMEOUT_MS, ...(route.sizeHint !== undefined && { sizeHint: route.sizeHint }) };
+    return open.request(route.frame, opts).catch((err: unknown) => this.dataRequestLoop(build, started, rid, err as Error));
+  }
+
+  /** {@link dataRequest} with its retries; `firstError` is how a first attempt (sent) failed. */
+  private async dataRequestLoop(build: (table: PartitionTable) => DataRoute, started: number, rid: number, firstError?: Error): Promise<unknown> {
+    if (!this.tableRef) await this.ready();
+    const deadline = started + this.retryBudgetMs;
     let lastError: Error | undefined;
     let maybeApplied = false;
-    for (let attempt = 0; ; attempt++) {
+    let attempt = 0;
+    if (firstError !== undefined) {
+      if (!(firstError instanceof RetryableError) && !(firstError instanceof ConnectionError)) {
+        if (firstError instanceof DictError) throw firstError;
+        throw new ConnectionError(firstError.message, { cause: firstError });
+      }
+      maybeApplied = firstError instanceof ConnectionError;
+      lastError = firstError;
+      attempt = 1;
+    }
+    for (; ; attempt++) {
       if (this.closed) throw new ConnectionError("client is closed");
       if (attempt > 0) {
         if (Date.now() > deadline) {
@@ -310,6 +345,7 @@ export class Client {
       }
     }
   }
+
 
   /**
    * One attempt at a request to a given shard (fan-out requests regroup partitions and

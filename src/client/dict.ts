@@ -311,13 +311,21 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   // ---- entries ----------------------------------------------------------------------------
 
-  private async keyOp(type: "get" | "contains" | "pop" | "del", key: unknown): Promise<unknown> {
-    const kb = encodeKey(key);
-    const id = this.#info?.id ?? (await this.id());
-    return this.client.dataRequest((t) => {
-      const part = partitionOf(id, kb, t.partitions);
-      return { shard: routeOf(t, part), frame: { type, dict: id, part, epoch: t.epoch, key: kb } };
-    });
+  private keyOp(type: "get" | "contains" | "pop" | "del", key: unknown): Promise<unknown> {
+    let kb: Uint8Array;
+    try {
+      kb = encodeKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const send = (id: string) =>
+      this.client.dataRequest((t) => {
+        const part = partitionOf(id, kb, t.partitions);
+        return { shard: routeOf(t, part), frame: { type, dict: id, part, epoch: t.epoch, key: kb } };
+      });
+    // No await in between once the dict is known: reads are the hottest path.
+    const known = this.#info?.id;
+    return known !== undefined ? send(known) : this.id().then(send);
   }
 
   private decode(bytes: unknown, key: unknown): V {
