@@ -8,6 +8,7 @@
  */
 import type WebSocket from "ws";
 import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.js";
+import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { ConnectionError, RequestSizeError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
@@ -334,6 +335,7 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 function estimateBytes(v: unknown): number {
   if (v instanceof Uint8Array) return v.byteLength + 16;
   if (v instanceof ScanPage) return v.wireBytes;
+  if (v instanceof Latin1Bytes) return v.text.length + 16;
   if (typeof v !== "object" || v === null) return 32;
   let n = 32;
   for (const field of Object.values(v)) {

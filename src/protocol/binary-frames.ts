@@ -17,6 +17,7 @@
  * fields of the frame's type are carried (frames come from our typed code).
  */
 import type { Frame } from "./frames.js";
+import { Latin1Bytes } from "./latin1-bytes.js";
 import { ScanPage } from "./scan-page.js";
 
 export const BINARY_MESSAGE = 0xc1;
@@ -100,6 +101,7 @@ function binarySize(f: AnyFrame): number {
       if (typeof r === "boolean" || r === null) return 9;
       if (typeof r === "number") return 17;
       if (isBytes(r)) return 13 + r.byteLength;
+      if (r instanceof Latin1Bytes) return 13 + r.text.length;
       if (r instanceof ScanPage) {
         if (r.session.length > 255 || Buffer.byteLength(r.session) > 255) return -1;
         let n = 1 + 8 + 1 + Buffer.byteLength(r.session) + 4 + (r.nextString?.length ?? 0) + 4 + 4;
@@ -212,6 +214,7 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
         out[at++] = tag;
         at = out.writeDoubleLE(f.rid as number, at);
         if (tag === T_OK_NUMBER) at = out.writeDoubleLE(r as number, at);
+        else if (r instanceof Latin1Bytes) latin1(r.text);
         else if (tag === T_OK_BYTES) bytes(r as Uint8Array);
         break;
       }

@@ -11,6 +11,7 @@ import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
+import { Latin1Bytes } from "./latin1-bytes.js";
 import { ScanPage } from "./scan-page.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
@@ -31,9 +32,12 @@ export interface FrameProblem {
 
 export type DecodedItem = { ok: true; frame: Frame } | { ok: false; problem: FrameProblem };
 
-/** Replies whose result is a {@link ScanPage} carry its bytes, as msgpack has no other way. */
+/** Replies whose result holds byte strings ({@link ScanPage}, {@link Latin1Bytes}) carry the bytes, as msgpack has no other way. */
 function forMsgpack(f: Frame): Frame {
-  return f.type === "ok" && f.result instanceof ScanPage ? { ...f, result: f.result.toWire() } : f;
+  if (f.type !== "ok") return f;
+  if (f.result instanceof ScanPage) return { ...f, result: f.result.toWire() };
+  if (f.result instanceof Latin1Bytes) return { ...f, result: f.result.toBytes() };
+  return f;
 }
 const packOne = (f: Frame): Buffer => packr.pack(forMsgpack(f));
 const unpackOne = (b: Buffer): unknown => packr.unpack(b);

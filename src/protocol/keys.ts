@@ -6,6 +6,7 @@
  * `{a:1,b:2}` and `{b:2,a:1}` are the same key while `1`, `1n` and `"1"` are three keys.
  * The encoding is self-describing so a shard can hand keys back for iteration.
  */
+import { isUtf8 } from "node:buffer";
 import { InvalidError } from "../errors.js";
 
 /** A value usable as a dict key. */
@@ -259,12 +260,10 @@ export function isCanonicalKey(bytes: Uint8Array): boolean {
   return roundTrips(bytes);
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 /**
- * `[String][minimal varint length][exactly that many bytes of UTF-8]`: the WHATWG decoder
- * rejects overlong forms and encoded surrogates, so valid bytes are the one encoding of
- * their string.
+ * `[String][minimal varint length][exactly that many bytes of UTF-8]`: `isUtf8` (simdutf,
+ * no string built) rejects overlong forms and encoded surrogates, so valid bytes are the one
+ * encoding of their string.
  */
 function isCanonicalString(bytes: Uint8Array): boolean {
   let len = 0;
@@ -279,12 +278,7 @@ function isCanonicalString(bytes: Uint8Array): boolean {
     }
   }
   if (i + len !== bytes.length) return false;
-  try {
-    strictUtf8.decode(bytes.subarray(i));
-    return true;
-  } catch {
-    return false;
-  }
+  return isUtf8(bytes.subarray(i));
 }
 
 /** Whether decoding and encoding again gives the same bytes (any kind of key). */

@@ -14,6 +14,7 @@ import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
+import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -277,7 +278,8 @@ export class DataHandler {
       case "get": {
         // A read may persist its entry's moved deadline (coarsely); then it waits for that.
         const store = host.store(frame.part);
-        return this.done(store, store.get(frame.dict, this.key(frame.key, frame.dict, frame.part), now));
+        const value = store.getLatin1(frame.dict, this.key(frame.key, frame.dict, frame.part), now);
+        return this.done(store, value === undefined ? undefined : new Latin1Bytes(value));
       }
       case "contains": {
         const store = host.store(frame.part);

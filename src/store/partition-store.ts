@@ -205,10 +205,16 @@ export class PartitionStore {
   }
 
   get(dict: string, k: string, now: number): Uint8Array | undefined {
+    const v = this.getLatin1(dict, k, now);
+    return v === undefined ? undefined : keyBytes(v);
+  }
+
+  /** {@link get}, with the value's bytes as the latin1 string the store keeps. */
+  getLatin1(dict: string, k: string, now: number): string | undefined {
     const e = this.live(dict, k, now);
     if (!e) return undefined;
     this.touch(e, now);
-    return keyBytes(e.value);
+    return e.value;
   }
 
   contains(dict: string, k: string, now: number): boolean {

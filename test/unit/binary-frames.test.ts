@@ -8,6 +8,7 @@ import { decodeMessage, encodeFrames } from "../../src/protocol/codec.js";
 import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
 import type { Frame } from "../../src/protocol/frames.js";
 import { ScanPage } from "../../src/protocol/scan-page.js";
+import { Latin1Bytes } from "../../src/protocol/latin1-bytes.js";
 import { mulberry32 } from "../helpers/prng.js";
 
 const b = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
@@ -90,7 +91,7 @@ describe("binary frames", () => {
     expect(items?.map((it) => (it.ok ? "ok" : it.problem.rid))).toEqual([20, 21, 22, 23]);
   });
 
-  it("carry a scan page (keys and values kept as byte strings) as the same bytes in both forms", () => {
+  it("carry a scan page and a value kept as byte strings as the same bytes in both forms", () => {
     const latin = (bs: number[]) => String.fromCharCode(...bs);
     const pages = [
       new ScanPage([latin([0xa1, 0x61]), latin([0xff, 0x00, 0x80])], [latin([0xc3]), latin([])], latin([0xff, 0x00, 0x80]), "3.abcdefghijkl"),
@@ -100,6 +101,11 @@ describe("binary frames", () => {
     const expected = pages.map((p, i) => plain({ type: "ok", rid: 100 + i, result: p.toWire() }));
     expect(roundTrip(replies)).toEqual(expected);
     expect(decodeMessage(encodeFrames(replies))?.map((it) => (it.ok ? plain(it.frame) : undefined))).toEqual(expected);
+    // A value kept as a byte string travels as the same bytes too.
+    const value: Frame[] = [{ type: "ok", rid: 200, result: new Latin1Bytes("\xff\x00ab") }];
+    const valueBytes = [plain({ type: "ok", rid: 200, result: b("\xff\x00ab") })];
+    expect(roundTrip(value)).toEqual(valueBytes);
+    expect(decodeMessage(encodeFrames(value))?.map((it) => (it.ok ? plain(it.frame) : undefined))).toEqual(valueBytes);
     expect(plain(pages[0]?.toWire())).toEqual(plain({ keys: [b("\xa1a"), b("\xff\x00\x80")], values: [b("\xc3"), b("")], next: b("\xff\x00\x80"), session: "3.abcdefghijkl" }));
   });
 
