@@ -36,8 +36,9 @@ const USAGE = `usage: npm run bench -- [options]
   --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
   --entries N       entries for len, scan and memory (default 1000000)
   --only a,b        workloads to run, of: ${WORKLOADS.join(", ")} (default all)
-  --rest-s N        memory "at rest" is read N seconds after the fill (default 35: past the
-                    shards' 30 s window of request answers kept for retries)
+  --rest-s N        memory "at rest" is read at least N seconds after the fill (default 35: past
+                    the shards' 30 s window of request answers kept for retries), once the
+                    resident memory has stopped falling for 10 s (at most 60 s more)
   --profile         start the nodes with --cpu-prof and summarise the profiles
   --vs-redis        also run every workload against redis-server (if on PATH), alternating runs`;
 
@@ -177,6 +178,25 @@ interface RunResult {
   warnings: string[];
 }
 
+/**
+ * Wait until memory is at rest: at least REST_MS (the answers kept for retries are gone by
+ * then), and then until `rss()` has not fallen by more than 1% for 10 s (V8 gives memory back
+ * some seconds after it was freed), at most 60 s more.
+ */
+async function atRest(rss: () => number): Promise<void> {
+  await sleep(REST_MS);
+  let low = rss();
+  let lowAt = performance.now();
+  for (const end = performance.now() + 60_000; performance.now() < end && performance.now() - lowAt < 10_000; ) {
+    await sleep(1000);
+    const now = rss();
+    if (now < low * 0.99) {
+      low = now;
+      lowAt = performance.now();
+    }
+  }
+}
+
 /** The system being measured, so Ctrl-C stops it instead of leaving its processes behind. */
 let running: Target | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -258,11 +278,16 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
     }
     if (BIG) {
       const data = () => target.nodes().filter((n) => n.holdsData);
+      const sum = (xs: ReturnType<typeof procMemory>[], k: "rss" | "anon" | "file") => xs.reduce((s, x) => s + x[k], 0);
       // "Before" at rest too: what the earlier workloads left (answers kept for retries,
       // garbage) must not count against, or for, the fill.
       const earlier = ONLY.has("put") || ONLY.has("get") || ONLY.has("mix") || ONLY.has("bulk");
-      if (earlier) say(`at rest before the fill in ${Math.round(REST_MS / 1000)} s`);
-      await sleep(earlier ? REST_MS : 500);
+      if (earlier) {
+        say("waiting for rest before the fill");
+        await atRest(() => sum(data().map((n) => procMemory(n.pid)), "rss"));
+      } else {
+        await sleep(500);
+      }
       const before = data().map((n) => procMemory(n.pid));
       const usedBefore = await target.usedMemory();
       say(`fill ${ENTRIES.toLocaleString("en")}`);
@@ -274,12 +299,11 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
         ENTRIES,
       );
       await sleep(1000);
-      const sum = (xs: ReturnType<typeof procMemory>[], k: "rss" | "anon" | "file") => xs.reduce((s, x) => s + x[k], 0);
       const justFilled = sum(data().map((n) => procMemory(n.pid)), "rss");
       // At rest: the shards keep the answers of recent writes for 30 s (retries), which a
       // bulk load of 1M entries makes a few hundred thousand of; both systems wait as long.
-      say(`memory at rest in ${Math.round((REST_MS - 1000) / 1000)} s`);
-      await sleep(REST_MS - 1000);
+      say("waiting for rest after the fill");
+      await atRest(() => sum(data().map((n) => procMemory(n.pid)), "rss"));
       const after = data().map((n) => procMemory(n.pid));
       const usedAfter = await target.usedMemory();
       res.memory = {
@@ -431,7 +455,7 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
 
   const big = FIGURES.filter((f) => !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
   if (big.some((f) => sh[f.id] !== undefined)) {
-    console.log(`\nAt ${ENTRIES.toLocaleString("en")} entries (${runsNote}; memory is RSS-based: resident memory of the data processes ${REST_MS / 1000} s after the fill (at rest) − before, ÷ entries)`);
+    console.log(`\nAt ${ENTRIES.toLocaleString("en")} entries (${runsNote}; memory is RSS-based: resident memory of the data processes at rest after the fill − before, ÷ entries; at rest = at least ${REST_MS / 1000} s after, once it stopped falling)`);
     const rows2: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis", "better"] : ["figure", "shardict"]];
     for (const f of big) {
       if (sh[f.id] === undefined && rd[f.id] === undefined) continue;
