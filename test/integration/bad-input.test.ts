@@ -168,7 +168,7 @@ async function servesFreshClient(node: string): Promise<void> {
 // ---- bytes that are not frames -------------------------------------------------------------
 
 describe.each(TARGETS)("not a frame at all, sent to %s", (node) => {
-  it("(a) garbage bytes close the socket with 1007; the node still serves a fresh client", async () => {
+  it("(a) garbage bytes (msgpack or binary) close the socket with 1007; the node still serves a fresh client", async () => {
     // Pseudo-random bytes behind a fixed prefix that can never decode (fixext 1 of an
     // unregistered type); fully random bytes occasionally spell a valid msgpack map, and a
     // map without rid is closed with 1008 instead.
@@ -191,6 +191,22 @@ describe.each(TARGETS)("not a frame at all, sent to %s", (node) => {
     const p4 = await raw(node);
     p4.sendBytes(pack(42)); // valid msgpack, but not an object
     expect(await closeCodeOf(p4)).toBe(1007);
+
+    // The binary form (first byte 0xc1): a get cut short, an unknown item tag, and an
+    // updateParts claiming 2^32 - 1 partitions in a few bytes.
+    const truncatedGet = Buffer.from([0xc1, 1, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0]);
+    const unknownTag = Buffer.from([0xc1, 0x7f, 1, 2, 3]);
+    const hugeCount = Buffer.alloc(40);
+    hugeCount[0] = 0xc1;
+    hugeCount[1] = 6;
+    hugeCount[25] = 4;
+    hugeCount.write("dict", 26);
+    hugeCount.writeUInt32LE(0xffffffff, 30);
+    for (const bytes of [truncatedGet, unknownTag, hugeCount, Buffer.from([0xc1])]) {
+      const p = await raw(node);
+      p.sendBytes(bytes);
+      expect(await closeCodeOf(p), bytes.toString("hex")).toBe(1007);
+    }
 
     await servesFreshClient(node);
   });
