@@ -58,6 +58,22 @@ function stopAndExit(node: Stoppable, name: string, why: string): void {
   );
 }
 
+/**
+ * Nodes a launcher started (`LocalCluster`: `npm start`, the tests, the bench) stop when it
+ * dies without stopping them (killed, say): else they would run on, a shard retrying a
+ * coordinator that is gone. The launcher names itself in `SHARDICT_PARENT_PID`; shards added
+ * with `npm run cluster -- add-shard` run detached and have none.
+ */
+function stopWithParent(stop: (why: string) => void): void {
+  const parent = Number(process.env.SHARDICT_PARENT_PID);
+  if (!Number.isSafeInteger(parent) || parent <= 0) return;
+  const timer = setInterval(() => {
+    // An orphan is adopted by another process: its parent id changes.
+    if (process.ppid !== parent) stop("its launcher is gone");
+  }, 1_000);
+  timer.unref();
+}
+
 function stopOnSignals(node: Stoppable, name: string): void {
   let stopping = false;
   const stop = (signal: string) => {
@@ -67,6 +83,7 @@ function stopOnSignals(node: Stoppable, name: string): void {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  stopWithParent(stop);
 }
 
 /**
@@ -91,6 +108,7 @@ function shardSignals(node: ShardNode): void {
     );
   });
   void node.removed.then(() => stop("removed from the cluster"));
+  stopWithParent(stop);
 }
 
 /** The cluster secret for operator commands: env, config, or the local cluster's file. */

@@ -132,7 +132,8 @@ export class LocalCluster {
   private async spawnNode(name: string, args: string[]): Promise<string> {
     const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), cliPath(), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...this.opts.env, SHARDICT_CLUSTER_SECRET: this.clusterSecret },
+      // The node stops by itself if this process dies without stopping it.
+      env: { ...process.env, ...this.opts.env, SHARDICT_CLUSTER_SECRET: this.clusterSecret, SHARDICT_PARENT_PID: String(process.pid) },
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     const node: NodeProcess = { name, args, child, url: undefined, exited };
