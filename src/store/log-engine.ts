@@ -2,7 +2,8 @@
  * Shard storage as an append-only log (`storageEngine: "log"`). A shard already holds every
  * entry in memory, so storage only has to make mutations durable and give them back at
  * start: each commit batch is appended to the current segment and `fdatasync`ed once
- * (≈0.25 ms here, against ≈2.3 ms for a B+tree transaction that rewrites random pages), and
+ * (≈0.25 ms here, against ≈2.3 ms for a B+tree transaction that rewrites random pages; the
+ * append itself is a `writeSync` into the page cache), and
  * batches that arrive while a sync is running share the next one (group commit).
  *
  * Files in the node's folder:
@@ -19,7 +20,7 @@
  * harmless, because sets and deletes are idempotent and a `clear` starts a new generation.
  */
 import { close as closeFd, closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { open as openFile, type FileHandle } from "node:fs/promises";
+import { open as openFile } from "node:fs/promises";
 import { join } from "node:path";
 import { murmur3 } from "../hashing/hash.js";
 import { decodeBody, encodeRecord, HEADER } from "./log-record.js";
