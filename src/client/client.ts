@@ -314,15 +314,7 @@ export class Client {
     }
     for (; ; attempt++) {
       if (this.closed) throw new ConnectionError("client is closed");
-      if (attempt > 0) {
-        if (Date.now() > deadline) {
-          const why = `after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
-          if (maybeApplied) throw new IndeterminateError(`the outcome of this request is unknown ${why}`, { cause: lastError });
-          throw new ConnectionError(`gave up ${why}`, { cause: lastError });
-        }
-        await backoff(attempt);
-        await this.refreshTable().catch(() => {});
-      }
+      if (attempt > 0) await this.beforeRetry(attempt, deadline, lastError, maybeApplied);
       const { shard, frame, sizeHint } = build(this.table);
       let sent = false;
       try {
@@ -348,17 +340,29 @@ export class Client {
 
 
   /**
-   * One attempt at a request to a given shard (fan-out requests regroup partitions and
-   * retry themselves). Retryable errors are returned as {@link RetryableError}.
+   * One attempt at a request to a given shard, for idempotent fan-outs (`len`, `clear`) that
+   * regroup partitions and retry themselves: a lost connection is just retryable there.
    */
-  async requestShard(shard: string, frame: Outgoing): Promise<unknown> {
-    try {
-      const peer = await this.shardPeer(shard);
-      return await peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS });
-    } catch (err) {
+  requestShard(shard: string, frame: Outgoing): Promise<unknown> {
+    return this.sendToShard(shard, frame).catch((err: unknown) => {
       if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
       throw err;
+    });
+  }
+
+  /**
+   * Before retry number `attempt` of a request started with `deadline` as its budget: past
+   * the budget, fail ({@link IndeterminateError} if `maybeApplied`); else back off and
+   * refresh the table.
+   */
+  async beforeRetry(attempt: number, deadline: number, lastError: Error | undefined, maybeApplied: boolean, what = "request"): Promise<void> {
+    if (Date.now() > deadline) {
+      const why = `after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
+      if (maybeApplied) throw new IndeterminateError(`the outcome of this ${what} is unknown ${why}`, { cause: lastError });
+      throw new ConnectionError(`gave up ${why}`, { cause: lastError });
     }
+    await backoff(attempt);
+    await this.refreshTable().catch(() => {});
   }
 
   /**

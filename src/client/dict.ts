@@ -12,12 +12,13 @@
  * ```
  */
 import { inspect } from "node:util";
-import { ConnectionError, DeserializationError, DictError, IndeterminateError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
+import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
+import { latin1String } from "../protocol/latin1-bytes.js";
 import { backoff } from "../util/backoff.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
@@ -390,7 +391,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
     const add = (kb: Uint8Array, vb: Uint8Array) => {
       this.checkSize(kb, vb);
       // Later pairs win, as in Map: one entry per key bytes.
-      merged.set(Buffer.from(kb.buffer, kb.byteOffset, kb.byteLength).toString("latin1"), { key: kb, value: vb });
+      merged.set(latin1String(kb), { key: kb, value: vb });
     };
     const id = await this.id();
     for (const pairs of extra === undefined ? [other] : [other, extra]) {
@@ -438,15 +439,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
     let maybeApplied = false;
     let lastError: Error | undefined;
     for (let attempt = 0; left.size > 0; attempt++) {
-      if (attempt > 0) {
-        if (Date.now() > deadline) {
-          const why = `after ${attempt} attempts in ${client.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
-          if (maybeApplied) throw new IndeterminateError(`the outcome of this update is unknown ${why}`, { cause: lastError });
-          throw new ConnectionError(`gave up ${why}`, { cause: lastError });
-        }
-        await backoff(attempt);
-        await client.refreshTable().catch(() => {});
-      }
+      if (attempt > 0) await client.beforeRetry(attempt, deadline, lastError, maybeApplied, "update");
       const t = client.table;
       const requests: { shard: string; parts: number[]; bytes: number }[] = [];
       const open = new Map<string, { shard: string; parts: number[]; bytes: number }>();

@@ -1,3 +1,5 @@
+import { latin1Bytes } from "./latin1-bytes.js";
+
 /**
  * A page of a scan as a shard answers it. A shard keeps keys and values as latin1 strings
  * (one character per byte); the page holds them as such, so the binary encoder writes each
@@ -39,8 +41,4 @@ export class ScanPage {
     for (const v of this.valueStrings) n += v.length + 5;
     return n;
   }
-}
-
-function latin1Bytes(s: string): Uint8Array {
-  return Buffer.from(s, "latin1");
 }

@@ -271,7 +271,7 @@ export class DataHandler {
   }
 
   /** Apply a request; `answer` (for requests run once) records the result in the same commit. */
-  private apply(frame: DataFrame, answer?: (result: unknown) => void): unknown {
+  private apply(frame: Exclude<DataFrame, FrameOf<"updateParts">>, answer?: (result: unknown) => void): unknown {
     const now = this.ctx.clock.now();
     const host = this.ctx.host;
     switch (frame.type) {
@@ -329,8 +329,6 @@ export class DataHandler {
         }
         return n;
       }
-      case "updateParts":
-        return this.updateParts(frame, undefined);
       case "scan": {
         const after = frame.after === null ? null : keyString(frame.after);
         return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);

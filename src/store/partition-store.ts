@@ -9,6 +9,7 @@
 import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { ScanPage } from "../protocol/scan-page.js";
+import { latin1Bytes, latin1String } from "../protocol/latin1-bytes.js";
 
 export { ScanPage };
 import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
@@ -80,18 +81,7 @@ const NONE: Mutation[] = [];
 type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
 
 /** Canonical key bytes → the string used as the map key. */
-export function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
-}
-
-function keyBytes(k: string): Uint8Array {
-  return Buffer.from(k, "latin1");
-}
-
-/** Bytes (often a view into a received frame) → an independent latin1 string. */
-function bytesString(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
-}
+export const keyString = latin1String;
 
 /** The index of the first element greater than `k` in a sorted array. */
 function upperBound(sorted: readonly string[], k: string): number {
@@ -148,14 +138,14 @@ export class PartitionStore {
   private remove(e: Entry): void {
     e.slot.entries.delete(e.k);
     this.queue.remove(e);
-    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: keyBytes(e.k) });
+    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: latin1Bytes(e.k) });
   }
 
   /** A read: the deadline moves in memory, and on disk only once it has moved by the slack. */
   private touch(e: Entry, now: number): void {
     const deadline = now + this.ttlMs;
     this.queue.setDeadline(e, deadline);
-    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, keyBytes(e.k), keyBytes(e.value));
+    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, latin1Bytes(e.k), latin1Bytes(e.value));
   }
 
   /** Record an entry's value and deadline for storage and replicas. */
@@ -169,7 +159,7 @@ export class PartitionStore {
     const s = this.slot(dict);
     const deadline = now + this.ttlMs;
     // A copy (as a string): the incoming bytes are a view into a whole received frame.
-    const stored = bytesString(value);
+    const stored = latin1String(value);
     let e = s.entries.get(k);
     if (e) {
       e.value = stored;
@@ -180,7 +170,7 @@ export class PartitionStore {
       this.queue.push(e, deadline);
     }
     // The frame's bytes go to the commit as they are: it is written out right away.
-    if (this.recording) this.persist(e, deadline, key ?? keyBytes(k), value);
+    if (this.recording) this.persist(e, deadline, key ?? latin1Bytes(k), value);
   }
 
   /**
@@ -192,7 +182,7 @@ export class PartitionStore {
     s.gen = gen;
     const k = keyString(key);
     const deadline = storedDeadline + this.slackMs;
-    const e = new Entry(k, bytesString(value), s, Math.floor(storedDeadline / this.slackMs));
+    const e = new Entry(k, latin1String(value), s, Math.floor(storedDeadline / this.slackMs));
     const old = s.entries.get(k);
     if (old) this.queue.remove(old);
     s.entries.set(k, e);
@@ -206,7 +196,7 @@ export class PartitionStore {
 
   get(dict: string, k: string, now: number): Uint8Array | undefined {
     const v = this.getLatin1(dict, k, now);
-    return v === undefined ? undefined : keyBytes(v);
+    return v === undefined ? undefined : latin1Bytes(v);
   }
 
   /** {@link get}, with the value's bytes as the latin1 string the store keeps. */
@@ -239,7 +229,7 @@ export class PartitionStore {
     const e = this.live(dict, k, now);
     if (!e) return undefined;
     this.remove(e);
-    return keyBytes(e.value);
+    return latin1Bytes(e.value);
   }
 
   delete(dict: string, k: string, now: number): boolean {
@@ -441,7 +431,7 @@ export class PartitionStore {
         case "set": {
           const s = this.slot(m.dict);
           const k = keyString(m.key);
-          const value = bytesString(m.value);
+          const value = latin1String(m.value);
           const deadline = m.deadline + this.slackMs;
           const bucket = Math.floor(m.deadline / this.slackMs);
           let e = s.entries.get(k);
@@ -518,7 +508,7 @@ export class PartitionStore {
         const deadline = this.queue.deadlineOf(e);
         if (deadline <= now()) continue;
         // The deadline in memory: at or after the stored one, and no more than the slack later.
-        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: keyBytes(e.k), value: keyBytes(e.value), deadline });
+        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: latin1Bytes(e.k), value: latin1Bytes(e.value), deadline });
         bytes += e.k.length + e.value.length;
         if (out.length >= chunk || bytes >= maxBytes) {
           yield out;

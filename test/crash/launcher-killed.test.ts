@@ -6,18 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runFixture } from "../helpers/child.js";
+import { processGone, runFixture } from "../helpers/child.js";
 import { loopbackConfig } from "../helpers/cli.js";
 import { waitUntil } from "../helpers/wait.js";
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("nodes outlive no launcher", () => {
   it("after kill -9 of the process that started them, coordinator and shards exit within seconds", async () => {
@@ -27,13 +19,13 @@ describe("nodes outlive no launcher", () => {
     const launcher = runFixture("launcher.mjs", [configPath], {});
     const { pids } = (await launcher.firstLine) as { pids: number[] };
     expect(pids).toHaveLength(4);
-    for (const pid of pids) expect(alive(pid)).toBe(true);
+    for (const pid of pids) expect(processGone(pid)).toBe(false);
     launcher.child.kill("SIGKILL");
     await launcher.exit;
     try {
-      await waitUntil(() => pids.every((pid) => !alive(pid)), { timeoutMs: 20_000, what: "every node to exit after its launcher was killed" });
+      await waitUntil(() => pids.every(processGone), { timeoutMs: 20_000, what: "every node to exit after its launcher was killed" });
     } finally {
-      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+      for (const pid of pids) if (!processGone(pid)) process.kill(pid, "SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);

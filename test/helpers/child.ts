@@ -1,5 +1,6 @@
 /** Run a fixture script as its own client process. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 
@@ -27,4 +28,20 @@ export function runFixture(name: string, args: string[], env: NodeJS.ProcessEnv)
     void exit.then((e) => reject(new Error(`${name} exited (${e.code ?? e.signal}) before printing: ${e.stderr}`)));
   });
   return { child, firstLine, exit };
+}
+
+/** True when `pid` has exited (a zombie no one reaps counts as exited). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) S …": the state follows the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
 }

@@ -19,6 +19,7 @@ import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
+import { processGone } from "../helpers/child.js";
 
 const MAX_ENTRY = 65536;
 const PARTITIONS = 64;
@@ -716,20 +717,12 @@ async function answers(node: string): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Bring back a node a test crashed, so the tests after it run against a whole cluster. */
 async function restoreIfDown(node: string): Promise<void> {
   if (await answers(node)) return;
-  await waitUntil(() => !isAlive(tc.cluster.pidOf(node)), { what: `${node} to exit` });
+  const pid = tc.cluster.pidOf(node);
+  await waitUntil(() => pid === undefined || processGone(pid), { what: `${node} to exit` });
   if (node === "coordinator") await tc.cluster.restartCoordinator();
   else await tc.cluster.startShard(node);
   await waitUntil(

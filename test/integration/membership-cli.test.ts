@@ -20,6 +20,7 @@ import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { cleanEnv, runCli, spawnCli, type CliResult, type CliRun } from "../helpers/cli.js";
+import { processGone } from "../helpers/child.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLUSTER_SCRIPT = join(ROOT, "dist", "scripts", "cluster.js");
@@ -62,21 +63,6 @@ afterAll(async () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** True when `pid` has exited (a zombie no one reaps counts as exited). */
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // "pid (comm) S …": the state follows the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
 
 /** Environment with the cluster secret (and nothing else of SHARDICT_*). */
 function withSecret(tc: TestCluster, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

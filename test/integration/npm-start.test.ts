@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Dict, connect } from "../../src/index.js";
 import { waitUntil } from "../helpers/wait.js";
 import { loopbackConfig, writeTempConfig } from "../helpers/cli.js";
+import { processGone } from "../helpers/child.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dirs: string[] = [];
@@ -18,14 +19,6 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Run `npm start`'s script on a config until `body` is done, then SIGTERM it; returns the output too. */
 async function runCluster<T>(configPath: string, body: (url: string, lines: string[]) => Promise<T>): Promise<{ result: T; lines: string[] }> {
@@ -71,7 +64,7 @@ describe("npm start", () => {
     });
     const pids = lines.map((l) => /pid (\d+)/.exec(l)?.[1]).filter((p): p is string => p !== undefined);
     expect(pids).toHaveLength(4);
-    for (const pid of pids) expect(alive(Number(pid))).toBe(false);
+    for (const pid of pids) expect(processGone(Number(pid))).toBe(true);
   });
 
   it("a second run with the same dataDir shows the data of the first", async () => {
