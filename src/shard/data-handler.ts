@@ -15,6 +15,7 @@ import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
 import { Latin1Bytes } from "../protocol/latin1-bytes.js";
+import { PendingWrites } from "./pending-writes.js";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -57,63 +58,75 @@ function partsOf(frame: DataFrame): readonly number[] {
 }
 
 export class DataHandler {
-  /** Writes not yet acknowledged, per `part␀dict␀key`: later requests on the key wait. */
-  private readonly inflight = new Map<string, Promise<unknown>>();
-  /** The same per partition, for len / scan / clear. */
-  private readonly partInflight = new Map<number, Set<Promise<unknown>>>();
+  /** Writes not yet acknowledged, per partition: later requests on their keys wait. */
+  private readonly pending = new PendingWrites();
 
   constructor(private readonly ctx: DataHandlerContext) {}
 
   /**
-   * Run `fn` once no earlier write to the same keys (or partitions) is still waiting for its
-   * commit or its replicas. Nobody may observe, or decide on, a write that is not yet
-   * acknowledged: if it is then lost (a crash before the flush, a failover before the
-   * replicas had it), what they saw would never have happened.
+   * Run `fn` once no earlier write to the same keys (or, for partition-wide requests, to the
+   * same dict in those partitions) is still waiting for its commit or its replicas. Nobody
+   * may observe, or decide on, a write that is not yet acknowledged: if it is then lost (a
+   * crash before the flush, a failover before the replicas had it), what they saw would
+   * never have happened.
    */
   private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false): unknown {
     // Most requests find nothing pending: then they pay for no key strings.
-    let ids: string[] | undefined;
-    if (this.inflight.size > 0 || this.partInflight.size > 0) {
-      ids = inflightIds(frame);
-      const waits: Promise<unknown>[] = [];
-      for (const id of ids) {
-        const p = this.inflight.get(id);
-        if (p) waits.push(p);
-      }
-      if (ids.length === 0 && (frame.type === "clear" || frame.type === "len")) {
-        for (const part of frame.parts) for (const p of this.partInflight.get(part) ?? []) waits.push(p);
-      } else if (frame.type === "scan") {
-        for (const p of this.partInflight.get(frame.part) ?? []) waits.push(p);
-      }
+    if (this.pending.size > 0) {
+      const waits = this.waitsFor(frame);
       if (waits.length > 0) {
         const again = () => this.afterPending(frame, fn, true);
         return Promise.allSettled(waits).then(again);
       }
     }
     const result = fn(waited);
-    if (result instanceof Promise) this.track(frame, ids ?? inflightIds(frame), result);
+    if (result instanceof Promise) this.track(frame, result);
     return result;
   }
 
-  /** Register a write that is not acknowledged yet, until it settles. */
-  private track(frame: DataFrame, ids: readonly string[], result: Promise<unknown>): void {
-    const parts = ids.length > 0 || frame.type === "clear" ? partsOf(frame) : [];
-    if (parts.length === 0) return;
-    for (const id of ids) this.inflight.set(id, result);
-    const sets = parts.map((part) => {
-      let set = this.partInflight.get(part);
-      if (!set) this.partInflight.set(part, (set = new Set()));
-      set.add(result);
-      return [part, set] as const;
-    });
-    const settle = () => {
-      for (const id of ids) if (this.inflight.get(id) === result) this.inflight.delete(id);
-      for (const [part, set] of sets) {
-        set.delete(result);
-        if (set.size === 0 && this.partInflight.get(part) === set) this.partInflight.delete(part);
-      }
-    };
-    result.then(settle, settle);
+  /** The pending writes a request must wait for. */
+  private waitsFor(frame: DataFrame): Promise<unknown>[] {
+    const waits: Promise<unknown>[] = [];
+    const pending = this.pending;
+    switch (frame.type) {
+      case "clear":
+      case "len":
+        for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
+        break;
+      case "scan":
+        pending.collect(frame.part, frame.dict, undefined, waits);
+        break;
+      case "update":
+        pending.collect(frame.part, frame.dict, frame.keys.map(keyString), waits);
+        break;
+      case "updateParts":
+        for (const g of frame.parts) pending.collect(g.part, frame.dict, g.keys.map(keyString), waits);
+        break;
+      default:
+        pending.collect(frame.part, frame.dict, [keyString(frame.key)], waits);
+    }
+    return waits;
+  }
+
+  /** Register a write (or a read that persists a deadline) until it settles. */
+  private track(frame: DataFrame, result: Promise<unknown>): void {
+    const pending = this.pending;
+    switch (frame.type) {
+      case "len":
+      case "scan":
+        return;
+      case "clear":
+        for (const part of frame.parts) pending.add(part, frame.dict, undefined, result);
+        return;
+      case "update":
+        pending.add(frame.part, frame.dict, frame.keys, result);
+        return;
+      case "updateParts":
+        for (const g of frame.parts) pending.add(g.part, frame.dict, g.keys, result);
+        return;
+      default:
+        pending.add(frame.part, frame.dict, [frame.key], result);
+    }
   }
 
   /**
@@ -121,8 +134,8 @@ export class DataHandler {
    * replicas (a primary handing the partition off stops accepting new ones first).
    */
   async drain(part: number): Promise<void> {
-    for (let set = this.partInflight.get(part); set && set.size > 0; set = this.partInflight.get(part)) {
-      await Promise.allSettled([...set]);
+    for (let waits = this.pending.all(part); waits.length > 0; waits = this.pending.all(part)) {
+      await Promise.allSettled(waits);
     }
   }
 
@@ -338,24 +351,6 @@ export class DataHandler {
 }
 
 type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
-
-/** The keys a request touches, as `part␀dict␀key` (none for partition-wide requests). */
-function inflightIds(frame: DataFrame): string[] {
-  switch (frame.type) {
-    case "get":
-    case "contains":
-    case "pop":
-    case "del":
-    case "put":
-      return [`${frame.part}\u0000${frame.dict}\u0000${keyString(frame.key)}`];
-    case "update":
-      return frame.keys.map((k) => `${frame.part}\u0000${frame.dict}\u0000${keyString(k)}`);
-    case "updateParts":
-      return frame.parts.flatMap((g) => g.keys.map((k) => `${g.part}\u0000${frame.dict}\u0000${keyString(k)}`));
-    default:
-      return [];
-  }
-}
 
 /** Writes: run once per request id. */
 function isOnce(frame: DataFrame): frame is OnceFrame {

@@ -1,0 +1,70 @@
+/**
+ * Writes a shard has applied but not yet acknowledged (waiting for their commit or their
+ * replicas), per partition, so that later requests on the same keys wait for them.
+ *
+ * Nothing is computed per key when a write is registered: it keeps the key bytes it came
+ * with, and only turns them into strings if a later request has to check them. Most writes
+ * settle before anybody asks (a bulk update of 1,000 entries used to build 1,000
+ * `part␀dict␀key` strings and map entries that nobody ever looked up).
+ */
+import { keyString } from "../store/partition-store.js";
+
+/** One registered write on one partition. */
+class PendingWrite {
+  private keySet: Set<string> | undefined;
+
+  constructor(
+    readonly dict: string,
+    /** The keys written, as canonical bytes; undefined for the whole dict (clear). */
+    private readonly keys: readonly Uint8Array[] | undefined,
+    readonly done: Promise<unknown>,
+  ) {}
+
+  /** Whether this write touched any of `ks` (key strings) in `dict`. */
+  touches(dict: string, ks: readonly string[]): boolean {
+    if (dict !== this.dict) return false;
+    if (this.keys === undefined) return true;
+    if (this.keys.length === 1 && ks.length === 1) return keyString(this.keys[0] as Uint8Array) === ks[0];
+    const set = (this.keySet ??= new Set(this.keys.map(keyString)));
+    for (const k of ks) if (set.has(k)) return true;
+    return false;
+  }
+}
+
+export class PendingWrites {
+  private readonly byPart = new Map<number, Set<PendingWrite>>();
+
+  get size(): number {
+    return this.byPart.size;
+  }
+
+  /**
+   * Register a write of `keys` (undefined: the whole dict) in `part` of `dict` until `done`
+   * settles.
+   */
+  add(part: number, dict: string, keys: readonly Uint8Array[] | undefined, done: Promise<unknown>): void {
+    const w = new PendingWrite(dict, keys, done);
+    let set = this.byPart.get(part);
+    if (!set) this.byPart.set(part, (set = new Set()));
+    set.add(w);
+    const settle = () => {
+      const now = this.byPart.get(part);
+      if (!now) return;
+      now.delete(w);
+      if (now.size === 0) this.byPart.delete(part);
+    };
+    done.then(settle, settle);
+  }
+
+  /** Pending writes in `part` of `dict` touching any of `ks`; all of the dict's if `ks` is undefined. */
+  collect(part: number, dict: string, ks: readonly string[] | undefined, into: Promise<unknown>[]): void {
+    const set = this.byPart.get(part);
+    if (!set) return;
+    for (const w of set) if (ks === undefined ? w.dict === dict : w.touches(dict, ks)) into.push(w.done);
+  }
+
+  /** Every pending write of `part`, whatever the dict. */
+  all(part: number): Promise<unknown>[] {
+    return [...(this.byPart.get(part) ?? [])].map((w) => w.done);
+  }
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { PendingWrites } from "../../src/shard/pending-writes.js";
+import { encodeKey } from "../../src/protocol/keys.js";
+import { keyString } from "../../src/store/partition-store.js";
+
+function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const k = (s: string) => encodeKey(s);
+const ks = (...xs: string[]) => xs.map((x) => keyString(encodeKey(x)));
+
+function waitsFor(p: PendingWrites, part: number, dict: string, keys: string[] | undefined): Promise<unknown>[] {
+  const out: Promise<unknown>[] = [];
+  p.collect(part, dict, keys, out);
+  return out;
+}
+
+describe("PendingWrites", () => {
+  it("finds a pending write by partition, dict and key, and nothing else", () => {
+    const p = new PendingWrites();
+    const w = deferred();
+    p.add(3, "d1", [k("a")], w.promise);
+    expect(waitsFor(p, 3, "d1", ks("a"))).toEqual([w.promise]);
+    expect(waitsFor(p, 3, "d1", ks("b"))).toEqual([]);
+    expect(waitsFor(p, 3, "d2", ks("a"))).toEqual([]);
+    expect(waitsFor(p, 4, "d1", ks("a"))).toEqual([]);
+  });
+
+  it("matches any of several keys against a many-key write", () => {
+    const p = new PendingWrites();
+    const w = deferred();
+    p.add(0, "d", ["a", "b", "c"].map(k), w.promise);
+    expect(waitsFor(p, 0, "d", ks("x", "c"))).toEqual([w.promise]);
+    expect(waitsFor(p, 0, "d", ks("b"))).toEqual([w.promise]);
+    expect(waitsFor(p, 0, "d", ks("x", "y"))).toEqual([]);
+  });
+
+  it("a whole-dict write (clear) holds every key of that dict, not of others", () => {
+    const p = new PendingWrites();
+    const w = deferred();
+    p.add(1, "d", undefined, w.promise);
+    expect(waitsFor(p, 1, "d", ks("anything"))).toEqual([w.promise]);
+    expect(waitsFor(p, 1, "other", ks("anything"))).toEqual([]);
+  });
+
+  it("partition-wide readers see every write of their dict in the partition", () => {
+    const p = new PendingWrites();
+    const a = deferred();
+    const b = deferred();
+    const c = deferred();
+    p.add(2, "d", [k("a")], a.promise);
+    p.add(2, "d", [k("b")], b.promise);
+    p.add(2, "e", [k("a")], c.promise);
+    expect(waitsFor(p, 2, "d", undefined)).toEqual([a.promise, b.promise]);
+    expect(p.all(2)).toEqual([a.promise, b.promise, c.promise]);
+  });
+
+  it("forgets a write once it settles, fulfilled or rejected", async () => {
+    const p = new PendingWrites();
+    const ok = deferred();
+    const bad = deferred();
+    p.add(5, "d", [k("a")], ok.promise);
+    p.add(6, "d", [k("a")], bad.promise);
+    expect(p.size).toBe(2);
+    ok.resolve();
+    bad.reject(new Error("lost"));
+    await Promise.allSettled([ok.promise, bad.promise]);
+    await Promise.resolve();
+    expect(waitsFor(p, 5, "d", ks("a"))).toEqual([]);
+    expect(waitsFor(p, 6, "d", ks("a"))).toEqual([]);
+    expect(p.all(5)).toEqual([]);
+    expect(p.size).toBe(0);
+  });
+});
