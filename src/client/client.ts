@@ -292,8 +292,15 @@ export class Client {
     }
     const open = this.openShards.get(route.shard);
     if (!open?.isOpen) return this.dataRequestLoop(build, started, rid);
-    const opts = { rid, timeoutMs: REQUEST_TIMEOUT_MS, ...(route.sizeHint !== undefined && { sizeHint: route.sizeHint }) };
-    return open.request(route.frame, opts).catch((err: unknown) => this.dataRequestLoop(build, started, rid, err as Error));
+    // The frame is this call's own (built just now): no copy, and a failure goes straight
+    // to the retry loop without a promise of its own.
+    return open.request(route.frame, {
+      rid,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      sizeHint: route.sizeHint,
+      owned: true,
+      onError: (err) => this.dataRequestLoop(build, started, rid, err),
+    });
   }
 
   /** {@link dataRequest} with its retries; `firstError` is how a first attempt (sent) failed. */

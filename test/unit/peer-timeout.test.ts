@@ -45,4 +45,26 @@ describe("Peer request timeouts", () => {
     peer.close();
     await expect(forever).rejects.toThrow(ConnectionError);
   });
+
+  it("onError turns a timeout, a close or a closed peer into the value resolved with", async () => {
+    const url = await quietServer();
+    const ws = new WebSocket(url);
+    await new Promise((r) => ws.once("open", r));
+    const peer = new Peer(ws, { label: "test" });
+    const seen: string[] = [];
+    const onError = (err: Error) => {
+      seen.push(err.constructor.name);
+      return "fallback";
+    };
+    const frame = { type: "table.get" as const };
+    await expect(peer.request(frame, { owned: true, timeoutMs: 5_000, onError })).resolves.toEqual({ answered: true });
+    // An owned frame carries the rid itself (no copy was made).
+    expect(typeof (frame as { rid?: unknown }).rid).toBe("number");
+    await expect(peer.request({ type: "heartbeat" }, { timeoutMs: 100, onError })).resolves.toBe("fallback");
+    const open = peer.request({ type: "status" }, { onError });
+    peer.close();
+    await expect(open).resolves.toBe("fallback");
+    await expect(peer.request({ type: "status" }, { onError })).resolves.toBe("fallback");
+    expect(seen).toEqual(["ConnectionError", "ConnectionError", "ConnectionError"]);
+  });
 });
