@@ -160,6 +160,22 @@ function writeKey(w: Writer, v: unknown, depth: number): void {
  * a valid key.
  */
 export function encodeKey(key: unknown): Uint8Array {
+  // Short strings, the common key, in one exact allocation: the same bytes as the writer's.
+  if (typeof key === "string" && key.length < 0x80) {
+    const len = Buffer.byteLength(key, "utf8");
+    if (len < 0x80 && key.isWellFormed()) {
+      const out = Buffer.allocUnsafe(2 + len);
+      out[0] = Tag.String;
+      out[1] = len;
+      out.write(key, 2, len === key.length ? "latin1" : "utf8");
+      return out;
+    }
+  }
+  return encodeKeyWithWriter(key);
+}
+
+/** {@link encodeKey} for any key (exported for the test that compares the two paths). */
+export function encodeKeyWithWriter(key: unknown): Uint8Array {
   const w = new Writer(typeof key === "string" ? key.length * 3 + 8 : 64);
   writeKey(w, key, 0);
   return w.buf.subarray(0, w.pos);

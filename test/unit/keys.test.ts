@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeKey, encodeKey, isCanonicalKey, type DictKey } from "../../src/protocol/keys.js";
+import { decodeKey, encodeKey, encodeKeyWithWriter, isCanonicalKey, type DictKey } from "../../src/protocol/keys.js";
 import { InvalidError } from "../../src/errors.js";
 import { mulberry32 } from "../helpers/prng.js";
 
@@ -115,6 +115,26 @@ describe("encodeKey: one encoding per key", () => {
     expect(hex(encodeKey(Uint8Array.of(7)))).toBe("060107");
     expect(hex(encodeKey([true]))).toBe("070102");
     expect(hex(encodeKey({ b: null, a: true }))).toBe("08020161020162" + "00");
+  });
+});
+
+describe("encodeKey: the short-string fast path", () => {
+  it("gives exactly the general writer's bytes, around every length and width limit", () => {
+    const rand = mulberry32(4242);
+    const alphabets = ["abc", "é", "€", "😀", "a\u0000", "ÿ"];
+    const samples: string[] = ["", "x".repeat(126), "x".repeat(127), "x".repeat(128), "é".repeat(63), "é".repeat(64), "€".repeat(42), "€".repeat(43)];
+    for (let i = 0; i < 5_000; i++) {
+      const abc = alphabets[Math.floor(rand() * alphabets.length)] as string;
+      let s = "";
+      const n = Math.floor(rand() * 140);
+      for (let j = 0; j < n; j++) s += [...abc][Math.floor(rand() * [...abc].length)];
+      samples.push(s);
+    }
+    for (const s of samples) expect(Buffer.from(encodeKey(s)).equals(Buffer.from(encodeKeyWithWriter(s))), JSON.stringify(s)).toBe(true);
+  });
+
+  it("still refuses a lone surrogate", () => {
+    expect(() => encodeKey("a\ud800")).toThrow(InvalidError);
   });
 });
 
