@@ -95,7 +95,7 @@ function entriesOf(other: unknown): Iterable<readonly [unknown, unknown]> {
       return (function* () {
         for (const pair of it) {
           if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidError("update() takes an iterable of [key, value] pairs");
-          yield [pair[0], pair[1]] as const;
+          yield pair as [unknown, unknown];
         }
       })();
     }
@@ -387,23 +387,37 @@ export class Dict<V = unknown> implements AsyncDisposable {
    * `extra` on top. Every key and value is checked before anything is sent.
    */
   async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V>): Promise<void> {
-    const merged = new Map<string, { key: Uint8Array; value: Uint8Array }>();
-    const add = (kb: Uint8Array, vb: Uint8Array) => {
+    const keys: Uint8Array[] = [];
+    const values: Uint8Array[] = [];
+    // Later pairs win, as in Map: one entry per key. A string key is its own identity (its
+    // encoding is one-to-one, and tagged apart from every other type's); other keys go by
+    // their encoded bytes.
+    const byString = new Map<string, number>();
+    let byBytes: Map<string, number> | undefined;
+    const add = (k: unknown, kb: Uint8Array, vb: Uint8Array) => {
       this.checkSize(kb, vb);
-      // Later pairs win, as in Map: one entry per key bytes.
-      merged.set(latin1String(kb), { key: kb, value: vb });
+      const isString = typeof k === "string";
+      const index = isString ? byString : (byBytes ??= new Map());
+      const name = isString ? k : latin1String(kb);
+      const at = index.get(name);
+      if (at !== undefined) {
+        values[at] = vb;
+        return;
+      }
+      index.set(name, keys.length);
+      keys.push(kb);
+      values.push(vb);
     };
     const id = await this.id();
     for (const pairs of extra === undefined ? [other] : [other, extra]) {
-      for (const [k, v] of entriesOf(pairs)) {
-        const kb = encodeKey(k);
-        add(kb, encodeValueNow(v) ?? (await encodeValue(v)));
-      }
+      for (const [k, v] of entriesOf(pairs)) add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
     }
-    if (merged.size === 0) return;
+    if (keys.length === 0) return;
     const table = this.client.table;
     const byPart = new Map<number, UpdateGroup>();
-    for (const { key, value } of merged.values()) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as Uint8Array;
+      const value = values[i] as Uint8Array;
       const part = partitionOf(id, key, table.partitions);
       let g = byPart.get(part);
       if (!g) byPart.set(part, (g = { keys: [], values: [], bytes: 0 }));
