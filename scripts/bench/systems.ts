@@ -71,7 +71,7 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
   const nodeArgs: string[] = [];
   if (opts.profileDir !== undefined) {
     mkdirSync(opts.profileDir, { recursive: true });
-    nodeArgs.push("--cpu-prof", "--cpu-prof-dir", opts.profileDir);
+    nodeArgs.push("--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", opts.profileDir);
   }
   const cluster = new LocalCluster({
     configPath,
