@@ -1,6 +1,6 @@
 /**
  * A compact binary encoding for the frames of the data path (key reads and writes, bulk
- * updates, their plain replies and scan pages), which are nearly all the traffic. Packing them as
+ * updates, their plain replies and scan pages, and replication), which are nearly all the traffic. Packing them as
  * msgpack maps spent more CPU in both processes than the work the shard does for a read:
  * every frame repeats its field names, and every field goes through a generic encoder.
  *
@@ -19,6 +19,8 @@
 import type { Frame } from "./frames.js";
 import { Latin1Bytes } from "./latin1-bytes.js";
 import { ScanPage } from "./scan-page.js";
+import { decodeBody, encodeBody } from "../store/log-record.js";
+import type { Mutation } from "../store/storage-engine.js";
 
 export const BINARY_MESSAGE = 0xc1;
 
@@ -29,6 +31,8 @@ const T_POP = 3;
 const T_DEL = 4;
 const T_PUT = 5;
 const T_UPDATE_PARTS = 6;
+/** Replication: the mutations travel as a log-record body (log-record.ts). */
+const T_REPL = 7;
 const T_OK = 16;
 const T_OK_TRUE = 17;
 const T_OK_FALSE = 18;
@@ -120,9 +124,18 @@ function binarySize(f: AnyFrame): number {
 export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffer): Buffer {
   const sizes = new Array<number>(frames.length);
   const packed = new Array<Buffer | undefined>(frames.length);
+  /** Replication bodies, encoded in the sizing pass and copied in the writing pass. */
+  let bodies: Buffer[] | undefined;
   let total = 1;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i] as Frame;
+    if (f.type === "repl" && isNum(f.rid) && isU16(f.part) && isNum(f.pepoch) && Array.isArray(f.muts)) {
+      const body = encodeBody(f.muts as Mutation[]);
+      (bodies ??= new Array<Buffer>(frames.length))[i] = body;
+      sizes[i] = 1 + 8 + 2 + 8 + 4 + body.length;
+      total += sizes[i] as number;
+      continue;
+    }
     const n = binarySize(f as unknown as AnyFrame);
     sizes[i] = n;
     if (n < 0) {
@@ -160,6 +173,15 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
       continue;
     }
     const f = frames[i] as unknown as AnyFrame;
+    const body = bodies?.[i];
+    if (body !== undefined) {
+      out[at++] = T_REPL;
+      at = out.writeDoubleLE(f.rid as number, at);
+      at = out.writeUInt16LE(f.part as number, at);
+      at = out.writeDoubleLE(f.pepoch as number, at);
+      bytes(body);
+      continue;
+    }
     switch (f.type) {
       case "get":
       case "contains":
@@ -323,6 +345,13 @@ export function decodeBinary(data: Buffer, unpack: (b: Buffer) => unknown, maxIt
             parts[g] = { part, keys, values };
           }
           out.push({ type: "updateParts", rid, op, dict, epoch, parts });
+          break;
+        }
+        case T_REPL: {
+          const rid = f64();
+          const part = u16();
+          const pepoch = f64();
+          out.push({ type: "repl", rid, part, pepoch, muts: decodeBody(bytes()) });
           break;
         }
         case T_OK:

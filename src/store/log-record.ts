@@ -26,13 +26,32 @@ function fixed(m: Mutation): m is KeyMutation {
 
 /** Encode a batch as one record (header included). */
 export function encodeRecord(muts: readonly Mutation[]): Buffer {
-  let size = HEADER + 1;
+  const out = encodeBody(muts, HEADER);
+  const body = out.subarray(HEADER);
+  out.writeUInt32LE(body.length, 0);
+  out.writeUInt32LE(murmur3(body), 4);
+  return out;
+}
+
+/**
+ * Encode a batch as a record body, after `reserve` bytes left for the caller (the log's
+ * header). Replication frames carry the same body, so a replica decodes what the log reads.
+ */
+export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
+  let size = reserve + 1;
   const packed: (Buffer | undefined)[] = new Array(muts.length);
+  // A batch is nearly always one dict: its bytes are measured and encoded once.
+  let dict = "";
+  let dictBytes: Buffer = Buffer.alloc(0);
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
+      if (m.dict !== dict) {
+        dict = m.dict;
+        dictBytes = Buffer.from(dict, "utf8");
+      }
       // tag, part, gen, dict length + dict, key length + key, (deadline, value length + value)
-      size += 1 + 2 + 4 + 2 + Buffer.byteLength(m.dict) + 4 + m.key.byteLength;
+      size += 1 + 2 + 4 + 2 + dictBytes.length + 4 + m.key.byteLength;
       if (m.op === "set") size += 8 + 4 + m.value.byteLength;
     } else {
       const p = pack(m);
@@ -41,7 +60,7 @@ export function encodeRecord(muts: readonly Mutation[]): Buffer {
     }
   }
   const out = Buffer.allocUnsafe(size);
-  let at = HEADER;
+  let at = reserve;
   out[at++] = BINARY;
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
@@ -56,9 +75,13 @@ export function encodeRecord(muts: readonly Mutation[]): Buffer {
     out[at++] = k.op === "set" ? SET : DELETE;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
-    const dictBytes = out.write(k.dict, at + 2, "utf8");
-    out.writeUInt16LE(dictBytes, at);
-    at += 2 + dictBytes;
+    if (k.dict !== dict) {
+      dict = k.dict;
+      dictBytes = Buffer.from(dict, "utf8");
+    }
+    at = out.writeUInt16LE(dictBytes.length, at);
+    out.set(dictBytes, at);
+    at += dictBytes.length;
     at = out.writeUInt32LE(k.key.byteLength, at);
     out.set(k.key, at);
     at += k.key.byteLength;
@@ -69,16 +92,13 @@ export function encodeRecord(muts: readonly Mutation[]): Buffer {
       at += k.value.byteLength;
     }
   }
-  const body = out.subarray(HEADER);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(murmur3(body), 4);
   return out;
 }
 
 /**
  * The mutations of a record's body (checksum already verified). Keys and values are views
  * into `body`. Throws on a body that does not parse (it cannot, once its checksum matched,
- * unless written by a newer version).
+ * unless written by a newer version; a replication frame's body is checked only by this).
  */
 export function decodeBody(body: Buffer): Mutation[] {
   if (body[0] !== BINARY) return unpack(body) as Mutation[];
@@ -89,6 +109,7 @@ export function decodeBody(body: Buffer): Mutation[] {
     if (tag === PACKED) {
       const len = body.readUInt32LE(at);
       at += 4;
+      if (at + len > body.length) throw new Error("log item runs past its record");
       out.push(unpack(body.subarray(at, at + len)) as Mutation);
       at += len;
       continue;
@@ -104,6 +125,8 @@ export function decodeBody(body: Buffer): Mutation[] {
     at += 4;
     const key = body.subarray(at, at + keyLen);
     at += keyLen;
+    // Every length is checked against the body: a body from a peer has no checksum.
+    if (at > body.length) throw new Error("log item runs past its record");
     if (tag === DELETE) {
       out.push({ op: "delete", part, dict, gen, key });
       continue;

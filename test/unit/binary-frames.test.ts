@@ -51,6 +51,22 @@ const frames: Frame[] = [
       { part: 2, keys: [], values: [] },
     ],
   },
+  {
+    type: "repl",
+    rid: 18,
+    part: 5,
+    pepoch: 3,
+    muts: [
+      { op: "reset", part: 5 },
+      { op: "set", part: 5, dict, gen: 2, key: b("\xa1k"), value: b("v".repeat(200)), deadline: 1_790_000_000_123.5 },
+      { op: "delete", part: 5, dict, gen: 2, key: b("\xa1j") },
+      { op: "set", part: 5, dict: "d-é✓-x", gen: 2 ** 40, key: b("\xa1k"), value: b(""), deadline: 0 },
+      { op: "clear", part: 5, dict, gen: 3 },
+      { op: "dedup", id: "c1:9", at: 17, answer: { r: true }, memoryOnly: true, part: 5 },
+      { op: "dedup", id: "c1:10", at: 18.5, answer: { r: b("old") }, part: 5 },
+    ],
+  },
+  { type: "repl", rid: 19, part: 65535, pepoch: 1, muts: [] },
   { type: "ok", rid: 8 },
   { type: "ok", rid: 9, result: true },
   { type: "ok", rid: 10, result: false },
@@ -123,5 +139,28 @@ describe("binary frames", () => {
     expect(decodeMessage(huge)).toBeNull();
     const packedGarbage = Buffer.from([BINARY_MESSAGE, 0, 2, 0, 0, 0, 0xc1, 0xc1]);
     expect(decodeMessage(packedGarbage)).toBeNull();
+  });
+
+  it("refuse a replication body that does not parse, and validate one that parses to the wrong thing", () => {
+    const repl = (body: number[]) => {
+      const head = Buffer.alloc(1 + 1 + 8 + 2 + 8 + 4);
+      head[0] = BINARY_MESSAGE;
+      head[1] = 7;
+      head.writeDoubleLE(42, 2);
+      head.writeUInt16LE(1, 10);
+      head.writeDoubleLE(1, 12);
+      head.writeUInt32LE(body.length, 20);
+      return Buffer.concat([head, Buffer.from(body)]);
+    };
+    // Replication travels in its binary form (tag 7), not as embedded msgpack.
+    const replFrame = frames.find((f) => f.type === "repl") as Frame;
+    expect(encodeFrames([replFrame], true)[1]).toBe(7);
+    // A set whose key length runs past the body; an unknown item tag; an empty body.
+    expect(decodeMessage(repl([0xc1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0x61, 0xff, 0, 0, 0]))).toBeNull();
+    expect(decodeMessage(repl([0xc1, 9]))).toBeNull();
+    expect(decodeMessage(repl([]))).toBeNull();
+    // A msgpack body (the older form) holding a number instead of mutations: invalid, with its rid.
+    const items = decodeMessage(repl([0x2a]));
+    expect(items?.map((it) => (it.ok ? "ok" : it.problem.rid))).toEqual([42]);
   });
 });
