@@ -156,8 +156,10 @@ export class PartitionStore {
 
   /** `key` is `k` as bytes when the caller has them (saves converting back). */
   private set(dict: string, k: string, value: Uint8Array, now: number, key?: Uint8Array): void {
-    const s = this.slot(dict);
-    const deadline = now + this.ttlMs;
+    this.setIn(this.slot(dict), k, value, now + this.ttlMs, key);
+  }
+
+  private setIn(s: DictSlot, k: string, value: Uint8Array, deadline: number, key: Uint8Array | undefined): void {
     // A copy (as a string): the incoming bytes are a view into a whole received frame.
     const stored = latin1String(value);
     let e = s.entries.get(k);
@@ -222,7 +224,9 @@ export class PartitionStore {
   }
 
   update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number, keys?: readonly Uint8Array[]): void {
-    for (let i = 0; i < ks.length; i++) this.set(dict, ks[i] as string, values[i] as Uint8Array, now, keys?.[i]);
+    const s = this.slot(dict);
+    const deadline = now + this.ttlMs;
+    for (let i = 0; i < ks.length; i++) this.setIn(s, ks[i] as string, values[i] as Uint8Array, deadline, keys?.[i]);
   }
 
   pop(dict: string, k: string, now: number): Uint8Array | undefined {
