@@ -193,8 +193,8 @@ describe.each(TARGETS)("not a frame at all, sent to %s", (node) => {
     p4.sendBytes(pack(42)); // valid msgpack, but not an object
     expect(await closeCodeOf(p4)).toBe(1007);
 
-    // The binary form (first byte 0xc1): a get cut short, an unknown item tag, and an
-    // updateParts claiming 2^32 - 1 partitions in a few bytes.
+    // The binary form (first byte 0xc1): a get cut short, an unknown item tag, an
+    // updateParts claiming 2^32 - 1 partitions in a few bytes, a replication body that lies.
     const truncatedGet = Buffer.from([0xc1, 1, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0]);
     const unknownTag = Buffer.from([0xc1, 0x7f, 1, 2, 3]);
     const hugeCount = Buffer.alloc(40);
@@ -203,7 +203,16 @@ describe.each(TARGETS)("not a frame at all, sent to %s", (node) => {
     hugeCount[25] = 4;
     hugeCount.write("dict", 26);
     hugeCount.writeUInt32LE(0xffffffff, 30);
-    for (const bytes of [truncatedGet, unknownTag, hugeCount, Buffer.from([0xc1])]) {
+    // A replication frame whose body's key length runs past the body.
+    const badRepl = Buffer.alloc(24 + 15);
+    badRepl[0] = 0xc1;
+    badRepl[1] = 7;
+    badRepl.writeDoubleLE(1, 2);
+    badRepl.writeUInt16LE(0, 10);
+    badRepl.writeDoubleLE(1, 12);
+    badRepl.writeUInt32LE(15, 20);
+    Buffer.from([0xc1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0x61, 0xff, 0, 0, 0]).copy(badRepl, 24);
+    for (const bytes of [truncatedGet, unknownTag, hugeCount, badRepl, Buffer.from([0xc1])]) {
       const p = await raw(node);
       p.sendBytes(bytes);
       expect(await closeCodeOf(p), bytes.toString("hex")).toBe(1007);
