@@ -86,6 +86,11 @@ interface UpdateGroup {
   bytes: number;
 }
 
+function checkPair(pair: unknown): readonly [unknown, unknown] {
+  if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidError("update() takes an iterable of [key, value] pairs");
+  return pair as [unknown, unknown];
+}
+
 /** Entries to write, from a plain object, a Map, or an iterable of pairs. */
 function entriesOf(other: unknown): Iterable<readonly [unknown, unknown]> {
   if (other instanceof Map) return other.entries();
@@ -94,8 +99,7 @@ function entriesOf(other: unknown): Iterable<readonly [unknown, unknown]> {
       const it = other as Iterable<unknown>;
       return (function* () {
         for (const pair of it) {
-          if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidError("update() takes an iterable of [key, value] pairs");
-          yield pair as [unknown, unknown];
+          yield checkPair(pair);
         }
       })();
     }
@@ -410,6 +414,14 @@ export class Dict<V = unknown> implements AsyncDisposable {
     };
     const id = await this.id();
     for (const pairs of extra === undefined ? [other] : [other, extra]) {
+      if (Array.isArray(pairs)) {
+        // An array of pairs, the common bulk input: no generator step per pair.
+        for (let i = 0; i < pairs.length; i++) {
+          const [k, v] = checkPair(pairs[i]);
+          add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
+        }
+        continue;
+      }
       for (const [k, v] of entriesOf(pairs)) add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
     }
     if (keys.length === 0) return;

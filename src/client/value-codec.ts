@@ -94,10 +94,37 @@ export function checkValue(value: unknown): void {
 }
 
 /**
+ * A string value as the msgpack str msgpackr writes (the same bytes: a test compares them),
+ * in one exact allocation instead of msgpackr's per-call setup and copy. The common value;
+ * undefined for what msgpackr should handle (very long, or not well-formed UTF-16).
+ */
+export function packString(s: string): Uint8Array | undefined {
+  if (s.length >= 0x5555 || !s.isWellFormed()) return undefined;
+  const len = Buffer.byteLength(s, "utf8"); // < 0x10000: at most 3 bytes per UTF-16 unit
+  const head = len < 0x20 ? 1 : len < 0x100 ? 2 : 3;
+  const out = Buffer.allocUnsafe(head + len);
+  if (head === 1) {
+    out[0] = 0xa0 | len;
+  } else if (head === 2) {
+    out[0] = 0xd9;
+    out[1] = len;
+  } else {
+    out[0] = 0xda;
+    out.writeUInt16BE(len, 1);
+  }
+  out.write(s, head, len === s.length ? "latin1" : "utf8");
+  return out;
+}
+
+/**
  * Encode a value at once, or return undefined when it holds a dict handle that must be
  * resolved first (then use {@link encodeValue}). Saves a promise per value on bulk paths.
  */
 export function encodeValueNow(value: unknown): Uint8Array | undefined {
+  if (typeof value === "string") {
+    const fast = packString(value);
+    if (fast !== undefined) return fast;
+  }
   checkValue(value);
   try {
     return packr.pack(value);
