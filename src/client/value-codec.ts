@@ -3,6 +3,7 @@
  * typed arrays, cycles) plus one extension type for `Dict` handles, which are stored as
  * their id and come back as live `Dict` objects bound to the client that read them.
  */
+import { isUtf8 } from "node:buffer";
 import { Packr, addExtension } from "msgpackr";
 import { DeserializationError, InvalidError } from "../errors.js";
 
@@ -154,8 +155,39 @@ export async function encodeValue(value: unknown): Promise<Uint8Array> {
   }
 }
 
+/**
+ * A value that is exactly one msgpack str of valid UTF-8, decoded directly (the common
+ * value, and msgpackr's general reader costs several times more for it); undefined for
+ * anything else, which msgpackr reads.
+ */
+export function unpackString(bytes: Uint8Array): string | undefined {
+  const t = bytes[0];
+  if (t === undefined) return undefined;
+  let head: number;
+  let len: number;
+  if (t >= 0xa0 && t <= 0xbf) {
+    head = 1;
+    len = t & 0x1f;
+  } else if (t === 0xd9 && bytes.length >= 2) {
+    head = 2;
+    len = bytes[1] as number;
+  } else if (t === 0xda && bytes.length >= 3) {
+    head = 3;
+    len = ((bytes[1] as number) << 8) | (bytes[2] as number);
+  } else {
+    return undefined;
+  }
+  if (bytes.length !== head + len) return undefined;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const body = buf.subarray(head);
+  // Invalid UTF-8 is left to msgpackr, so both paths agree on every input.
+  return isUtf8(body) ? body.toString("utf8") : undefined;
+}
+
 /** Decode a stored value; failures become a {@link DeserializationError} naming dict and key. */
 export function decodeValue(bytes: Uint8Array, context: unknown, dict: string, key: unknown): unknown {
+  const str = unpackString(bytes);
+  if (str !== undefined) return str;
   const saved = decodeContext;
   decodeContext = { value: context };
   try {

@@ -249,6 +249,30 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
 class Truncated extends Error {}
 
 /**
+ * The last short string decoded (a dict id: nearly every frame names the same one), so a
+ * frame naming it again gets the same string without decoding it, and later lookups keyed
+ * by it compare one string object.
+ */
+let lastBytes = Buffer.alloc(0);
+let lastString = "";
+
+function cachedString(data: Buffer, from: number, n: number): string {
+  if (n === lastBytes.length) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (data[from + i] !== lastBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastString;
+  }
+  lastString = data.toString("utf8", from, from + n);
+  lastBytes = Buffer.from(data.subarray(from, from + n));
+  return lastString;
+}
+
+/**
  * Decode a binary message into raw frame objects (to be validated like any decoded frame),
  * or null when it is not a well-formed batch (truncated, an unknown tag, trailing bytes).
  * Byte fields are views into `data`.
@@ -287,7 +311,7 @@ export function decodeBinary(data: Buffer, unpack: (b: Buffer) => unknown, maxIt
     need(1);
     const n = data[at] as number;
     need(1 + n);
-    const s = data.toString("utf8", at + 1, at + 1 + n);
+    const s = cachedString(data, at + 1, n);
     at += 1 + n;
     return s;
   };

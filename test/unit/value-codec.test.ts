@@ -1,7 +1,7 @@
 /** The string fast path of value encoding writes exactly what msgpackr writes. */
 import { describe, expect, it } from "vitest";
 import { Packr } from "msgpackr";
-import { encodeValueNow, packString } from "../../src/client/value-codec.js";
+import { decodeValue, encodeValueNow, packString, unpackString } from "../../src/client/value-codec.js";
 import { mulberry32 } from "../helpers/prng.js";
 
 // The SDK's codec: msgpackr in structured-clone mode.
@@ -33,5 +33,37 @@ describe("packString", () => {
       const bytes = encodeValueNow(s) as Uint8Array;
       expect(Buffer.from(bytes).equals(packr.pack(s))).toBe(true);
     }
+  });
+});
+
+describe("unpackString", () => {
+  it("reads back what msgpackr reads, for every str header and UTF-8 width", () => {
+    const rand = mulberry32(7);
+    const alphabets = ["ab", "é", "€", "😀", "a\u0000"];
+    const samples = ["", "x".repeat(31), "x".repeat(32), "x".repeat(255), "x".repeat(256), "x".repeat(70_000)];
+    for (let i = 0; i < 2_000; i++) {
+      const abc = [...(alphabets[Math.floor(rand() * alphabets.length)] as string)];
+      let s = "";
+      for (let j = Math.floor(rand() * 400); j > 0; j--) s += abc[Math.floor(rand() * abc.length)];
+      samples.push(s);
+    }
+    for (const s of samples) {
+      const bytes = packr.pack(s);
+      const expected = packr.unpack(bytes) as string;
+      // str32 (70,000 bytes) is left to msgpackr; everything else takes the fast path.
+      if (bytes.length < 0x10003) expect(unpackString(bytes)).toBe(expected);
+      expect(decodeValue(bytes, undefined, "d", "k")).toBe(expected);
+    }
+  });
+
+  it("leaves everything that is not exactly one valid str to msgpackr", () => {
+    const notStrings = [packr.pack(1), packr.pack({ a: "b" }), packr.pack(["x"]), packr.pack(null), new Uint8Array(0)];
+    for (const bytes of notStrings) expect(unpackString(bytes)).toBeUndefined();
+    // A str followed by more bytes, a str cut short, and a str of invalid UTF-8.
+    expect(unpackString(Buffer.concat([packr.pack("ab"), Buffer.from([1])]))).toBeUndefined();
+    expect(unpackString(packr.pack("abcdef").subarray(0, 4))).toBeUndefined();
+    const invalid = Buffer.from([0xa2, 0xc3, 0x28]);
+    expect(unpackString(invalid)).toBeUndefined();
+    expect(decodeValue(invalid, undefined, "d", "k")).toBe(packr.unpack(invalid));
   });
 });
