@@ -104,13 +104,25 @@ export class DedupTable {
     this.records.delete(id);
   }
 
-  /** Drop answers older than the window (or the oldest half when over capacity). */
-  expire(now: number, overCapacity = false): void {
+  /**
+   * Drop answers older than the window (or the oldest half when over capacity), at most
+   * `budget` of them: called often with a small budget, expiry is many short steps instead
+   * of one pause of tens of milliseconds that every request behind it waits out. Returns
+   * whether expired answers remain.
+   */
+  expire(now: number, overCapacity = false, budget = Number.POSITIVE_INFINITY): boolean {
     let drop = overCapacity ? Math.floor(this.records.size / 2) : 0;
+    let left = budget;
+    let more = false;
     for (const [id, e] of this.records) {
       if (e.running) continue;
-      if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) this.records.delete(id);
-      else if (!overCapacity) break; // insertion order is time order
+      if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
+        if (left-- <= 0) {
+          more = true;
+          break;
+        }
+        this.records.delete(id);
+      } else if (!overCapacity) break; // insertion order is time order
     }
     for (const [part, ids] of this.byPart) {
       let i = 0;
@@ -118,6 +130,7 @@ export class DedupTable {
       if (i === ids.length) this.byPart.delete(part);
       else if (i > 0) ids.splice(0, i);
     }
+    return more;
   }
 
   get size(): number {
