@@ -119,7 +119,16 @@ export class Peer {
     return new Promise((resolve, reject) => {
       const timeoutMs = opts.timeoutMs;
       const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-      const fail = onError ? (err: Error) => resolve(onError(err)) : reject;
+      // A throwing onError must not break whoever is failing every pending request (a close).
+      const fail = onError
+        ? (err: Error) => {
+            try {
+              resolve(onError(err));
+            } catch (thrown) {
+              reject(thrown as Error);
+            }
+          }
+        : reject;
       this.pending.set(rid, { resolve, reject: fail, deadline, type: frame.type, timeoutMs: timeoutMs ?? Number.POSITIVE_INFINITY });
       if (timeoutMs !== undefined && !this.sweeper) {
         this.sweeper = setInterval(() => this.sweepTimeouts(), TIMEOUT_SWEEP_MS);
