@@ -309,14 +309,19 @@ export class Client {
     const deadline = started + this.retryBudgetMs;
     let lastError: Error | undefined;
     let maybeApplied = false;
+    // A failed attempt: retried (a lost connection after sending may have applied it), or
+    // thrown when it is an answer about the data.
+    const failed = (err: unknown, sent: boolean) => {
+      if (!(err instanceof RetryableError) && !(err instanceof ConnectionError)) {
+        if (err instanceof DictError) throw err;
+        throw new ConnectionError((err as Error).message, { cause: err });
+      }
+      if (err instanceof ConnectionError && sent) maybeApplied = true;
+      lastError = err;
+    };
     let attempt = 0;
     if (firstError !== undefined) {
-      if (!(firstError instanceof RetryableError) && !(firstError instanceof ConnectionError)) {
-        if (firstError instanceof DictError) throw firstError;
-        throw new ConnectionError(firstError.message, { cause: firstError });
-      }
-      maybeApplied = firstError instanceof ConnectionError;
-      lastError = firstError;
+      failed(firstError, true);
       attempt = 1;
     }
     for (; ; attempt++) {
@@ -328,23 +333,12 @@ export class Client {
         const open = this.openShards.get(shard);
         const peer = open?.isOpen ? open : await this.shardPeer(shard);
         sent = true;
-        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, ...(sizeHint !== undefined && { sizeHint }) });
+        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, sizeHint });
       } catch (err) {
-        if (err instanceof RetryableError) {
-          lastError = err;
-          continue;
-        }
-        if (err instanceof ConnectionError) {
-          if (sent) maybeApplied = true;
-          lastError = err;
-          continue;
-        }
-        if (err instanceof DictError) throw err;
-        throw new ConnectionError((err as Error).message, { cause: err });
+        failed(err, sent);
       }
     }
   }
-
 
   /**
    * One attempt at a request to a given shard, for idempotent fan-outs (`len`, `clear`) that
@@ -385,7 +379,7 @@ export class Client {
       if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
       throw err;
     }
-    return peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS, ...(sizeHint !== undefined && { sizeHint }) });
+    return peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS, sizeHint });
   }
 
   /**

@@ -91,18 +91,12 @@ function checkPair(pair: unknown): readonly [unknown, unknown] {
   return pair as [unknown, unknown];
 }
 
-/** Entries to write, from a plain object, a Map, or an iterable of pairs. */
-function entriesOf(other: unknown): Iterable<readonly [unknown, unknown]> {
+/** What to write, from a plain object, a Map, or an iterable of pairs: pairs to check with {@link checkPair}. */
+function entriesOf(other: unknown): Iterable<unknown> {
   if (other instanceof Map) return other.entries();
   if (typeof other === "object" && other !== null) {
-    if (Symbol.iterator in other) {
-      const it = other as Iterable<unknown>;
-      return (function* () {
-        for (const pair of it) {
-          yield checkPair(pair);
-        }
-      })();
-    }
+    // An array of pairs (the common bulk input) is walked as it is.
+    if (Symbol.iterator in other) return other as Iterable<unknown>;
     const proto = Object.getPrototypeOf(other);
     if (proto === Object.prototype || proto === null) return Object.entries(other);
   }
@@ -439,15 +433,10 @@ export class Dict<V = unknown> implements AsyncDisposable {
     };
     const id = await this.id();
     for (const pairs of extra === undefined ? [other] : [other, extra]) {
-      if (Array.isArray(pairs)) {
-        // An array of pairs, the common bulk input: no generator step per pair.
-        for (let i = 0; i < pairs.length; i++) {
-          const [k, v] = checkPair(pairs[i]);
-          add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
-        }
-        continue;
+      for (const pair of entriesOf(pairs)) {
+        const [k, v] = checkPair(pair);
+        add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
       }
-      for (const [k, v] of entriesOf(pairs)) add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
     }
     if (keys.length === 0) return;
     const table = this.client.table;

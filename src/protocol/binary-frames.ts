@@ -122,7 +122,6 @@ function binarySize(f: AnyFrame): number {
 
 /** Encode a batch; frames that have no binary form are embedded as `pack(frame)`. */
 export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffer): Buffer {
-  const sizes = new Array<number>(frames.length);
   const packed = new Array<Buffer | undefined>(frames.length);
   /** Replication bodies, encoded in the sizing pass and copied in the writing pass. */
   let bodies: Buffer[] | undefined;
@@ -132,12 +131,10 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
     if (f.type === "repl" && isNum(f.rid) && isU16(f.part) && isNum(f.pepoch) && Array.isArray(f.muts)) {
       const body = encodeBody(f.muts as Mutation[]);
       (bodies ??= new Array<Buffer>(frames.length))[i] = body;
-      sizes[i] = 1 + 8 + 2 + 8 + 4 + body.length;
-      total += sizes[i] as number;
+      total += 1 + 8 + 2 + 8 + 4 + body.length;
       continue;
     }
     const n = binarySize(f as unknown as AnyFrame);
-    sizes[i] = n;
     if (n < 0) {
       const p = pack(f);
       packed[i] = p;

@@ -107,30 +107,27 @@ export class DedupTable {
   /**
    * Drop answers older than the window (or the oldest half when over capacity), at most
    * `budget` of them: called often with a small budget, expiry is many short steps instead
-   * of one pause of tens of milliseconds that every request behind it waits out. Returns
-   * whether expired answers remain.
+   * of one pause of tens of milliseconds that every request behind it waits out.
    */
-  expire(now: number, overCapacity = false, budget = Number.POSITIVE_INFINITY): boolean {
+  expire(now: number, overCapacity = false, budget = Number.POSITIVE_INFINITY): void {
     let drop = overCapacity ? Math.floor(this.records.size / 2) : 0;
-    let left = budget;
-    let more = false;
+    let dropped = 0;
     for (const [id, e] of this.records) {
       if (e.running) continue;
       if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
-        if (left-- <= 0) {
-          more = true;
-          break;
-        }
+        if (dropped >= budget) break;
         this.records.delete(id);
+        dropped++;
       } else if (!overCapacity) break; // insertion order is time order
     }
+    // The per-partition lists lose their dropped heads (forPart prunes the rest lazily).
+    if (dropped === 0) return;
     for (const [part, ids] of this.byPart) {
       let i = 0;
       while (i < ids.length && !this.records.has(ids[i] as string)) i++;
       if (i === ids.length) this.byPart.delete(part);
       else if (i > 0) ids.splice(0, i);
     }
-    return more;
   }
 
   get size(): number {

@@ -49,9 +49,9 @@ export interface ShardNodeOptions {
 
 /** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
 const SNAPSHOT_CHUNK_ENTRIES = 1000;
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /** Answers kept for retries dropped per expiry step (ten steps a second): ~1 ms of work. */
 const DEDUP_EXPIRY_BUDGET = 5_000;
-const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
 export class ShardNode {
   readonly id: string;

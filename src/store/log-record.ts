@@ -40,18 +40,21 @@ export function encodeRecord(muts: readonly Mutation[]): Buffer {
 export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   let size = reserve + 1;
   const packed: (Buffer | undefined)[] = new Array(muts.length);
-  // A batch is nearly always one dict: its bytes are measured and encoded once.
+  // A batch is nearly always one dict: its bytes are encoded once.
   let dict = "";
   let dictBytes: Buffer = Buffer.alloc(0);
+  const bytesOf = (d: string): Buffer => {
+    if (d !== dict) {
+      dict = d;
+      dictBytes = Buffer.from(d, "utf8");
+    }
+    return dictBytes;
+  };
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
-      if (m.dict !== dict) {
-        dict = m.dict;
-        dictBytes = Buffer.from(dict, "utf8");
-      }
       // tag, part, gen, dict length + dict, key length + key, (deadline, value length + value)
-      size += 1 + 2 + 4 + 2 + dictBytes.length + 4 + m.key.byteLength;
+      size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength;
       if (m.op === "set") size += 8 + 4 + m.value.byteLength;
     } else {
       const p = pack(m);
@@ -75,13 +78,10 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
     out[at++] = k.op === "set" ? SET : DELETE;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
-    if (k.dict !== dict) {
-      dict = k.dict;
-      dictBytes = Buffer.from(dict, "utf8");
-    }
-    at = out.writeUInt16LE(dictBytes.length, at);
-    out.set(dictBytes, at);
-    at += dictBytes.length;
+    const d = bytesOf(k.dict);
+    at = out.writeUInt16LE(d.length, at);
+    out.set(d, at);
+    at += d.length;
     at = out.writeUInt32LE(k.key.byteLength, at);
     out.set(k.key, at);
     at += k.key.byteLength;

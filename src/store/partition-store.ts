@@ -10,8 +10,6 @@ import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import { latin1Bytes, latin1String } from "../protocol/latin1-bytes.js";
-
-export { ScanPage };
 import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
 
 interface DictSlot {

@@ -110,6 +110,9 @@ describe("entries", () => {
     await expect(d.update([["ok", 1], ["also", Symbol("no")]] as never)).rejects.toBeInstanceOf(InvalidError);
     await expect(d.update([["ok", 1], [undefined, 2]] as never)).rejects.toBeInstanceOf(InvalidError);
     await expect(d.update("not a mapping" as never)).rejects.toBeInstanceOf(InvalidError);
+    // Something that is not a [key, value] pair, in an array or in any other iterable.
+    await expect(d.update([["ok", 1], ["short"]] as never)).rejects.toBeInstanceOf(InvalidError);
+    await expect(d.update(new Set<unknown>([["ok", 1], 5]) as never)).rejects.toBeInstanceOf(InvalidError);
     expect(await d.len()).toBe(0);
   });
 
