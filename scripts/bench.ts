@@ -21,7 +21,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { closedLoop, median, procMemory, prng, shuffled, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
-import { findRedis, REDIS_ARGS, startRedis, startShardict, type SystemName, type Target } from "./bench/systems.js";
+import { findRedis, redisArgs, startRedis, startShardict, type RedisFsync, type SystemName, type Target } from "./bench/systems.js";
 import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
 
 const WORKLOADS = ["put", "get", "mix", "bulk", "len", "scan", "memory"] as const;
@@ -40,7 +40,10 @@ const USAGE = `usage: npm run bench -- [options]
                     the shards' 30 s window of request answers kept for retries), once the
                     resident memory has stopped falling for 10 s (at most 60 s more)
   --profile         start the nodes with --cpu-prof and summarise the profiles
-  --vs-redis        also run every workload against redis-server (if on PATH), alternating runs`;
+  --engine E        shard storage: log (default), lmdb, or memory (not durable: for comparison)
+  --vs-redis        also run every workload against redis-server (if on PATH), alternating runs
+  --redis-fsync M   when redis fsyncs its append-only file: everysec (default), or always
+                    (before every reply, the guarantee shardict gives)`;
 
 const { values: args } = (() => {
   try {
@@ -58,6 +61,7 @@ const { values: args } = (() => {
         profile: { type: "boolean", default: false },
         engine: { type: "string", default: "log" },
         "vs-redis": { type: "boolean", default: false },
+        "redis-fsync": { type: "string", default: "everysec" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -91,6 +95,11 @@ if (args.engine !== "lmdb" && args.engine !== "log" && args.engine !== "memory")
   process.exit(2);
 }
 const ENGINE: "lmdb" | "log" | "memory" = args.engine;
+if (args["redis-fsync"] !== "everysec" && args["redis-fsync"] !== "always") {
+  console.error(`bench: --redis-fsync must be everysec or always, got "${args["redis-fsync"]}"\n\n${USAGE}`);
+  process.exit(2);
+}
+const REDIS_FSYNC: RedisFsync = args["redis-fsync"];
 const RUNS = positiveInt("runs", args.runs);
 const OPS = positiveInt("ops", args.ops);
 const ENTRIES = positiveInt("entries", args.entries);
@@ -210,7 +219,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function oneRun(system: SystemName, run: number, redisPath: string | undefined, profileRoot: string | undefined): Promise<RunResult> {
   const profileDir = profileRoot !== undefined && system === "shardict" ? join(profileRoot, `run-${run}`) : undefined;
   const target: Target =
-    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE }) : await startRedis(redisPath as string);
+    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE }) : await startRedis(redisPath as string, REDIS_FSYNC);
   running = target;
   const pids = () => target.nodes().map((n) => n.pid);
   const res: RunResult = { system, run, pids: Object.fromEntries(target.nodes().map((n) => [n.name, n.pid])), peakRss: {}, warnings: [] };
@@ -524,7 +533,7 @@ async function main(): Promise<void> {
   console.log(
     `shardict: ${SHARDS} shards, rf ${RF}, ${ENGINE === "memory" ? "memory engine (NOT durable: for comparison only)" : `${ENGINE === "lmdb" ? "LMDB" : "append-only log"} (durable: acknowledged after fsync)`}, temporary data folder; one client process (this one), SDK`,
   );
-  if (redis) console.log(`redis: redis-server ${redis.version} ${REDIS_ARGS.map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
+  if (redis) console.log(`redis: redis-server ${redis.version} ${redisArgs(REDIS_FSYNC).map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
   console.log(
     `workloads: ${[...ONLY].join(", ")}; 16-byte keys, ${VALUE_BYTES}-byte values, ${IN_FLIGHT} in flight; put/get/mix ${OPS.toLocaleString("en")} ops, ` +
       `bulk ${BULK.toLocaleString("en")} entries in chunks of ${CHUNK.toLocaleString("en")}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
@@ -605,7 +614,7 @@ async function main(): Promise<void> {
       vsRedis: args["vs-redis"],
       storageEngine: ENGINE,
     },
-    redis: redis ? { version: redis.version, args: REDIS_ARGS, client: "ioredis (enableAutoPipelining)" } : null,
+    redis: redis ? { version: redis.version, args: redisArgs(REDIS_FSYNC), client: "ioredis (enableAutoPipelining)" } : null,
     notes,
     figures: FIGURES.map(({ id, label, unit, better }) => ({ id, label, unit, better })),
     medians: med,

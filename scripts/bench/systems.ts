@@ -149,13 +149,18 @@ function freePort(): Promise<number> {
   });
 }
 
-/** redis's arguments: durable like shardict as far as redis goes (AOF, fsync every second). */
-export const REDIS_ARGS = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""];
+/** When redis fsyncs its append-only file: once a second (the issue's baseline), or before every reply (shardict's guarantee). */
+export type RedisFsync = "everysec" | "always";
 
-export async function startRedis(path: string): Promise<Target> {
+/** redis's arguments: an append-only file, synced as `fsync` says; no RDB snapshots. */
+export function redisArgs(fsync: RedisFsync): string[] {
+  return ["--appendonly", "yes", "--appendfsync", fsync, "--save", ""];
+}
+
+export async function startRedis(path: string, fsync: RedisFsync): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "shardict-bench-redis-"));
   const port = await freePort();
-  const child: ChildProcess = spawn(path, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", ...REDIS_ARGS], {
+  const child: ChildProcess = spawn(path, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", ...redisArgs(fsync)], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
