@@ -77,6 +77,15 @@ if (args.help) {
   process.exit(0);
 }
 
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) {
+    const list = `${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}`;
+    console.error(`--${name} must be ${list}, got ${JSON.stringify(raw)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return raw as T;
+}
+
 function positiveInt(name: string, raw: string, min = 1): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) {
@@ -90,16 +99,8 @@ const SHARDS = positiveInt("shards", args.shards);
 const RF = positiveInt("rf", args.rf);
 const IN_FLIGHT = positiveInt("in-flight", args["in-flight"]);
 const VALUE_BYTES = positiveInt("value-bytes", args["value-bytes"], 0);
-if (args.engine !== "lmdb" && args.engine !== "log" && args.engine !== "memory") {
-  console.error(`bench: --engine must be lmdb, log or memory, got "${args.engine}"`);
-  process.exit(2);
-}
-const ENGINE: "lmdb" | "log" | "memory" = args.engine;
-if (args["redis-fsync"] !== "everysec" && args["redis-fsync"] !== "always") {
-  console.error(`bench: --redis-fsync must be everysec or always, got "${args["redis-fsync"]}"\n\n${USAGE}`);
-  process.exit(2);
-}
-const REDIS_FSYNC: RedisFsync = args["redis-fsync"];
+const ENGINE = oneOf("engine", args.engine, ["lmdb", "log", "memory"] as const);
+const REDIS_FSYNC: RedisFsync = oneOf("redis-fsync", args["redis-fsync"], ["everysec", "always"] as const);
 const RUNS = positiveInt("runs", args.runs);
 const OPS = positiveInt("ops", args.ops);
 const ENTRIES = positiveInt("entries", args.entries);

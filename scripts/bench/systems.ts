@@ -149,7 +149,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** When redis fsyncs its append-only file: once a second (the issue's baseline), or before every reply (shardict's guarantee). */
+/** When redis fsyncs its append-only file: once a second (the default baseline), or before every reply (shardict's guarantee). */
 export type RedisFsync = "everysec" | "always";
 
 /** redis's arguments: an append-only file, synced as `fsync` says; no RDB snapshots. */
