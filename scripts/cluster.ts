@@ -40,6 +40,8 @@ async function runCluster(config: ClusterConfig): Promise<void> {
     configPath,
     config,
     clusterSecret: localSecret(config),
+    // A node that crashes or fail-stops on a storage error is restarted, with backoff.
+    supervise: true,
     onLine: (node, line) => console.log(`[${node.padEnd(width)}] ${line}`),
   });
   let stopping = false;

@@ -22,6 +22,8 @@ export const WireCode = {
   WrongOwner: "WRONG_OWNER",
   /** The node cannot serve right now (booting, no table yet): retry later. */
   Unavailable: "UNAVAILABLE",
+  /** The node's disk is full: the write was refused before anything changed. */
+  StorageFull: "STORAGE_FULL",
   Internal: "INTERNAL",
 } as const;
 export type WireCode = (typeof WireCode)[keyof typeof WireCode];
@@ -94,6 +96,29 @@ export class IndeterminateError extends DictError {
   override name = "IndeterminateError" as const;
 }
 
+/**
+ * A write was refused because the disk of the shard that owns its key is full. Nothing
+ * changed; reads keep working, and writes are accepted again once space is freed (the
+ * shard notices by itself). `node` and `folder` say where to make room.
+ *
+ * @example
+ * ```ts
+ * try { await d.put("k", big) } catch (e) { if (e instanceof StorageFullError) alert(`free space on ${e.node}: ${e.folder}`) }
+ * ```
+ */
+export class StorageFullError extends DictError {
+  override name = "StorageFullError" as const;
+  /** The shard whose disk is full. */
+  readonly node: string;
+  /** Its data folder. */
+  readonly folder: string;
+  constructor(message: string, node: string, folder: string) {
+    super(message);
+    this.node = node;
+    this.folder = folder;
+  }
+}
+
 /** The connection was refused for a missing or wrong token. */
 export class AuthError extends DictError {
   override name = "AuthError" as const;
@@ -113,7 +138,7 @@ export class RetryableError extends DictError {
 }
 
 /** Map an error reply from the wire to the error class a caller sees. */
-export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number }): DictError {
+export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number; node?: string; folder?: string }): DictError {
   switch (code) {
     case WireCode.KeyError:
       return new KeyError(message);
@@ -127,6 +152,8 @@ export function errorFromWire(code: string, message: string, data?: { limit?: nu
       return new RequestSizeError(message, data?.limit ?? 0, data?.size ?? 0);
     case WireCode.Auth:
       return new AuthError(message);
+    case WireCode.StorageFull:
+      return new StorageFullError(message, data?.node ?? "", data?.folder ?? "");
     case WireCode.WrongOwner:
     case WireCode.Unavailable:
       return new RetryableError(code, message);
@@ -144,5 +171,6 @@ export function wireCodeOf(err: unknown): WireCode {
   if (err instanceof InvalidError) return WireCode.Invalid;
   if (err instanceof RequestSizeError) return WireCode.RequestSize;
   if (err instanceof AuthError) return WireCode.Auth;
+  if (err instanceof StorageFullError) return WireCode.StorageFull;
   return WireCode.Internal;
 }

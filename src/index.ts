@@ -25,4 +25,5 @@ export {
   ConnectionError,
   AuthError,
   IndeterminateError,
+  StorageFullError,
 } from "./errors.js";

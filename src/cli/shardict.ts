@@ -13,6 +13,7 @@ import { localSecretPath } from "../launcher/local-cluster.js";
 import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
+import { CorruptStorageError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
 
 const USAGE = `usage:
@@ -42,6 +43,11 @@ function port(value: string | undefined): number | undefined {
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--port must be an integer from 0 to 65535, got "${value}"`);
   return n;
 }
+
+/** A storage write or sync failed: restart me (the launcher does, with backoff). */
+const EXIT_STORAGE_FAILED = 75;
+/** Stored data failed its checks: restarting cannot help, an operator must look (no restart). */
+const EXIT_CORRUPT_DATA = 78;
 
 interface Stoppable {
   stop(): Promise<void>;
@@ -152,7 +158,7 @@ async function main(argv: string[]): Promise<void> {
   const portOverride = port(values.port);
 
   if (command === "coordinator") {
-    const node = new CoordinatorNode({
+    const node = await CoordinatorNode.open({
       config,
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
@@ -164,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "shard") {
     if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
-    const node = new ShardNode({
+    const node = await ShardNode.open({
       config,
       id: values.id,
       ...(values.host !== undefined && { host: values.host }),
@@ -173,6 +179,9 @@ async function main(argv: string[]): Promise<void> {
       ...(values.advertise !== undefined && { advertiseUrl: values.advertise }),
       ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
       clusterSecret,
+      // Fail-stop: exit at once (no graceful stop: nothing more may be answered) for the
+      // supervisor to restart the node from what is on disk.
+      onFatal: () => process.exit(EXIT_STORAGE_FAILED),
     });
     // Before start: a SIGTERM that arrives while it starts must still mean "leave".
     shardSignals(node);
@@ -184,6 +193,10 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) fail(err.message);
+  if (err instanceof CorruptStorageError) {
+    console.error(`shardict: ${err.message}`);
+    process.exit(EXIT_CORRUPT_DATA);
+  }
   console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

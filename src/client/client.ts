@@ -313,6 +313,10 @@ export class Client {
     // thrown when it is an answer about the data.
     const failed = (err: unknown, sent: boolean) => {
       if (!(err instanceof RetryableError) && !(err instanceof ConnectionError)) {
+        // An unexpected failure on the node after the request reached it: it may have applied it.
+        if (sent && err instanceof DictError && err.message.startsWith(`${WireCode.Internal}:`)) {
+          throw new IndeterminateError(`the outcome of this request is unknown: ${err.message}`, { cause: err });
+        }
         if (err instanceof DictError) throw err;
         throw new ConnectionError((err as Error).message, { cause: err });
       }

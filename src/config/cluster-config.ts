@@ -37,6 +37,8 @@ const ConfigSchema = Type.Object(
     ephemeralGraceMs: Type.Integer({ minimum: 100 }),
     clientTokens: Type.Array(Type.String({ minLength: 8 })),
     storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("log"), Type.Literal("memory")]),
+    /** The log engine's segment size: made ahead of use, filled with zeros (disk-full safety). */
+    logSegmentBytes: Type.Integer({ minimum: 64 * 1024, maximum: 1024 * 1024 * 1024 }),
     /** Shards heartbeat the coordinator this often; silence makes them suspect, then dead. */
     heartbeatMs: Type.Integer({ minimum: 10 }),
     suspectAfterMs: Type.Integer({ minimum: 10 }),
@@ -64,6 +66,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   ephemeralGraceMs: 60_000,
   clientTokens: [],
   storageEngine: "log",
+  logSegmentBytes: 16 * 1024 * 1024,
   heartbeatMs: 250,
   suspectAfterMs: 750,
   deadAfterMs: 750,

@@ -31,6 +31,8 @@ export interface CoordinatorOptions {
   /** How often shards must heartbeat, and when silence makes them suspect / dead. */
   suspectAfterMs?: number;
   deadAfterMs?: number;
+  /** The data folder, already locked ({@link CoordinatorNode.open} does it). */
+  lockedDataDir?: DataDir;
 }
 
 /** The reply to a client's `hello`. */
@@ -75,6 +77,7 @@ export class CoordinatorNode {
     this.cfg = opts.config;
     this.log = opts.log ?? ((l) => console.log(l));
     const clock = opts.clock ?? systemClock;
+    this.dataDir = opts.lockedDataDir;
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
@@ -141,15 +144,22 @@ export class CoordinatorNode {
     });
   }
 
-  private openStore(): RegistryStore {
-    if (this.cfg.storageEngine === "memory") return new MemoryRegistryStore();
-    this.dataDir = openDataDir(this.cfg.dataDir, "coordinator");
+  /** Lock the coordinator's data folder (held for the process's life), then make the node. */
+  static async open(opts: CoordinatorOptions): Promise<CoordinatorNode> {
+    if (opts.config.storageEngine === "memory" || opts.lockedDataDir) return new CoordinatorNode(opts);
+    const lockedDataDir = await openDataDir(opts.config.dataDir, "coordinator");
     try {
-      return new LmdbRegistryStore(join(this.dataDir.path, "lmdb"));
+      return new CoordinatorNode({ ...opts, lockedDataDir });
     } catch (err) {
-      this.dataDir.release();
+      lockedDataDir.release();
       throw err;
     }
+  }
+
+  private openStore(): RegistryStore {
+    if (this.cfg.storageEngine === "memory") return new MemoryRegistryStore();
+    if (!this.dataDir) throw new Error("a durable coordinator needs its locked data folder: create it with CoordinatorNode.open()");
+    return new LmdbRegistryStore(join(this.dataDir.path, "lmdb"));
   }
 
   /** Make a new record durable, then tell the shards; concurrent finders wait for it. */
@@ -485,17 +495,33 @@ export class CoordinatorNode {
     }
   }
 
-  private async broadcast(frame: Outgoing, except?: Peer): Promise<void> {
+  /** Tell every connected shard; resolves with the refusals of those still connected. */
+  private async broadcast(frame: Outgoing, except?: Peer): Promise<Error[]> {
     const peers = this.membership.connectedPeers().filter((p) => p !== except);
     const results = await Promise.allSettled(peers.map((p) => p.request(frame, { timeoutMs: BROADCAST_TIMEOUT_MS })));
+    const refused: Error[] = [];
     results.forEach((r, i) => {
       // A shard going away (it left, or stops) does not need the news.
-      if (r.status === "rejected" && peers[i]?.isOpen) this.log(`coordinator: a shard did not take ${frame.type}: ${(r.reason as Error).message}`);
+      if (r.status === "rejected" && peers[i]?.isOpen) {
+        this.log(`coordinator: a shard did not take ${frame.type}: ${(r.reason as Error).message}`);
+        refused.push(r.reason as Error);
+      }
     });
+    return refused;
   }
 
-  private announceAdded(rec: DictRecord): Promise<void> {
-    return this.broadcast({ type: "shard.dictAdded", id: rec.id });
+  /**
+   * A create every connected shard recorded durably, or none: a shard that could not (its
+   * disk is full) fails the create with its error, and the record is removed again. A shard
+   * that is down learns of the dict when it registers.
+   */
+  private async announceAdded(rec: DictRecord): Promise<void> {
+    const refused = await this.broadcast({ type: "shard.dictAdded", id: rec.id });
+    const first = refused[0];
+    if (first === undefined) return;
+    if (this.registry.getById(rec.id) === rec) this.registry.remove(rec);
+    await this.removed(rec).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} after a failed create failed: ${(err as Error).message}`));
+    throw first;
   }
 
   /** A record already taken out of the registry: make that durable, then tell the shards. */

@@ -27,9 +27,20 @@ export interface LocalClusterOptions {
   startTimeoutMs?: number;
   /** Extra arguments for each node's `node` process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
-  /** Per shard: another coordinator address (a proxy) and the address to advertise. */
-  shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string };
+  /** Per shard: another coordinator address (a proxy), the address to advertise, extra environment. */
+  shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string; env?: NodeJS.ProcessEnv };
+  /**
+   * Restart a node that exits by itself (a crash, a fail-stop after a storage error) with
+   * backoff, as a supervisor would; not one stopped or killed through this launcher, nor
+   * one that refused its data as corrupt (exit 78: restarting cannot help).
+   */
+  supervise?: boolean;
 }
+
+/** A node that refused to start on corrupt data: an operator must look. */
+const EXIT_CORRUPT_DATA = 78;
+/** A node that ran this long before exiting restarts without waiting. */
+const STABLE_RUN_MS = 30_000;
 
 /** Where `npm start` keeps the secret of a local cluster whose config names none. */
 export function localSecretPath(dataDir: string): string {
@@ -57,6 +68,12 @@ export function cliPath(): string {
 interface NodeProcess {
   name: string;
   args: string[];
+  env: NodeJS.ProcessEnv | undefined;
+  startedAt: number;
+  /** Consecutive quick exits, for the restart backoff. */
+  crashes: number;
+  /** Stopped or killed through the launcher: not restarted. */
+  expectExit: boolean;
   child: ChildProcess;
   url: string | undefined;
   exited: Promise<number | null>;
@@ -98,7 +115,7 @@ export class LocalCluster {
     const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl];
     if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
     if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");
-    return this.spawnNode(id, args);
+    return this.spawnNode(id, args, extra.env);
   }
 
   /**
@@ -108,6 +125,7 @@ export class LocalCluster {
   async leave(name: string, timeoutMs = 120_000): Promise<number | null> {
     const node = this.nodes.get(name);
     if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return node?.child.exitCode ?? null;
+    node.expectExit = true;
     node.child.kill("SIGTERM");
     return this.withTimeout(node.exited, `${name} to leave`, timeoutMs);
   }
@@ -129,15 +147,16 @@ export class LocalCluster {
     return this.spawnNode("coordinator", ["coordinator", "--config", this.opts.configPath, "--port", port]);
   }
 
-  private async spawnNode(name: string, args: string[]): Promise<string> {
+  private async spawnNode(name: string, args: string[], env?: NodeJS.ProcessEnv, crashes = 0): Promise<string> {
     const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), cliPath(), ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       // The node stops by itself if this process dies without stopping it.
-      env: { ...process.env, ...this.opts.env, SHARDICT_CLUSTER_SECRET: this.clusterSecret, SHARDICT_PARENT_PID: String(process.pid) },
+      env: { ...process.env, ...this.opts.env, ...env, SHARDICT_CLUSTER_SECRET: this.clusterSecret, SHARDICT_PARENT_PID: String(process.pid) },
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const node: NodeProcess = { name, args, child, url: undefined, exited };
+    const node: NodeProcess = { name, args, env, child, url: undefined, exited, startedAt: Date.now(), crashes, expectExit: false };
     this.nodes.set(name, node);
+    if (this.opts.supervise) void exited.then((code) => this.supervise(node, code));
     const listening = this.waitFor(new RegExp(`^${name}: listening on (\\S+)`), name);
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
@@ -156,6 +175,20 @@ export class LocalCluster {
     if (name === "coordinator") this.coordinatorUrl = node.url;
     return node.url;
   }
+
+  /** Restart a node that exited by itself: at once if it had run a while, else with backoff. */
+  private supervise(node: NodeProcess, code: number | null): void {
+    if (node.expectExit || this.stopping || code === 0 || code === EXIT_CORRUPT_DATA || this.nodes.get(node.name) !== node) return;
+    const crashes = Date.now() - node.startedAt > STABLE_RUN_MS ? 0 : node.crashes + 1;
+    const delay = crashes === 0 ? 0 : Math.min(250 * 2 ** (crashes - 1), 10_000);
+    this.opts.onLine?.(node.name, `launcher: ${node.name} exited (${code === null ? `signal ${String(node.child.signalCode)}` : `code ${code}`}); restarting in ${delay} ms`);
+    setTimeout(() => {
+      if (this.stopping || this.nodes.get(node.name) !== node) return;
+      this.spawnNode(node.name, node.args, node.env, crashes).catch((err: unknown) => this.opts.onLine?.(node.name, `launcher: restarting ${node.name} failed: ${(err as Error).message}`));
+    }, delay);
+  }
+
+  private stopping = false;
 
   private onLine(node: string, line: string): void {
     this.opts.onLine?.(node, line);
@@ -201,6 +234,7 @@ export class LocalCluster {
   async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     const node = this.nodes.get(name);
     if (!node || node.child.exitCode !== null || node.child.signalCode !== null) return;
+    if (signal !== "SIGSTOP" && signal !== "SIGCONT") node.expectExit = true;
     node.child.kill(signal);
     if (signal === "SIGSTOP" || signal === "SIGCONT") return;
     await node.exited;
@@ -209,7 +243,10 @@ export class LocalCluster {
   /** SIGKILL every node at once (a whole-cluster crash) and wait for them to exit. */
   async killAll(): Promise<void> {
     const all = [...this.nodes.values()].filter((n) => n.child.exitCode === null && n.child.signalCode === null);
-    for (const n of all) n.child.kill("SIGKILL");
+    for (const n of all) {
+      n.expectExit = true;
+      n.child.kill("SIGKILL");
+    }
     await Promise.all(all.map((n) => n.exited));
   }
 
@@ -218,7 +255,9 @@ export class LocalCluster {
    * off), then SIGKILL for any that lingers.
    */
   async stop(): Promise<void> {
+    this.stopping = true;
     const all = [...this.nodes.values()];
+    for (const n of all) n.expectExit = true;
     for (const n of all) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill("SIGINT");
     await Promise.all(
       all.map(async (n) => {

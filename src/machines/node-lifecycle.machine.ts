@@ -4,6 +4,9 @@
  * Data requests are served only in `serving`. Losing the coordinator does not leave
  * `serving` (the coordinator is not on the data path); it only marks the node `detached`
  * until it registers again.
+ *
+ * `failed` is fail-stop after a storage write or sync failed: memory may hold what never
+ * reached the disk, so the node never serves again; it is restarted from disk.
  */
 import { setup, assign } from "xstate";
 
@@ -13,7 +16,8 @@ export type NodeLifecycleEvent =
   | { type: "COORDINATOR_LOST" }
   | { type: "LEAVE" }
   | { type: "STOP" }
-  | { type: "DRAINED" };
+  | { type: "DRAINED" }
+  | { type: "STORAGE_FAILED" };
 
 export const nodeLifecycleMachine = setup({
   types: {
@@ -24,6 +28,7 @@ export const nodeLifecycleMachine = setup({
   id: "nodeLifecycle",
   context: { epoch: 0, detached: true },
   initial: "booting",
+  on: { STORAGE_FAILED: ".failed" },
   states: {
     booting: {
       on: { BOOTED: "joining", STOP: "draining" },
@@ -57,5 +62,6 @@ export const nodeLifecycleMachine = setup({
       on: { DRAINED: "stopped" },
     },
     stopped: { type: "final" },
+    failed: { type: "final" },
   },
 });

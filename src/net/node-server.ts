@@ -104,6 +104,18 @@ export class NodeServer {
     }
   }
 
+  /**
+   * Drop every connection at once, sending nothing more (fail-stop: no reply may leave after
+   * the node found its storage failed), and accept no new ones.
+   */
+  abort(reason: string): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const peer of this.peers) peer.terminate(reason);
+    this.wss?.close();
+    this.http?.closeAllConnections();
+    this.http?.close();
+  }
+
   async stop(): Promise<void> {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const peer of this.peers) peer.close(1001, "node stopping");

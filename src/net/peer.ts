@@ -11,7 +11,7 @@ import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.
 import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
-import { ConnectionError, RequestSizeError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
+import { ConnectionError, RequestSizeError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
 
 /** Handles one incoming request; its return value is the reply's `result`. */
 export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
@@ -245,7 +245,7 @@ export class Peer {
     this.pending.delete(frame.rid);
     this.updateRef();
     if (frame.type === "ok") p.resolve(frame.result);
-    else p.reject(errorFromWire(frame.code, frame.message, { ...(frame.limit !== undefined && { limit: frame.limit }), ...(frame.size !== undefined && { size: frame.size }) }));
+    else p.reject(errorFromWire(frame.code, frame.message, frame));
   }
 
   private onRequest(frame: RequestFrame): void {
@@ -283,6 +283,9 @@ export class Peer {
     if (err instanceof RequestSizeError) {
       frame.limit = err.limit;
       frame.size = err.size;
+    } else if (err instanceof StorageFullError) {
+      frame.node = err.node;
+      frame.folder = err.folder;
     }
     this.send(frame);
   }

@@ -188,6 +188,9 @@ export const Err = Type.Object({
   message: Type.String({ maxLength: 4096 }),
   limit: Type.Optional(Type.Number()),
   size: Type.Optional(Type.Number()),
+  /** A full disk: which node, which folder. */
+  node: Type.Optional(Type.String({ maxLength: 256 })),
+  folder: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 
 /** Every frame type, keyed by its `type` tag. */

@@ -19,6 +19,9 @@ import { PendingWrites } from "./pending-writes.js";
 
 export interface DataHandlerContext {
   shardId: string;
+  /** Room on disk for a write, before it changes anything (see StorageEngine.reserve). */
+  reserve(bytes: number): Promise<void> | undefined;
+  release(bytes: number): void;
   host: PartitionHost;
   dicts: DictSet;
   dedup: DedupTable;
@@ -139,14 +142,40 @@ export class DataHandler {
     }
   }
 
-  /** `clientId` is the sender's id (from its hello), which makes retries recognisable. */
-  handle(frame: DataFrame, clientId?: string, held = false): unknown {
+  /**
+   * `clientId` is the sender's id (from its hello), which makes retries recognisable. A
+   * write first reserves room on disk for what it will write: refused (`StorageFullError`)
+   * before it changes anything when the disk is full.
+   */
+  handle(frame: DataFrame, clientId?: string): unknown {
+    let bytes = writeBytes(frame);
+    // A pop's stored answer holds the value it removes.
+    if (frame.type === "pop") bytes += this.ctx.host.existing(frame.part)?.valueBytes(frame.dict, keyString(frame.key)) ?? 0;
+    if (bytes === 0) return this.admitted(frame, clientId);
+    const release = () => this.ctx.release(bytes);
+    const go = () => {
+      let result: unknown;
+      try {
+        result = this.admitted(frame, clientId);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      if (result instanceof Promise) return result.finally(release);
+      release();
+      return result;
+    };
+    const waiting = this.ctx.reserve(bytes);
+    return waiting ? waiting.then(go) : go();
+  }
+
+  private admitted(frame: DataFrame, clientId?: string, held = false): unknown {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     const table = this.ctx.table();
     if (!table) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} has no partition table yet`);
     const moving = "part" in frame ? this.ctx.handingOff(frame.part) !== undefined && frame.part : partsOf(frame).find((p) => this.ctx.handingOff(p) !== undefined);
     if (moving !== false && moving !== undefined && !held) {
-      return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.handle(frame, clientId, true));
+      return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.admitted(frame, clientId, true));
     }
     this.checkOwners(table, frame);
     const exec = (waited: boolean) => {
@@ -154,8 +183,7 @@ export class DataHandler {
       if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
       if (frame.type === "updateParts") return this.updateParts(frame, clientId);
       if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
-      const durable = frame.type === "pop" || frame.type === "del" || (frame.type === "put" && frame.ifAbsent);
-      return this.once(DedupTable.id(clientId, frame.rid), frame.part, durable, (answer) => this.apply(frame, answer));
+      return this.once(DedupTable.id(clientId, frame.rid), frame.part, (answer) => this.apply(frame, answer));
     };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
     const run = (waited: boolean) =>
@@ -175,11 +203,10 @@ export class DataHandler {
    * Run a write at most once per dedup id (client and request id): a retry gets the first
    * answer, waiting for it if the first attempt is still committing. Plain puts need this
    * too: a put applied twice around another client's delete would let that delete see a
-   * value the history says was not there yet. Answers of put-if-absent, pop and delete
-   * (`durable`), whose retry could answer differently, are also stored with their mutation
-   * (and so survive a crash).
+   * value the history says was not there yet. Every answer is stored with its mutation, on
+   * disk and on the replicas, so a retry after a crash, a restart or a failover gets it.
    */
-  private once(id: string, part: number, durable: boolean, run: (answer: (r: unknown) => void) => unknown): unknown {
+  private once(id: string, part: number, run: (answer: (r: unknown) => void) => unknown): unknown {
     const dedup = this.ctx.dedup;
     const seen = dedup.lookup(id);
     if (seen.found) return seen.answer;
@@ -187,9 +214,7 @@ export class DataHandler {
     const store = this.ctx.host.store(part);
     let result: unknown;
     try {
-      // The answer travels with the mutation to the replicas (and, for the kinds whose retry
-      // could answer differently, to disk), so a retry after a crash or failover finds it.
-      result = run((r) => store?.record({ op: "dedup", id, at, answer: { r }, part, ...(!durable && { memoryOnly: true }) }));
+      result = run((r) => store?.record({ op: "dedup", id, at, answer: { r }, part }));
     } catch (err) {
       const answer = errorAnswer(err);
       if (answer) dedup.settle(id, at, answer, part);
@@ -231,7 +256,7 @@ export class DataHandler {
         store.update(frame.dict, ks, values, now, keys);
         return this.done(store, ks.length, answer);
       };
-      const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, false, run);
+      const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, run);
       if (r instanceof Promise) waits.push(r);
     }
     return waits.length === 0 ? n : Promise.all(waits).then(() => n);
@@ -351,6 +376,41 @@ export class DataHandler {
 }
 
 type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
+
+/** Room a mutation's record may take beyond its key and value (framing, its retry answer). */
+const RECORD_OVERHEAD = 192;
+
+/**
+ * An upper bound of the bytes a request writes to the log (0 for reads, which write only
+ * coarse deadlines and use the engine's margin for them).
+ */
+function writeBytes(frame: DataFrame): number {
+  const dict = frame.dict.length;
+  switch (frame.type) {
+    case "put":
+      return frame.key.byteLength + frame.value.byteLength + dict + RECORD_OVERHEAD;
+    case "pop":
+    case "del":
+      return frame.key.byteLength + dict + RECORD_OVERHEAD;
+    case "update": {
+      let n = RECORD_OVERHEAD;
+      for (let i = 0; i < frame.keys.length; i++) n += (frame.keys[i]?.byteLength ?? 0) + (frame.values[i]?.byteLength ?? 0) + dict + 40;
+      return n;
+    }
+    case "updateParts": {
+      let n = 0;
+      for (const g of frame.parts) {
+        n += RECORD_OVERHEAD;
+        for (let i = 0; i < g.keys.length; i++) n += (g.keys[i]?.byteLength ?? 0) + (g.values[i]?.byteLength ?? 0) + dict + 40;
+      }
+      return n;
+    }
+    case "clear":
+      return frame.parts.length * (dict + 64);
+    default:
+      return 0;
+  }
+}
 
 /** Writes: run once per request id. */
 function isOnce(frame: DataFrame): frame is OnceFrame {

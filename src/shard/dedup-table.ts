@@ -139,6 +139,6 @@ export class DedupTable {
 export function errorAnswer(err: unknown): DedupAnswer | undefined {
   const code = wireCodeOf(err);
   // Only answers about the data are final; "retry later" conditions must run again.
-  if (code === WireCode.WrongOwner || code === WireCode.Unavailable || code === WireCode.Internal) return undefined;
+  if (code === WireCode.WrongOwner || code === WireCode.Unavailable || code === WireCode.Internal || code === WireCode.StorageFull) return undefined;
   return { c: code, m: err instanceof Error ? err.message : String(err) };
 }

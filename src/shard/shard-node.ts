@@ -45,6 +45,13 @@ export interface ShardNodeOptions {
   engine?: StorageEngine;
   clock?: Clock;
   log?: (line: string) => void;
+  /** The data folder, already locked ({@link ShardNode.open} does it). */
+  lockedDataDir?: DataDir;
+  /**
+   * Called after a storage write or sync failed and the node stopped serving (fail-stop).
+   * The CLI exits, for its supervisor to restart the node from disk.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
@@ -52,6 +59,23 @@ const SNAPSHOT_CHUNK_ENTRIES = 1000;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /** Answers kept for retries dropped per expiry step (ten steps a second): ~1 ms of work. */
 const DEDUP_EXPIRY_BUDGET = 5_000;
+
+/** An upper bound of the log bytes a replicated mutation takes. */
+function replBytes(m: ReplMutation): number {
+  switch (m.op) {
+    case "set":
+      return m.key.byteLength + m.value.byteLength + m.dict.length + 64;
+    case "delete":
+      return m.key.byteLength + m.dict.length + 64;
+    case "dedup": {
+      // A pop's answer holds the value it removed.
+      const r = (m.answer as { r?: unknown } | undefined)?.r;
+      return m.id.length + 128 + (r instanceof Uint8Array ? r.byteLength : 0);
+    }
+    default:
+      return 128;
+  }
+}
 
 export class ShardNode {
   readonly id: string;
@@ -83,6 +107,19 @@ export class ShardNode {
   /** Resolves when the coordinator has forgotten this node (it left, or was removed). */
   readonly removed = new Promise<void>((resolve) => (this.removedResolve = resolve));
   private registered = false;
+  private readonly onFatal: ((err: Error) => void) | undefined;
+
+  /** Lock the node's data folder (held for the process's life), then make the node. */
+  static async open(opts: ShardNodeOptions): Promise<ShardNode> {
+    if (opts.engine || opts.lockedDataDir || opts.config.storageEngine === "memory") return new ShardNode(opts);
+    const lockedDataDir = await openDataDir(opts.dataDir ?? opts.config.dataDir, opts.id);
+    try {
+      return new ShardNode({ ...opts, lockedDataDir });
+    } catch (err) {
+      lockedDataDir.release();
+      throw err;
+    }
+  }
 
   constructor(opts: ShardNodeOptions) {
     this.cfg = opts.config;
@@ -98,6 +135,8 @@ export class ShardNode {
     this.clusterSecret = opts.clusterSecret;
     this.advertiseUrl = opts.advertiseUrl;
     this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
+    this.dataDir = opts.lockedDataDir;
+    this.onFatal = opts.onFatal;
     this.engine = opts.engine ?? this.openEngine();
     this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log, this.engine.durable || this.cfg.replicationFactor > 1);
     this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
@@ -135,6 +174,8 @@ export class ShardNode {
     });
     this.data = new DataHandler({
       shardId: this.id,
+      reserve: (bytes) => this.engine.reserve(bytes),
+      release: (bytes) => this.engine.release(bytes),
       host: this.host,
       dicts: this.dicts,
       dedup: this.dedup,
@@ -178,22 +219,45 @@ export class ShardNode {
   /** The configured engine, in `<dataDir>/<id>/`, locked against a second node. */
   private openEngine(): StorageEngine {
     if (this.cfg.storageEngine === "memory") return new MemoryEngine();
-    this.dataDir = openDataDir(this.dataRoot, this.id);
-    try {
-      if (this.cfg.storageEngine === "log") {
-        // A folder written by LMDB (the default before the log) stays on LMDB: its data is there.
-        if (existsSync(join(this.dataDir.path, "lmdb")) && !existsSync(join(this.dataDir.path, "log"))) {
-          this.log(`${this.id}: ${this.dataDir.path} holds LMDB data from an earlier version: keeping storageEngine "lmdb" for it`);
-          return new LmdbEngine(join(this.dataDir.path, "lmdb"));
-        }
-        return new LogEngine(join(this.dataDir.path, "log"));
+    const dir = this.dataDir;
+    if (!dir) throw new Error("a durable shard needs its locked data folder: create it with ShardNode.open()");
+    if (this.cfg.storageEngine === "log") {
+      // A folder written by LMDB (the default before the log) stays on LMDB: its data is there.
+      if (existsSync(join(dir.path, "lmdb")) && !existsSync(join(dir.path, "log"))) {
+        this.log(`${this.id}: ${dir.path} holds LMDB data from an earlier version: keeping storageEngine "lmdb" for it`);
+        return new LmdbEngine(join(dir.path, "lmdb"), (err) => this.failStop(err));
       }
-      return new LmdbEngine(join(this.dataDir.path, "lmdb"));
-    } catch (err) {
-      this.dataDir.release();
-      throw err;
+      return new LogEngine(join(dir.path, "log"), {
+        node: this.id,
+        log: this.log,
+        segmentBytes: this.cfg.logSegmentBytes,
+        onFatal: (err) => this.failStop(err),
+      });
     }
+    return new LmdbEngine(join(dir.path, "lmdb"), (err) => this.failStop(err));
   }
+
+  /**
+   * Fail-stop: a write or sync failed, so memory may hold mutations that are not durable.
+   * Stop serving at once, before any reply to a request waiting on that commit can leave:
+   * every connection is dropped unanswered (clients retry with the same request id, and a
+   * retry finds either the first answer on disk or nothing), the coordinator sees this
+   * node gone and fails its partitions over to in-sync replicas.
+   */
+  private failStop(err: Error): void {
+    if (this.failedWith) return;
+    this.failedWith = err;
+    this.log(`${this.id}: FATAL: ${err.message}; stopped serving (fail-stop: what is on disk is the truth, and a restart recovers from it)`);
+    this.lifecycle.send({ type: "STORAGE_FAILED" });
+    this.servingNow = false;
+    this.server.abort("storage failed");
+    this.links.close();
+    this.host.stop();
+    void this.link?.stop();
+    this.onFatal?.(err);
+  }
+
+  private failedWith: Error | undefined;
 
   /** Rebuild partitions, counters and expiry heaps from storage, before serving. */
   private recover(): void {
@@ -401,10 +465,26 @@ export class ShardNode {
         `${this.id} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,
       );
     }
-    const store = this.host.store(frame.part);
-    store.applyReplicated(frame.muts);
-    for (const m of frame.muts) if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? frame.part);
-    await store.commit();
+    // Room first: a replica whose disk is full refuses (the primary reports it, and goes on without it).
+    let bytes = 0;
+    for (const m of frame.muts) bytes += replBytes(m);
+    await this.engine.reserve(bytes);
+    try {
+      const store = this.host.store(frame.part);
+      store.applyReplicated(frame.muts);
+      // A replica records a dict the first time it applies a write of it, with that write.
+      const added: Mutation[] = [];
+      for (const m of frame.muts) {
+        if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? frame.part);
+        else if ("dict" in m && !this.dicts.has(m.dict)) {
+          this.dicts.add(m.dict);
+          added.push({ op: "addDict", dict: m.dict });
+        }
+      }
+      await Promise.all([store.commit(), added.length > 0 ? this.engine.commit(added) : undefined]);
+    } finally {
+      this.engine.release(bytes);
+    }
   }
 
   /** Requests the coordinator pushes to this shard; acknowledged once durable here. */
@@ -413,10 +493,18 @@ export class ShardNode {
       case "shard.table":
         this.adoptTable(frame.table);
         return undefined;
-      case "shard.dictAdded":
-        this.dicts.add(frame.id);
-        await this.engine.commit([{ op: "addDict", dict: frame.id }]);
+      case "shard.dictAdded": {
+        // Durable here before the create succeeds; a full disk fails the create instead.
+        const bytes = frame.id.length + 64;
+        await this.engine.reserve(bytes);
+        try {
+          this.dicts.add(frame.id);
+          await this.engine.commit([{ op: "addDict", dict: frame.id }]);
+        } finally {
+          this.engine.release(bytes);
+        }
         return undefined;
+      }
       case "shard.dictRemoved":
         this.dicts.remove(frame.id);
         await this.host.dropDict(frame.id);

@@ -86,8 +86,13 @@ export class LmdbEngine implements StorageEngine {
   private readonly jobs: PurgeJob[] = [];
   private purging: Promise<void> | undefined;
   private closed = false;
+  readonly tight = false;
 
-  constructor(path: string) {
+  /** `onFatal`: a transaction failed (fail-stop, see the log engine). */
+  constructor(
+    path: string,
+    private readonly onFatal?: (err: Error) => void,
+  ) {
     // overlappingSync off: a commit's promise resolves only once it is fsynced.
     this.root = open({ path, overlappingSync: false, noSync: false });
     this.entries = this.root.openDB<Buffer, Buffer>("entries", { keyEncoding: "binary", encoding: "binary" });
@@ -110,7 +115,10 @@ export class LmdbEngine implements StorageEngine {
           const batch = this.queued;
           this.queued = [];
           this.turn = undefined;
-          this.write(batch).then(resolve, reject);
+          this.write(batch).then(resolve, (err: unknown) => {
+            this.onFatal?.(err as Error);
+            reject(err as Error);
+          });
         });
       });
     }
@@ -119,6 +127,12 @@ export class LmdbEngine implements StorageEngine {
 
   private queued: Mutation[] = [];
   private turn: Promise<void> | undefined;
+
+  /** LMDB grows its file as it goes: a full disk shows up as a failed transaction (fail-stop). */
+  reserve(): undefined {
+    return undefined;
+  }
+  release(): void {}
 
   private async write(batch: readonly Mutation[]): Promise<void> {
     const after: PurgeJob[] = [];

@@ -1,53 +1,55 @@
 /**
  * Shard storage as an append-only log (`storageEngine: "log"`). A shard already holds every
  * entry in memory, so storage only has to make mutations durable and give them back at
- * start: each commit batch is appended to the current segment and `fdatasync`ed once
- * (≈0.25 ms here, against ≈2.3 ms for a B+tree transaction that rewrites random pages; the
- * append itself is a `writeSync` into the page cache), and
+ * start: each commit batch is written into the current segment and `fdatasync`ed once, and
  * batches that arrive while a sync is running share the next one (group commit).
  *
  * Files in the node's folder:
- * - `NNNNNNNNNNNN.log`: segments of records `[u32 length][u32 murmur3][mutations]`
- *   (see log-record.ts); a torn or corrupt tail (a crash in the middle of an append) ends the replay there;
- * - `NNNNNNNNNNNN.snap`: a snapshot (same record format) of the whole state, taken when
- *   segment NNN was started: recovery loads the newest complete snapshot and replays the
- *   segments from its number on. Older files are deleted once a snapshot is durable.
+ * - `NNNNNNNNNNNN.log`: segments, made ahead of use and filled with zeros (segment-space.ts),
+ *   holding records (log-record.ts); reading one back is log-file.ts;
+ * - `NNNNNNNNNNNN.snap`: a snapshot of the whole state, taken when segment NNN was next:
+ *   recovery loads the newest snapshot and replays the segments from its number on. A
+ *   snapshot is read back and checked before it is renamed into place, and only then are
+ *   older files deleted.
  *
- * A snapshot is written in the background when the segments since the last one outgrow it:
- * new commits go to a fresh segment, the node's live state is read in chunks (one per
- * event-loop turn) and appended to a temporary file, which is synced and renamed. Writes made
- * while it is being taken are both in it and in the new segment; replaying them again is
- * harmless, because sets and deletes are idempotent and a `clear` starts a new generation.
+ * Failures: a write or sync that fails stops the engine for good (`onFatal`: the node stops
+ * serving, and the process exits for its supervisor to restart it from disk). No segment is
+ * opened after a failure, and no snapshot taken from memory that may hold the failed batch
+ * is renamed into place. A full disk is not a failure: writes are refused before they
+ * change anything (see {@link reserve}), and a snapshot that does not fit is dropped and
+ * tried again later.
  */
-import { close as closeFd, closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { join } from "node:path";
-import { murmur3 } from "../hashing/hash.js";
-import { decodeBody, encodeRecord, HEADER } from "./log-record.js";
+import { encodeRecord, encodeTrailer } from "./log-record.js";
+import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, scanFile } from "./log-file.js";
+import { SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
+import { isNoSpace, StorageFailedError } from "./storage-errors.js";
 import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
 
+/** Default size of a segment (made ahead of use, filled with zeros). */
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** A snapshot that failed for lack of space is tried again this much later. */
+const SNAPSHOT_RETRY_MS = 5_000;
+
 /** Everything a snapshot must hold, as mutation batches read lazily from the live state. */
 export type SnapshotSource = () => Iterator<Mutation[]>;
 
-function fileName(seq: number, ext: "log" | "snap" | "tmp"): string {
-  return `${String(seq).padStart(12, "0")}.${ext}`;
-}
-
-/** The batches of a file, up to the first torn or corrupt record; and where that is. */
-function* records(buf: Buffer): Generator<Mutation[], void, undefined> {
-  let at = 0;
-  while (at + HEADER <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    const sum = buf.readUInt32LE(at + 4);
-    if (at + HEADER + len > buf.length) return;
-    const body = buf.subarray(at + HEADER, at + HEADER + len);
-    if (murmur3(body) !== sum) return;
-    yield decodeBody(body);
-    at += HEADER + len;
-  }
+export interface LogEngineOptions {
+  /** Size of a segment; the bigger, the fewer files (default 16 MiB). */
+  segmentBytes?: number;
+  /** The node, for messages. */
+  node?: string;
+  /**
+   * Called once, synchronously, when a write or sync fails: the node must stop serving
+   * before anything else runs (pending commits are rejected right after).
+   */
+  onFatal?: (err: StorageFailedError) => void;
+  log?: (line: string) => void;
 }
 
 interface PartDict {
@@ -109,8 +111,13 @@ class Replay {
     }
   }
 
+  /**
+   * Entries are kept whether or not their dict's creation was recorded here: only an
+   * explicit drop removes them (a replica, or a shard whose disk was full when the dict was
+   * created, may hold entries of a dict it has no record of).
+   */
   state(): RecoveredState {
-    const slots = [...this.slots.values()].filter((s) => this.dicts.has(s.dict));
+    const slots = [...this.slots.values()];
     function* entries(): Generator<StoredEntry> {
       for (const s of slots) yield* s.entries.values();
     }
@@ -123,22 +130,55 @@ class Replay {
   }
 }
 
+interface Current {
+  fd: number;
+  seq: number;
+  size: number;
+  /** Where the next record goes. */
+  at: number;
+}
+
+interface LogFile {
+  seq: number;
+  ext: string;
+  name: string;
+}
+
 export class LogEngine implements StorageEngine {
   readonly durable = true;
-  private seq = 0;
-  /** The current segment, opened for appending (a plain fd: a FileHandle costs a promise per call). */
-  private fd: number | undefined;
+  private nextSeq = 1;
+  /** The newest segment that received records: a snapshot covers it and everything before. */
+  private lastWrittenSeq = 0;
+  private current: Current | undefined;
+  private readonly space: SegmentSpace;
   private fileBytes = 0;
   private snapshotBytes = 0;
   private queued: Mutation[] = [];
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private writing: Promise<void> = Promise.resolve();
   private compacting: Promise<void> | undefined;
+  private snapshotRetryAt = 0;
   private source: SnapshotSource | undefined;
   private closed = false;
+  private failure: StorageFailedError | undefined;
+  private readonly node: string;
+  private readonly log: (line: string) => void;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly opts: LogEngineOptions = {},
+  ) {
     mkdirSync(dir, { recursive: true });
+    this.node = opts.node ?? "this node";
+    this.log = opts.log ?? ((l) => console.error(l));
+    this.space = new SegmentSpace({
+      dir,
+      segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+      node: this.node,
+      syncDir: () => syncDir(dir),
+      nextSeq: () => this.nextSeq++,
+      log: this.log,
+    });
   }
 
   /** Where snapshots read the live state from (the shard's partitions, its dicts and answers). */
@@ -146,58 +186,95 @@ export class LogEngine implements StorageEngine {
     this.source = source;
   }
 
-  private files(): { seq: number; ext: string; name: string }[] {
+  /** The failure that stopped this engine, if one did. */
+  get failed(): StorageFailedError | undefined {
+    return this.failure;
+  }
+
+  get tight(): boolean {
+    return this.space.tight;
+  }
+
+  reserve(bytes: number): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.space.reserve(bytes);
+  }
+
+  release(bytes: number): void {
+    this.space.release(bytes);
+  }
+
+  private files(): LogFile[] {
     return readdirSync(this.dir)
       .map((name) => {
         const m = /^(\d{12})\.(log|snap|tmp)$/.exec(name);
         return m ? { seq: Number(m[1]), ext: m[2] as string, name } : undefined;
       })
-      .filter((f): f is { seq: number; ext: string; name: string } => f !== undefined)
+      .filter((f): f is LogFile => f !== undefined)
       .sort((a, b) => a.seq - b.seq || (a.ext === "snap" ? -1 : 1));
   }
 
-  /** Load the newest snapshot and replay the segments after it; then start a new segment. */
+  /**
+   * Load the newest snapshot and replay the segments after it. Throws
+   * {@link CorruptStorageError} on anything but a torn last record, which is zeroed (so a
+   * later start does not mistake it for damage) before any new write.
+   */
   recover(): RecoveredState {
+    // Left-overs of a crash: snapshots and segments never finished.
+    for (const name of readdirSync(this.dir)) if (name.endsWith(".prep")) unlinkSync(join(this.dir, name));
     const files = this.files();
-    const snap = [...files].reverse().find((f) => f.ext === "snap");
+    for (const f of files) if (f.ext === "tmp") unlinkSync(join(this.dir, f.name));
+    const kept = files.filter((f) => f.ext === "log" || f.ext === "snap");
+    const snap = kept.filter((f) => f.ext === "snap").at(-1);
     const from = snap?.seq ?? 0;
     const replay = new Replay();
     if (snap) {
       const buf = readFileSync(join(this.dir, snap.name));
       this.snapshotBytes = buf.length;
-      for (const batch of records(buf)) for (const m of batch) replay.apply(m);
+      for (const batch of scanFile(buf, snap.name, KIND_SNAPSHOT, false).batches) for (const m of batch) replay.apply(m);
     }
+    const segments = kept.filter((f) => f.ext === "log" && f.seq >= from).map((f) => ({ ...f, buf: readFileSync(join(this.dir, f.name)) }));
+    const written = segments.filter((s) => hasRecords(s.buf));
+    const newest = written.at(-1)?.seq;
     let logBytes = 0;
-    for (const f of files) {
-      if (f.ext !== "log" || f.seq < from) continue;
-      const buf = readFileSync(join(this.dir, f.name));
-      logBytes += buf.length;
-      for (const batch of records(buf)) for (const m of batch) replay.apply(m);
+    for (const s of written) {
+      const scanned = scanFile(s.buf, s.name, KIND_SEGMENT, s.seq === newest);
+      for (const batch of scanned.batches) for (const m of batch) replay.apply(m);
+      logBytes += scanned.end;
+      if (scanned.torn) this.cutTorn(s.name, scanned.torn);
     }
-    for (const f of files) {
-      // Left-overs: what a durable snapshot covers, and snapshots that never completed.
-      if (f.ext === "tmp" || f.seq < from) unlinkSync(join(this.dir, f.name));
+    // Segments never written: those after the newest are ready to use; any other is empty.
+    for (const s of segments) {
+      if (written.includes(s)) continue;
+      if (newest === undefined || s.seq > newest) this.space.spares.push({ seq: s.seq, size: s.buf.length });
+      else unlinkSync(join(this.dir, s.name));
     }
-    // Never append after a torn tail: every start gets a fresh segment.
-    this.seq = Math.max(from, ...files.map((f) => f.seq)) + 1;
+    for (const f of kept) if (f.seq < from) unlinkSync(join(this.dir, f.name));
+    this.nextSeq = files.reduce((max, f) => Math.max(max, f.seq), 0) + 1;
+    this.lastWrittenSeq = newest ?? from;
     this.fileBytes = logBytes;
+    this.space.keepAhead();
     return replay.state();
   }
 
-  private currentFd(): number {
-    if (this.fd === undefined) {
-      if (this.seq === 0) this.seq = Math.max(0, ...this.files().map((f) => f.seq)) + 1;
-      this.fd = openSync(join(this.dir, fileName(this.seq, "log")), "a");
-      syncDir(this.dir);
+  /** A crash cut this record short; it was never acknowledged. Zero it for good. */
+  private cutTorn(name: string, torn: { offset: number; length: number }): void {
+    this.log(`${this.node}: ${name}: discarding a torn last record at offset ${torn.offset} (${torn.length} bytes; a crash during its write, never acknowledged)`);
+    const fd = openSync(join(this.dir, name), "r+");
+    try {
+      writeAllAt(fd, Buffer.alloc(torn.length), torn.offset);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    return this.fd;
   }
 
   /** Append to the log; resolves once the batch is on disk (fdatasync). */
   commit(mutations: readonly Mutation[]): Promise<void> {
     if (mutations.length === 0) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error("storage is closed"));
-    // Answers kept only for replicas (plain puts) are not written: recovery would skip them.
+    // Answers kept only for replicas (a learner's copy of a primary's) are not written.
     const before = this.queued.length;
     for (const m of mutations) if (m.op !== "dedup" || !m.memoryOnly) this.queued.push(m);
     if (this.queued.length === before) return Promise.resolve();
@@ -216,6 +293,44 @@ export class LogEngine implements StorageEngine {
   }
 
   /**
+   * Stop for good: the node is told first (synchronously, so it stops serving before any
+   * rejected commit can be answered), then every waiting commit is rejected.
+   */
+  private fail(err: unknown, what: string): StorageFailedError {
+    if (this.failure) return this.failure;
+    const failure = new StorageFailedError(`${this.node}: ${what} failed in ${this.dir}: ${(err as Error).message}`, { cause: err });
+    this.failure = failure;
+    if (this.current) closeSync(this.current.fd);
+    this.current = undefined;
+    this.opts.onFatal?.(failure);
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.queued = [];
+    for (const w of waiters) w.reject(failure);
+    return failure;
+  }
+
+  /** The segment to append `bytes` to: the current one, or the next ready (made now if none). */
+  private segmentFor(bytes: number): Current {
+    const c = this.current;
+    if (c && c.at + bytes <= c.size) return c;
+    if (c) closeSync(c.fd);
+    this.current = undefined;
+    this.space.currentFree = 0;
+    // Only writes nobody reserved (or a record bigger than a segment) get here with none ready.
+    if (this.space.spares.every((s) => s.size - FILE_HEADER < bytes)) this.space.makeNow(bytes);
+    // The first big enough; smaller ones before it are dropped, so segments are used in number order.
+    let spare = this.space.spares.shift() as Spare;
+    while (spare.size - FILE_HEADER < bytes) {
+      unlinkSync(join(this.dir, segmentName(spare.seq, "log")));
+      spare = this.space.spares.shift() as Spare;
+    }
+    const fd = openSync(join(this.dir, segmentName(spare.seq, "log")), "r+");
+    this.current = { fd, seq: spare.seq, size: spare.size, at: FILE_HEADER };
+    return this.current;
+  }
+
+  /**
    * One append and one sync per round; whatever arrives meanwhile goes in the next. Segment
    * rotation for a snapshot happens here too, between appends.
    */
@@ -223,37 +338,58 @@ export class LogEngine implements StorageEngine {
     // Let the rest of this event-loop turn queue its mutations first.
     await new Promise<void>((resolve) => queueMicrotask(resolve));
     for (;;) {
+      if (this.failure) {
+        this.looping = false;
+        return;
+      }
       if (this.queued.length > 0) {
         const batch = this.queued;
         const waiters = this.waiters;
         this.queued = [];
         this.waiters = [];
         try {
-          const fd = this.currentFd();
           const buf = encodeRecord(batch);
+          const seg = this.segmentFor(buf.length);
           // Into the page cache at once (microseconds); only the sync waits on the disk.
-          writeAll(fd, buf);
-          await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+          writeAllAt(seg.fd, buf, seg.at);
+          await new Promise<void>((resolve, reject) => fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
+          seg.at += buf.length;
+          this.space.currentFree = seg.size - seg.at;
+          this.lastWrittenSeq = seg.seq;
           this.fileBytes += buf.length;
           for (const w of waiters) w.resolve();
         } catch (err) {
-          // Replay stops at a torn record: later appends go to a fresh segment, not behind it.
-          if (this.fd !== undefined) {
-            this.closeFd();
-            this.seq += 1;
-          }
-          for (const w of waiters) w.reject(err as Error);
+          this.waiters.unshift(...waiters);
+          this.fail(err, "a log write or sync");
+          this.looping = false;
+          return;
         }
+        if (this.space.spares.length === 0) this.space.keepAhead();
         continue;
       }
-      const due = this.fileBytes > Math.max(MIN_COMPACT_BYTES, 2 * this.snapshotBytes);
+      const due = this.fileBytes > Math.max(MIN_COMPACT_BYTES, 2 * this.snapshotBytes) && Date.now() >= this.snapshotRetryAt;
       if (!this.compacting && this.source && !this.closed && (due || this.compactRequested)) {
         this.compactRequested = false;
-        // Rotate: the snapshot covers everything before the new segment.
-        this.closeFd();
-        this.seq += 1;
-        this.fileBytes = 0;
-        this.compacting = this.writeSnapshot(this.seq, this.source).finally(() => (this.compacting = undefined));
+        // Rotate: the snapshot covers every segment written so far, and later writes go to newer ones.
+        if (this.current) closeSync(this.current.fd);
+        this.current = undefined;
+        this.space.currentFree = 0;
+        const seq = this.lastWrittenSeq + 1;
+        const covered = this.fileBytes;
+        this.compacting = this.writeSnapshot(seq, this.source)
+          .then(
+            () => {
+              this.fileBytes = Math.max(0, this.fileBytes - covered);
+            },
+            (err: unknown) => {
+              if (isNoSpace(err)) {
+                this.log(`${this.node}: a snapshot did not fit on the disk of ${this.dir}; the log is kept as it is and a snapshot tried again later`);
+                this.snapshotRetryAt = Date.now() + SNAPSHOT_RETRY_MS;
+              } else if (!this.failure && !this.closed) this.fail(err, "a snapshot");
+              throw err;
+            },
+          )
+          .finally(() => (this.compacting = undefined));
         this.compacting.catch(() => {});
         continue;
       }
@@ -272,29 +408,54 @@ export class LogEngine implements StorageEngine {
     await this.compacting;
   }
 
+  /**
+   * Write the live state to a temporary file, sync it, read it back and check every record
+   * and the count in its trailer, and only then rename it into place and delete what it
+   * replaces. A short write, a full disk or a crash leaves at worst a `.tmp` file.
+   */
   private async writeSnapshot(seq: number, source: SnapshotSource): Promise<void> {
-    const tmp = join(this.dir, fileName(seq, "tmp"));
+    const tmp = join(this.dir, segmentName(seq, "tmp"));
     const out = await openFile(tmp, "w");
     let bytes = 0;
+    let records = 0;
     try {
-      const chunks = source();
-      for (let next = chunks.next(); !next.done; next = chunks.next()) {
-        if (this.closed) throw new Error("storage closed during a snapshot");
-        if (next.value.length === 0) continue;
-        const buf = encodeRecord(next.value);
-        await out.write(buf);
-        bytes += buf.length;
-        // One chunk per turn: requests go on meanwhile.
-        await new Promise((resolve) => setImmediate(resolve));
+      try {
+        const head = fileHeader(KIND_SNAPSHOT);
+        await writeFully(out, head, 0);
+        bytes = head.length;
+        const chunks = source();
+        for (let next = chunks.next(); !next.done; next = chunks.next()) {
+          if (this.closed || this.failure) throw new Error("storage closed during a snapshot");
+          if (next.value.length === 0) continue;
+          const buf = encodeRecord(next.value);
+          await writeFully(out, buf, bytes);
+          bytes += buf.length;
+          records++;
+          // One chunk per turn: requests go on meanwhile.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const trailer = encodeTrailer(records);
+        await writeFully(out, trailer, bytes);
+        bytes += trailer.length;
+        await out.datasync();
+      } finally {
+        await out.close();
       }
-      await out.datasync();
-    } finally {
-      await out.close();
+      const check = scanFile(readFileSync(tmp), segmentName(seq, "tmp"), KIND_SNAPSHOT, false);
+      if (check.records !== records || check.end !== bytes) throw new Error(`snapshot ${tmp} reads back ${check.records} records in ${check.end} bytes, not ${records} in ${bytes}`);
+    } catch (err) {
+      unlinkSync(tmp);
+      throw err;
     }
-    renameSync(tmp, join(this.dir, fileName(seq, "snap")));
+    // A failed commit after this snapshot read memory means memory may hold what never became durable.
+    if (this.failure || this.closed) {
+      unlinkSync(tmp);
+      throw new Error("storage stopped during a snapshot");
+    }
+    renameSync(tmp, join(this.dir, segmentName(seq, "snap")));
     syncDir(this.dir);
     this.snapshotBytes = bytes;
-    for (const f of this.files()) if (f.seq < seq) unlinkSync(join(this.dir, f.name));
+    for (const f of this.files()) if (f.seq < seq && (f.ext === "log" || f.ext === "snap")) unlinkSync(join(this.dir, f.name));
   }
 
   async idle(): Promise<void> {
@@ -311,20 +472,19 @@ export class LogEngine implements StorageEngine {
     await this.writing;
     this.closed = true;
     await this.compacting?.catch(() => {});
-    this.closeFd();
-  }
-
-  private closeFd(): void {
-    if (this.fd === undefined) return;
-    const fd = this.fd;
-    this.fd = undefined;
-    closeFd(fd, () => {});
+    await this.space.idle();
+    if (this.current) closeSync(this.current.fd);
+    this.current = undefined;
   }
 }
 
-/** `writeSync` may write less than asked (a full disk, a signal): go on until all is written. */
-function writeAll(fd: number, buf: Buffer): void {
-  for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at);
+/** `writeSync` may write less than asked: go on until all is written (or it throws). */
+function writeAllAt(fd: number, buf: Buffer, position: number): void {
+  for (let done = 0; done < buf.length; ) {
+    const n = writeSync(fd, buf, done, buf.length - done, position + done);
+    if (n <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
+    done += n;
+  }
 }
 
 /** Make a file's creation or renaming in `dir` durable. */

@@ -1,36 +1,77 @@
 /**
- * The log's record format: `[u32 length][u32 murmur3 of the body][body]`.
+ * The log's record format (version 2):
+ * `[u8 0xA5][u8 version 2][u16 flags][u32 length][u32 crc32 of those 8 bytes][u32 crc32 of the body][body]`.
  *
- * A body is a batch of mutations. Sets and deletes, nearly every record, are written in a
- * fixed binary layout: packing them as msgpack maps cost more CPU than the rest of a durable
- * write together. Anything else (and a set whose numbers do not fit the layout) is one
- * msgpack value inside the batch. Bodies written before this layout are one msgpack array;
- * they start with an array byte, never with {@link BINARY}, so both are read back.
+ * The header has a checksum of its own: a length is trusted only once it checks, so a
+ * flipped bit in a length can neither send the reader astray nor pass for a torn write.
+ * The magic byte means sixteen zero bytes, which is what a preallocated segment holds after
+ * its last record, never pass as a record.
+ * Version 1 records (`[u32 length][u32 murmur3 of the body]`) are still read, see log-file.ts.
+ *
+ * A body is a batch of mutations. Sets, deletes and answers kept for retries, nearly every
+ * record, are written in a fixed binary layout: packing them as msgpack maps cost more CPU
+ * than the rest of a durable write together. Anything else (and a set whose numbers do not
+ * fit the layout) is one msgpack value inside the batch. Bodies written before this layout
+ * are one msgpack array; they start with an array byte, never with {@link BINARY}, so both
+ * are read back.
  */
+import { crc32 } from "node:zlib";
 import { pack, unpack } from "msgpackr";
-import { murmur3 } from "../hashing/hash.js";
 import type { Mutation } from "./storage-engine.js";
 
-export const HEADER = 8;
+export const HEADER = 16;
+export const RECORD_MAGIC = 0xa5;
+export const RECORD_VERSION = 2;
+/** Flag of a snapshot's last record, which counts the records before it. */
+export const FLAG_TRAILER = 1;
 /** First byte of a binary body: 0xc1 is the one byte msgpack never uses. */
 const BINARY = 0xc1;
 const SET = 1;
 const DELETE = 2;
 const PACKED = 3;
+const DEDUP = 4;
 
 type KeyMutation = Extract<Mutation, { op: "set" | "delete" }>;
+type DedupMutation = Extract<Mutation, { op: "dedup" }>;
 
 function fixed(m: Mutation): m is KeyMutation {
   return (m.op === "set" || m.op === "delete") && m.part <= 0xffff && m.gen <= 0xffffffff && Number.isInteger(m.gen);
 }
 
+function fixedDedup(m: Mutation): m is DedupMutation {
+  return m.op === "dedup" && (m.part === undefined || (Number.isInteger(m.part) && m.part >= 0 && m.part < 0xffff)) && m.id.length < 0x4000;
+}
+
+/** The checksum of a record's header: its first 8 bytes. */
+export function headerChecksum(header: Uint8Array): number {
+  return crc32(header.subarray(0, 8));
+}
+
+export function bodyChecksum(body: Uint8Array): number {
+  return crc32(body);
+}
+
+/** Frame a body that starts after `HEADER` reserved bytes of `out` (it is written in place). */
+export function frameRecord(out: Buffer, flags = 0): Buffer {
+  out[0] = RECORD_MAGIC;
+  out[1] = RECORD_VERSION;
+  out.writeUInt16LE(flags, 2);
+  out.writeUInt32LE(out.length - HEADER, 4);
+  out.writeUInt32LE(headerChecksum(out), 8);
+  out.writeUInt32LE(bodyChecksum(out.subarray(HEADER)), 12);
+  return out;
+}
+
 /** Encode a batch as one record (header included). */
 export function encodeRecord(muts: readonly Mutation[]): Buffer {
-  const out = encodeBody(muts, HEADER);
-  const body = out.subarray(HEADER);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(murmur3(body), 4);
-  return out;
+  return frameRecord(encodeBody(muts, HEADER));
+}
+
+/** A snapshot's trailer: the number of records before it, so a cut-short snapshot is caught. */
+export function encodeTrailer(records: number): Buffer {
+  const out = Buffer.alloc(HEADER + 4);
+  out.writeUInt32LE(records, HEADER);
+  return frameRecord(out, FLAG_TRAILER);
 }
 
 /**
@@ -40,6 +81,7 @@ export function encodeRecord(muts: readonly Mutation[]): Buffer {
 export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   let size = reserve + 1;
   const packed: (Buffer | undefined)[] = new Array(muts.length);
+  const ids: (Buffer | undefined)[] = new Array(muts.length);
   // A batch is nearly always one dict: its bytes are encoded once.
   let dict = "";
   let dictBytes: Buffer = Buffer.alloc(0);
@@ -56,6 +98,13 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       // tag, part, gen, dict length + dict, key length + key, (deadline, value length + value)
       size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength;
       if (m.op === "set") size += 8 + 4 + m.value.byteLength;
+    } else if (fixedDedup(m)) {
+      // tag, flags, part, at, id length + id, answer length + answer
+      const id = Buffer.from(m.id, "utf8");
+      const p = pack(m.answer);
+      ids[i] = id;
+      packed[i] = p;
+      size += 1 + 1 + 2 + 8 + 2 + id.length + 4 + p.length;
     } else {
       const p = pack(m);
       packed[i] = p;
@@ -68,6 +117,19 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     const p = packed[i];
+    const id = ids[i];
+    if (id !== undefined && p !== undefined) {
+      const d = m as DedupMutation;
+      out[at++] = DEDUP;
+      out[at++] = d.memoryOnly ? 1 : 0;
+      at = out.writeUInt16LE(d.part ?? 0xffff, at);
+      at = out.writeDoubleLE(d.at, at);
+      at = out.writeUInt16LE(id.length, at);
+      at += id.copy(out, at);
+      at = out.writeUInt32LE(p.length, at);
+      at += p.copy(out, at);
+      continue;
+    }
     if (p !== undefined) {
       out[at++] = PACKED;
       at = out.writeUInt32LE(p.length, at);
@@ -112,6 +174,23 @@ export function decodeBody(body: Buffer): Mutation[] {
       if (at + len > body.length) throw new Error("log item runs past its record");
       out.push(unpack(body.subarray(at, at + len)) as Mutation);
       at += len;
+      continue;
+    }
+    if (tag === DEDUP) {
+      const flags = body[at] as number;
+      const part = body.readUInt16LE(at + 1);
+      const when = body.readDoubleLE(at + 3);
+      const idLen = body.readUInt16LE(at + 11);
+      at += 13;
+      if (at + idLen + 4 > body.length) throw new Error("log item runs past its record");
+      const id = body.toString("utf8", at, at + idLen);
+      at += idLen;
+      const ansLen = body.readUInt32LE(at);
+      at += 4;
+      if (at + ansLen > body.length) throw new Error("log item runs past its record");
+      const answer: unknown = unpack(body.subarray(at, at + ansLen));
+      at += ansLen;
+      out.push({ op: "dedup", id, at: when, answer, ...((flags & 1) !== 0 && { memoryOnly: true }), ...(part !== 0xffff && { part }) });
       continue;
     }
     if (tag !== SET && tag !== DELETE) throw new Error(`unknown log item ${String(tag)}`);

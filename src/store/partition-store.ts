@@ -143,7 +143,8 @@ export class PartitionStore {
   private touch(e: Entry, now: number): void {
     const deadline = now + this.ttlMs;
     this.queue.setDeadline(e, deadline);
-    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket) this.persist(e, deadline, latin1Bytes(e.k), latin1Bytes(e.value));
+    // Short of disk space, the moved deadline stays in memory until there is room again.
+    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket && !this.engine.tight) this.persist(e, deadline, latin1Bytes(e.k), latin1Bytes(e.value));
   }
 
   /** Record an entry's value and deadline for storage and replicas. */
@@ -205,6 +206,11 @@ export class PartitionStore {
     if (!e) return undefined;
     this.touch(e, now);
     return e.value;
+  }
+
+  /** The size of a key's stored value (0 if absent), without reading it. */
+  valueBytes(dict: string, k: string): number {
+    return this.dicts.get(dict)?.entries.get(k)?.value.length ?? 0;
   }
 
   contains(dict: string, k: string, now: number): boolean {

@@ -13,8 +13,9 @@ export type Mutation =
   | { op: "addDict"; dict: string }
   | { op: "dropDict"; dict: string }
   /**
-   * The answer to a write, stored with the mutation it describes (so it survives a crash) or,
-   * with `memoryOnly` (plain puts and updates), only replicated so it survives a failover.
+   * The answer to a write, stored with the mutation it describes, so a retry after a crash
+   * or failover gets it. `memoryOnly`: not written (a learner's copy of its primary's
+   * answers, which the primary has on disk).
    */
   | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
 
@@ -47,6 +48,15 @@ export interface StorageEngine {
   readonly durable: boolean;
   /** Persist mutations in order; resolves when they are flushed to disk. */
   commit(mutations: readonly Mutation[]): Promise<void> | undefined;
+  /**
+   * Admit a write of at most `bytes` before it changes anything: undefined when there is
+   * room, else a promise that resolves once there is, or rejects with `StorageFullError`.
+   * Every admitted write is {@link release}d once its commit settled.
+   */
+  reserve(bytes: number): Promise<void> | undefined;
+  release(bytes: number): void;
+  /** Short of space: reads stop persisting moved deadlines (they are rewritten later). */
+  readonly tight: boolean;
   /** What was stored, read once at start-up. */
   recover(): RecoveredState;
   /** Resolves when no background removal is pending (tests and shutdown). */
@@ -63,6 +73,11 @@ export function generationKey(part: number, dict: string): string {
 /** Keeps nothing: entries live only in the shard's memory. */
 export class MemoryEngine implements StorageEngine {
   readonly durable = false;
+  readonly tight = false;
+  reserve(): undefined {
+    return undefined;
+  }
+  release(): void {}
   commit(): undefined {
     return undefined;
   }

@@ -32,6 +32,8 @@ function setup() {
   const clock = new FakeClock(0);
   const handler = new DataHandler({
     shardId: "s1",
+    reserve: () => undefined,
+    release: () => {},
     host: new PartitionHost(60_000, new MemoryEngine(), clock, 250, () => {}, true),
     dicts,
     dedup: new DedupTable(),

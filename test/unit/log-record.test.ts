@@ -4,8 +4,7 @@
  */
 import { pack } from "msgpackr";
 import { describe, expect, it } from "vitest";
-import { murmur3 } from "../../src/hashing/hash.js";
-import { decodeBody, encodeRecord, HEADER } from "../../src/store/log-record.js";
+import { decodeBody, encodeRecord, HEADER, RECORD_MAGIC, RECORD_VERSION, headerChecksum, bodyChecksum } from "../../src/store/log-record.js";
 import type { Mutation } from "../../src/store/storage-engine.js";
 
 const b = (s: string) => new Uint8Array(Buffer.from(s));
@@ -19,10 +18,14 @@ function plain(muts: Mutation[]): unknown[] {
   });
 }
 
+/** A record's body, after checking its header: magic, version, length, and a checksum over both. */
 function body(record: Buffer): Buffer {
-  expect(record.readUInt32LE(0)).toBe(record.length - HEADER);
+  expect(record[0]).toBe(RECORD_MAGIC);
+  expect(record[1]).toBe(RECORD_VERSION);
+  expect(record.readUInt32LE(4)).toBe(record.length - HEADER);
   const body = record.subarray(HEADER);
-  expect(record.readUInt32LE(4)).toBe(murmur3(body));
+  expect(record.readUInt32LE(8)).toBe(headerChecksum(record));
+  expect(record.readUInt32LE(12)).toBe(bodyChecksum(body));
   return body;
 }
 
@@ -34,6 +37,8 @@ describe("log records", () => {
     { op: "clear", part: 3, dict: "d1234", gen: 9 },
     { op: "addDict", dict: "d1234" },
     { op: "dedup", id: "client:12", at: 5, answer: { r: true }, part: 3 },
+    { op: "dedup", id: "client:13/7", at: 1_790_000_000_000, answer: { r: Buffer.from([1, 2, 3]) } },
+    { op: "dedup", id: "c:1", at: 6, answer: { c: "KEY_ERROR", m: "key not found" }, memoryOnly: true, part: 0 },
     // Numbers the binary layout cannot hold travel as msgpack.
     { op: "set", part: 1, dict: "d1234", gen: 2 ** 40, key: b("big"), value: b("x"), deadline: 1 },
   ];
@@ -44,6 +49,15 @@ describe("log records", () => {
 
   it("reads bodies of the older all-msgpack format", () => {
     expect(plain(decodeBody(Buffer.from(pack(muts))))).toEqual(plain(muts));
+  });
+
+  it("the header has its own checksum: a flipped bit in the length or flags is caught", () => {
+    const rec = encodeRecord(muts);
+    for (const at of [2, 4, 5]) {
+      const bad = Buffer.from(rec);
+      bad[at] = (bad[at] as number) ^ 1;
+      expect(headerChecksum(bad)).not.toBe(bad.readUInt32LE(8));
+    }
   });
 
   it("an empty batch is a valid record", () => {

@@ -591,6 +591,11 @@ describe("PartitionStore scan", () => {
 describe("PartitionStore with a durable engine", () => {
   class RecordingEngine implements StorageEngine {
     readonly durable = true;
+    tight = false;
+    reserve(): undefined {
+      return undefined;
+    }
+    release(): void {}
     readonly batches: { part: number | undefined; mutations: Mutation[] }[] = [];
     commit(mutations: readonly Mutation[]): Promise<void> {
       const first = mutations[0];

@@ -1,0 +1,39 @@
+/**
+ * Errors of the storage layer a node acts on (they never reach a client as such).
+ */
+
+/**
+ * Stored data failed its checks somewhere a crash cannot explain (not a torn last record):
+ * the node refuses to serve it rather than silently serve less than it acknowledged.
+ */
+export class CorruptStorageError extends Error {
+  override name = "CorruptStorageError";
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(
+      `${file} is corrupt at offset ${offset}: ${reason}. The node will not start on data it cannot trust. ` +
+        `Run "shardict repair --data-dir <dataDir> --id <node>" to keep every valid record and list what is dropped, ` +
+        `or, if this shard has in-sync replicas, move its folder aside so it is rebuilt from them (see README "Durability").`,
+    );
+  }
+}
+
+/**
+ * A write or sync failed: what is on disk after it is unknown, so the node stops serving
+ * (fail-stop, as PostgreSQL panics on a failed fsync) instead of acknowledging more.
+ */
+export class StorageFailedError extends Error {
+  override name = "StorageFailedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** ENOSPC, EDQUOT: a condition that goes away once space is freed. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
