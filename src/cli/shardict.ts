@@ -13,7 +13,7 @@ import { localSecretPath } from "../launcher/local-cluster.js";
 import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
-import { CorruptStorageError } from "../store/storage-errors.js";
+import { CorruptStorageError, StorageFailedError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
 
 const USAGE = `usage:
@@ -196,6 +196,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CorruptStorageError) {
     console.error(`shardict: ${err.message}`);
     process.exit(EXIT_CORRUPT_DATA);
+  }
+  if (err instanceof StorageFailedError) {
+    console.error(`shardict: FATAL: ${err.message}`);
+    process.exit(EXIT_STORAGE_FAILED);
   }
   console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

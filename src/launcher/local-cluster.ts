@@ -28,7 +28,7 @@ export interface LocalClusterOptions {
   /** Extra arguments for each node's `node` process (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
   /** Per shard: another coordinator address (a proxy), the address to advertise, extra environment. */
-  shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string; env?: NodeJS.ProcessEnv };
+  shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string; env?: NodeJS.ProcessEnv; dataDir?: string };
   /**
    * Restart a node that exits by itself (a crash, a fail-stop after a storage error) with
    * backoff, as a supervisor would; not one stopped or killed through this launcher, nor
@@ -114,6 +114,7 @@ export class LocalCluster {
     const extra = this.opts.shardOptions?.(id) ?? {};
     const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl];
     if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
+    if (extra.dataDir !== undefined) args.push("--data-dir", extra.dataDir);
     if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");
     return this.spawnNode(id, args, extra.env);
   }

@@ -494,8 +494,9 @@ export class ShardNode {
         this.adoptTable(frame.table);
         return undefined;
       case "shard.dictAdded": {
-        // Durable here before the create succeeds; a full disk fails the create instead.
-        const bytes = frame.id.length + 64;
+        // Durable here before the create succeeds; a full disk fails the create instead (a
+        // shard without room for a few writes to the new dict should not take it).
+        const bytes = 4096;
         await this.engine.reserve(bytes);
         try {
           this.dicts.add(frame.id);

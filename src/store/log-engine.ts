@@ -178,6 +178,7 @@ export class LogEngine implements StorageEngine {
       syncDir: () => syncDir(dir),
       nextSeq: () => this.nextSeq++,
       log: this.log,
+      onFailure: (err) => this.fail(err, "making a new log segment"),
     });
   }
 
@@ -236,6 +237,20 @@ export class LogEngine implements StorageEngine {
     const segments = kept.filter((f) => f.ext === "log" && f.seq >= from).map((f) => ({ ...f, buf: readFileSync(join(this.dir, f.name)) }));
     const written = segments.filter((s) => hasRecords(s.buf));
     const newest = written.at(-1)?.seq;
+    // What was read may sit in the page cache unsynced (the last run died on a failed sync):
+    // make it durable before anything is served from it, or fail as that run did.
+    for (const f of [...(snap ? [snap] : []), ...written]) {
+      try {
+        const fd = openSync(join(this.dir, f.name), "r+");
+        try {
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } catch (err) {
+        throw new StorageFailedError(`${this.node}: syncing ${f.name} in ${this.dir} at start failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
     let logBytes = 0;
     for (const s of written) {
       const scanned = scanFile(s.buf, s.name, KIND_SEGMENT, s.seq === newest);

@@ -37,6 +37,8 @@ export interface SegmentSpaceOptions {
   /** Take the next free sequence number for a file. */
   nextSeq: () => number;
   log: (line: string) => void;
+  /** Making a segment failed for another reason than space: a storage failure (fail-stop). */
+  onFailure: (err: unknown) => void;
 }
 
 export class SegmentSpace {
@@ -51,6 +53,8 @@ export class SegmentSpace {
   private prepared = 0;
   private fullAt = Number.NEGATIVE_INFINITY;
   private fullError: StorageFullError | undefined;
+  /** A failure that is not a full disk: nothing more is made. */
+  private broken: Error | undefined;
   /** Kept free for writes nobody reserves (persisted deadlines, expiry, dict records). */
   readonly margin: number;
 
@@ -83,6 +87,7 @@ export class SegmentSpace {
 
   private async reserveSlow(bytes: number): Promise<void> {
     for (;;) {
+      if (this.broken) throw this.broken;
       if (this.reserved + bytes + this.margin <= this.room()) {
         this.reserved += bytes;
         return;
@@ -108,7 +113,7 @@ export class SegmentSpace {
 
   /** Keep one segment ready ahead of the one in use (in the background). */
   keepAhead(): void {
-    if (this.spares.length > 0 || this.making) return;
+    if (this.spares.length > 0 || this.making || this.broken) return;
     if (Date.now() - this.fullAt < FULL_RETRY_MS) return;
     this.make(0).catch(() => {});
   }
@@ -180,11 +185,14 @@ export class SegmentSpace {
     } catch {
       // never created
     }
-    if (isNoSpace(err)) {
-      if (!this.fullError) this.opts.log(`${this.opts.node}: disk full in ${this.opts.dir}: refusing writes until space is freed`);
-      this.fullAt = Date.now();
-      this.fullError = new StorageFullError(`${this.opts.node}: the disk holding ${this.opts.dir} is full; the write was not applied (reads still work; writes resume once space is freed)`, this.opts.node, this.opts.dir);
+    if (!isNoSpace(err)) {
+      this.broken = err as Error;
+      this.opts.onFailure(err);
+      throw err;
     }
+    if (!this.fullError) this.opts.log(`${this.opts.node}: disk full in ${this.opts.dir}: refusing writes until space is freed`);
+    this.fullAt = Date.now();
+    this.fullError = new StorageFullError(`${this.opts.node}: the disk holding ${this.opts.dir} is full; the write was not applied (reads still work; writes resume once space is freed)`, this.opts.node, this.opts.dir);
     throw err;
   }
 

@@ -6,12 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
-import { LocalCluster } from "../../src/launcher/local-cluster.js";
+import { LocalCluster, type LocalClusterOptions } from "../../src/launcher/local-cluster.js";
 import { afterAll, beforeAll } from "vitest";
 import { connect, type Client } from "../../src/index.js";
 
 export interface TestClusterOptions extends Partial<Omit<ClusterConfig, "shards" | "coordinator">> {
   shards?: number;
+  /** Launcher options: per-shard data folders and environment, supervision. */
+  launcher?: Pick<LocalClusterOptions, "shardOptions" | "supervise">;
 }
 
 export interface TestCluster {
@@ -27,7 +29,7 @@ export interface TestCluster {
 }
 
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
-  const { shards = 3, ...rest } = opts;
+  const { shards = 3, launcher = {}, ...rest } = opts;
   const dir = mkdtempSync(join(tmpdir(), "shardict-test-"));
   const config = parseConfig({
     coordinator: { host: "127.0.0.1", port: 0 },
@@ -43,6 +45,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     configPath,
     config,
     freePorts: true,
+    ...launcher,
     onLine: (node, line) => {
       logs.push(`[${node}] ${line}`);
       if (process.env.SHARDICT_TEST_LOGS) console.log(`[${node}] ${line}`);

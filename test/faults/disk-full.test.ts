@@ -1,0 +1,117 @@
+/**
+ * A full disk is a clear, recoverable condition: writes to the full shard fail with
+ * StorageFullError naming the node and folder before they change anything, reads keep
+ * working, a dict cannot be created half-way, nothing piles up, and once space is freed
+ * writes are accepted again without a manual step. Every acknowledged write survives a
+ * kill -9 afterwards; no refused write ever becomes visible. The shard's data folder is a
+ * real 4 MiB tmpfs, filled by a real file.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dict, StorageFullError, type Client } from "../../src/index.js";
+import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { waitUntil } from "../helpers/wait.js";
+import { fillDisk, mountTmpfs, type Tmpfs } from "./helpers/tmpfs.js";
+
+const fs = mountTmpfs(4 * 1024 * 1024);
+const skip = "skip" in fs ? fs.skip : undefined;
+if (skip) console.warn(`[faults] skipping disk-full tests: ${skip}`);
+
+describe.skipIf(skip !== undefined)("a full disk on a shard", () => {
+  const disk = fs as Tmpfs;
+  let tc: TestCluster;
+  let client: Client;
+  beforeAll(async () => {
+    // One shard: every key lives on the small disk. Small segments, so filling takes little.
+    tc = await startTestCluster({ shards: 1, replicationFactor: 1, partitions: 16, logSegmentBytes: 256 * 1024, launcher: { shardOptions: () => ({ dataDir: disk.path }) } });
+    client = await tc.client();
+  });
+  afterAll(async () => {
+    await tc?.stop();
+    disk.unmount();
+  });
+
+  it("refuses writes before they change anything, keeps reads, recovers when space is freed, loses nothing acknowledged", async () => {
+    const d = await Dict.fromName("full", { createIfMissing: true, client }).hydrate();
+    const acked = new Map<string, string>();
+    for (let i = 0; i < 20; i++) {
+      await d.put(`before-${i}`, `v${i}`);
+      acked.set(`before-${i}`, `v${i}`);
+    }
+    const filler = fillDisk(disk.path);
+    const refused: string[] = [];
+    let full: StorageFullError | undefined;
+    const value = "x".repeat(2000);
+    // Bounded: the preallocated segments hold at most ~600 such entries.
+    for (let i = 0; i < 3000 && full === undefined; i++) {
+      try {
+        await d.put(`during-${i}`, value);
+        acked.set(`during-${i}`, value);
+      } catch (err) {
+        if (!(err instanceof StorageFullError)) throw err;
+        full = err;
+        refused.push(`during-${i}`);
+      }
+    }
+    expect(full, "a write was refused").toBeInstanceOf(StorageFullError);
+    // Smaller writes may still fit what is left: write them until they are refused too.
+    for (let i = 0; i < 5000; i++) {
+      try {
+        await d.put(`small-${i}`, "s");
+        acked.set(`small-${i}`, "s");
+      } catch (err) {
+        if (!(err instanceof StorageFullError)) throw err;
+        refused.push(`small-${i}`);
+        break;
+      }
+    }
+    expect(full?.node).toBe("shard-1");
+    expect(full?.folder).toContain(disk.path);
+    expect(full?.message).toMatch(/disk .* is full/);
+    // Refused again, and a pop and a delete too, with nothing changed.
+    await expect(d.put("other", value)).rejects.toBeInstanceOf(StorageFullError);
+    refused.push("other");
+    // A pop is refused, or (if its few bytes still fit) done for good.
+    const popped = await d.pop("before-0").then(
+      (v) => v,
+      (err: unknown) => {
+        if (err instanceof StorageFullError) return undefined;
+        throw err;
+      },
+    );
+    if (popped !== undefined) acked.delete("before-0");
+    // A dict cannot be created while a shard cannot record it.
+    await expect(Dict.objects.create("made-while-full", { client })).rejects.toBeInstanceOf(StorageFullError);
+    // Reads keep working.
+    for (const [k, v] of acked) expect(await d.get(k)).toBe(v);
+    for (const k of refused) expect(await d.get(k)).toBeUndefined();
+    // No file pile-up while full.
+    expect(readdirSync(join(disk.path, "shard-1", "log")).length).toBeLessThanOrEqual(6);
+
+    filler.release();
+    await waitUntil(
+      async () => {
+        try {
+          await d.put("after", "ok");
+          return true;
+        } catch (err) {
+          if (err instanceof StorageFullError) return false;
+          throw err;
+        }
+      },
+      { what: "writes to be accepted again once space is freed", timeoutMs: 15_000 },
+    );
+    acked.set("after", "ok");
+    const made = await Dict.objects.create("made-after", { client });
+    await made.put("k", 1);
+
+    await tc.cluster.kill("shard-1");
+    await tc.cluster.startShard("shard-1");
+    await waitUntil(async () => (await d.get("after")) === "ok", { what: "the restarted shard to serve" });
+    for (const [k, v] of acked) expect(await d.get(k), k).toBe(v);
+    for (const k of refused) expect(await d.get(k), k).toBeUndefined();
+    expect(await d.len()).toBe(acked.size);
+    expect(await made.get("k")).toBe(1);
+  });
+});
