@@ -15,8 +15,8 @@ export class CorruptStorageError extends Error {
   ) {
     super(
       `${file} is corrupt at offset ${offset}: ${reason}. The node will not start on data it cannot trust. ` +
-        `Run "shardict repair --data-dir <dataDir> --id <node>" to keep every valid record and list what is dropped, ` +
-        `or, if this shard has in-sync replicas, move its folder aside so it is rebuilt from them (see README "Durability").`,
+        `Keep a copy of the folder. If this shard's partitions have in-sync replicas, move the folder aside and re-add the shard ` +
+        `so it is rebuilt from them; otherwise this folder is the only copy and everything before this offset is valid (see README "Durability").`,
     );
   }
 }
