@@ -13,7 +13,7 @@ import { localSecretPath } from "../launcher/local-cluster.js";
 import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
-import { CorruptStorageError, StorageFailedError } from "../store/storage-errors.js";
+import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFailedError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
 
 const USAGE = `usage:
@@ -43,11 +43,6 @@ function port(value: string | undefined): number | undefined {
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--port must be an integer from 0 to 65535, got "${value}"`);
   return n;
 }
-
-/** A storage write or sync failed: restart me (the launcher does, with backoff). */
-const EXIT_STORAGE_FAILED = 75;
-/** Stored data failed its checks: restarting cannot help, an operator must look (no restart). */
-const EXIT_CORRUPT_DATA = 78;
 
 interface Stoppable {
   stop(): Promise<void>;

@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { resolve, dirname, isAbsolute } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { DEFAULT_SEGMENT_BYTES } from "../store/segment-space.js";
 
 const HostPort = Type.Object(
   {
@@ -66,7 +67,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   ephemeralGraceMs: 60_000,
   clientTokens: [],
   storageEngine: "log",
-  logSegmentBytes: 16 * 1024 * 1024,
+  logSegmentBytes: DEFAULT_SEGMENT_BYTES,
   heartbeatMs: 250,
   suspectAfterMs: 750,
   deadAfterMs: 750,

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ClusterConfig } from "../config/cluster-config.js";
+import { EXIT_CORRUPT_DATA } from "../store/storage-errors.js";
 
 export interface LocalClusterOptions {
   /** Path of the config file every node reads. */
@@ -37,8 +38,6 @@ export interface LocalClusterOptions {
   supervise?: boolean;
 }
 
-/** A node that refused to start on corrupt data: an operator must look. */
-const EXIT_CORRUPT_DATA = 78;
 /** A node that ran this long before exiting restarts without waiting. */
 const STABLE_RUN_MS = 30_000;
 
@@ -85,6 +84,8 @@ export class LocalCluster {
   private readonly nodes = new Map<string, NodeProcess>();
   private readonly waiters: { pattern: RegExp; node: string | undefined; resolve: (m: RegExpMatchArray) => void }[] = [];
   coordinatorUrl = "";
+  /** Set by stop(): no node is restarted from then on. */
+  private stopping = false;
 
   constructor(opts: LocalClusterOptions) {
     this.opts = opts;
@@ -188,8 +189,6 @@ export class LocalCluster {
       this.spawnNode(node.name, node.args, node.env, crashes).catch((err: unknown) => this.opts.onLine?.(node.name, `launcher: restarting ${node.name} failed: ${(err as Error).message}`));
     }, delay);
   }
-
-  private stopping = false;
 
   private onLine(node: string, line: string): void {
     this.opts.onLine?.(node, line);

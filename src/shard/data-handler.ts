@@ -149,24 +149,25 @@ export class DataHandler {
    */
   handle(frame: DataFrame, clientId?: string): unknown {
     let bytes = writeBytes(frame);
+    if (bytes === 0) return this.admitted(frame, clientId);
     // A pop's stored answer holds the value it removes.
     if (frame.type === "pop") bytes += this.ctx.host.existing(frame.part)?.valueBytes(frame.dict, keyString(frame.key)) ?? 0;
-    if (bytes === 0) return this.admitted(frame, clientId);
-    const release = () => this.ctx.release(bytes);
-    const go = () => {
-      let result: unknown;
-      try {
-        result = this.admitted(frame, clientId);
-      } catch (err) {
-        release();
-        throw err;
-      }
-      if (result instanceof Promise) return result.finally(release);
-      release();
-      return result;
-    };
     const waiting = this.ctx.reserve(bytes);
-    return waiting ? waiting.then(go) : go();
+    return waiting ? waiting.then(() => this.withReserved(frame, clientId, bytes)) : this.withReserved(frame, clientId, bytes);
+  }
+
+  /** Run a write whose bytes are reserved; the reservation ends when the request settles. */
+  private withReserved(frame: DataFrame, clientId: string | undefined, bytes: number): unknown {
+    let result: unknown;
+    try {
+      result = this.admitted(frame, clientId);
+    } catch (err) {
+      this.ctx.release(bytes);
+      throw err;
+    }
+    if (result instanceof Promise) return result.finally(() => this.ctx.release(bytes));
+    this.ctx.release(bytes);
+    return result;
   }
 
   private admitted(frame: DataFrame, clientId?: string, held = false): unknown {

@@ -19,20 +19,18 @@
  * change anything (see {@link reserve}), and a snapshot that does not fit is dropped and
  * tried again later.
  */
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeRecord, encodeTrailer } from "./log-record.js";
+import { encodeRecord, encodeTrailer, HEADER } from "./log-record.js";
 import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, scanFile } from "./log-file.js";
-import { SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
+import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
 import { isNoSpace, StorageFailedError } from "./storage-errors.js";
 import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
 
-/** Default size of a segment (made ahead of use, filled with zeros). */
-export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** A snapshot that failed for lack of space is tried again this much later. */
 const SNAPSHOT_RETRY_MS = 5_000;
 
@@ -187,11 +185,6 @@ export class LogEngine implements StorageEngine {
     this.source = source;
   }
 
-  /** The failure that stopped this engine, if one did. */
-  get failed(): StorageFailedError | undefined {
-    return this.failure;
-  }
-
   get tight(): boolean {
     return this.space.tight;
   }
@@ -234,8 +227,9 @@ export class LogEngine implements StorageEngine {
       this.snapshotBytes = buf.length;
       for (const batch of scanFile(buf, snap.name, KIND_SNAPSHOT, false).batches) for (const m of batch) replay.apply(m);
     }
-    const segments = kept.filter((f) => f.ext === "log" && f.seq >= from).map((f) => ({ ...f, buf: readFileSync(join(this.dir, f.name)) }));
-    const written = segments.filter((s) => hasRecords(s.buf));
+    // Which segments hold records is in their first bytes; each is read whole only to replay it.
+    const segments = kept.filter((f) => f.ext === "log" && f.seq >= from).map((f) => ({ ...f, head: readHead(join(this.dir, f.name)) }));
+    const written = segments.filter((s) => hasRecords(s.head));
     const newest = written.at(-1)?.seq;
     // What was read may sit in the page cache unsynced (the last run died on a failed sync):
     // make it durable before anything is served from it, or fail as that run did.
@@ -253,7 +247,7 @@ export class LogEngine implements StorageEngine {
     }
     let logBytes = 0;
     for (const s of written) {
-      const scanned = scanFile(s.buf, s.name, KIND_SEGMENT, s.seq === newest);
+      const scanned = scanFile(readFileSync(join(this.dir, s.name)), s.name, KIND_SEGMENT, s.seq === newest);
       for (const batch of scanned.batches) for (const m of batch) replay.apply(m);
       logBytes += scanned.end;
       if (scanned.torn) this.cutTorn(s.name, scanned.torn);
@@ -261,7 +255,7 @@ export class LogEngine implements StorageEngine {
     // Segments never written: those after the newest are ready to use; any other is empty.
     for (const s of segments) {
       if (written.includes(s)) continue;
-      if (newest === undefined || s.seq > newest) this.space.spares.push({ seq: s.seq, size: s.buf.length });
+      if (newest === undefined || s.seq > newest) this.space.spares.push({ seq: s.seq, size: statSync(join(this.dir, s.name)).size });
       else unlinkSync(join(this.dir, s.name));
     }
     for (const f of kept) if (f.seq < from) unlinkSync(join(this.dir, f.name));
@@ -325,16 +319,16 @@ export class LogEngine implements StorageEngine {
     return failure;
   }
 
-  /** The segment to append `bytes` to: the current one, or the next ready (made now if none). */
-  private segmentFor(bytes: number): Current {
-    const c = this.current;
-    if (c && c.at + bytes <= c.size) return c;
-    if (c) closeSync(c.fd);
+  /**
+   * The next ready segment for a record of `bytes` that the current one cannot hold; one is
+   * made now if none is big enough (only writes nobody reserved, or a record bigger than a
+   * segment, get there). Segments are used in number order: smaller ones before it are dropped.
+   */
+  private async nextSegment(bytes: number): Promise<Current> {
+    if (this.current) closeSync(this.current.fd);
     this.current = undefined;
     this.space.currentFree = 0;
-    // Only writes nobody reserved (or a record bigger than a segment) get here with none ready.
-    if (this.space.spares.every((s) => s.size - FILE_HEADER < bytes)) this.space.makeNow(bytes);
-    // The first big enough; smaller ones before it are dropped, so segments are used in number order.
+    if (this.space.spares.every((s) => s.size - FILE_HEADER < bytes)) await this.space.make(bytes);
     let spare = this.space.spares.shift() as Spare;
     while (spare.size - FILE_HEADER < bytes) {
       unlinkSync(join(this.dir, segmentName(spare.seq, "log")));
@@ -364,7 +358,8 @@ export class LogEngine implements StorageEngine {
         this.waiters = [];
         try {
           const buf = encodeRecord(batch);
-          const seg = this.segmentFor(buf.length);
+          const c = this.current;
+          const seg = c && c.at + buf.length <= c.size ? c : await this.nextSegment(buf.length);
           // Into the page cache at once (microseconds); only the sync waits on the disk.
           writeAllAt(seg.fd, buf, seg.at);
           await new Promise<void>((resolve, reject) => fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
@@ -379,7 +374,7 @@ export class LogEngine implements StorageEngine {
           this.looping = false;
           return;
         }
-        if (this.space.spares.length === 0) this.space.keepAhead();
+        this.space.keepAhead();
         continue;
       }
       const due = this.fileBytes > Math.max(MIN_COMPACT_BYTES, 2 * this.snapshotBytes) && Date.now() >= this.snapshotRetryAt;
@@ -490,6 +485,17 @@ export class LogEngine implements StorageEngine {
     await this.space.idle();
     if (this.current) closeSync(this.current.fd);
     this.current = undefined;
+  }
+}
+
+/** The first bytes of a file: enough to tell whether it holds records. */
+function readHead(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(FILE_HEADER + HEADER);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -8,7 +8,7 @@
  * made, it is refused with {@link StorageFullError} before it changes anything, and
  * admitted again as soon as a new segment can be made (the disk had room freed).
  */
-import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { renameSync, unlinkSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { StorageFullError } from "../errors.js";
@@ -25,7 +25,10 @@ const ZEROS = Buffer.alloc(1 << 20);
 /** After a failed attempt to make a segment, wait this long before trying again. */
 const FULL_RETRY_MS = 1_000;
 
-export function segmentName(seq: number, ext: "log" | "snap" | "tmp" | "prep"): string {
+/** Default size of a segment (`logSegmentBytes`). */
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+export function segmentName(seq: number, ext: "log" | "snap" | "tmp"): string {
   return `${String(seq).padStart(12, "0")}.${ext}`;
 }
 
@@ -149,33 +152,10 @@ export class SegmentSpace {
       await file?.close().catch(() => {});
       this.failed(prep, err);
     }
-    this.made(seq, size);
-  }
-
-  /**
-   * The same, now, for the write loop when it finds no segment ready (only writes nobody
-   * reserved can get there). Throws on any failure.
-   */
-  makeNow(bytes: number): void {
-    const size = FILE_HEADER + Math.max(this.opts.segmentBytes, bytes);
-    const prep = join(this.opts.dir, `${++this.prepared}.prep`);
-    let fd: number | undefined;
-    let seq = 0;
-    try {
-      fd = openSync(prep, "w");
-      writeSync(fd, fileHeader(KIND_SEGMENT));
-      for (let at = FILE_HEADER; at < size; ) at += writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, size - at));
-      fdatasyncSync(fd);
-      closeSync(fd);
-      fd = undefined;
-      seq = this.opts.nextSeq();
-      renameSync(prep, join(this.opts.dir, segmentName(seq, "log")));
-      this.opts.syncDir();
-    } catch (err) {
-      if (fd !== undefined) closeSync(fd);
-      this.failed(prep, err);
-    }
-    this.made(seq, size);
+    if (this.fullError) this.opts.log(`${this.opts.node}: space freed in ${this.opts.dir}: accepting writes again`);
+    this.fullError = undefined;
+    this.fullAt = Number.NEGATIVE_INFINITY;
+    this.spares.push({ seq, size });
   }
 
   /** No partial file is left; a full disk is remembered (and refuses writes for a while). */
@@ -194,13 +174,6 @@ export class SegmentSpace {
     this.fullAt = Date.now();
     this.fullError = new StorageFullError(`${this.opts.node}: the disk holding ${this.opts.dir} is full; the write was not applied (reads still work; writes resume once space is freed)`, this.opts.node, this.opts.dir);
     throw err;
-  }
-
-  private made(seq: number, size: number): void {
-    if (this.fullError) this.opts.log(`${this.opts.node}: space freed in ${this.opts.dir}: accepting writes again`);
-    this.fullError = undefined;
-    this.fullAt = Number.NEGATIVE_INFINITY;
-    this.spares.push({ seq, size });
   }
 }
 

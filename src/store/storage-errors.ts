@@ -32,6 +32,11 @@ export class StorageFailedError extends Error {
   }
 }
 
+/** Exit code of a node whose storage failed: restart it (a supervisor does, with backoff). */
+export const EXIT_STORAGE_FAILED = 75;
+/** Exit code of a node that refused its data as corrupt: restarting cannot help, an operator must look. */
+export const EXIT_CORRUPT_DATA = 78;
+
 /** ENOSPC, EDQUOT: a condition that goes away once space is freed. */
 export function isNoSpace(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

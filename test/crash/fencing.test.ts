@@ -28,8 +28,7 @@ describe("read fencing", () => {
     const part = partitionOf(d.objectId, encodeKey("k"), client.table.partitions);
     const leader = client.table.primaryOf(part) as string;
     await d.put("k", "old");
-    const raw = await RawPeer.open(chaos.clientLinks.get(leader)?.url as string);
-    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "fencing" })).type).toBe("ok");
+    const raw = await RawPeer.client(chaos.clientLinks.get(leader)?.url as string, "fencing");
     const get = (rid: number) => raw.request({ type: "get", rid, dict: d.objectId, part, epoch: client.table.epoch, key: Buffer.from(encodeKey("k")) });
     expect((await get(2)).type).toBe("ok");
 

@@ -110,8 +110,7 @@ describe("replication (rf 2)", () => {
     await d.put(target.key, "before");
     const oldEpoch = client.table.pepochOf(target.part);
     const url = tc.cluster.urlOf(leader) as string;
-    const raw = await RawPeer.open(url);
-    expect((await raw.request({ type: "hello", rid: 1, v: 1, clientId: "fencing-test" })).type).toBe("ok");
+    const raw = await RawPeer.client(url, "fencing-test");
     await tc.cluster.kill(leader, "SIGSTOP");
     await waitUntil(async () => {
       await client.refreshTable();

@@ -29,11 +29,7 @@ describe("deduplicated retries", () => {
     const kb = Buffer.from(encodeKey(key));
     const value = Buffer.from(await encodeValue("first"));
     const frame = (type: string, rid: number, extra: Record<string, unknown> = {}) => ({ type, rid, dict: d.objectId, part, epoch: client.table.epoch, key: kb, ...extra });
-    const open = async () => {
-      const p = await RawPeer.open(tc.cluster.urlOf("shard-1") as string);
-      expect((await p.request({ type: "hello", rid: 1, v: 1, clientId: "retrying-client" })).type).toBe("ok");
-      return p;
-    };
+    const open = () => RawPeer.client(tc.cluster.urlOf("shard-1") as string, "retrying-client");
     let p = await open();
     const put = (rid: number) => p.request(frame("put", rid, { value, ifAbsent: true }));
     expect((await put(10)).result).toBe(true);

@@ -29,6 +29,14 @@ export class RawPeer {
     });
   }
 
+  /** Open a connection and introduce it as client `clientId` (whose writes a node deduplicates). */
+  static async client(url: string, clientId: string): Promise<RawPeer> {
+    const p = await RawPeer.open(url);
+    const reply = await p.request({ type: "hello", rid: 1, v: 1, clientId });
+    if (reply.type !== "ok") throw new Error(`hello refused: ${JSON.stringify(reply)}`);
+    return p;
+  }
+
   sendBytes(bytes: Uint8Array | string): void {
     this.ws.send(bytes);
   }

@@ -3,24 +3,16 @@
  * snapshot either leaves every committed write readable or makes recovery refuse with
  * CorruptStorageError naming the file and offset; only a torn last write is cut off.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LogEngine } from "../../src/store/log-engine.js";
 import { CorruptStorageError } from "../../src/store/storage-errors.js";
 import type { Mutation, RecoveredState } from "../../src/store/storage-engine.js";
 import { mulberry32 } from "../helpers/prng.js";
+import { tempFolders } from "../helpers/temp-folders.js";
 
-const dirs: string[] = [];
-function folder(): string {
-  const d = mkdtempSync(join(tmpdir(), "shardict-corrupt-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const folder = tempFolders("shardict-corrupt-");
 
 const b = (s: string) => Uint8Array.from(Buffer.from(s));
 const set = (key: string, value: string): Mutation => ({ op: "set", part: 0, dict: "d", gen: 0, key: b(key), value: b(value), deadline: 1000 });

@@ -3,23 +3,15 @@
  * generations and drops replay right, a torn tail is cut off, and a snapshot replaces the
  * segments before it without losing what was written while it was taken.
  */
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LogEngine } from "../../src/store/log-engine.js";
 import { KIND_SEGMENT, scanFile } from "../../src/store/log-file.js";
 import type { Mutation, RecoveredState } from "../../src/store/storage-engine.js";
+import { tempFolders } from "../helpers/temp-folders.js";
 
-const dirs: string[] = [];
-function folder(): string {
-  const d = mkdtempSync(join(tmpdir(), "shardict-log-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const folder = tempFolders("shardict-log-");
 
 const b = (s: string) => Uint8Array.from(Buffer.from(s));
 const set = (part: number, dict: string, gen: number, key: string, value: string, deadline = 1000): Mutation => ({
