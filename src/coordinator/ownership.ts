@@ -59,6 +59,14 @@ export class Ownership {
    * A shard is dead: each partition it led is taken over by its first in-sync replica under
    * a new partition epoch; it leaves the replica set of the others. Partitions without a
    * replica wait for it to come back.
+   *
+   * The other in-sync replicas of a promoted partition become learners, rebuilt from the new
+   * primary. They hold every acknowledged write, but not necessarily the same unacknowledged
+   * ones: the dead primary's last frames may have reached some replicas and not others, and
+   * a replica whose table lags can still take a frame from the deposed primary after the
+   * promotion. The new primary serves what it holds (and answers retries from it), so a
+   * replica that differs from it could, once promoted in turn, lose a write that was read or
+   * acknowledged meanwhile, or show one nobody saw. A copy makes them equal again.
    */
   failover(dead: string): { promoted: number; dropped: number } {
     let promoted = 0;
@@ -73,7 +81,12 @@ export class Ownership {
       if (i === 0) {
         this.pepochs[p] = (this.pepochs[p] ?? 0) + 1;
         promoted++;
-      } else dropped++;
+        const [next, ...others] = o.slice(1) as [string, ...string[]];
+        this.owners[p] = [next];
+        this.learners[p] = [...others, ...(this.learners[p] ?? []).filter((id) => !others.includes(id))];
+        continue;
+      }
+      dropped++;
       this.owners[p] = o.filter((id) => id !== dead);
     }
     return { promoted, dropped };

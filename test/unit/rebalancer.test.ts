@@ -893,3 +893,33 @@ describe("Ownership: a dead desired shard (rf 2)", () => {
     }
   });
 });
+
+describe("Ownership: failover at rf 3", () => {
+  it("promotes the first replica alone and rebuilds the other replicas from it as learners", () => {
+    const own = new Ownership(P, 3, FOUR, undefined);
+    const dead = S1;
+    const led = own.owners.flatMap((o, p) => (o[0] === dead ? [p] : []));
+    const replicaOnly = own.owners.flatMap((o, p) => (o[0] !== dead && o.includes(dead) ? [p] : []));
+    expect(led.length).toBeGreaterThan(0);
+    const before = snapshot(own);
+    expect(own.failover(dead)).toEqual({ promoted: led.length, dropped: replicaOnly.length });
+    for (const p of led) {
+      const [, next, ...others] = at(before.owners, p);
+      // The others may differ from the new primary in what was never acknowledged: they get
+      // a copy of it (a reset, then its entries) before they count as replicas again.
+      expect(own.owners[p]).toEqual([next]);
+      expect(own.learners[p]).toEqual(others);
+      expect(own.pepochs[p]).toBe(at(before.pepochs, p) + 1);
+    }
+    for (const p of replicaOnly) {
+      expect(own.owners[p]).toEqual(at(before.owners, p).filter((id) => id !== dead));
+      expect(own.pepochs[p]).toBe(at(before.pepochs, p));
+    }
+    // The rebalancer keeps them as learners (they are desired) and adds one for the dead shard's place.
+    own.rebalance(allBut(dead), everyone, 2);
+    for (const p of led) {
+      for (const x of at(before.owners, p).slice(2)) expect(own.learners[p]).toContain(x);
+      expect(own.learners[p]).not.toContain(dead);
+    }
+  });
+});
