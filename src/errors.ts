@@ -131,14 +131,26 @@ export class AuthError extends DictError {
 export class RetryableError extends DictError {
   override name = "RetryableError" as const;
   readonly code: WireCode;
-  constructor(code: WireCode, message: string) {
+  /**
+   * The node had already applied the request when it failed this way (its replicas had not
+   * all confirmed it when it stopped leading): a retry is still safe (answers are kept per
+   * request id), but if none gets through its outcome is unknown, not "not applied".
+   */
+  readonly maybeApplied: boolean;
+  constructor(code: WireCode, message: string, maybeApplied = false) {
     super(message);
     this.code = code;
+    this.maybeApplied = maybeApplied;
   }
 }
 
+/** The same retryable failure, for a request this node had already applied. */
+export function afterApply(err: unknown): unknown {
+  return err instanceof RetryableError && !err.maybeApplied ? new RetryableError(err.code, err.message, true) : err;
+}
+
 /** Map an error reply from the wire to the error class a caller sees. */
-export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number; node?: string; folder?: string }): DictError {
+export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number; node?: string; folder?: string; maybeApplied?: boolean }): DictError {
   switch (code) {
     case WireCode.KeyError:
       return new KeyError(message);
@@ -156,7 +168,7 @@ export function errorFromWire(code: string, message: string, data?: { limit?: nu
       return new StorageFullError(message, data?.node ?? "", data?.folder ?? "");
     case WireCode.WrongOwner:
     case WireCode.Unavailable:
-      return new RetryableError(code, message);
+      return new RetryableError(code, message, data?.maybeApplied === true);
     default:
       return new DictError(`${code}: ${message}`);
   }

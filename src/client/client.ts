@@ -320,7 +320,7 @@ export class Client {
         if (err instanceof DictError) throw err;
         throw new ConnectionError((err as Error).message, { cause: err });
       }
-      if (err instanceof ConnectionError && sent) maybeApplied = true;
+      if ((err instanceof ConnectionError && sent) || (err instanceof RetryableError && err.maybeApplied)) maybeApplied = true;
       lastError = err;
     };
     let attempt = 0;

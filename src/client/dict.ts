@@ -525,7 +525,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
           return;
         }
         const err = s.reason as Error;
-        if (err instanceof ConnectionError) maybeApplied = true;
+        if (err instanceof ConnectionError || (err instanceof RetryableError && err.maybeApplied)) maybeApplied = true;
         else if (!(err instanceof RetryableError)) throw err;
         lastError = err;
       });

@@ -11,7 +11,7 @@ import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.
 import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
-import { ConnectionError, RequestSizeError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
+import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
 
 /** Handles one incoming request; its return value is the reply's `result`. */
 export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
@@ -286,6 +286,8 @@ export class Peer {
     } else if (err instanceof StorageFullError) {
       frame.node = err.node;
       frame.folder = err.folder;
+    } else if (err instanceof RetryableError && err.maybeApplied) {
+      frame.maybeApplied = true;
     }
     this.send(frame);
   }

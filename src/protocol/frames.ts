@@ -190,6 +190,8 @@ export const Err = Type.Object({
   size: Type.Optional(Type.Number()),
   /** A full disk: which node, which folder. */
   node: Type.Optional(Type.String({ maxLength: 256 })),
+  /** A retryable failure of a request the node had already applied (see RetryableError). */
+  maybeApplied: Type.Optional(Type.Boolean()),
   folder: Type.Optional(Type.String({ maxLength: 4096 })),
 });
 

@@ -13,8 +13,9 @@ import type { RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
+import { ReplicaApplier } from "./replica-applier.js";
 import { Replicator } from "./replicator.js";
-import { RetryableError, WireCode } from "../errors.js";
+import { afterApply, RetryableError, WireCode } from "../errors.js";
 import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
@@ -91,6 +92,7 @@ export class ShardNode {
   /** performance.now() until which this node may lead without asking (its coordinator lease). */
   private leaseUntil = 0;
   private readonly replicator: Replicator;
+  private readonly replica: ReplicaApplier;
   private dedupTimer: NodeJS.Timeout | undefined;
   private readonly data: DataHandler;
   private link: CoordinatorLink | undefined;
@@ -156,6 +158,12 @@ export class ShardNode {
       refreshTable: () => this.refreshTable(),
       snapshot: (part) => this.snapshotOf(part),
     });
+    this.replica = new ReplicaApplier({
+      selfId: this.id,
+      table: () => this.table,
+      refreshTable: () => this.refreshTable(),
+      apply: (frame) => this.applyReplication(frame),
+    });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
       const exists = await this.link.dictExists(id);
@@ -190,7 +198,11 @@ export class ShardNode {
         const muts = store.takePending();
         if (muts.length === 0) return undefined;
         const local = this.engine.commit(muts);
-        const remote = this.replicator.replicate(store.part, muts);
+        // Applied here already: if the replicas cannot all confirm it (this node stopped
+        // leading meanwhile), the client must treat it as "may have happened".
+        const remote = this.replicator.replicate(store.part, muts)?.catch((err: unknown) => {
+          throw afterApply(err);
+        });
         if (!remote) return local;
         return local ? Promise.all([local, remote]).then(() => undefined) : remote;
       },
@@ -450,21 +462,8 @@ export class ShardNode {
     }
   }
 
-  /**
-   * A replica applies its primary's mutations. It refuses a sender that is not the
-   * partition's primary at the partition epoch it knows: a deposed primary can then never
-   * get a write acknowledged. A sender ahead of it makes it fetch the table first.
-   */
-  private async applyReplication(frame: FrameOf<"repl">, sender: string): Promise<void> {
-    if (!this.table || this.table.pepochOf(frame.part) < frame.pepoch) await this.refreshTable().catch(() => {});
-    const t = this.table;
-    const mine = t !== undefined && (t.replicasOf(frame.part).includes(this.id) || t.learnersOf(frame.part).includes(this.id));
-    if (!t || t.primaryOf(frame.part) !== sender || t.pepochOf(frame.part) !== frame.pepoch || !mine) {
-      throw new RetryableError(
-        WireCode.WrongOwner,
-        `${this.id} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,
-      );
-    }
+  /** A replica applies an accepted frame (see {@link ReplicaApplier}): room first, then durably. */
+  private async applyReplication(frame: FrameOf<"repl">): Promise<void> {
     // Room first: a replica whose disk is full refuses (the primary reports it, and goes on without it).
     let bytes = 0;
     for (const m of frame.muts) bytes += replBytes(m);
@@ -520,7 +519,7 @@ export class ShardNode {
     if (frame.type === "repl" || frame.type === "confirm") {
       const who = peer.meta.clientId;
       if (peer.meta.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
-      return frame.type === "repl" ? this.applyReplication(frame, who.slice(5)) : this.confirmLeader(frame, who.slice(5));
+      return frame.type === "repl" ? this.replica.receive(frame, who.slice(5)) : this.confirmLeader(frame, who.slice(5));
     }
     if (frame.type === "table.get" && this.table) return this.table.toData();
     if (frame.type === "hello") {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as api from "../../src/index.js";
-import { WireCode, errorFromWire, wireCodeOf } from "../../src/errors.js";
+import { afterApply, RetryableError, WireCode, errorFromWire, wireCodeOf } from "../../src/errors.js";
 
 const names = ["KeyError", "NotFoundError", "AlreadyExistsError", "InvalidError", "RequestSizeError", "DeserializationError", "ConnectionError", "AuthError"] as const;
 
@@ -30,5 +30,17 @@ describe("public errors", () => {
     expect([size.limit, size.size]).toEqual([5, 9]);
     expect(wireCodeOf(new Error("x"))).toBe(WireCode.Internal);
     expect(errorFromWire("SOMETHING_NEW", "m")).toBeInstanceOf(api.DictError);
+  });
+
+  it("a retryable failure after the node applied the request stays marked on the wire", () => {
+    const moved = new RetryableError(WireCode.WrongOwner, "stopped leading");
+    const marked = afterApply(moved) as RetryableError;
+    expect(marked.maybeApplied).toBe(true);
+    expect(marked.code).toBe(WireCode.WrongOwner);
+    expect(afterApply(marked)).toBe(marked);
+    const other = new Error("x");
+    expect(afterApply(other)).toBe(other);
+    expect((errorFromWire(WireCode.WrongOwner, "m", { maybeApplied: true }) as RetryableError).maybeApplied).toBe(true);
+    expect((errorFromWire(WireCode.Unavailable, "m") as RetryableError).maybeApplied).toBe(false);
   });
 });
