@@ -176,7 +176,8 @@ async function main(argv: string[]): Promise<void> {
       clusterSecret,
       // Fail-stop: exit at once (no graceful stop: nothing more may be answered) for the
       // supervisor to restart the node from what is on disk.
-      onFatal: () => process.exit(EXIT_STORAGE_FAILED),
+      // Corrupt data that the cluster cannot rebuild: a restart would not help (no restart).
+      onFatal: (err) => process.exit(err instanceof CorruptStorageError ? EXIT_CORRUPT_DATA : EXIT_STORAGE_FAILED),
     });
     // Before start: a SIGTERM that arrives while it starts must still mean "leave".
     shardSignals(node);

@@ -356,6 +356,7 @@ export class CoordinatorNode {
       // A restarted shard whose old socket has not timed out yet: the new one wins.
       member.peer.close(1008, "replaced by a newer registration");
     }
+    if (frame.lostData) await this.forgetCopies(frame.shardId);
     peer.meta.shardId = frame.shardId;
     const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
@@ -375,6 +376,32 @@ export class CoordinatorNode {
       // A shard started without this cluster's config says so when its own settings differ.
       settings: { entryTtlMs: this.cfg.entryTtlMs, maxEntryBytes: this.cfg.maxEntryBytes },
     };
+  }
+
+  /**
+   * A shard found its data corrupt and holds nothing now: forget its copies as if it had
+   * died (its partitions fail over to their replicas), so that it is rebuilt as a learner.
+   * Refused, changing nothing, if it held the only copy of a partition: that data exists
+   * nowhere else, and the operator must decide (repair, or give it up).
+   */
+  private async forgetCopies(id: string): Promise<void> {
+    // Whatever the old process still believed, its lease must have run out first.
+    const member = this.membership.get(id);
+    const wait = (member?.lastHeard ?? 0) + this.cfg.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Checked after the wait, and acted on in the same turn: no failover comes in between.
+    const only: number[] = [];
+    this.own.owners.forEach((o, p) => {
+      if (o.length === 1 && o[0] === id) only.push(p);
+    });
+    if (only.length > 0) {
+      throw new InvalidError(
+        `shard ${id} lost its data and held the only copy of partitions ${only.join(", ")}: they cannot be rebuilt from a replica (repair its folder with shardict repair, or restore it)`,
+      );
+    }
+    const { promoted, dropped } = this.own.failover(id);
+    await this.changed();
+    this.log(`coordinator: shard ${id} lost its data: ${promoted} partitions have a new primary, ${dropped} lost a replica; it is rebuilt from the others (epoch ${this.table.epoch})`);
   }
 
   /**

@@ -180,7 +180,12 @@ export class LocalCluster {
 
   /** Restart a node that exited by itself: at once if it had run a while, else with backoff. */
   private supervise(node: NodeProcess, code: number | null): void {
-    if (node.expectExit || this.stopping || code === 0 || code === EXIT_CORRUPT_DATA || this.nodes.get(node.name) !== node) return;
+    if (node.expectExit || this.stopping || code === 0 || this.nodes.get(node.name) !== node) return;
+    if (code === EXIT_CORRUPT_DATA) {
+      // A restart would meet the same data: an operator has to look (its log says what to do).
+      this.opts.onLine?.(node.name, `launcher: ${node.name} exited (code ${code}: its data is corrupt); not restarting it`);
+      return;
+    }
     const crashes = Date.now() - node.startedAt > STABLE_RUN_MS ? 0 : node.crashes + 1;
     const delay = crashes === 0 ? 0 : Math.min(250 * 2 ** (crashes - 1), 10_000);
     this.opts.onLine?.(node.name, `launcher: ${node.name} exited (${code === null ? `signal ${String(node.child.signalCode)}` : `code ${code}`}); restarting in ${delay} ms`);

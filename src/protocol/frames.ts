@@ -93,6 +93,8 @@ export const ShardRegister = request("shard.register", {
   v: Type.Integer(),
   shardId: Type.String({ minLength: 1, maxLength: 128 }),
   url: Type.String({ maxLength: 512 }),
+  /** The shard found its data corrupt: it holds nothing, and must be rebuilt from replicas. */
+  lostData: Type.Optional(Type.Boolean()),
 });
 
 // ---- coordinator → shard -----------------------------------------------------------------

@@ -4,7 +4,7 @@
  */
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
-import { NotFoundError } from "../errors.js";
+import { InvalidError, NotFoundError } from "../errors.js";
 import { nodeHeaders } from "../net/auth.js";
 import { Peer, type RequestHandler } from "../net/peer.js";
 import { PROTOCOL_VERSION, type MoveProgressData, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
@@ -25,6 +25,10 @@ export interface CoordinatorLinkOptions {
   maxPayload: number;
   heartbeatMs?: number;
   onRegistered: (result: RegisterResult) => void;
+  /** Whether this node lost its data (corrupt at start): the coordinator must forget its copies. */
+  lostData?: () => boolean;
+  /** The coordinator refused to forget this node's copies (InvalidError): not retried. */
+  onRefused?: (err: Error) => void;
   onLost: (reason: string) => void;
   onPush: RequestHandler;
   log: (line: string) => void;
@@ -71,7 +75,7 @@ export class CoordinatorLink {
   private async register(peer: Peer): Promise<void> {
     try {
       const result = (await peer.request(
-        { type: "shard.register", v: PROTOCOL_VERSION, shardId: this.opts.shardId, url: this.opts.advertiseUrl },
+        { type: "shard.register", v: PROTOCOL_VERSION, shardId: this.opts.shardId, url: this.opts.advertiseUrl, ...(this.opts.lostData?.() && { lostData: true }) },
         { timeoutMs: 10_000 },
       )) as RegisterResult;
       this.backoffMs = 100;
@@ -80,6 +84,10 @@ export class CoordinatorLink {
       this.startHeartbeat(peer);
     } catch (err) {
       this.opts.log(`${this.opts.shardId}: registration failed: ${(err as Error).message}`);
+      if (err instanceof InvalidError && this.opts.lostData?.() && this.opts.onRefused) {
+        this.stopped = true;
+        this.opts.onRefused(err);
+      }
       peer.close(1000, "registration failed");
     }
   }

@@ -148,6 +148,9 @@ export class DataHandler {
    * before it changes anything when the disk is full.
    */
   handle(frame: DataFrame, clientId?: string): unknown {
+    // Before any reservation: a node that is not serving must not touch its storage (one
+    // that lost its data has not set the corrupt files aside yet).
+    if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     let bytes = writeBytes(frame);
     if (bytes === 0) return this.admitted(frame, clientId);
     // A pop's stored answer holds the value it removes.

@@ -17,13 +17,14 @@ import { ReplicaApplier } from "./replica-applier.js";
 import { Replicator } from "./replicator.js";
 import { afterApply, RetryableError, WireCode } from "../errors.js";
 import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
-import type { Mutation, ReplMutation } from "../store/storage-engine.js";
+import type { Mutation, RecoveredState, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import { systemClock, type Clock } from "../store/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
 import { LogEngine } from "../store/log-engine.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
+import { CorruptStorageError } from "../store/storage-errors.js";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
@@ -271,10 +272,24 @@ export class ShardNode {
 
   private failedWith: Error | undefined;
 
-  /** Rebuild partitions, counters and expiry heaps from storage, before serving. */
+  /**
+   * Rebuild partitions, counters and expiry heaps from storage, before serving. Corrupt data
+   * at rf >= 2 is not fatal yet: the node registers saying it lost its data, and the
+   * coordinator either forgets its copies (they are rebuilt from the replicas) or, if it held
+   * the only copy of some partition, refuses, and the node stops (see onRegistered).
+   */
   private recover(): void {
     const t0 = performance.now();
-    const state = this.engine.recover();
+    let state: RecoveredState;
+    try {
+      state = this.engine.recover();
+    } catch (err) {
+      if (!(err instanceof CorruptStorageError) || this.cfg.replicationFactor < 2 || !this.engine.quarantine) throw err;
+      this.lostData = err;
+      this.log(`${this.id}: ${err.message}`);
+      this.log(`${this.id}: replicationFactor ${this.cfg.replicationFactor}: serving nothing from this folder; asking the coordinator to rebuild this shard from its replicas`);
+      return;
+    }
     const n = this.host.recover(state);
     for (const id of state.dicts) this.dicts.add(id);
     for (const d of state.dedup) this.dedup.restore(d.id, d.at, d.answer as { r?: unknown }, d.part);
@@ -306,6 +321,13 @@ export class ShardNode {
       clusterSecret: this.clusterSecret,
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       onRegistered: (r) => this.onRegistered(r),
+      lostData: () => this.lostData !== undefined,
+      onRefused: (err) => {
+        const lost = this.lostData;
+        if (!lost) return;
+        this.log(`${this.id}: the coordinator cannot rebuild this shard: ${err.message}`);
+        this.failStop(lost);
+      },
       onLost: (reason) => {
         this.log(`${this.id}: lost the coordinator (${reason}); still serving, reconnecting`);
         this.lifecycle.send({ type: "COORDINATOR_LOST" });
@@ -369,7 +391,24 @@ export class ShardNode {
     return { total: store.size, chunks: withAnswers() };
   }
 
+  /**
+   * The coordinator has forgotten this node's copies (it said it lost its data): set the
+   * corrupt files aside and start empty, before adopting the table that makes it a learner.
+   */
+  private startOver(err: CorruptStorageError): void {
+    const quarantine = this.engine.quarantine;
+    if (!quarantine) throw err;
+    const aside = quarantine.call(this.engine);
+    this.host.recover(this.engine.recover());
+    this.lostData = undefined;
+    this.log(`${this.id}: the corrupt files are kept in ${aside}; this shard starts empty and is rebuilt from its replicas`);
+  }
+
+  /** Corrupt data found at start, until the coordinator has forgotten this node's copies. */
+  private lostData: CorruptStorageError | undefined;
+
   private onRegistered(r: RegisterResult): void {
+    if (this.lostData) this.startOver(this.lostData);
     this.registered = true;
     const theirs = r.settings;
     if (theirs && (theirs.entryTtlMs !== this.cfg.entryTtlMs || theirs.maxEntryBytes !== this.cfg.maxEntryBytes)) {

@@ -21,7 +21,7 @@
  */
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { encodeRecord, encodeTrailer, HEADER } from "./log-record.js";
 import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, scanFile } from "./log-file.js";
 import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
@@ -264,6 +264,23 @@ export class LogEngine implements StorageEngine {
     this.fileBytes = logBytes;
     this.space.keepAhead();
     return replay.state();
+  }
+
+  /**
+   * Set the folder's files aside, untouched, and start over empty: for a node whose data is
+   * corrupt and that is rebuilt from its replicas. Only before a successful recover (nothing
+   * has been written or reserved yet). Returns where the files went.
+   */
+  quarantine(): string {
+    if (this.current || this.lastWrittenSeq > 0 || this.space.spares.length > 0) throw new Error("quarantine() is only for a log that failed to recover");
+    const aside = `${this.dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    renameSync(this.dir, aside);
+    mkdirSync(this.dir);
+    syncDir(dirname(this.dir));
+    this.snapshotBytes = 0;
+    this.fileBytes = 0;
+    this.nextSeq = 1;
+    return aside;
   }
 
   /** A crash cut this record short; it was never acknowledged. Zero it for good. */

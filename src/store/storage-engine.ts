@@ -59,6 +59,12 @@ export interface StorageEngine {
   readonly tight: boolean;
   /** What was stored, read once at start-up. */
   recover(): RecoveredState;
+  /**
+   * After `recover` threw `CorruptStorageError`: set the stored files aside and start empty
+   * (the node is then rebuilt from its replicas). Returns where the files went. Engines
+   * that cannot do it leave it out, and such a node refuses to start.
+   */
+  quarantine?(): string;
   /** Resolves when no background removal is pending (tests and shutdown). */
   idle(): Promise<void>;
   /** Forget stored request answers older than `before` (ms since the epoch). */
