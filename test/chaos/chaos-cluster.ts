@@ -6,7 +6,7 @@
  * (ids not in the config) and leave (SIGTERM: they hand their partitions off first) while
  * it runs: `shardIds` lists the shards currently expected to be members.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
@@ -15,6 +15,7 @@ import { connect, type Client } from "../../src/index.js";
 import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { waitUntil } from "../helpers/wait.js";
 import { TcpProxy } from "./tcp-proxy.js";
+import { buildFsyncShim, shimEnv } from "../faults/helpers/fsync-shim.js";
 
 export interface ChaosClusterOptions {
   shards?: number;
@@ -95,18 +96,32 @@ export class ChaosCluster {
     });
     const configPath = join(dir, "cluster.config.json");
     writeFileSync(configPath, JSON.stringify(config));
+    // Shards load the LD_PRELOAD shim, so a disk fault can make their syncs fail (EIO) while
+    // a flag file exists; a shard that fails-stop is restarted by the launcher, as in production.
+    const shim = buildFsyncShim();
+    const flags = join(dir, "faults");
+    mkdirSync(flags);
     let self: ChaosCluster | undefined;
     const cluster = new LocalCluster({
       configPath,
       config,
       freePorts: true,
-      onLine: (node, line) => opts.log?.(`[${node}] ${line}`),
+      supervise: true,
+      onLine: (node, line) => {
+        // A shard the launcher restarted by itself listens on a new port: its proxy follows.
+        const listening = /^(\S+): listening on ws:\/\/[^:]+:(\d+)/.exec(line);
+        if (listening) self?.clientLinks.get(listening[1] as string)?.setTarget({ host: "127.0.0.1", port: Number(listening[2]) });
+        opts.log?.(`[${node}] ${line}`);
+      },
       shardOptions: (id) => ({
         coordinatorUrl: self?.coordinatorLinks.get(id)?.url ?? "",
         advertiseUrl: self?.clientLinks.get(id)?.url ?? "",
+        ...("path" in shim && { env: shimEnv(shim, { eioFlag: join(flags, `${id}.eio`) }) }),
       }),
     });
     self = new ChaosCluster(cluster, config, dir, opts.seed, opts.log ?? (() => {}));
+    if ("skip" in shim) self.log(`chaos: no disk faults: ${shim.skip}`);
+    else self.diskFaults = flags;
     await cluster.startCoordinator();
     for (const id of config.shards.map((s) => s.id)) await self.addLinks(id);
     const ready = cluster.waitFor(/coordinator: ready: all \d+ shards joined/, "coordinator");
@@ -184,6 +199,44 @@ export class ChaosCluster {
     this.setMember(id, false);
     await this.untilRegistered(id);
     return this.cluster.leave(id, MEMBERSHIP_TIMEOUT_MS);
+  }
+
+  /** Where the disk-fault flags live; undefined when the shim could not be built. */
+  private diskFaults: string | undefined;
+
+  /** Whether disk faults can be injected (the fault shim was built). */
+  get canFailSyncs(): boolean {
+    return this.diskFaults !== undefined;
+  }
+
+  /** Make every fdatasync/fsync of a shard fail with EIO from now on (`on`), or work again. */
+  failSyncs(id: string, on: boolean): void {
+    if (!this.diskFaults) throw new Error("disk faults are not available");
+    const flag = join(this.diskFaults, `${id}.eio`);
+    if (on) writeFileSync(flag, "");
+    else if (existsSync(flag)) rmSync(flag);
+  }
+
+  /**
+   * Wait until a shard runs (the launcher restarts one that stopped on a storage failure,
+   * with backoff) and the coordinator lists it alive and serving.
+   */
+  async waitBack(id: string, timeoutMs = MEMBERSHIP_TIMEOUT_MS): Promise<void> {
+    let seen = "not listed";
+    await waitUntil(
+      async () => {
+        if (!this.cluster.isRunning(id)) {
+          seen = "not running";
+          return false;
+        }
+        const me = (await this.status()).shards.find((s) => s.id === id);
+        seen = me ? `${me.state}, ${me.health}` : "not listed";
+        return me?.state === "serving" && me.health === "alive";
+      },
+      { what: `${id} to serve again`, timeoutMs, intervalMs: 200 },
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message} (${seen})`);
+    });
   }
 
   /** Wait until a shard's latest process has registered with the coordinator (or has exited). */

@@ -19,6 +19,8 @@ const verbose = process.env.SHARDICT_CHAOS_VERBOSE === "1";
 const rf = Number(process.env.SHARDICT_CHAOS_RF ?? 2);
 /** Shards joining and leaving, and processes killed in the middle of a partition move. */
 const MEMBERSHIP_FAULTS = ["join shard, then leave", "leave shard, rejoin", "kill -9 mid-move"];
+/** Failing syncs (fail-stop, supervised restarts) mixed with plain crashes. */
+const DISK_FAULTS = ["fsync EIO on shard", "kill -9 shard, restart"];
 
 describe("chaos", () => {
   const results: ChaosResult[] = [];
@@ -46,6 +48,7 @@ describe("chaos", () => {
   }
   const membershipSeed = firstSeed + seeds;
   it(`seed ${membershipSeed} (rf ${rf}): membership faults only`, () => run(membershipSeed, MEMBERSHIP_FAULTS), durationMs + 120_000);
+  it(`seed ${membershipSeed + 1} (rf ${rf}): disk faults (failing syncs) and crashes only`, () => run(membershipSeed + 1, DISK_FAULTS), durationMs + 120_000);
   it("the check is not vacuous: a recorded run with one read or one final value tampered with fails it", async () => {
     const result = await runChaos({ seed: 99, durationMs: 2_000, faults: ["kill -9 shard, restart"] });
     expect(result.violations).toEqual([]);

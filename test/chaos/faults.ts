@@ -103,6 +103,22 @@ export const FAULTS: readonly Fault[] = [
     },
   },
   {
+    // Its syncs fail: it stops serving at once (fail-stop), exits, and the launcher restarts
+    // it, again and again with backoff while the disk keeps failing; its partitions fail over.
+    name: "fsync EIO on shard",
+    on: "shard",
+    canInject: (c) => c.canFailSyncs,
+    async inject(c, shard) {
+      c.failSyncs(shard, true);
+      return {
+        heal: async () => {
+          c.failSyncs(shard, false);
+          await c.waitBack(shard);
+        },
+      };
+    },
+  },
+  {
     name: "kill -9 coordinator, restart",
     on: "coordinator",
     async inject(c) {
