@@ -6,21 +6,25 @@
  *   shardict shard --id shard-2 [--coordinator ws://H:P] [--host H] [--port P] [--data-dir DIR]
  *   shardict cluster status [--url ws://H:P] [--json] [--watch]
  *   shardict cluster remove-shard ID [--url ws://H:P] [--wait]
+ *   shardict repair --id shard-2 [--data-dir DIR | --config FILE] [--dry-run] [--json]
  */
 import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { localSecretPath } from "../launcher/local-cluster.js";
 import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
 import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFailedError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
+import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
 const USAGE = `usage:
   shardict coordinator [--config FILE] [--host HOST] [--port PORT]
   shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL]
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
+  shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
 
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
   defaults: a shard that joins takes the cluster's settings from the config it finds).
@@ -30,7 +34,14 @@ SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl
   it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
 The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config;
-  remove-shard needs it.`;
+  remove-shard needs it.
+repair is for a stopped shard (storageEngine "log") that refuses to start with exit code 78:
+  it rewrites each file recovery refuses with only its valid records, moves the original to
+  DIR/ID/repair-<time>/, and reports what it dropped. Dropped records are lost writes, and a
+  dropped overwrite or delete brings back the value before it: at rf >= 2 prefer a rebuild
+  from replicas. --dry-run reports and changes nothing. Exit codes: 0 nothing to repair, or
+  repaired; 1 failed; 2 bad arguments or no log folder; ${EXIT_REPAIR_DAMAGE_FOUND} --dry-run found damage;
+  ${EXIT_REPAIR_LOCKED} the node is running (its folder is locked).`;
 
 function fail(message: string): never {
   console.error(`shardict: ${message}`);
@@ -126,6 +137,9 @@ function operatorSecret(): string | undefined {
   }
 }
 
+/** For a shard that refuses its data: the repair command for its folder. */
+let repairHint: string | undefined;
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h") {
@@ -133,6 +147,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "cluster") return clusterCommand(rest, operatorSecret(), USAGE, fail);
+  if (command === "repair") {
+    process.exitCode = await repairCommand(rest, USAGE, fail);
+    return;
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -165,6 +183,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "shard") {
     if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
+    repairHint = repairCommandLine(resolve(values["data-dir"] ?? config.dataDir), values.id);
     const node = await ShardNode.open({
       config,
       id: values.id,
@@ -191,6 +210,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) fail(err.message);
   if (err instanceof CorruptStorageError) {
     console.error(`shardict: ${err.message}`);
+    if (repairHint) console.error(`shardict: at rf 1 (no replica to rebuild from), repair this folder with: ${repairHint} (with --dry-run first, to see what it would drop)`);
     process.exit(EXIT_CORRUPT_DATA);
   }
   if (err instanceof StorageFailedError) {

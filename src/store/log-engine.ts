@@ -506,7 +506,7 @@ export class LogEngine implements StorageEngine {
 }
 
 /** The first bytes of a file: enough to tell whether it holds records. */
-function readHead(path: string): Buffer {
+export function readHead(path: string): Buffer {
   const fd = openSync(path, "r");
   try {
     const buf = Buffer.alloc(FILE_HEADER + HEADER);
@@ -526,7 +526,7 @@ function writeAllAt(fd: number, buf: Buffer, position: number): void {
 }
 
 /** Make a file's creation or renaming in `dir` durable. */
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

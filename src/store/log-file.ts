@@ -45,13 +45,13 @@ export interface ScannedFile {
   torn?: { offset: number; length: number };
 }
 
-function allZero(buf: Buffer, from: number, to: number): boolean {
+export function allZero(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }
 
 /** A valid record header (magic, version, its own checksum, a length inside the file) at `at`. */
-function headerOk(buf: Buffer, at: number): boolean {
+export function headerOk(buf: Buffer, at: number): boolean {
   return (
     at + HEADER <= buf.length &&
     buf[at] === RECORD_MAGIC &&
@@ -61,7 +61,8 @@ function headerOk(buf: Buffer, at: number): boolean {
   );
 }
 
-function recordOk(buf: Buffer, at: number): boolean {
+/** A valid record (header as {@link headerOk}, and its body's checksum) at `at`. */
+export function recordOk(buf: Buffer, at: number): boolean {
   if (!headerOk(buf, at)) return false;
   const len = buf.readUInt32LE(at + 4);
   return bodyChecksum(buf.subarray(at + HEADER, at + HEADER + len)) === buf.readUInt32LE(at + 12);
@@ -151,7 +152,8 @@ function scanV2(buf: Buffer, file: string, kind: number, newest: boolean): Scann
   return out;
 }
 
-function lastNonZero(buf: Buffer, from: number): number {
+/** The last non-zero byte at or after `from`, or `from - 1`. */
+export function lastNonZero(buf: Buffer, from: number): number {
   for (let i = buf.length - 1; i >= from; i--) if (buf[i] !== 0) return i;
   return from - 1;
 }

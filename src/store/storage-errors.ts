@@ -16,7 +16,8 @@ export class CorruptStorageError extends Error {
     super(
       `${file} is corrupt at offset ${offset}: ${reason}. The node will not start on data it cannot trust. ` +
         `Keep a copy of the folder. If this shard's partitions have in-sync replicas, move the folder aside and re-add the shard ` +
-        `so it is rebuilt from them; otherwise this folder is the only copy and everything before this offset is valid (see README "Durability").`,
+        `so it is rebuilt from them; otherwise this folder is the only copy: with the node stopped, \`shardict repair --data-dir … --id …\` ` +
+        `keeps every valid record and reports what it drops, which are lost writes (see README "Durability").`,
     );
   }
 }
