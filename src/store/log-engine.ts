@@ -23,9 +23,9 @@ import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, read
 import { open as openFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { encodeRecord, encodeTrailer, HEADER } from "./log-record.js";
-import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, scanFile } from "./log-file.js";
+import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
 import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
-import { isNoSpace, StorageFailedError } from "./storage-errors.js";
+import { CorruptStorageError, isNoSpace, StorageFailedError } from "./storage-errors.js";
 import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
@@ -231,6 +231,14 @@ export class LogEngine implements StorageEngine {
     const segments = kept.filter((f) => f.ext === "log" && f.seq >= from).map((f) => ({ ...f, head: readHead(join(this.dir, f.name)) }));
     const written = segments.filter((s) => hasRecords(s.head));
     const newest = written.at(-1)?.seq;
+    // A segment counts as unwritten by its first record header alone; it is reused or deleted
+    // next, so make sure: one whose first header was zeroed but holds records is damage.
+    for (const s of segments) {
+      if (written.includes(s)) continue;
+      const buf = readFileSync(join(this.dir, s.name));
+      const stray = lastNonZero(buf, FILE_HEADER);
+      if (stray >= FILE_HEADER) throw new CorruptStorageError(s.name, FILE_HEADER, `its first record header is zeros but it holds data (up to offset ${stray})`);
+    }
     // What was read may sit in the page cache unsynced (the last run died on a failed sync):
     // make it durable before anything is served from it, or fail as that run did.
     for (const f of [...(snap ? [snap] : []), ...written]) {

@@ -109,7 +109,11 @@ function decodeAt(file: string, at: number, body: Buffer): Mutation[] {
  */
 export function scanFile(buf: Buffer, file: string, kind: number, newest: boolean): ScannedFile {
   if (buf.length >= FILE_HEADER && buf.subarray(0, 4).equals(FILE_MAGIC)) return scanV2(buf, file, kind, newest);
-  if (buf.length === 0) return { batches: [], records: 0, end: 0 };
+  if (buf.length === 0) {
+    // Every snapshot has at least a header and a trailer: an empty one lost its contents.
+    if (kind === KIND_SNAPSHOT) throw new CorruptStorageError(file, 0, "the snapshot is empty (its contents were lost)");
+    return { batches: [], records: 0, end: 0 };
+  }
   return scanV1(buf, file, kind, newest);
 }
 

@@ -281,11 +281,20 @@ function listFiles(dir: string): Listed[] {
   const out: Listed[] = [];
   for (const f of files) {
     if (f.seq < from) out.push({ ...f, read: false, newest: false });
-    else if (f.kind === KIND_SNAPSHOT || hasRecords(readHead(join(dir, f.name)))) out.push({ ...f, read: true, newest: false });
+    else if (f.kind === KIND_SNAPSHOT || holdsData(join(dir, f.name))) out.push({ ...f, read: true, newest: false });
   }
   const newest = out.findLast((f) => f.read && f.kind === KIND_SEGMENT);
   if (newest) newest.newest = true;
   return out;
+}
+
+/**
+ * Whether a segment holds anything: its first record header says so, or (as recovery checks
+ * before it reuses a segment that looks unwritten) some byte after its file header does.
+ */
+function holdsData(path: string): boolean {
+  if (hasRecords(readHead(path))) return true;
+  return lastNonZero(readFileSync(path), FILE_HEADER) >= FILE_HEADER;
 }
 
 /** Check one file as recovery would; salvage it if recovery refuses it. */

@@ -125,4 +125,26 @@ describe("corruption in the log engine's files", () => {
     writeFileSync(first, buf);
     expect(recoverOrRefuse(dir)).toBeInstanceOf(CorruptStorageError);
   });
+
+  it("a segment whose first record header was zeroed is refused, not taken for an unwritten one", async () => {
+    const dir = folder();
+    await written(dir, false);
+    const name = readdirSync(dir).find((f) => f.endsWith(".log") && readFileSync(join(dir, f))[8] !== 0) as string;
+    const buf = readFileSync(join(dir, name));
+    buf.fill(0, 8, 8 + 16);
+    writeFileSync(join(dir, name), buf);
+    const refused = recoverOrRefuse(dir);
+    expect(refused).toBeInstanceOf(CorruptStorageError);
+    expect((refused as CorruptStorageError).message).toContain(name);
+    // Nothing was deleted or reused meanwhile.
+    expect(readFileSync(join(dir, name)).equals(buf)).toBe(true);
+  });
+
+  it("an empty snapshot file is refused (a snapshot always has a header and a trailer)", async () => {
+    const dir = folder();
+    await written(dir, true);
+    const name = readdirSync(dir).find((f) => f.endsWith(".snap")) as string;
+    writeFileSync(join(dir, name), Buffer.alloc(0));
+    expect(recoverOrRefuse(dir)).toBeInstanceOf(CorruptStorageError);
+  });
 });

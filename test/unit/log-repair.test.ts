@@ -178,6 +178,17 @@ describe("log repair", () => {
     expect(await recoveredKeys(dir)).toEqual(without(all, hit));
   });
 
+  it("a segment whose first record header was zeroed: repaired like other damage, not skipped as unwritten", async () => {
+    const { dataDir, first, recs, all } = await twoSegments();
+    const dir = logDir(dataDir);
+    zeroFill(join(dir, first), 8, HEADER);
+    const hit = recs.filter((r) => r.start === 8);
+    expect(hit).toHaveLength(1);
+    const report = await repairNode({ dataDir, node: NODE, now: NOW });
+    expect(damagedFile(report.files).map((f) => f.file)).toEqual([first]);
+    expect(await recoveredKeys(dir)).toEqual(without(all, hit));
+  });
+
   it("a damaged snapshot record: the snapshot keeps the others and gets a trailer counting them; the report gives the old trailer's count", async () => {
     const { dataDir, snap, recs, all } = await withSnapshot();
     const dir = logDir(dataDir);
