@@ -2,7 +2,7 @@
 /**
  * The `shardict` command: run a coordinator or a shard node, or ask a cluster for its status.
  *
- *   shardict coordinator --config cluster.config.json [--host H] [--port P]
+ *   shardict coordinator --config cluster.config.json [--host H] [--port P] [--data-dir DIR]
  *   shardict shard --id shard-2 [--coordinator ws://H:P] [--host H] [--port P] [--data-dir DIR]
  *   shardict cluster status [--url ws://H:P] [--json] [--watch]
  *   shardict cluster remove-shard ID [--url ws://H:P] [--wait]
@@ -20,7 +20,7 @@ import { clusterCommand } from "./cluster-commands.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
 const USAGE = `usage:
-  shardict coordinator [--config FILE] [--host HOST] [--port PORT]
+  shardict coordinator [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
   shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL]
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
@@ -29,7 +29,9 @@ const USAGE = `usage:
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
   defaults: a shard that joins takes the cluster's settings from the config it finds).
 A shard whose --id is not in the config joins the running cluster at --coordinator: give
-  it a --port (0 for a free one) and a --data-dir (its data goes in DIR/ID/).
+  it a --port (0 for a free one) and a --data-dir.
+--data-dir is where a node keeps its data: DIR/ID/ for a shard, DIR/coordinator/ for the
+  coordinator (default: the config's dataDir).
 SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl-C) stops
   it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
@@ -175,7 +177,10 @@ async function main(argv: string[]): Promise<void> {
       config,
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
+      ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
       clusterSecret,
+      // Fail-stop, as for a shard: exit at once for the supervisor to restart it from disk.
+      onFatal: () => process.exit(EXIT_STORAGE_FAILED),
     });
     await node.start();
     stopOnSignals(node, "coordinator");

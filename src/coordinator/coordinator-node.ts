@@ -4,7 +4,7 @@
  * the data path.
  */
 import type { ClusterConfig } from "../config/cluster-config.js";
-import { InvalidError, NotFoundError } from "../errors.js";
+import { InvalidError, NotFoundError, StorageFullError } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
 import { NodeServer } from "../net/node-server.js";
 import { frameLimit } from "../net/limits.js";
@@ -19,6 +19,7 @@ import { clusterStatus, ROLE_NAMES, type ClusterStatus, type HeartbeatStats } fr
 import { isActiveRole } from "../machines/member-role.machine.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
+import { StorageFailedError } from "../store/storage-errors.js";
 import { join } from "node:path";
 
 export interface CoordinatorOptions {
@@ -31,8 +32,15 @@ export interface CoordinatorOptions {
   /** How often shards must heartbeat, and when silence makes them suspect / dead. */
   suspectAfterMs?: number;
   deadAfterMs?: number;
+  /** Root folder for its data (`<dataDir>/coordinator/`); default the config's `dataDir`. */
+  dataDir?: string;
   /** The data folder, already locked ({@link CoordinatorNode.open} does it). */
   lockedDataDir?: DataDir;
+  /**
+   * Called after a registry write failed and the coordinator stopped serving (fail-stop).
+   * The CLI exits, for its supervisor to restart it from disk.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** The reply to a client's `hello`. */
@@ -72,12 +80,15 @@ export class CoordinatorNode {
   private rebalanceTimer: NodeJS.Timeout | undefined;
   /** Per shard: what its last heartbeat said (entries, moves), for `cluster status`. */
   private readonly stats = new Map<string, HeartbeatStats>();
+  private readonly onFatal: ((err: Error) => void) | undefined;
+  private failedWith: Error | undefined;
 
   constructor(opts: CoordinatorOptions) {
     this.cfg = opts.config;
     this.log = opts.log ?? ((l) => console.log(l));
     const clock = opts.clock ?? systemClock;
     this.dataDir = opts.lockedDataDir;
+    this.onFatal = opts.onFatal;
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
@@ -147,7 +158,7 @@ export class CoordinatorNode {
   /** Lock the coordinator's data folder (held for the process's life), then make the node. */
   static async open(opts: CoordinatorOptions): Promise<CoordinatorNode> {
     if (opts.config.storageEngine === "memory" || opts.lockedDataDir) return new CoordinatorNode(opts);
-    const lockedDataDir = await openDataDir(opts.config.dataDir, "coordinator");
+    const lockedDataDir = await openDataDir(opts.dataDir ?? opts.config.dataDir, "coordinator");
     try {
       return new CoordinatorNode({ ...opts, lockedDataDir });
     } catch (err) {
@@ -159,12 +170,43 @@ export class CoordinatorNode {
   private openStore(): RegistryStore {
     if (this.cfg.storageEngine === "memory") return new MemoryRegistryStore();
     if (!this.dataDir) throw new Error("a durable coordinator needs its locked data folder: create it with CoordinatorNode.open()");
-    return new LmdbRegistryStore(join(this.dataDir.path, "lmdb"));
+    return new LmdbRegistryStore(join(this.dataDir.path, "lmdb"), this.log);
+  }
+
+  /**
+   * A registry write failed in a way that may or may not have reached the disk: the
+   * coordinator cannot tell what it has made durable, so it stops at once, before any reply
+   * to a request waiting on that write can leave (as a shard does): every connection is
+   * dropped unanswered, nothing more is published, and the CLI exits for its supervisor to
+   * restart it from what is on disk. Shards keep serving meanwhile.
+   */
+  private failStop(err: Error): void {
+    if (this.failedWith) return;
+    this.failedWith = err;
+    this.log(`coordinator: FATAL: ${err.message}; stopped serving (fail-stop: what is on disk is the truth, and a restart recovers from it)`);
+    if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
+    this.leases.stop();
+    this.membership.stop();
+    this.server.abort("storage failed");
+    this.onFatal?.(err);
+  }
+
+  /**
+   * A registry write: refused for space (`StorageFullError`, nothing changed) it is the
+   * request's answer; any other failure is fail-stop.
+   */
+  private async persisted(write: Promise<void>): Promise<void> {
+    try {
+      await write;
+    } catch (err) {
+      if (!(err instanceof StorageFullError)) this.failStop(err instanceof StorageFailedError ? err : new StorageFailedError(`coordinator: a registry write failed: ${(err as Error).message}`, { cause: err }));
+      throw err;
+    }
   }
 
   /** Make a new record durable, then tell the shards; concurrent finders wait for it. */
   private async created(rec: DictRecord): Promise<void> {
-    const saving = this.store.saveDict(rec).then(
+    const saving = this.persisted(this.store.saveDict(rec)).then(
       () => this.announceAdded(rec),
       (err: unknown) => {
         // Never durable, so it never existed: whoever was waiting for it fails too.
@@ -205,6 +247,7 @@ export class CoordinatorNode {
   }
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
+    if (this.failedWith) throw new StorageFailedError("coordinator: stopped after a storage failure");
     const role = peer.meta.role;
     if (role === "node") return this.handleNode(frame, peer);
     return this.handleClient(frame, peer);
@@ -269,14 +312,14 @@ export class CoordinatorNode {
           if (frame.allowMissing) return false;
           throw new NotFoundError(`Dict "${frame.name}" not found in environment "${frame.env}"`);
         }
-        await this.removed(rec);
+        await this.removedOrKept(rec);
         return true;
       }
       case "dict.deleteId": {
         const rec = this.registry.getById(frame.id);
         if (!rec) return false;
         this.registry.remove(rec);
-        await this.removed(rec);
+        await this.removedOrKept(rec);
         return true;
       }
       case "ephemeral.create": {
@@ -490,8 +533,12 @@ export class CoordinatorNode {
   private publish(): Promise<PartitionTable> {
     const table = this.makeTable(++this.lastEpoch);
     const done = this.publishing.then(async () => {
+      // After a failed save nothing is published: the restarted coordinator starts from the
+      // newest table on disk, and no table anyone saw was lost.
+      if (this.failedWith) throw this.failedWith;
       const data = table.toData();
-      await this.store.saveTable({ epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() });
+      const stored = { epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() };
+      await this.persisted(this.store.saveTable(stored));
       this.table = table;
       void this.broadcast({ type: "shard.table", table: data });
       return table;
@@ -547,22 +594,42 @@ export class CoordinatorNode {
     const first = refused[0];
     if (first === undefined) return;
     if (this.registry.getById(rec.id) === rec) this.registry.remove(rec);
-    await this.removed(rec).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} after a failed create failed: ${(err as Error).message}`));
+    // Undoing the create must not be refused for space: a refused create must not come back.
+    await this.removed(rec, { useMargin: true }).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} after a failed create failed: ${(err as Error).message}`));
     throw first;
   }
 
   /** A record already taken out of the registry: make that durable, then tell the shards. */
-  private async removed(rec: DictRecord): Promise<void> {
+  private async removed(rec: DictRecord, opts: { useMargin?: boolean } = {}): Promise<void> {
+    await this.persisted(this.store.deleteDict(rec.id, opts));
     if (rec.owner !== null && this.registry.ownedBy(rec.owner).length === 0) this.leases.forget(rec.owner);
-    await this.store.deleteDict(rec.id);
     await this.broadcast({ type: "shard.dictRemoved", id: rec.id });
+  }
+
+  /**
+   * A delete a client asked for. Refused for space, nothing changed: the record is put back.
+   * Unless a create took its name meanwhile (only a delete that met the full disk inside
+   * LMDB leaves time for one): the name is the new dict's now, so the delete goes through,
+   * using the room kept free.
+   */
+  private async removedOrKept(rec: DictRecord): Promise<void> {
+    try {
+      await this.removed(rec);
+    } catch (err) {
+      if (!(err instanceof StorageFullError)) throw err;
+      if (rec.name === null || this.registry.getByName(rec.name, rec.env) === undefined) {
+        this.registry.restore([rec]);
+        throw err;
+      }
+      await this.removed(rec, { useMargin: true });
+    }
   }
 
   private async expireOwner(owner: string): Promise<void> {
     for (const rec of this.registry.ownedBy(owner)) {
       this.registry.remove(rec);
       this.log(`coordinator: ephemeral dict ${rec.id} expired (its client stopped heartbeating)`);
-      await this.removed(rec).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} failed: ${(err as Error).message}`));
+      await this.removed(rec, { useMargin: true }).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} failed: ${(err as Error).message}`));
     }
   }
 

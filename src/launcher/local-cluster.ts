@@ -30,10 +30,13 @@ export interface LocalClusterOptions {
   nodeArgs?: string[];
   /** Per shard: another coordinator address (a proxy), the address to advertise, extra environment. */
   shardOptions?: (id: string) => { coordinatorUrl?: string; advertiseUrl?: string; env?: NodeJS.ProcessEnv; dataDir?: string };
+  /** For the coordinator: extra environment, and another root for its data folder. */
+  coordinatorOptions?: { env?: NodeJS.ProcessEnv; dataDir?: string };
   /**
    * Restart a node that exits by itself (a crash, a fail-stop after a storage error) with
    * backoff, as a supervisor would; not one stopped or killed through this launcher, nor
-   * one that refused its data as corrupt (exit 78: restarting cannot help).
+   * one that refused its data as corrupt (exit 78: restarting cannot help). The coordinator
+   * comes back on the address it had, where shards and clients look for it.
    */
   supervise?: boolean;
 }
@@ -102,9 +105,15 @@ export class LocalCluster {
 
   /** Start the coordinator alone (on a free port with `freePorts`). */
   async startCoordinator(): Promise<string> {
-    const coordArgs = ["coordinator", "--config", this.opts.configPath];
-    if (this.opts.freePorts) coordArgs.push("--port", "0");
-    return this.spawnNode("coordinator", coordArgs);
+    return this.spawnNode("coordinator", this.coordinatorArgs(this.opts.freePorts ? "0" : undefined), this.opts.coordinatorOptions?.env);
+  }
+
+  private coordinatorArgs(port: string | undefined): string[] {
+    const args = ["coordinator", "--config", this.opts.configPath];
+    if (port !== undefined) args.push("--port", port);
+    const dataDir = this.opts.coordinatorOptions?.dataDir;
+    if (dataDir !== undefined) args.push("--data-dir", dataDir);
+    return args;
   }
 
   /**
@@ -145,8 +154,7 @@ export class LocalCluster {
 
   /** Restart the coordinator on the same address. */
   async restartCoordinator(): Promise<string> {
-    const port = new URL(this.coordinatorUrl).port;
-    return this.spawnNode("coordinator", ["coordinator", "--config", this.opts.configPath, "--port", port]);
+    return this.spawnNode("coordinator", this.coordinatorArgs(new URL(this.coordinatorUrl).port), this.opts.coordinatorOptions?.env);
   }
 
   private async spawnNode(name: string, args: string[], env?: NodeJS.ProcessEnv, crashes = 0): Promise<string> {
@@ -189,9 +197,11 @@ export class LocalCluster {
     const crashes = Date.now() - node.startedAt > STABLE_RUN_MS ? 0 : node.crashes + 1;
     const delay = crashes === 0 ? 0 : Math.min(250 * 2 ** (crashes - 1), 10_000);
     this.opts.onLine?.(node.name, `launcher: ${node.name} exited (${code === null ? `signal ${String(node.child.signalCode)}` : `code ${code}`}); restarting in ${delay} ms`);
+    // Not on a new free port: shards and clients know the coordinator by its address.
+    const args = node.name === "coordinator" && this.coordinatorUrl !== "" ? this.coordinatorArgs(new URL(this.coordinatorUrl).port) : node.args;
     setTimeout(() => {
       if (this.stopping || this.nodes.get(node.name) !== node) return;
-      this.spawnNode(node.name, node.args, node.env, crashes).catch((err: unknown) => this.opts.onLine?.(node.name, `launcher: restarting ${node.name} failed: ${(err as Error).message}`));
+      this.spawnNode(node.name, args, node.env, crashes).catch((err: unknown) => this.opts.onLine?.(node.name, `launcher: restarting ${node.name} failed: ${(err as Error).message}`));
     }, delay);
   }
 

@@ -238,7 +238,7 @@ export class ShardNode {
       // A folder written by LMDB (the default before the log) stays on LMDB: its data is there.
       if (existsSync(join(dir.path, "lmdb")) && !existsSync(join(dir.path, "log"))) {
         this.log(`${this.id}: ${dir.path} holds LMDB data from an earlier version: keeping storageEngine "lmdb" for it`);
-        return new LmdbEngine(join(dir.path, "lmdb"), (err) => this.failStop(err));
+        return this.lmdbEngine(dir);
       }
       return new LogEngine(join(dir.path, "log"), {
         node: this.id,
@@ -247,7 +247,11 @@ export class ShardNode {
         onFatal: (err) => this.failStop(err),
       });
     }
-    return new LmdbEngine(join(dir.path, "lmdb"), (err) => this.failStop(err));
+    return this.lmdbEngine(dir);
+  }
+
+  private lmdbEngine(dir: DataDir): LmdbEngine {
+    return new LmdbEngine(join(dir.path, "lmdb"), { node: this.id, log: this.log, onFatal: (err) => this.failStop(err) });
   }
 
   /**

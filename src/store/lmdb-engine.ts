@@ -4,6 +4,11 @@
  * fsynced by lmdb's writer thread (group commit), so durability costs one flush per batch,
  * not per request.
  *
+ * Space and failures, as in the log engine: a write is admitted only if the file system has
+ * room for it (`reserve`, disk-space.ts), else refused with `StorageFullError` before it
+ * changes anything; a failed transaction stops the engine for good (`onFatal`: the node
+ * stops serving and exits for its supervisor to restart it from disk).
+ *
  * Layout, in one environment per node:
  * - `entries`: `dict ␀ part(u16) gen(u32) keyBytes` → `flags(u8) deadline(f64) [keyLen(u32) key] value`.
  *   Keys too long for LMDB (1978 bytes) are stored under `0xff sha256(key)` with the full key
@@ -13,7 +18,10 @@
  *   dicts this node knows; `dropped ␀ id` → 1 until a deleted dict's entries are purged.
  */
 import { createHash } from "node:crypto";
-import { open, type Database, type RootDatabase } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
+import { DiskSpace } from "./disk-space.js";
+import { commitCause, LMDB_GROWTH_FACTOR, LMDB_MARGIN_BYTES, openLmdb, syncDataFile } from "./lmdb-env.js";
+import { StorageFailedError } from "./storage-errors.js";
 import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
 const MAX_INLINE_KEY = 1900;
@@ -76,6 +84,22 @@ function decodeEntry(k: Buffer, rec: Buffer): StoredEntry {
 
 type PurgeJob = { start: Buffer; end: Buffer; after?: () => Promise<unknown> };
 
+export interface LmdbEngineOptions {
+  /** The node, for messages and for `StorageFullError`. */
+  node?: string;
+  /**
+   * Called once, synchronously, when a write fails (fail-stop, as in the log engine): the
+   * node must stop serving before any waiting commit is rejected.
+   */
+  onFatal?: (err: StorageFailedError) => void;
+  log?: (line: string) => void;
+}
+
+/** Removals nobody reserved (purges, expired answers) wait while less than this is left. */
+const MAINTENANCE_ROOM = LMDB_MARGIN_BYTES / 2;
+/** Purges postponed for lack of room are tried again this much later. */
+const PURGE_RETRY_MS = 5_000;
+
 export class LmdbEngine implements StorageEngine {
   readonly durable = true;
   private readonly root: RootDatabase;
@@ -83,56 +107,115 @@ export class LmdbEngine implements StorageEngine {
   private readonly meta: Database<unknown, string>;
   /** `at(15 digits):id` → answer: time-ordered, so old answers go with one range. */
   private readonly dedup: Database<unknown, string>;
+  private readonly space: DiskSpace;
+  private readonly node: string;
+  private readonly log: (line: string) => void;
   private readonly jobs: PurgeJob[] = [];
   private purging: Promise<void> | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  readonly tight = false;
+  private failure: StorageFailedError | undefined;
+  private queued: Mutation[] = [];
+  private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private looping = false;
 
-  /** `onFatal`: a transaction failed (fail-stop, see the log engine). */
   constructor(
-    path: string,
-    private readonly onFatal?: (err: Error) => void,
+    private readonly path: string,
+    private readonly opts: LmdbEngineOptions = {},
   ) {
-    // overlappingSync off: a commit's promise resolves only once it is fsynced.
-    this.root = open({ path, overlappingSync: false, noSync: false });
+    this.node = opts.node ?? "this node";
+    this.log = opts.log ?? ((l) => console.error(l));
+    this.root = openLmdb(path);
     this.entries = this.root.openDB<Buffer, Buffer>("entries", { keyEncoding: "binary", encoding: "binary" });
     this.meta = this.root.openDB<unknown, string>("meta", { encoding: "msgpack" });
     this.dedup = this.root.openDB<unknown, string>("dedup", { encoding: "msgpack" });
+    this.space = new DiskSpace({ dir: path, node: this.node, log: this.log, factor: LMDB_GROWTH_FACTOR, margin: LMDB_MARGIN_BYTES });
   }
 
   /**
-   * Queue mutations for the transaction of this turn. Every commit of one event-loop turn
-   * (all the requests of one received batch, across partitions) lands in one LMDB
-   * transaction with one fsync; left to itself lmdb's writer thread would start committing
-   * the first writes while later ones of the same turn are still being decoded.
+   * Queue mutations for the next transaction. Every commit of one event-loop turn (all the
+   * requests of one received batch, across partitions) lands in one LMDB transaction with one
+   * fsync, and commits made while a transaction is being written share the next one (group
+   * commit). One transaction at a time: when one fails, no later one can have been answered
+   * before the node stops (it would have been written on top of a state memory is ahead of).
    */
   commit(mutations: readonly Mutation[]): Promise<void> {
     if (mutations.length === 0) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
     for (const m of mutations) this.queued.push(m);
-    if (!this.turn) {
-      this.turn = new Promise<void>((resolve, reject) => {
-        queueMicrotask(() => {
-          const batch = this.queued;
-          this.queued = [];
-          this.turn = undefined;
-          this.write(batch).then(resolve, (err: unknown) => {
-            this.onFatal?.(err as Error);
-            reject(err as Error);
-          });
-        });
-      });
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    if (!this.looping) {
+      this.looping = true;
+      queueMicrotask(() => void this.writeLoop());
     }
-    return this.turn;
+    return done;
   }
 
-  private queued: Mutation[] = [];
-  private turn: Promise<void> | undefined;
+  private async writeLoop(): Promise<void> {
+    while (this.queued.length > 0 && !this.failure) {
+      const batch = this.queued;
+      const waiters = this.waiters;
+      this.queued = [];
+      this.waiters = [];
+      try {
+        await this.write(batch);
+      } catch (err) {
+        this.fail(await commitCause(err), "a transaction");
+      }
+      for (const w of waiters) {
+        if (this.failure) w.reject(this.failure);
+        else w.resolve();
+      }
+    }
+    if (this.failure) {
+      for (const w of this.waiters) w.reject(this.failure);
+      this.waiters = [];
+      this.queued = [];
+    }
+    this.looping = false;
+  }
 
-  /** LMDB grows its file as it goes: a full disk shows up as a failed transaction (fail-stop). */
-  reserve(): undefined {
+  /**
+   * Stop for good: memory may hold the failed batch, so nothing more is written or
+   * acknowledged. The node is told first, then waiting commits are rejected.
+   */
+  private fail(cause: Error, what: string): StorageFailedError {
+    if (this.failure) return this.failure;
+    this.failure = new StorageFailedError(`${this.node}: ${what} failed in ${this.path}: ${cause.message}`, { cause });
+    this.opts.onFatal?.(this.failure);
+    return this.failure;
+  }
+
+  /** A write nobody waits for failed (a purge, an expiry): fail-stop all the same. */
+  private failBackground(err: unknown, what: string): void {
+    void commitCause(err).then((cause) => this.fail(cause, what));
+  }
+
+  /** Short of space: reads stop persisting moved deadlines. */
+  get tight(): boolean {
+    return this.space.tight;
+  }
+
+  /**
+   * LMDB grows its file as it writes and cannot take space ahead of use: a write is admitted
+   * against the free space of the folder's file system (disk-space.ts), and refused with
+   * `StorageFullError` before it changes anything when that is short. A full disk that a
+   * commit meets despite this (filled by something else meanwhile) is a failed transaction:
+   * fail-stop, as memory may hold its batch.
+   */
+  reserve(bytes: number): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    try {
+      this.space.reserve(bytes);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return undefined;
   }
-  release(): void {}
+
+  release(bytes: number): void {
+    this.space.release(bytes);
+  }
 
   private async write(batch: readonly Mutation[]): Promise<void> {
     const after: PurgeJob[] = [];
@@ -175,40 +258,72 @@ export class LmdbEngine implements StorageEngine {
     return {
       start,
       end,
-      after: async () => {
-        for (const key of this.meta.getKeys({ start: `gen\u0000${dict}\u0000`, end: `gen\u0000${dict}\u0001` })) this.meta.remove(key);
-        await this.meta.remove(`dropped\u0000${dict}`);
-      },
+      after: () =>
+        this.root.transaction(() => {
+          for (const key of this.meta.getKeys({ start: `gen\u0000${dict}\u0000`, end: `gen\u0000${dict}\u0001` })) this.meta.remove(key);
+          this.meta.remove(`dropped\u0000${dict}`);
+        }),
     };
   }
 
   private schedule(job: PurgeJob): void {
     this.jobs.push(job);
-    if (!this.purging) this.purging = this.runPurges().finally(() => (this.purging = undefined));
+    this.runPurgesSoon();
   }
 
+  private runPurgesSoon(): void {
+    if (this.purging || this.closed || this.failure) return;
+    this.purging = this.runPurges()
+      .catch((err: unknown) => this.failBackground(err, "removing cleared data"))
+      .finally(() => (this.purging = undefined));
+  }
+
+  /**
+   * Old generations and dropped dicts, removed in batches of one transaction each. They
+   * wait while the disk is nearly full: a removal in a copy-on-write tree needs new pages
+   * before it frees any. A job cut short starts again from its range's first key left.
+   */
   private async runPurges(): Promise<void> {
-    for (let job = this.jobs.shift(); job !== undefined && !this.closed; job = this.jobs.shift()) {
+    for (let job = this.jobs[0]; job !== undefined && !this.closed && !this.failure; job = this.jobs[0]) {
       for (;;) {
+        if (this.space.room < MAINTENANCE_ROOM) return this.purgeLater();
         const keys = [...this.entries.getKeys({ start: job.start, end: job.end, limit: PURGE_BATCH, snapshot: false })];
         if (keys.length === 0 || this.closed) break;
-        let last: Promise<unknown> = Promise.resolve();
-        for (const k of keys) last = this.entries.remove(k);
-        await last;
+        await this.root.transaction(() => {
+          for (const k of keys) this.entries.remove(k);
+        });
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (!this.closed) await job.after?.();
+      if (this.closed) return;
+      await job.after?.();
+      this.jobs.shift();
     }
   }
 
+  private purgeLater(): void {
+    if (this.purgeTimer) return;
+    this.purgeTimer = setTimeout(() => {
+      this.purgeTimer = undefined;
+      this.runPurgesSoon();
+    }, PURGE_RETRY_MS);
+    this.purgeTimer.unref();
+  }
+
+  /** Answers older than `before` go in one transaction; they are kept while space is short. */
   expireDedup(before: number): void {
+    if (this.closed || this.failure || this.space.room < MAINTENANCE_ROOM) return;
     const end = String(before).padStart(15, "0");
-    let last: Promise<unknown> | undefined;
-    for (const key of this.dedup.getKeys({ end, snapshot: false })) last = this.dedup.remove(key);
-    last?.catch(() => {});
+    const keys = [...this.dedup.getKeys({ end, snapshot: false })];
+    if (keys.length === 0) return;
+    this.root
+      .transaction(() => {
+        for (const key of keys) this.dedup.remove(key);
+      })
+      .catch((err: unknown) => this.failBackground(err, "expiring stored answers"));
   }
 
   recover(): RecoveredState {
+    syncDataFile(this.path, this.node);
     const dedup: RecoveredState["dedup"] = [];
     for (const { key, value } of this.dedup.getRange({})) {
       const sep = key.indexOf(":");
@@ -253,6 +368,7 @@ export class LmdbEngine implements StorageEngine {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.purgeTimer);
     await this.purging;
     await this.root.close();
   }

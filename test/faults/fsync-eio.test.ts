@@ -1,9 +1,11 @@
 /**
- * A failed fsync is fail-stop: the shard stops serving at once (no reply leaves after the
- * failure), exits, and its supervisor restarts it from disk; while syncs keep failing it
- * keeps failing the same way, and never acknowledges a write it could not sync. Clients see
+ * A failed fsync is fail-stop, with either shard engine: the shard stops serving at once (no
+ * reply leaves after the failure), exits, and its supervisor restarts it from disk; while
+ * syncs keep failing it keeps failing the same way (its first write, or its sync of what it
+ * reads at start, fails too), and never acknowledges a write it could not sync. Clients see
  * each write either acknowledged (and then it survives) or IndeterminateError, never a plain
- * failure. Real processes: fdatasync fails through an LD_PRELOAD shim while a flag file exists.
+ * failure. Real processes: fdatasync (and, for LMDB's meta page, a write to an O_DSYNC file)
+ * fails through an LD_PRELOAD shim while a flag file exists.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +20,7 @@ const shim = buildFsyncShim();
 const skip = "skip" in shim ? shim.skip : undefined;
 if (skip) console.warn(`[faults] skipping fsync EIO tests: ${skip}`);
 
-describe.skipIf(skip !== undefined)("fdatasync failing on a shard", () => {
+describe.skipIf(skip !== undefined).each(["log", "lmdb"] as const)("fdatasync failing on a shard (%s engine)", (engine) => {
   const flagDir = mkdtempSync(join(tmpdir(), "shardict-eio-"));
   const flag = join(flagDir, "fail-syncs");
   let tc: TestCluster;
@@ -28,6 +30,7 @@ describe.skipIf(skip !== undefined)("fdatasync failing on a shard", () => {
       shards: 1,
       replicationFactor: 1,
       partitions: 16,
+      storageEngine: engine,
       logSegmentBytes: 256 * 1024,
       launcher: { supervise: true, shardOptions: () => ({ env: shimEnv(shim as FsyncShim, { eioFlag: flag }) }) },
     });

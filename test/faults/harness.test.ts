@@ -2,7 +2,8 @@
  * Proves the fault helpers do what fault tests rely on, against real node processes and real
  * file systems: the LD_PRELOAD shim really makes Node's fs.fdatasync/fsync fail with EIO and its
  * file writes fail with ENOSPC (sync and async, switched on and off while the process runs),
- * without breaking pipes and sockets; a small tmpfs really fills up; flipBit flips one bit.
+ * and a write to an O_DSYNC descriptor (how LMDB writes its meta page) fail with EIO, without
+ * breaking pipes and sockets; a small tmpfs really fills up; flipBit flips one bit.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -24,6 +25,8 @@ const PROBE = String.raw`
 const fs = require("node:fs");
 const net = require("node:net");
 const fd = fs.openSync(process.env.FAULT_PROBE_FILE, "w+");
+const { O_WRONLY, O_CREAT, O_DSYNC } = fs.constants;
+const dsyncFd = fs.openSync(process.env.FAULT_PROBE_FILE + ".dsync", O_WRONLY | O_CREAT | O_DSYNC);
 const rounds = Number(process.env.FAULT_PROBE_ROUNDS);
 const b = (s) => Buffer.from(s);
 const code = (e) => (e ? e.code || String(e) : "ok");
@@ -46,6 +49,7 @@ async function round() {
     writevSyncAt: sync(() => fs.writevSync(fd, [b("a"), b("b")], 0)),
     write: await cb((k) => fs.write(fd, b("abc"), 0, 3, null, k)),
     writeAt: await cb((k) => fs.write(fd, b("abc"), 0, 3, 0, k)),
+    dsyncWrite: sync(() => fs.writeSync(dsyncFd, b("abc"), 0, 3, 0)),
     fdatasyncSync: sync(() => fs.fdatasyncSync(fd)),
     fsyncSync: sync(() => fs.fsyncSync(fd)),
     fdatasync: await cb((k) => fs.fdatasync(fd, k)),
@@ -65,12 +69,12 @@ async function round() {
 })();
 `;
 
-type Round = Record<"writeSync" | "writeSyncAt" | "writevSync" | "writevSyncAt" | "write" | "writeAt" | "fdatasyncSync" | "fsyncSync" | "fdatasync" | "fsync" | "socket" | "stdout", string>;
+type Round = Record<"writeSync" | "writeSyncAt" | "writevSync" | "writevSyncAt" | "write" | "writeAt" | "dsyncWrite" | "fdatasyncSync" | "fsyncSync" | "fdatasync" | "fsync" | "socket" | "stdout", string>;
 const WRITES = ["writeSync", "writeSyncAt", "writevSync", "writevSyncAt", "write", "writeAt"] as const;
 const SYNCS = ["fdatasyncSync", "fsyncSync", "fdatasync", "fsync"] as const;
 
 function allOk(): Round {
-  return Object.fromEntries([...WRITES, ...SYNCS, "socket", "stdout"].map((k) => [k, "ok"])) as Round;
+  return Object.fromEntries([...WRITES, ...SYNCS, "dsyncWrite", "socket", "stdout"].map((k) => [k, "ok"])) as Round;
 }
 
 /** Starts the probe under the shim; `next()` resumes it (after the first round) and returns the round's result. */
@@ -122,13 +126,14 @@ describe.skipIf("skip" in shimResult)("LD_PRELOAD fsync/write fault shim", () =>
     expect(await p.exit()).toBe(0);
   });
 
-  it("fails fdatasync and fsync, sync and async, with EIO while the EIO flag exists", async () => {
+  it("fails fdatasync and fsync, sync and async, and writes to an O_DSYNC file, with EIO while the EIO flag exists", async () => {
     writeFileSync(eioFlag, "");
     try {
       const p = startProbe(env(), join(dir, "eio.log"), 1);
       const r = await p.next();
       expect(await p.exit()).toBe(0);
       for (const k of SYNCS) expect(r[k], k).toBe("EIO");
+      expect(r.dsyncWrite).toBe("EIO");
       for (const k of WRITES) expect(r[k], k).toBe("ok");
       expect(r.stdout).toBe("ok");
     } finally {
@@ -143,6 +148,7 @@ describe.skipIf("skip" in shimResult)("LD_PRELOAD fsync/write fault shim", () =>
       const r = await p.next();
       expect(await p.exit()).toBe(0);
       for (const k of WRITES) expect(r[k], k).toBe("ENOSPC");
+      expect(r.dsyncWrite).toBe("ENOSPC");
       for (const k of SYNCS) expect(r[k], k).toBe("ok");
       expect(r.socket).toBe("ok");
       expect(r.stdout).toBe("ok");
@@ -161,6 +167,7 @@ describe.skipIf("skip" in shimResult)("LD_PRELOAD fsync/write fault shim", () =>
     unlinkSync(enospcFlag);
     for (const k of SYNCS) expect(faulty[k], k).toBe("EIO");
     for (const k of WRITES) expect(faulty[k], k).toBe("ENOSPC");
+    expect(faulty.dsyncWrite).toBe("ENOSPC");
     expect(await p.next()).toEqual(allOk());
     expect(await p.exit()).toBe(0);
   });

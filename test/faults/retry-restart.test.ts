@@ -1,7 +1,7 @@
 /**
  * A retried write takes effect at most once across a restart: the answer of a plain put is
  * on disk with the put, so its resend after another client's delete and a kill -9 of the
- * shard is answered from it instead of writing the value again.
+ * shard is answered from it instead of writing the value again, with either shard engine.
  */
 import { describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
@@ -12,14 +12,14 @@ import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy, type PlacedKey } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
-let tc: TestCluster;
-let client: Client;
-useTestCluster({ shards: 1, partitions: 16 }, (t, c) => {
-  tc = t;
-  client = c;
-});
+describe.each(["log", "lmdb"] as const)("retries across a restart (%s engine)", (engine) => {
+  let tc: TestCluster;
+  let client: Client;
+  useTestCluster({ shards: 1, partitions: 16, storageEngine: engine }, (t, c) => {
+    tc = t;
+    client = c;
+  });
 
-describe("retries across a restart", () => {
   it("a plain put resent after a delete and a kill -9 is answered from disk, not applied again", async () => {
     const d = await Dict.fromName("once", { createIfMissing: true, client }).hydrate();
     const { key, part } = keysLedBy(client.table, d.objectId, "shard-1", 1, "b")[0] as PlacedKey;

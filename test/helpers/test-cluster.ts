@@ -12,8 +12,8 @@ import { connect, type Client } from "../../src/index.js";
 
 export interface TestClusterOptions extends Partial<Omit<ClusterConfig, "shards" | "coordinator">> {
   shards?: number;
-  /** Launcher options: per-shard data folders and environment, supervision. */
-  launcher?: Pick<LocalClusterOptions, "shardOptions" | "supervise">;
+  /** Launcher options: per-node data folders and environment, supervision. */
+  launcher?: Pick<LocalClusterOptions, "shardOptions" | "coordinatorOptions" | "supervise">;
 }
 
 export interface TestCluster {

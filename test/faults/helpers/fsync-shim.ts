@@ -12,6 +12,13 @@
  * (one buffer with a position), pwritev64()/pwritev() (several buffers with a position); all are
  * wrapped. sync_file_range() is wrapped too because a storage engine may use it through a native
  * addon. Anything done through io_uring skips libc entirely: see {@link shimEnv}.
+ *
+ * LMDB (lmdb 3.5.6, seen with strace on a commit) makes a transaction durable from its own
+ * writer thread through libc too: writev() of the dirty pages to data.mdb, fdatasync() of it,
+ * then the meta page with pwrite64() on a second descriptor opened with O_DSYNC, i.e. a write
+ * that is also a sync. So while the EIO flag exists, a write to an O_DSYNC/O_SYNC descriptor
+ * fails with EIO as well; msync() (LMDB's sync with a writable memory map, which the stores
+ * here do not use) is wrapped for the same reason.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -28,6 +35,7 @@ const SHIM_C = String.raw`
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -52,6 +60,21 @@ static int enospc_on(int fd) {
   errno = saved;
   return reg;
 }
+/* A write to a descriptor opened with O_DSYNC (or O_SYNC, which includes it) is a sync too. */
+static int dsync_eio_on(int fd) {
+  if (!eio_on()) return 0;
+  int saved = errno;
+  int fl = fcntl(fd, F_GETFL);
+  errno = saved;
+  return fl != -1 && (fl & O_DSYNC) != 0;
+}
+/* The error a write fails with under the flags: ENOSPC first (a full disk), then EIO for a syncing write. */
+static int write_fault(int fd) {
+  if (enospc_on(fd)) return ENOSPC;
+  if (dsync_eio_on(fd)) return EIO;
+  return 0;
+}
+#define FAIL_WRITE(fd) do { int e = write_fault(fd); if (e) { errno = e; return -1; } } while (0)
 #define REAL(name) static __typeof__(&name) real_##name; \
   if (!real_##name) real_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name)
 
@@ -60,24 +83,13 @@ int fsync(int fd) { REAL(fsync); if (eio_on()) { errno = EIO; return -1; } retur
 int sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags) {
   REAL(sync_file_range); if (eio_on()) { errno = EIO; return -1; } return real_sync_file_range(fd, off, n, flags);
 }
-ssize_t write(int fd, const void *b, size_t n) {
-  REAL(write); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_write(fd, b, n);
-}
-ssize_t writev(int fd, const struct iovec *v, int c) {
-  REAL(writev); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_writev(fd, v, c);
-}
-ssize_t pwrite(int fd, const void *b, size_t n, off_t o) {
-  REAL(pwrite); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_pwrite(fd, b, n, o);
-}
-ssize_t pwrite64(int fd, const void *b, size_t n, off64_t o) {
-  REAL(pwrite64); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_pwrite64(fd, b, n, o);
-}
-ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) {
-  REAL(pwritev); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_pwritev(fd, v, c, o);
-}
-ssize_t pwritev64(int fd, const struct iovec *v, int c, off64_t o) {
-  REAL(pwritev64); if (enospc_on(fd)) { errno = ENOSPC; return -1; } return real_pwritev64(fd, v, c, o);
-}
+int msync(void *addr, size_t n, int flags) { REAL(msync); if (eio_on()) { errno = EIO; return -1; } return real_msync(addr, n, flags); }
+ssize_t write(int fd, const void *b, size_t n) { REAL(write); FAIL_WRITE(fd); return real_write(fd, b, n); }
+ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_WRITE(fd); return real_writev(fd, v, c); }
+ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); FAIL_WRITE(fd); return real_pwrite(fd, b, n, o); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off64_t o) { REAL(pwrite64); FAIL_WRITE(fd); return real_pwrite64(fd, b, n, o); }
+ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_WRITE(fd); return real_pwritev(fd, v, c, o); }
+ssize_t pwritev64(int fd, const struct iovec *v, int c, off64_t o) { REAL(pwritev64); FAIL_WRITE(fd); return real_pwritev64(fd, v, c, o); }
 `;
 
 export type FsyncShim = { path: string };

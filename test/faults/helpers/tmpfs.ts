@@ -39,6 +39,25 @@ export function mountTmpfs(sizeBytes: number): Tmpfs | { skip: string } {
   };
 }
 
+/**
+ * Why tmpfs tests must be skipped here, or undefined when a tmpfs can be mounted (tried with a
+ * small one, unmounted at once). Lets a suite decide at collection time and mount its own in
+ * `beforeAll`, so a suite filtered out (`-t`) leaves no mount behind.
+ */
+export function tmpfsUnavailable(): string | undefined {
+  const probe = mountTmpfs(64 * 1024);
+  if ("skip" in probe) return probe.skip;
+  probe.unmount();
+  return undefined;
+}
+
+/** Mounts a tmpfs for a suite that checked {@link tmpfsUnavailable} first. */
+export function mountTmpfsOrThrow(sizeBytes: number): Tmpfs {
+  const fs = mountTmpfs(sizeBytes);
+  if ("skip" in fs) throw new Error(fs.skip);
+  return fs;
+}
+
 /** Bytes free on the file system holding `dir` (blocks free × block size, as root sees it). */
 export function freeBytes(dir: string): number {
   const s = statfsSync(dir);
