@@ -12,8 +12,9 @@ import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError
 import { PartitionTable } from "../hashing/partition-table.js";
 import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";
-import { backoff } from "../util/backoff.js";
 import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
+import { policyOf, type RequestPolicy } from "../protocol/request-policy.js";
+import { Retry } from "./retry.js";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -206,28 +207,26 @@ export class Client {
     this.heartbeat.unref();
   }
 
-  /** A request to the coordinator, reconnecting first if needed. */
+  /**
+   * A request to the coordinator, reconnecting first if needed, retried as its policy allows
+   * (request-policy.ts): reads again after a lost connection, registry writes only if they
+   * were never sent.
+   */
   async coordinatorRequest(frame: Outgoing): Promise<unknown> {
-    const deadline = Date.now() + this.retryBudgetMs;
+    // No table refresh between attempts: that is a coordinator request itself.
+    const retry = new Retry(this, policyOf(frame), frame.type);
     const rid = this.nextRid();
-    for (let attempt = 0; ; attempt++) {
-      let peer: Peer;
+    for (;;) {
+      retry.begin();
+      let sent = false;
       try {
-        peer = await this.ready();
-      } catch (err) {
-        if (err instanceof AuthError || err instanceof InvalidError || this.closed || Date.now() > deadline) throw err;
-        await backoff(attempt + 1, 1000);
-        continue;
-      }
-      try {
+        const peer = await this.ready();
+        sent = true;
         return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS });
       } catch (err) {
-        // Registry requests are safe to repeat with the same id only when they were reads;
-        // for writes a lost connection leaves the outcome unknown, so it is surfaced.
-        const isRead = frame.type === "heartbeat" || frame.type === "table.get" || frame.type === "dict.get" || frame.type === "dict.list" || frame.type === "status";
-        if (err instanceof ConnectionError && isRead && !this.closed && Date.now() < deadline) continue;
-        throw err;
+        retry.failed(err, sent);
       }
+      await retry.again();
     }
   }
 
@@ -305,70 +304,38 @@ export class Client {
 
   /** {@link dataRequest} with its retries; `firstError` is how a first attempt (sent) failed. */
   private async dataRequestLoop(build: (table: PartitionTable) => DataRoute, started: number, rid: number, firstError?: Error): Promise<unknown> {
+    if (this.closed) throw new ConnectionError("client is closed");
     if (!this.tableRef) await this.ready();
-    const deadline = started + this.retryBudgetMs;
-    let lastError: Error | undefined;
-    let maybeApplied = false;
-    // A failed attempt: retried (a lost connection after sending may have applied it), or
-    // thrown when it is an answer about the data.
-    const failed = (err: unknown, sent: boolean) => {
-      if (!(err instanceof RetryableError) && !(err instanceof ConnectionError)) {
-        // An unexpected failure on the node after the request reached it: it may have applied it.
-        if (sent && err instanceof DictError && err.message.startsWith(`${WireCode.Internal}:`)) {
-          throw new IndeterminateError(`the outcome of this request is unknown: ${err.message}`, { cause: err });
-        }
-        if (err instanceof DictError) throw err;
-        throw new ConnectionError((err as Error).message, { cause: err });
-      }
-      if ((err instanceof ConnectionError && sent) || (err instanceof RetryableError && err.maybeApplied)) maybeApplied = true;
-      lastError = err;
-    };
-    let attempt = 0;
+    let route = build(this.table);
+    const retry = this.dataRetry(policyOf(route.frame), "request", started);
     if (firstError !== undefined) {
-      failed(firstError, true);
-      attempt = 1;
+      retry.begin();
+      retry.failed(firstError, true);
+      await retry.again();
+      route = build(this.table);
     }
-    for (; ; attempt++) {
-      if (this.closed) throw new ConnectionError("client is closed");
-      if (attempt > 0) await this.beforeRetry(attempt, deadline, lastError, maybeApplied);
-      const { shard, frame, sizeHint } = build(this.table);
+    for (;;) {
+      retry.begin();
       let sent = false;
       try {
-        const open = this.openShards.get(shard);
-        const peer = open?.isOpen ? open : await this.shardPeer(shard);
+        const open = this.openShards.get(route.shard);
+        const peer = open?.isOpen ? open : await this.shardPeer(route.shard);
         sent = true;
-        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, sizeHint });
+        return await peer.request(route.frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, sizeHint: route.sizeHint });
       } catch (err) {
-        failed(err, sent);
+        retry.failed(err, sent);
       }
+      await retry.again();
+      route = build(this.table);
     }
   }
 
-  /**
-   * One attempt at a request to a given shard, for idempotent fan-outs (`len`, `clear`) that
-   * regroup partitions and retry themselves: a lost connection is just retryable there.
-   */
-  requestShard(shard: string, frame: Outgoing): Promise<unknown> {
-    return this.sendToShard(shard, frame).catch((err: unknown) => {
-      if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
-      throw err;
-    });
+  /** A retry of a data request: the table is refreshed before each attempt after the first. */
+  dataRetry(policy: RequestPolicy, what: string, started = Date.now()): Retry {
+    return new Retry(this, policy, what, { started, refresh: this.refresher });
   }
 
-  /**
-   * Before retry number `attempt` of a request started with `deadline` as its budget: past
-   * the budget, fail ({@link IndeterminateError} if `maybeApplied`); else back off and
-   * refresh the table.
-   */
-  async beforeRetry(attempt: number, deadline: number, lastError: Error | undefined, maybeApplied: boolean, what = "request"): Promise<void> {
-    if (Date.now() > deadline) {
-      const why = `after ${attempt} attempts in ${this.retryBudgetMs} ms: ${lastError?.message ?? "unknown"}`;
-      if (maybeApplied) throw new IndeterminateError(`the outcome of this ${what} is unknown ${why}`, { cause: lastError });
-      throw new ConnectionError(`gave up ${why}`, { cause: lastError });
-    }
-    await backoff(attempt);
-    await this.refreshTable().catch(() => {});
-  }
+  private readonly refresher = () => this.refreshTable();
 
   /**
    * One attempt at a request to a shard, for callers that retry themselves: rejects with

@@ -19,7 +19,6 @@ import type { PartitionTable } from "../hashing/partition-table.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
 import { latin1String } from "../protocol/latin1-bytes.js";
-import { backoff } from "../util/backoff.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
@@ -474,12 +473,10 @@ export class Dict<V = unknown> implements AsyncDisposable {
   private async sendByShard(id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
     const client = this.client;
     const op = client.newRid();
-    const deadline = Date.now() + client.retryBudgetMs;
+    const retry = client.dataRetry("once", "update");
     const left = new Map(byPart);
-    let maybeApplied = false;
-    let lastError: Error | undefined;
-    for (let attempt = 0; left.size > 0; attempt++) {
-      if (attempt > 0) await client.beforeRetry(attempt, deadline, lastError, maybeApplied, "update");
+    for (;;) {
+      retry.begin();
       const t = client.table;
       const requests: { shard: string; parts: number[]; bytes: number }[] = [];
       const open = new Map<string, { shard: string; parts: number[]; bytes: number }>();
@@ -488,7 +485,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
         try {
           shard = routeOf(t, part);
         } catch (err) {
-          lastError = err as Error;
+          retry.failed(err, false);
           continue;
         }
         let r = open.get(shard);
@@ -524,11 +521,11 @@ export class Dict<V = unknown> implements AsyncDisposable {
           for (const part of r.parts) left.delete(part);
           return;
         }
-        const err = s.reason as Error;
-        if (err instanceof ConnectionError || (err instanceof RetryableError && err.maybeApplied)) maybeApplied = true;
-        else if (!(err instanceof RetryableError)) throw err;
-        lastError = err;
+        // sendToShard: RetryableError when it could not send, ConnectionError when it sent and lost it.
+        retry.failed(s.reason, s.reason instanceof ConnectionError);
       });
+      if (left.size === 0) return;
+      await retry.again();
     }
   }
 
@@ -561,21 +558,18 @@ export class Dict<V = unknown> implements AsyncDisposable {
   private async fanOut(type: "len" | "clear"): Promise<unknown[]> {
     const id = await this.id();
     const client = this.client;
-    const deadline = Date.now() + client.retryBudgetMs;
-    for (let attempt = 0; ; attempt++) {
+    const retry = client.dataRetry(type === "clear" ? "idempotent" : "read", type);
+    for (;;) {
+      retry.begin();
       const t = client.table;
       const groups = [...t.partitionsByPrimary()];
-      const settled = await Promise.allSettled(
-        groups.map(([shard, parts]) => client.requestShard(shard, { type, dict: id, epoch: t.epoch, parts })),
-      );
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-      if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
-      if (!(failed.reason instanceof RetryableError) || Date.now() > deadline) {
-        if (failed.reason instanceof RetryableError) throw new ConnectionError(failed.reason.message);
-        throw failed.reason;
-      }
-      await backoff(attempt + 1);
-      await client.refreshTable().catch(() => {});
+      const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts })));
+      const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
+      if (failed.length === 0) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+      // A clear some shards applied already happened in part.
+      if (type === "clear" && failed.length < settled.length) retry.partlyApplied();
+      for (const f of failed) retry.failed(f.reason, f.reason instanceof ConnectionError);
+      await retry.again();
     }
   }
 

@@ -18,15 +18,31 @@ export interface ScriptedCluster {
   close(): Promise<void>;
 }
 
+/** An answer that drops the connection instead of replying (the request was received). */
+export const DROP = Symbol("drop the connection");
+
 async function listen(onRequest: (frame: RequestFrame) => unknown): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise((r) => wss.once("listening", r));
-  wss.on("connection", (ws) => void new Peer(ws, { label: "scripted", onRequest: (frame) => onRequest(frame) }));
+  wss.on("connection", (ws) => {
+    void new Peer(ws, {
+      label: "scripted",
+      onRequest: (frame) => {
+        const answer = onRequest(frame);
+        if (answer !== DROP) return answer;
+        ws.terminate();
+        return new Promise(() => {});
+      },
+    });
+  });
   return { url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}`, wss };
 }
 
-/** Start a scripted cluster whose shard answers data frames with `answer` (return or throw). */
-export async function scriptedCluster(answer: (frame: RequestFrame, attempt: number) => unknown): Promise<ScriptedCluster> {
+/**
+ * Start a scripted cluster whose shard answers data frames with `answer` (return a result,
+ * throw an error, or return {@link DROP}); `coordinatorAnswer` may script registry requests.
+ */
+export async function scriptedCluster(answer: (frame: RequestFrame, attempt: number) => unknown, coordinatorAnswer?: (frame: RequestFrame) => unknown): Promise<ScriptedCluster> {
   const received: RequestFrame[] = [];
   const shard = await listen((frame) => {
     if (frame.type === "hello") return { v: PROTOCOL_VERSION, shardId: "s1" };
@@ -55,6 +71,7 @@ export async function scriptedCluster(answer: (frame: RequestFrame, attempt: num
       case "dict.get":
         return info;
       default:
+        if (coordinatorAnswer) return coordinatorAnswer(frame);
         throw new Error(`the scripted coordinator does not serve ${frame.type}`);
     }
   });
