@@ -8,7 +8,7 @@ import { hostname, userInfo } from "node:os";
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { nanoid } from "nanoid";
-import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError, RetryableError, WireCode } from "../errors.js";
+import { AuthError, ConnectionError, InvalidError, RetryableError, WireCode } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
 import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";

@@ -12,16 +12,17 @@
  * ```
  */
 import { inspect } from "node:util";
-import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
+import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
-import { frameLimit } from "../net/limits.js";
-import type { PartitionTable } from "../hashing/partition-table.js";
-import type { DictInfoData, Outgoing } from "../protocol/frames.js";
+import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
-import { latin1String } from "../protocol/latin1-bytes.js";
 import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
+import { dictObjects } from "./dict-objects.js";
+import { scanPages, type ScanPageReply } from "./dict-scan.js";
+import { encodeUpdate, sendUpdate } from "./dict-update.js";
+import { routeOf } from "./routing.js";
 
 /** What {@link Dict.info} returns. */
 export interface DictInfo {
@@ -55,51 +56,8 @@ type Source =
   | { kind: "id"; id: string }
   | { kind: "resolved" };
 
-/** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
-const SCAN_PAGE = 5000;
-/** Partitions whose first page is fetched ahead of the one being consumed. */
-const SCAN_LOOKAHEAD = 3;
-
-interface ScanPageReply {
-  keys: Uint8Array[];
-  values: Uint8Array[];
-  /** The position (a key) the next page of this partition starts after; null when done. */
-  next: Uint8Array | null;
-  session: string;
-}
-
-function routeOf(t: PartitionTable, part: number): string {
-  const shard = t.primaryOf(part);
-  if (shard === undefined) throw new RetryableError(WireCode.Unavailable, `partition ${part} has no owner`);
-  return shard;
-}
-
 function unexpected(what: string): DictError {
   return new DictError(`unexpected reply from the cluster to ${what}`);
-}
-
-/** An update's entries for one partition. */
-interface UpdateGroup {
-  keys: Uint8Array[];
-  values: Uint8Array[];
-  bytes: number;
-}
-
-function checkPair(pair: unknown): readonly [unknown, unknown] {
-  if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidError("update() takes an iterable of [key, value] pairs");
-  return pair as [unknown, unknown];
-}
-
-/** What to write, from a plain object, a Map, or an iterable of pairs: pairs to check with {@link checkPair}. */
-function entriesOf(other: unknown): Iterable<unknown> {
-  if (other instanceof Map) return other.entries();
-  if (typeof other === "object" && other !== null) {
-    // An array of pairs (the common bulk input) is walked as it is.
-    if (Symbol.iterator in other) return other as Iterable<unknown>;
-    const proto = Object.getPrototypeOf(other);
-    if (proto === Object.prototype || proto === null) return Object.entries(other);
-  }
-  throw new InvalidError("update() takes a plain object, a Map or an iterable of [key, value] pairs");
 }
 
 export class Dict<V = unknown> implements AsyncDisposable {
@@ -181,65 +139,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 
   /** Manage named dicts: create, list, delete. */
-  static readonly objects = {
-    /**
-     * Create a named dict; {@link AlreadyExistsError} if it exists, unless `allowExisting`.
-     *
-     * @example
-     * ```ts
-     * await Dict.objects.create("jobs", { allowExisting: true });
-     * ```
-     */
-    async create(name: string, opts: { allowExisting?: boolean; environmentName?: string; client?: Client } = {}): Promise<Dict> {
-      const n = checkName(name);
-      const env = checkEnvironment(opts.environmentName);
-      const client = opts.client ?? getDefaultClient();
-      const info = (await client.coordinatorRequest({ type: "dict.create", name: n, env, allowExisting: opts.allowExisting ?? false })) as DictInfoData;
-      return new Dict({ kind: "resolved" }, opts.client, info);
-    },
-
-    /**
-     * Named dicts of an environment, newest first.
-     *
-     * @example
-     * ```ts
-     * const recent = await Dict.objects.list({ maxObjects: 10 });
-     * ```
-     */
-    async list(opts: { maxObjects?: number; createdBefore?: Date | string; environmentName?: string; client?: Client } = {}): Promise<Dict[]> {
-      const env = checkEnvironment(opts.environmentName);
-      if (opts.maxObjects !== undefined && (!Number.isInteger(opts.maxObjects) || opts.maxObjects < 0)) {
-        throw new InvalidError(`maxObjects must be a non-negative integer, got ${String(opts.maxObjects)}`);
-      }
-      let before: number | undefined;
-      if (opts.createdBefore !== undefined) {
-        before = (opts.createdBefore instanceof Date ? opts.createdBefore : new Date(opts.createdBefore)).getTime();
-        if (Number.isNaN(before)) throw new InvalidError(`createdBefore is not a valid date: ${String(opts.createdBefore)}`);
-      }
-      const client = opts.client ?? getDefaultClient();
-      const frame: Outgoing<"dict.list"> = { type: "dict.list", env };
-      if (opts.maxObjects !== undefined) frame.max = opts.maxObjects;
-      if (before !== undefined) frame.createdBefore = before;
-      const infos = (await client.coordinatorRequest(frame)) as DictInfoData[];
-      return infos.map((info) => new Dict({ kind: "resolved" }, opts.client, info));
-    },
-
-    /**
-     * Delete a named dict and its entries, irreversibly; existing handles then fail with
-     * {@link NotFoundError}. {@link NotFoundError} if missing, unless `allowMissing`.
-     *
-     * @example
-     * ```ts
-     * await Dict.objects.delete("jobs", { allowMissing: true });
-     * ```
-     */
-    async delete(name: string, opts: { allowMissing?: boolean; environmentName?: string; client?: Client } = {}): Promise<void> {
-      const n = checkName(name);
-      const env = checkEnvironment(opts.environmentName);
-      const client = opts.client ?? getDefaultClient();
-      await client.coordinatorRequest({ type: "dict.delete", name: n, env, allowMissing: opts.allowMissing ?? false });
-    },
-  };
+  static readonly objects = dictObjects((info, client) => new Dict({ kind: "resolved" }, client, info));
 
   // ---- identity ---------------------------------------------------------------------------
 
@@ -409,124 +309,8 @@ export class Dict<V = unknown> implements AsyncDisposable {
    * `extra` on top. Every key and value is checked before anything is sent.
    */
   async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V>): Promise<void> {
-    const keys: Uint8Array[] = [];
-    const values: Uint8Array[] = [];
-    // Later pairs win, as in Map: one entry per key. A string key is its own identity (its
-    // encoding is one-to-one, and tagged apart from every other type's); other keys go by
-    // their encoded bytes.
-    const byString = new Map<string, number>();
-    let byBytes: Map<string, number> | undefined;
-    const add = (k: unknown, kb: Uint8Array, vb: Uint8Array) => {
-      this.checkSize(kb, vb);
-      const isString = typeof k === "string";
-      const index = isString ? byString : (byBytes ??= new Map());
-      const name = isString ? k : latin1String(kb);
-      const at = index.get(name);
-      if (at !== undefined) {
-        values[at] = vb;
-        return;
-      }
-      index.set(name, keys.length);
-      keys.push(kb);
-      values.push(vb);
-    };
     const id = await this.id();
-    for (const pairs of extra === undefined ? [other] : [other, extra]) {
-      for (const pair of entriesOf(pairs)) {
-        const [k, v] = checkPair(pair);
-        add(k, encodeKey(k), encodeValueNow(v) ?? (await encodeValue(v)));
-      }
-    }
-    if (keys.length === 0) return;
-    const table = this.client.table;
-    const byPart = new Map<number, UpdateGroup>();
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as Uint8Array;
-      const value = values[i] as Uint8Array;
-      const part = partitionOf(id, key, table.partitions);
-      let g = byPart.get(part);
-      if (!g) byPart.set(part, (g = { keys: [], values: [], bytes: 0 }));
-      g.keys.push(key);
-      g.values.push(value);
-      g.bytes += key.byteLength + value.byteLength + 16;
-    }
-    // Each partition's entries land together, so each must fit one message.
-    const frameBytes = frameLimit(this.client.maxEntryBytes) - 64 * 1024;
-    for (const [part, g] of byPart) {
-      if (g.bytes > frameBytes) {
-        throw new RequestSizeError(
-          `update puts ${g.bytes} bytes into partition ${part}, more than one request may carry (${frameBytes}); split the update`,
-          frameBytes,
-          g.bytes,
-        );
-      }
-    }
-    await this.sendByShard(id, byPart, frameBytes);
-  }
-
-  /**
-   * Send an update's partitions grouped by their shard (one request per shard, or a few if
-   * they would not fit one message). Partitions that fail retryably (moved, a shard
-   * restarting, a lost connection) are regrouped by the refreshed table and sent again: the
-   * shard applies each partition at most once per `op`, however often it is sent.
-   */
-  private async sendByShard(id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
-    const client = this.client;
-    const op = client.newRid();
-    const retry = client.dataRetry("once", "update");
-    const left = new Map(byPart);
-    for (;;) {
-      retry.begin();
-      const t = client.table;
-      const requests: { shard: string; parts: number[]; bytes: number }[] = [];
-      const open = new Map<string, { shard: string; parts: number[]; bytes: number }>();
-      for (const [part, g] of left) {
-        let shard: string;
-        try {
-          shard = routeOf(t, part);
-        } catch (err) {
-          retry.failed(err, false);
-          continue;
-        }
-        let r = open.get(shard);
-        if (!r || r.bytes + g.bytes > frameBytes) {
-          r = { shard, parts: [], bytes: 0 };
-          open.set(shard, r);
-          requests.push(r);
-        }
-        r.parts.push(part);
-        r.bytes += g.bytes;
-      }
-      const settled = await Promise.allSettled(
-        requests.map((r) =>
-          client.sendToShard(
-            r.shard,
-            {
-              type: "updateParts",
-              op,
-              dict: id,
-              epoch: t.epoch,
-              parts: r.parts.map((part) => {
-                const g = byPart.get(part) as UpdateGroup;
-                return { part, keys: g.keys, values: g.values };
-              }),
-            },
-            r.bytes,
-          ),
-        ),
-      );
-      settled.forEach((s, i) => {
-        const r = requests[i] as (typeof requests)[number];
-        if (s.status === "fulfilled") {
-          for (const part of r.parts) left.delete(part);
-          return;
-        }
-        // sendToShard: RetryableError when it could not send, ConnectionError when it sent and lost it.
-        retry.failed(s.reason, s.reason instanceof ConnectionError);
-      });
-      if (left.size === 0) return;
-      await retry.again();
-    }
+    await sendUpdate(this.client, id, await encodeUpdate(other, extra, (kb, vb) => this.checkSize(kb, vb)));
   }
 
   /**
@@ -589,53 +373,8 @@ export class Dict<V = unknown> implements AsyncDisposable {
     return n;
   }
 
-  /**
-   * Every partition in turn, a page at a time in key order. The position is a key, not a
-   * node: when a partition moves (or fails over) mid-iteration, the next page comes from its
-   * new owner, after the same key, so an entry present for the whole iteration is returned
-   * exactly once.
-   */
   private async *scan(values: boolean): AsyncGenerator<ScanPageReply & { part: number }> {
-    const id = await this.id();
-    const client = this.client;
-    const partitions = client.table.partitions;
-    const fetch = (part: number, after: Uint8Array | null, session: string | undefined) =>
-      client
-        .dataRequest((t) => ({
-          shard: routeOf(t, part),
-          frame: { type: "scan", dict: id, part, epoch: t.epoch, after, limit: SCAN_PAGE, values, ...(session !== undefined && { session }) },
-        }))
-        .then((r) => {
-          const page = r as ScanPageReply;
-          if (typeof page !== "object" || page === null || !Array.isArray(page.keys) || !Array.isArray(page.values) || typeof page.session !== "string") {
-            throw unexpected("scan");
-          }
-          if (page.next !== null && !(page.next instanceof Uint8Array)) throw unexpected("scan");
-          return { ...page, part };
-        });
-    // The first pages of the next few partitions are in flight while the caller consumes
-    // this one, and so is this partition's next page (each partition's pages go in order).
-    let nextPart = 0;
-    const firsts: Promise<ScanPageReply & { part: number }>[] = [];
-    const refill = () => {
-      while (firsts.length < SCAN_LOOKAHEAD && nextPart < partitions) {
-        const p = fetch(nextPart++, null, undefined);
-        p.catch(() => {}); // surfaced when awaited
-        firsts.push(p);
-      }
-    };
-    refill();
-    for (let first = firsts.shift(); first; first = firsts.shift()) {
-      let page: ScanPageReply & { part: number } = await first;
-      refill();
-      for (;;) {
-        const more = page.next !== null ? fetch(page.part, page.next, page.session) : undefined;
-        more?.catch(() => {});
-        yield page;
-        if (!more) break;
-        page = await more;
-      }
-    }
+    yield* scanPages(this.client, await this.id(), values);
   }
 
   private decodeKeyBytes(bytes: Uint8Array): DictKey {
