@@ -37,7 +37,7 @@ async function adminRequest(url: string, secret: string | undefined, frame: Outg
 export async function fetchStatus(url: string, retryBudgetMs?: number): Promise<ClusterStatus> {
   const client = await connect({ url, ...(retryBudgetMs !== undefined && { retryBudgetMs }) });
   try {
-    return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
+    return await client.coordinatorRequest({ type: "status" });
   } finally {
     client.close();
   }

@@ -14,6 +14,7 @@ import { frameLimit } from "../net/limits.js";
 import { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
 import { policyOf, type RequestPolicy } from "../protocol/request-policy.js";
+import { checkReply, checkWelcome, type ReplyOf, type ReplyType, type Welcome } from "../protocol/replies.js";
 import { Retry } from "./retry.js";
 
 /** Options of {@link connect}. */
@@ -24,14 +25,6 @@ export interface ConnectOptions {
   token?: string;
   /** How long a request may keep retrying (moved partitions, restarting nodes). Default 15 s. */
   retryBudgetMs?: number;
-}
-
-interface WelcomeResult {
-  v: number;
-  clientId: string;
-  table: PartitionTableData;
-  maxEntryBytes: number;
-  heartbeatMs: number;
 }
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
@@ -122,7 +115,7 @@ export class Client {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   /** Known after the first connection. */
-  private welcome: WelcomeResult | undefined;
+  private welcome: Welcome | undefined;
   private tableRef: PartitionTable | undefined;
 
   constructor(opts: ConnectOptions = {}) {
@@ -181,10 +174,7 @@ export class Client {
       peer.close();
       throw new ConnectionError("client is closed");
     }
-    const welcome = (await peer.request(
-      { type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId, agent: agent() },
-      { timeoutMs: CONNECT_TIMEOUT_MS },
-    )) as WelcomeResult;
+    const welcome = checkWelcome(await peer.request({ type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId, agent: agent() }, { timeoutMs: CONNECT_TIMEOUT_MS }));
     this.welcome = welcome;
     this.adoptTable(welcome.table);
     this.coordinator = peer;
@@ -212,7 +202,7 @@ export class Client {
    * (request-policy.ts): reads again after a lost connection, registry writes only if they
    * were never sent.
    */
-  async coordinatorRequest(frame: Outgoing): Promise<unknown> {
+  async coordinatorRequest<F extends Outgoing<ReplyType>>(frame: F): Promise<ReplyOf<F["type"]>> {
     // No table refresh between attempts: that is a coordinator request itself.
     const retry = new Retry(this, policyOf(frame), frame.type);
     const rid = this.nextRid();
@@ -222,7 +212,8 @@ export class Client {
       try {
         const peer = await this.ready();
         sent = true;
-        return await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS });
+        const reply = await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS });
+        return checkReply(frame.type, reply);
       } catch (err) {
         retry.failed(err, sent);
       }
@@ -234,7 +225,7 @@ export class Client {
   refreshTable(): Promise<void> {
     if (!this.refreshing) {
       this.refreshing = this.coordinatorRequest({ type: "table.get" })
-        .then((t) => this.adoptTable(t as PartitionTableData))
+        .then((t) => this.adoptTable(t))
         .finally(() => (this.refreshing = undefined));
     }
     return this.refreshing;

@@ -22,7 +22,7 @@ export function dictObjects(fromInfo: (info: DictInfoData, client: Client | unde
       const n = checkName(name);
       const env = checkEnvironment(opts.environmentName);
       const client = opts.client ?? getDefaultClient();
-      const info = (await client.coordinatorRequest({ type: "dict.create", name: n, env, allowExisting: opts.allowExisting ?? false })) as DictInfoData;
+      const info = await client.coordinatorRequest({ type: "dict.create", name: n, env, allowExisting: opts.allowExisting ?? false });
       return fromInfo(info, opts.client);
     },
 
@@ -48,7 +48,7 @@ export function dictObjects(fromInfo: (info: DictInfoData, client: Client | unde
       const frame: Outgoing<"dict.list"> = { type: "dict.list", env };
       if (opts.maxObjects !== undefined) frame.max = opts.maxObjects;
       if (before !== undefined) frame.createdBefore = before;
-      const infos = (await client.coordinatorRequest(frame)) as DictInfoData[];
+      const infos = await client.coordinatorRequest(frame);
       return infos.map((info) => fromInfo(info, opts.client));
     },
 

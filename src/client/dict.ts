@@ -20,9 +20,10 @@ import { getDefaultClient, type Client } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
-import { scanPages, type ScanPageReply } from "./dict-scan.js";
+import { scanPages } from "./dict-scan.js";
 import { encodeUpdate, sendUpdate } from "./dict-update.js";
 import { routeOf } from "./routing.js";
+import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
 
 /** What {@link Dict.info} returns. */
 export interface DictInfo {
@@ -56,8 +57,10 @@ type Source =
   | { kind: "id"; id: string }
   | { kind: "resolved" };
 
-function unexpected(what: string): DictError {
-  return new DictError(`unexpected reply from the cluster to ${what}`);
+/** A page's keys with their values (a page read with values has one per key). */
+function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array]> {
+  if (page.values.length !== page.keys.length) throw new DictError("unexpected reply from the cluster to scan: keys and values differ in number");
+  for (let i = 0; i < page.keys.length; i++) yield [page.keys[i] as Uint8Array, page.values[i] as Uint8Array];
 }
 
 export class Dict<V = unknown> implements AsyncDisposable {
@@ -117,7 +120,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   static async ephemeral<V = unknown>(opts: EphemeralOptions = {}): Promise<Dict<V>> {
     const env = checkEnvironment(opts.environmentName);
     const client = opts.client ?? getDefaultClient();
-    const info = (await client.coordinatorRequest({ type: "ephemeral.create", env })) as DictInfoData;
+    const info = await client.coordinatorRequest({ type: "ephemeral.create", env });
     return new Dict<V>({ kind: "resolved" }, opts.client, info);
   }
 
@@ -179,9 +182,9 @@ export class Dict<V = unknown> implements AsyncDisposable {
     const src = this.#source;
     let info: DictInfoData;
     if (src.kind === "name") {
-      info = (await this.client.coordinatorRequest({ type: "dict.lookup", name: src.name, env: src.env, createIfMissing: src.createIfMissing })) as DictInfoData;
+      info = await this.client.coordinatorRequest({ type: "dict.lookup", name: src.name, env: src.env, createIfMissing: src.createIfMissing });
     } else if (src.kind === "id") {
-      info = (await this.client.coordinatorRequest({ type: "dict.get", id: src.id })) as DictInfoData;
+      info = await this.client.coordinatorRequest({ type: "dict.get", id: src.id });
     } else {
       throw new DictError("resolved handle without info");
     }
@@ -203,12 +206,13 @@ export class Dict<V = unknown> implements AsyncDisposable {
   /** Metadata of the dict, fetched from the cluster ({@link NotFoundError} once deleted). */
   async info(): Promise<DictInfo> {
     const id = await this.id();
-    const info = (await this.client.coordinatorRequest({ type: "dict.get", id })) as DictInfoData;
+    const info = await this.client.coordinatorRequest({ type: "dict.get", id });
     return { name: info.name, createdAt: new Date(info.createdAt), createdBy: info.createdBy };
   }
 
   // ---- entries ----------------------------------------------------------------------------
 
+  /** A request on one key; its reply is checked by the caller, in the `then` it has anyway. */
   private keyOp(type: "get" | "contains" | "pop" | "del", key: unknown): Promise<unknown> {
     let kb: Uint8Array;
     try {
@@ -226,8 +230,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
     return known !== undefined ? send(known) : this.id().then(send);
   }
 
-  private decode(bytes: unknown, key: unknown): V {
-    if (!(bytes instanceof Uint8Array)) throw unexpected("a read");
+  private decode(bytes: Uint8Array, key: unknown): V {
     return decodeValue(bytes, this.#client ?? getDefaultClient(), this.label, key) as V;
   }
 
@@ -245,14 +248,15 @@ export class Dict<V = unknown> implements AsyncDisposable {
   get(key: DictKey, defaultValue?: unknown): Promise<unknown> {
     // Not an async function: one promise and one turn less on the hottest call. Every
     // failure is still a rejection (keyOp never throws).
-    return this.keyOp("get", key).then((r) => (r === undefined || r === null ? defaultValue : this.decode(r, key)));
+    return this.keyOp("get", key).then((r) => {
+      const bytes = checkReply("get", r);
+      return bytes === undefined || bytes === null ? defaultValue : this.decode(bytes, key);
+    });
   }
 
   /** Whether `key` is present (refreshes its expiry). */
   async contains(key: DictKey): Promise<boolean> {
-    const r = await this.keyOp("contains", key);
-    if (typeof r !== "boolean") throw unexpected("contains");
-    return r;
+    return checkReply("contains", await this.keyOp("contains", key));
   }
 
   /**
@@ -299,8 +303,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
         };
       })
       .then((r) => {
-        if (typeof r !== "boolean") throw unexpected("put");
-        return r;
+        return checkReply("put", r);
       });
   }
 
@@ -320,7 +323,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   async pop(key: DictKey): Promise<V>;
   async pop<D>(key: DictKey, defaultValue: D): Promise<V | D>;
   async pop(key: DictKey, ...rest: unknown[]): Promise<unknown> {
-    const r = await this.keyOp("pop", key);
+    const r = checkReply("pop", await this.keyOp("pop", key));
     if (r === undefined || r === null) {
       if (rest.length > 0) return rest[0];
       throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
@@ -331,7 +334,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   /** Remove `key`; {@link KeyError} when it is absent. */
   async delete(key: DictKey): Promise<void> {
     try {
-      await this.keyOp("del", key);
+      checkReply("del", await this.keyOp("del", key));
     } catch (err) {
       if (err instanceof KeyError) throw new KeyError(`key ${describeKey(key)} not found in dict ${this.label}`);
       throw err;
@@ -339,7 +342,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 
   /** Run a request on every shard for the partitions it owns, regrouping if owners move. */
-  private async fanOut(type: "len" | "clear"): Promise<unknown[]> {
+  private async fanOut<T extends "len" | "clear">(type: T): Promise<ReplyOf<T>[]> {
     const id = await this.id();
     const client = this.client;
     const retry = client.dataRetry(type === "clear" ? "idempotent" : "read", type);
@@ -349,7 +352,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
       const groups = [...t.partitionsByPrimary()];
       const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts })));
       const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
-      if (failed.length === 0) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+      if (failed.length === 0) return settled.map((s) => checkReply(type, s.status === "fulfilled" ? s.value : undefined));
       // A clear some shards applied already happened in part.
       if (type === "clear" && failed.length < settled.length) retry.partlyApplied();
       for (const f of failed) retry.failed(f.reason, f.reason instanceof ConnectionError);
@@ -364,12 +367,8 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   /** The exact number of live entries (per-partition counters, no scan, no cap). */
   async len(): Promise<number> {
-    const counts = await this.fanOut("len");
     let n = 0;
-    for (const c of counts) {
-      if (typeof c !== "number") throw unexpected("len");
-      n += c;
-    }
+    for (const c of await this.fanOut("len")) n += c;
     return n;
   }
 
@@ -392,19 +391,15 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   /** Every value, unordered, streamed a page at a time. */
   async *values(): AsyncGenerator<V, void, undefined> {
-    for await (const page of this.scan(true)) {
-      for (let i = 0; i < page.keys.length; i++) {
-        yield this.decode(page.values[i], this.decodeKeyBytes(page.keys[i] as Uint8Array));
-      }
-    }
+    for await (const page of this.scan(true)) for (const [k, v] of pairsOf(page)) yield this.decode(v, this.decodeKeyBytes(k));
   }
 
   /** Every `[key, value]` pair, unordered, streamed a page at a time. */
   async *items(): AsyncGenerator<[DictKey, V], void, undefined> {
     for await (const page of this.scan(true)) {
-      for (let i = 0; i < page.keys.length; i++) {
-        const key = this.decodeKeyBytes(page.keys[i] as Uint8Array);
-        yield [key, this.decode(page.values[i], key)];
+      for (const [k, v] of pairsOf(page)) {
+        const key = this.decodeKeyBytes(k);
+        yield [key, this.decode(v, key)];
       }
     }
   }

@@ -16,33 +16,9 @@ export interface HeartbeatStats {
   moves: MoveProgressData[];
 }
 
-/** What `status` answers (and `shardict cluster status --json` prints). */
-export interface ClusterStatus {
-  epoch: number;
-  partitions: number;
-  replicationFactor: number;
-  dicts: number;
-  shards: {
-    id: string;
-    url: string;
-    /** joining, serving, handing off, leaving */
-    state: string;
-    /** alive, suspect, dead, or unregistered (not heard from since the coordinator started) */
-    health: string;
-    /** Partitions it leads. */
-    partitions: number;
-    /** Partitions it holds a replica of. */
-    replicas: number;
-    /** Entries in the partitions it leads, as of its last heartbeat (null before one). */
-    entries: number | null;
-    /** Entries it holds in all (replicas too). */
-    held: number | null;
-  }[];
-  /** Partitions at their desired place, not yet there, and moving now. */
-  rebalance: { done: number; pending: number; moving: number };
-  moves: { part: number; from: string; to: string; phase: "copying" | "handing off"; done: number; total: number }[];
-}
-
+/** What `status` answers: its schema is with the other replies (protocol/replies.ts). */
+export type { ClusterStatus } from "../protocol/replies.js";
+import type { ClusterStatus } from "../protocol/replies.js";
 
 export interface StatusSources {
   table: PartitionTable;

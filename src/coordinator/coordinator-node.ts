@@ -17,6 +17,7 @@ import { Membership, type StoredMember } from "./membership.js";
 import { Ownership } from "./ownership.js";
 import { clusterStatus, ROLE_NAMES, type ClusterStatus, type HeartbeatStats } from "./cluster-status.js";
 import { isActiveRole } from "../machines/member-role.machine.js";
+import type { Welcome } from "../protocol/replies.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { StorageFailedError } from "../store/storage-errors.js";
@@ -41,15 +42,6 @@ export interface CoordinatorOptions {
    * The CLI exits, for its supervisor to restart it from disk.
    */
   onFatal?: (err: Error) => void;
-}
-
-/** The reply to a client's `hello`. */
-export interface Welcome {
-  v: number;
-  clientId: string;
-  table: ReturnType<PartitionTable["toData"]>;
-  maxEntryBytes: number;
-  heartbeatMs: number;
 }
 
 const BROADCAST_TIMEOUT_MS = 5_000;
