@@ -10,14 +10,14 @@
  *                                      remove-shard ID`, SIGTERM, or the cluster's Ctrl-C
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fetchStatus } from "../src/cli/cluster-commands.js";
 import { ConfigError, loadConfig, type ClusterConfig } from "../src/config/cluster-config.js";
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
-import { cliPath, LocalCluster, localSecretPath } from "../src/launcher/local-cluster.js";
+import { cliPath, LocalCluster } from "../src/launcher/local-cluster.js";
+import { configuredSecret, ensureLocalSecret } from "../src/launcher/local-secret.js";
 
 const configPath = resolve(process.env.SHARDICT_CONFIG ?? "cluster.config.json");
 
@@ -76,22 +76,11 @@ async function runCluster(config: ClusterConfig): Promise<void> {
 }
 
 /**
- * The secret nodes of the local cluster share: the config's, or one kept in the data folder
- * (readable by this user only) so that shards added later, and `shardict cluster
- * remove-shard`, can use it too.
+ * The secret nodes of the local cluster share: the given one, or one kept in the data folder
+ * so that shards added later, and `shardict cluster remove-shard`, can use it too.
  */
 function localSecret(config: ClusterConfig): string {
-  if (process.env.SHARDICT_CLUSTER_SECRET) return process.env.SHARDICT_CLUSTER_SECRET;
-  if (config.clusterSecret) return config.clusterSecret;
-  const path = localSecretPath(config.dataDir);
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    mkdirSync(resolve(config.dataDir), { recursive: true });
-    const secret = randomBytes(18).toString("base64url");
-    writeFileSync(path, secret, { mode: 0o600 });
-    return secret;
-  }
+  return configuredSecret(config) ?? ensureLocalSecret(config.dataDir).secret;
 }
 
 function status(url: string): Promise<ClusterStatus> {

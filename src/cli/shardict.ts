@@ -9,10 +9,10 @@
  *   shardict repair --id shard-2 [--data-dir DIR | --config FILE] [--dry-run] [--json]
  */
 import { parseArgs } from "node:util";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { localSecretPath } from "../launcher/local-cluster.js";
-import { ConfigError, loadConfig, parseConfig } from "../config/cluster-config.js";
+import { configuredSecret, ensureLocalSecret, localSecretPath, readLocalSecret } from "../launcher/local-secret.js";
+import { ConfigError, isLoopback, loadConfig, parseConfig, type ClusterConfig } from "../config/cluster-config.js";
 import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
 import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFailedError } from "../store/storage-errors.js";
@@ -36,7 +36,9 @@ SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl
   it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
 The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config;
-  remove-shard needs it.
+  nodes need it to join, and remove-shard needs it. A coordinator on a loopback address
+  given none generates one and keeps it in DATADIR/.cluster-secret, where shards and
+  commands on the same machine (same config) find it.
 repair is for a stopped shard (storageEngine "log") that refuses to start with exit code 78:
   it rewrites each file recovery refuses with only its valid records, moves the original to
   DIR/ID/repair-<time>/, and reports what it dropped. Dropped records are lost writes, and a
@@ -131,12 +133,33 @@ function operatorSecret(): string | undefined {
   const path = process.env.SHARDICT_CONFIG ?? "cluster.config.json";
   if (!existsSync(path)) return undefined;
   const config = loadConfig(path);
-  if (config.clusterSecret) return config.clusterSecret;
-  try {
-    return readFileSync(localSecretPath(config.dataDir), "utf8").trim();
-  } catch {
-    return undefined;
-  }
+  return configuredSecret(config) ?? readLocalSecret(config.dataDir);
+}
+
+/**
+ * A coordinator's secret: the given one, else (on loopback) the one kept in the data folder,
+ * made on first start. Node rights need a secret, and a generated one is as good as any for
+ * nodes that can read this machine's files. Off loopback there is none: the node refuses to
+ * listen without a configured secret.
+ */
+function coordinatorSecret(config: ClusterConfig, host: string): string | undefined {
+  const given = configuredSecret(config);
+  if (given !== undefined || !isLoopback(host)) return given;
+  const { secret, created } = ensureLocalSecret(config.dataDir);
+  const path = localSecretPath(config.dataDir);
+  console.log(
+    `coordinator: no cluster secret given: ${created ? "generated one, kept" : "using the one kept"} in ${path} (shards and commands on this machine with this config read it; elsewhere set SHARDICT_CLUSTER_SECRET to its contents)`,
+  );
+  return secret;
+}
+
+/** A shard's secret: the given one, else the local cluster's file; without one it cannot join. */
+function shardSecret(config: ClusterConfig, id: string): string {
+  const secret = configuredSecret(config) ?? readLocalSecret(config.dataDir);
+  if (secret !== undefined) return secret;
+  fail(
+    `shard ${id}: no cluster secret, so it cannot join: set SHARDICT_CLUSTER_SECRET (or "clusterSecret" in the config) to the coordinator's. A coordinator given none keeps the one it generated in ${localSecretPath(config.dataDir)} on its machine (there is none here)`,
+  );
 }
 
 /** For a shard that refuses its data: the repair command for its folder. */
@@ -169,7 +192,6 @@ async function main(argv: string[]): Promise<void> {
   const configPath = values.config ?? process.env.SHARDICT_CONFIG ?? "cluster.config.json";
   // A shard joining another machine's cluster may have no config file: defaults then.
   const config = values.config === undefined && command === "shard" && !existsSync(configPath) ? parseConfig({}) : loadConfig(configPath);
-  const clusterSecret = process.env.SHARDICT_CLUSTER_SECRET || config.clusterSecret || undefined;
   const portOverride = port(values.port);
 
   if (command === "coordinator") {
@@ -178,7 +200,7 @@ async function main(argv: string[]): Promise<void> {
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
       ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
-      clusterSecret,
+      clusterSecret: coordinatorSecret(config, values.host ?? config.coordinator.host),
       // Fail-stop, as for a shard: exit at once for the supervisor to restart it from disk.
       onFatal: () => process.exit(EXIT_STORAGE_FAILED),
     });
@@ -188,6 +210,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "shard") {
     if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
+    const clusterSecret = shardSecret(config, values.id);
     repairHint = repairCommandLine(resolve(values["data-dir"] ?? config.dataDir), values.id);
     const node = await ShardNode.open({
       config,

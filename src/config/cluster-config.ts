@@ -8,6 +8,7 @@ import { resolve, dirname, isAbsolute } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { DEFAULT_SEGMENT_BYTES } from "../store/segment-space.js";
+import { FRAMES_PER_MESSAGE_SENT, MAX_FRAMES_PER_MESSAGE, frameLimit } from "../net/limits.js";
 
 const HostPort = Type.Object(
   {
@@ -45,6 +46,23 @@ const ConfigSchema = Type.Object(
     suspectAfterMs: Type.Integer({ minimum: 10 }),
     deadAfterMs: Type.Integer({ minimum: 10 }),
     clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
+    // ---- per-node and per-connection bounds (README, "Limits") ----
+    /** Client connections a node holds at once (connections with the cluster secret do not count). */
+    maxConnections: Type.Integer({ minimum: 1 }),
+    /** Client connections a node holds at once per client token (only with `clientTokens`). */
+    maxConnectionsPerToken: Type.Integer({ minimum: 1 }),
+    /** Frames (requests or replies) in one WebSocket message; our own peers send at most FRAMES_PER_MESSAGE_SENT. */
+    maxFramesPerMessage: Type.Integer({ minimum: FRAMES_PER_MESSAGE_SENT, maximum: MAX_FRAMES_PER_MESSAGE }),
+    /** Requests of one connection being worked on at once; more wait, unread. */
+    maxRequestsInFlight: Type.Integer({ minimum: 1 }),
+    /** Reply bytes of one connection not yet taken by its socket, past which the node stops reading it. */
+    maxReplyBytesInFlight: Type.Integer({ minimum: 64 * 1024 }),
+    /** A connection whose replies do not drain for this long (the node stopped reading it) is closed. */
+    slowReaderTimeoutMs: Type.Integer({ minimum: 100 }),
+    /** A message begun and not finished within this long closes its connection. */
+    unfinishedMessageTimeoutMs: Type.Integer({ minimum: 100 }),
+    /** Bytes of unfinished messages a node holds over all connections; past it the largest is dropped. */
+    maxUnfinishedBytes: Type.Integer({ minimum: 1024 * 1024 }),
   },
   { additionalProperties: false },
 );
@@ -71,6 +89,14 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   heartbeatMs: 250,
   suspectAfterMs: 750,
   deadAfterMs: 750,
+  maxConnections: 1024,
+  maxConnectionsPerToken: 256,
+  maxFramesPerMessage: 4096,
+  maxRequestsInFlight: 1024,
+  maxReplyBytesInFlight: 8 * 1024 * 1024,
+  slowReaderTimeoutMs: 30_000,
+  unfinishedMessageTimeoutMs: 30_000,
+  maxUnfinishedBytes: 256 * 1024 * 1024,
 };
 
 const check = TypeCompiler.Compile(ConfigSchema);
@@ -109,6 +135,12 @@ export function parseConfig(raw: unknown, source = "cluster config"): ClusterCon
   if (cfg.replicationFactor > cfg.shards.length) {
     throw new ConfigError(
       `${source}: field "replicationFactor": ${cfg.replicationFactor} is more than the ${cfg.shards.length} shards`,
+    );
+  }
+  const largest = frameLimit(cfg.maxEntryBytes);
+  if (cfg.maxUnfinishedBytes < largest) {
+    throw new ConfigError(
+      `${source}: field "maxUnfinishedBytes": ${cfg.maxUnfinishedBytes} is less than one message of the largest entry (maxEntryBytes + 8 MiB = ${largest}), which could then never arrive`,
     );
   }
   return cfg;

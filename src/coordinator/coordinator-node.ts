@@ -129,6 +129,8 @@ export class CoordinatorNode {
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
       label: "coordinator",
+      limits: this.cfg,
+      log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
     });

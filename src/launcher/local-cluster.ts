@@ -44,11 +44,6 @@ export interface LocalClusterOptions {
 /** A node that ran this long before exiting restarts without waiting. */
 const STABLE_RUN_MS = 30_000;
 
-/** Where `npm start` keeps the secret of a local cluster whose config names none. */
-export function localSecretPath(dataDir: string): string {
-  return join(dataDir, ".cluster-secret");
-}
-
 /** Find the package root (the folder with package.json) above this module. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

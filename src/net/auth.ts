@@ -20,24 +20,22 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The role a handshake earns, or a reason to refuse it. */
-export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: PeerRole } | { refused: string } {
+/** The role a handshake earns (and, for a client, the token it presented), or a reason to refuse it. */
+export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: "node" } | { role: "client"; token: string | undefined } | { refused: string } {
   const secret = req.headers[SECRET_HEADER];
   if (typeof secret === "string") {
-    if (policy.clusterSecret === undefined) {
-      // Without a secret, node rights are only for a node that also lets any client in.
-      if (policy.clientTokens.length > 0) return { refused: "this node has no cluster secret, so it accepts no node connections" };
-      return { role: "node" };
-    }
+    // Node rights only ever come from a match: a node without a secret grants them to nobody.
+    if (policy.clusterSecret === undefined) return { refused: "this node has no cluster secret, so it accepts no node connections" };
     if (!safeEqual(secret, policy.clusterSecret)) return { refused: "wrong cluster secret" };
     return { role: "node" };
   }
-  if (policy.clientTokens.length === 0) return { role: "client" };
+  if (policy.clientTokens.length === 0) return { role: "client", token: undefined };
   const auth = req.headers.authorization;
   const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
   if (token === undefined) return { refused: "a client token is required" };
-  if (!policy.clientTokens.some((t) => safeEqual(t, token))) return { refused: "unknown client token" };
-  return { role: "client" };
+  const known = policy.clientTokens.find((t) => safeEqual(t, token));
+  if (known === undefined) return { refused: "unknown client token" };
+  return { role: "client", token: known };
 }
 
 /** Headers a node sends when it connects to another node. */

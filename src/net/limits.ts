@@ -9,3 +9,16 @@ export function frameLimit(maxEntryBytes: number): number {
 
 /** Scan pages stop growing past this many bytes of keys and values. */
 export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Frames our own peers put in one message at most (a batch is flushed at this count, or at
+ * its bytes): every node accepts at least this many (`maxFramesPerMessage` cannot be lower).
+ */
+export const FRAMES_PER_MESSAGE_SENT = 1024;
+
+/**
+ * Frames any message may carry, whatever the config says: past it the decoder gives up
+ * before validating a single frame. One frame can ask for a large reply (a whole table, a
+ * value of up to `maxEntryBytes`), so this bounds what one message can set in motion.
+ */
+export const MAX_FRAMES_PER_MESSAGE = 8192;

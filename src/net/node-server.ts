@@ -1,13 +1,34 @@
 /**
  * The WebSocket listener every node runs: authenticates handshakes, wraps each socket in a
  * {@link Peer}, and drops peers that stop answering pings (the `ws` heartbeat recipe).
+ *
+ * It also bounds what client connections may cost (README, "Limits"): how many there are,
+ * in all and per token; how much unfinished input they hold, each and together; and, through
+ * each peer's back-pressure, replies they leave unread. Connections with the cluster secret
+ * are the cluster's own nodes and are not bounded here.
  */
 import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { authenticate, type AuthPolicy, type PeerRole } from "./auth.js";
-import { Peer, type RequestHandler } from "./peer.js";
-import { isLoopback } from "../config/cluster-config.js";
+import { CloseCode, Peer, type RequestHandler } from "./peer.js";
+import { isLoopback, type ClusterConfig } from "../config/cluster-config.js";
+import { ConnectionCounter } from "./connection-counter.js";
+import { UnfinishedInput } from "./unfinished-input.js";
+import { unfinishedBytesOf } from "./ws-receiver.js";
+
+/** The config fields that bound connections. */
+export type ConnectionLimits = Pick<
+  ClusterConfig,
+  | "maxConnections"
+  | "maxConnectionsPerToken"
+  | "maxFramesPerMessage"
+  | "maxRequestsInFlight"
+  | "maxReplyBytesInFlight"
+  | "slowReaderTimeoutMs"
+  | "unfinishedMessageTimeoutMs"
+  | "maxUnfinishedBytes"
+>;
 
 export interface NodeServerOptions {
   host: string;
@@ -19,6 +40,9 @@ export interface NodeServerOptions {
   onConnection?: (peer: Peer, role: PeerRole) => void;
   onDisconnect?: (peer: Peer, role: PeerRole) => void;
   pingIntervalMs?: number;
+  limits: ConnectionLimits;
+  /** Where dropped connections are reported; default stdout. */
+  log?: (line: string) => void;
 }
 
 export class NodeServer {
@@ -26,12 +50,19 @@ export class NodeServer {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   readonly peers = new Set<Peer>();
   private readonly alive = new WeakMap<WebSocket, boolean>();
+  private readonly clients: ConnectionCounter;
+  private readonly unfinished: UnfinishedInput<Peer>;
+  private readonly log: (line: string) => void;
   url = "";
 
   constructor(opts: NodeServerOptions) {
     this.opts = opts;
+    this.clients = new ConnectionCounter(opts.limits);
+    this.unfinished = new UnfinishedInput({ maxBytes: opts.limits.maxUnfinishedBytes, timeoutMs: opts.limits.unfinishedMessageTimeoutMs });
+    this.log = opts.log ?? ((line) => console.log(line));
   }
 
   /** Listen; resolves with the address actually bound (port 0 picks a free one). */
@@ -59,7 +90,18 @@ export class NodeServer {
         socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${verdict.refused}\n`);
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict.role));
+      if (verdict.role === "node") {
+        wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, "node"));
+        return;
+      }
+      const admission = this.clients.check(verdict.token);
+      if (!admission.ok) {
+        const status = admission.status === 429 ? "429 Too Many Requests" : "503 Service Unavailable";
+        socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${admission.reason}\n`);
+        return;
+      }
+      // (handleUpgrade calls back synchronously here: nothing is admitted in between.)
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, "client", verdict.token));
     });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
@@ -74,27 +116,90 @@ export class NodeServer {
     const every = this.opts.pingIntervalMs ?? 10_000;
     this.pingTimer = setInterval(() => this.pingAll(), every);
     this.pingTimer.unref();
+    const { slowReaderTimeoutMs, unfinishedMessageTimeoutMs } = this.opts.limits;
+    const sweepEvery = Math.min(1_000, Math.max(25, Math.floor(Math.min(slowReaderTimeoutMs, unfinishedMessageTimeoutMs) / 4)));
+    this.sweepTimer = setInterval(() => this.sweep(), sweepEvery);
+    this.sweepTimer.unref();
     return this.url;
   }
 
-  private accept(ws: WebSocket, role: PeerRole): void {
+  private accept(ws: WebSocket, role: PeerRole, token?: string): void {
     this.alive.set(ws, true);
     ws.on("pong", () => this.alive.set(ws, true));
+    const limits = this.opts.limits;
+    const client = role === "client";
     const peer = new Peer(ws, {
       label: `${this.opts.label}←${role}`,
       onRequest: this.opts.onRequest,
+      maxFramesPerMessage: limits.maxFramesPerMessage,
+      ...(client && { flow: limits }),
       onClose: (p) => {
         this.peers.delete(p);
+        if (client) {
+          this.clients.remove(token);
+          this.unfinished.remove(p);
+        }
         this.opts.onDisconnect?.(p, role);
       },
     });
     peer.meta.role = role;
+    const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+    // Kept for the log line of a dropped connection (the socket forgets it once closed).
+    peer.meta.remote = `${socket?.remoteAddress ?? "?"}:${socket?.remotePort ?? "?"}`;
     this.peers.add(peer);
+    if (client) {
+      this.clients.add(token);
+      this.watchInput(peer);
+    }
     this.opts.onConnection?.(peer, role);
+  }
+
+  /**
+   * Follow what a client's socket holds unfinished after each chunk it delivers (`ws` parses
+   * a chunk before this listener runs, and a finished message has been emitted by then).
+   */
+  private watchInput(peer: Peer): void {
+    const socket = (peer.ws as unknown as { _socket?: Duplex })._socket;
+    peer.ws.on("message", () => this.unfinished.completed(peer));
+    socket?.on("data", () => {
+      if (!this.peers.has(peer)) return;
+      for (const p of this.unfinished.observe(peer, unfinishedBytesOf(peer.ws), performance.now())) {
+        this.dropClient(p, CloseCode.TryAgainLater, `this node holds too much unfinished input (over ${this.opts.limits.maxUnfinishedBytes} bytes, maxUnfinishedBytes); this connection held the most`);
+      }
+    });
+  }
+
+  /** Time-based bounds: messages left unfinished, replies left unread. */
+  private sweep(): void {
+    const now = performance.now();
+    const { slowReaderTimeoutMs, unfinishedMessageTimeoutMs } = this.opts.limits;
+    for (const peer of this.peers) {
+      if (peer.meta.role !== "client") continue;
+      // Not read (back-pressure): its message cannot progress, so its clock waits.
+      if (peer.ws.isPaused) this.unfinished.notReading(peer);
+      const stalled = peer.stalledMs;
+      if (stalled > slowReaderTimeoutMs) {
+        this.dropClient(peer, CloseCode.Policy, `replies not read for ${Math.round(stalled)} ms (slowReaderTimeoutMs ${slowReaderTimeoutMs})`);
+      }
+    }
+    for (const peer of this.unfinished.expired(now)) {
+      this.dropClient(peer, CloseCode.Policy, `a message not finished within ${unfinishedMessageTimeoutMs} ms (unfinishedMessageTimeoutMs)`);
+    }
+  }
+
+  private dropClient(peer: Peer, code: number, reason: string): void {
+    if (!this.peers.has(peer)) return;
+    this.log(`${this.opts.label}: dropped the client connection from ${String(peer.meta.remote)}: ${reason}`);
+    peer.drop(code, reason);
   }
 
   private pingAll(): void {
     for (const peer of this.peers) {
+      // Not read for back-pressure, so its pongs wait unread: the slow-reader bound covers it.
+      if (peer.ws.isPaused) {
+        this.alive.set(peer.ws, true);
+        continue;
+      }
       if (this.alive.get(peer.ws) === false) {
         peer.terminate("missed a ping");
         continue;
@@ -110,6 +215,7 @@ export class NodeServer {
    */
   abort(reason: string): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const peer of this.peers) peer.terminate(reason);
     this.wss?.close();
     this.http?.closeAllConnections();
@@ -118,6 +224,7 @@ export class NodeServer {
 
   async stop(): Promise<void> {
     if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const peer of this.peers) peer.close(1001, "node stopping");
     this.wss?.close();
     const http = this.http;

@@ -7,11 +7,14 @@
  * many concurrent requests cost one write and one decode on each side.
  */
 import type WebSocket from "ws";
-import { decodeMessage, encodeFrames, isBinaryMessage } from "../protocol/codec.js";
+import { decodeMessage, encodeFrames, isBinaryMessage, type DecodedItem } from "../protocol/codec.js";
+import { declaredBatchLength } from "../protocol/declared-batch.js";
 import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
+import { FRAMES_PER_MESSAGE_SENT } from "./limits.js";
+import { RequestGate, type GateLimits } from "./request-gate.js";
 
 /** Handles one incoming request; its return value is the reply's `result`. */
 export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
@@ -32,6 +35,13 @@ export interface PeerOptions {
    */
   binary?: boolean;
   label?: string;
+  /** A message with more frames than this closes the connection (1009). */
+  maxFramesPerMessage?: number;
+  /**
+   * Back-pressure on the peer's requests (a node's client connections): past either limit
+   * its requests wait and its socket is not read until replies drain (request-gate.ts).
+   */
+  flow?: GateLimits;
 }
 
 interface Pending {
@@ -49,6 +59,12 @@ interface Pending {
  */
 const TIMEOUT_SWEEP_MS = 50;
 
+/**
+ * Replies (with `flow`) larger than this go out as fragments of this size: the slow-reader
+ * bound needs some sign of progress from a client that reads a large value slowly.
+ */
+const SEND_PIECE_BYTES = 1024 * 1024;
+
 /** Close codes (RFC 6455). */
 export const CloseCode = {
   Normal: 1000,
@@ -56,6 +72,8 @@ export const CloseCode = {
   InvalidData: 1007,
   Policy: 1008,
   TooBig: 1009,
+  /** The node is overloaded (too much unfinished input over all connections): try again later. */
+  TryAgainLater: 1013,
 } as const;
 
 let ridCounter = 0;
@@ -75,6 +93,11 @@ export class Peer {
   private readonly opts: PeerOptions;
   /** Free-form per-connection state for the server that owns this peer. */
   meta: Record<string, unknown> = {};
+  /** Requests waiting for the peer to take its replies (with `flow`). */
+  private readonly gate: RequestGate<DecodedItem> | undefined;
+  private pumping = false;
+  /** A pump is queued as a microtask (see pump). */
+  private pumpQueued = false;
 
   constructor(ws: WebSocket, opts: PeerOptions = {}) {
     this.ws = ws;
@@ -82,6 +105,7 @@ export class Peer {
     this.label = opts.label ?? "peer";
     this.nextRid = opts.nextRid ?? defaultRid;
     this.binary = opts.binary ?? false;
+    this.gate = opts.flow ? new RequestGate(opts.flow) : undefined;
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`));
@@ -95,6 +119,19 @@ export class Peer {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /**
+   * How long this peer's requests have waited on replies it does not read (with `flow`):
+   * its socket is not read meanwhile. 0 when they do not wait on that.
+   */
+  get stalledMs(): number {
+    return this.gate?.stalledFor(performance.now()) ?? 0;
+  }
+
+  /** Bytes of replies queued or sent but not yet taken by the socket. */
+  private unsentBytes(): number {
+    return this.queuedBytes + this.ws.bufferedAmount;
   }
 
   /**
@@ -176,7 +213,7 @@ export class Peer {
     if (sizeHint >= batchBytes && this.queue.length > 0) this.flush();
     this.queue.push(frame);
     this.queuedBytes += sizeHint;
-    if (this.queuedBytes >= batchBytes) {
+    if (this.queuedBytes >= batchBytes || this.queue.length >= FRAMES_PER_MESSAGE_SENT) {
       this.flush();
       return;
     }
@@ -200,9 +237,21 @@ export class Peer {
       for (const f of q) this.failLocal(f, err as Error);
       return;
     }
-    this.ws.send(bytes, { binary: true }, (err) => {
+    const gate = this.gate;
+    const sent = (err?: Error | null) => {
       if (err) this.onClosed(`send failed: ${err.message}`);
-    });
+      else if (gate) this.onDrained(gate);
+    };
+    if (!gate || bytes.length <= SEND_PIECE_BYTES) {
+      this.ws.send(bytes, { binary: true }, sent);
+      return;
+    }
+    // A large reply leaves in fragments, so that a client reading it slowly shows progress
+    // (each fragment's callback) and is not taken for one that does not read at all.
+    for (let at = 0; at < bytes.length; at += SEND_PIECE_BYTES) {
+      const end = Math.min(at + SEND_PIECE_BYTES, bytes.length);
+      this.ws.send(bytes.subarray(at, end), { binary: true, fin: end === bytes.length }, sent);
+    }
   }
 
   private failLocal(frame: Frame, err: Error): void {
@@ -214,8 +263,17 @@ export class Peer {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    // Messages the socket had already delivered keep coming after a close: nobody answers them.
+    if (this.closed) return;
     if (!isBinary) {
       this.closeWith(CloseCode.InvalidData, "frames are binary msgpack");
+      return;
+    }
+    const maxFrames = this.opts.maxFramesPerMessage;
+    // A batch that announces too many frames is refused before any is decoded.
+    const declared = maxFrames === undefined ? undefined : declaredBatchLength(data);
+    if (maxFrames !== undefined && declared !== undefined && declared > maxFrames) {
+      this.closeWith(CloseCode.TooBig, `${declared} frames in one message: this node takes at most ${maxFrames} (maxFramesPerMessage)`);
       return;
     }
     const items = decodeMessage(data);
@@ -223,20 +281,82 @@ export class Peer {
       this.closeWith(CloseCode.InvalidData, "not a shardict frame");
       return;
     }
+    if (maxFrames !== undefined && items.length > maxFrames) {
+      this.closeWith(CloseCode.TooBig, `${items.length} frames in one message: this node takes at most ${maxFrames} (maxFramesPerMessage)`);
+      return;
+    }
     if (!this.binary && isBinaryMessage(data)) this.binary = true;
+    const gate = this.gate;
     for (const item of items) {
       if (!item.ok) {
         if (item.problem.rid === undefined) {
           this.closeWith(CloseCode.Policy, item.problem.message);
           return;
         }
-        this.send(errFrame(item.problem.rid, item.problem.code, item.problem.message));
+        // An error reply is a reply too: it waits its turn like the requests around it.
+        if (gate) gate.push(item);
+        else this.send(errFrame(item.problem.rid, item.problem.code, item.problem.message));
         continue;
       }
       const frame = item.frame;
       if (frame.type === "ok" || frame.type === "err") this.onReply(frame);
+      else if (gate) gate.push(item);
       else this.onRequest(frame);
     }
+    if (gate) this.pump(gate);
+  }
+
+  /**
+   * Start the waiting requests the limits allow, then read the socket only if none is left
+   * waiting. (Messages already read keep arriving for a moment after a pause: at most what
+   * the socket had delivered.)
+   */
+  private pump(gate: RequestGate<DecodedItem>): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      const now = performance.now();
+      for (let item = gate.next(this.unsentBytes(), now); item !== undefined; item = gate.next(this.unsentBytes(), now)) {
+        if (!item.ok) {
+          this.send(errFrame(item.problem.rid as number, item.problem.code, item.problem.message));
+          continue;
+        }
+        const later = this.onRequest(item.frame as RequestFrame);
+        if (this.closed) return;
+        if (later) {
+          // Its answer may be ready a microtask from now (a handler that is async without
+          // waiting for anything): go on after it, so that its bytes count before the next
+          // request starts. Requests that do wait (a commit) still all start in this turn.
+          if (!this.pumpQueued) {
+            this.pumpQueued = true;
+            queueMicrotask(() => {
+              this.pumpQueued = false;
+              this.pump(gate);
+            });
+          }
+          return;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+    const read = gate.waiting === 0;
+    if (read === this.ws.isPaused) {
+      if (read) this.ws.resume();
+      else this.ws.pause();
+    }
+  }
+
+  private onDrained(gate: RequestGate<DecodedItem>): void {
+    if (gate.waiting === 0) return;
+    gate.drained(performance.now());
+    this.pump(gate);
+  }
+
+  /** A request answered later finished: its place may go to a waiting one. */
+  private requestEnded(gate: RequestGate<DecodedItem>): void {
+    gate.ended();
+    if (gate.waiting > 0) this.pump(gate);
   }
 
   private onReply(frame: FrameOf<"ok"> | FrameOf<"err">): void {
@@ -248,27 +368,44 @@ export class Peer {
     else p.reject(errorFromWire(frame.code, frame.message, frame));
   }
 
-  private onRequest(frame: RequestFrame): void {
+  /** Run a request's handler; true when it answers later (it returned a promise). */
+  private onRequest(frame: RequestFrame): boolean {
     const handler = this.opts.onRequest;
     if (!handler) {
       this.send(errFrame(frame.rid, WireCode.Invalid, `${frame.type} is not served here`));
-      return;
+      return false;
     }
     let result: unknown;
     try {
       result = handler(frame, this);
     } catch (err) {
       this.replyError(frame.rid, err);
-      return;
+      return false;
     }
     if (result instanceof Promise) {
+      const gate = this.gate;
+      if (gate) {
+        gate.began();
+        result.then(
+          (r: unknown) => {
+            this.replyOk(frame.rid, r);
+            this.requestEnded(gate);
+          },
+          (err: unknown) => {
+            this.replyError(frame.rid, err);
+            this.requestEnded(gate);
+          },
+        );
+        return true;
+      }
       result.then(
         (r: unknown) => this.replyOk(frame.rid, r),
         (err: unknown) => this.replyError(frame.rid, err),
       );
-    } else {
-      this.replyOk(frame.rid, result);
+      return true;
     }
+    this.replyOk(frame.rid, result);
+    return false;
   }
 
   private replyOk(rid: number, result: unknown): void {
@@ -297,6 +434,7 @@ export class Peer {
     this.closed = true;
     this.closeReason = reason;
     this.queue = [];
+    this.gate?.clear();
     const err = new ConnectionError(`${this.label}: connection ${reason}`);
     for (const [, p] of this.pending) p.reject(err);
     this.pending.clear();
@@ -325,6 +463,7 @@ export class Peer {
    * allows (counted in UTF-8, since a peer's text may be anything).
    */
   private closeWith(code: number, reason: string): void {
+    this.readAgain();
     try {
       this.ws.close(code, truncateUtf8(reason, 120));
     } catch {
@@ -335,8 +474,23 @@ export class Peer {
 
   /** Close the socket; pending requests reject with {@link ConnectionError}. */
   close(code: number = CloseCode.Normal, reason = ""): void {
+    this.readAgain();
     if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, truncateUtf8(reason, 120));
     this.onClosed(reason || "closed by us");
+  }
+
+  /**
+   * Close because of what the peer did, and free what it holds at once: the close frame goes
+   * out if the socket takes it, but nothing waits for a peer that may never read it.
+   */
+  drop(code: number, reason: string): void {
+    this.closeWith(code, reason);
+    this.ws.terminate();
+  }
+
+  /** A closing handshake needs the peer's close frame: a socket paused for back-pressure is read again. */
+  private readAgain(): void {
+    if (this.ws.isPaused) this.ws.resume();
   }
 
   /** Close at once without a closing handshake (a peer that stopped answering). */

@@ -13,6 +13,7 @@ import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
 import { Latin1Bytes } from "./latin1-bytes.js";
 import { ScanPage } from "./scan-page.js";
+import { MAX_FRAMES_PER_MESSAGE } from "../net/limits.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -41,7 +42,7 @@ function forMsgpack(f: Frame): Frame {
 }
 const packOne = (f: Frame): Buffer => packr.pack(forMsgpack(f));
 const unpackOne = (b: Buffer): unknown => packr.unpack(b);
-const MAX_BATCH = 100_000;
+const MAX_BATCH = MAX_FRAMES_PER_MESSAGE;
 
 /**
  * Encode one frame or a batch: as msgpack, or with `binary` (for a peer known to read it)

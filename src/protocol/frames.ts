@@ -13,7 +13,8 @@ const Rid = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Bytes = Type.Uint8Array();
 const DictId = Type.String({ minLength: 4, maxLength: 64 });
 const Partition = Type.Integer({ minimum: 0, maximum: 65535 });
-const Epoch = Type.Integer({ minimum: 0 });
+/** Epochs count up by one per change: one past the exact integers of a double is no epoch of ours. */
+const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
 const EnvName = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
 

@@ -9,7 +9,7 @@ import { PartitionTable } from "../hashing/partition-table.js";
 import { nodeLifecycleMachine } from "../machines/node-lifecycle.machine.js";
 import { frameLimit } from "../net/limits.js";
 import { NodeServer } from "../net/node-server.js";
-import type { RequestFrame } from "../protocol/frames.js";
+import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
@@ -214,6 +214,8 @@ export class ShardNode {
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
       label: this.id,
+      limits: this.cfg,
+      log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
     });
     this.lifecycle.subscribe((snap) => {
@@ -566,8 +568,9 @@ export class ShardNode {
     }
     if (frame.type === "table.get" && this.table) return this.table.toData();
     if (frame.type === "hello") {
+      if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
       peer.meta.clientId = frame.clientId;
-      return { v: 1, shardId: this.id };
+      return { v: PROTOCOL_VERSION, shardId: this.id };
     }
     throw new InvalidError(`${frame.type} is not served by a shard`);
   }

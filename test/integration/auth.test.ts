@@ -4,7 +4,8 @@
  * refusal to listen on a non-loopback address without both.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import WebSocket from "ws";
 import { AuthError, ConnectionError, connect, Dict } from "../../src/index.js";
 import { RawPeer } from "../helpers/raw-peer.js";
@@ -119,7 +120,8 @@ describe("the cluster secret", () => {
 
   it("with clientTokens but no cluster secret, a made-up x-shardict-secret does not get past the tokens", async () => {
     // Regression: without a cluster secret, any X-Shardict-Secret header once earned node
-    // rights and skipped the token check. Nodes now refuse to start with tokens but no secret.
+    // rights and skipped the token check. On loopback the coordinator now generates a secret
+    // (next tests); a node that starts without one refuses every secret header.
     const { dir, path } = writeTempConfig(loopbackConfig({ clientTokens: [TOKEN] }));
     tempDirs.push(dir);
     const run = spawnCli(["coordinator", "--config", path, "--port", "0"]);
@@ -150,6 +152,50 @@ describe("the cluster secret", () => {
       if (run.exit === undefined) run.child.kill("SIGTERM");
       await run.done;
     }
+  });
+
+  it("a coordinator given no secret generates one in its data folder: no other value gets node rights, and a shard on the same machine finds it", async () => {
+    const { dir, path } = writeTempConfig(loopbackConfig({ storageEngine: "memory" }));
+    tempDirs.push(dir);
+    const secretPath = join(dir, "data", ".cluster-secret");
+    const coordinator = spawnCli(["coordinator", "--config", path, "--port", "0"]);
+    let shard: ReturnType<typeof spawnCli> | undefined;
+    try {
+      await waitUntil(() => /listening on ws:\/\/\S+/.test(coordinator.stdout) || coordinator.exit !== undefined, { what: "the coordinator to start" });
+      expect(coordinator.exit, coordinator.stderr).toBeUndefined();
+      expect(coordinator.stdout).toContain(`no cluster secret given: generated one, kept in ${secretPath}`);
+      const secret = readFileSync(secretPath, "utf8").trim();
+      expect(secret.length).toBeGreaterThanOrEqual(16);
+      expect(statSync(secretPath).mode & 0o777).toBe(0o600);
+      const url = /listening on (ws:\/\/\S+)/.exec(coordinator.stdout)?.[1] ?? "";
+      // Regression: without a secret, any X-Shardict-Secret value once earned node rights
+      // (a fake shard registered and was given partitions; removeShard was accepted).
+      for (const value of ["", "made-up", "anything-at-all", `${secret}x`]) {
+        await expect(RawPeer.open(url, { "x-shardict-secret": value }), value).rejects.toThrow(/HTTP 401/);
+      }
+      const node = await RawPeer.open(url, { "x-shardict-secret": secret });
+      expect(await node.request({ type: "table.get", rid: rid() })).toMatchObject({ type: "ok" });
+      node.close();
+      // A shard started by hand with the same config (no secret in its environment) reads it and joins.
+      shard = spawnCli(["shard", "--config", path, "--id", "shard-1", "--port", "0", "--coordinator", url]);
+      await waitUntil(() => /shard shard-1 registered/.test(coordinator.stdout) || shard?.exit !== undefined, { what: "shard-1 to register" });
+      expect(shard.exit, shard.stderr).toBeUndefined();
+    } finally {
+      for (const run of [shard, coordinator]) {
+        if (run?.exit === undefined) run?.child.kill("SIGINT");
+        await run?.done;
+      }
+    }
+  });
+
+  it("a shard started by hand without a secret, and none kept where its config points, exits saying where to find it", async () => {
+    const { dir, path } = writeTempConfig(loopbackConfig());
+    tempDirs.push(dir);
+    const r = await runCli(["shard", "--config", path, "--id", "shard-1", "--port", "0", "--coordinator", "ws://127.0.0.1:1"]);
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/shard shard-1: no cluster secret, so it cannot join: set SHARDICT_CLUSTER_SECRET/);
+    expect(r.stderr).toContain(join(dir, "data", ".cluster-secret"));
   });
 
   it("the right secret is accepted as a node (the coordinator serves node requests on it)", async () => {

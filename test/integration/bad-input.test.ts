@@ -274,6 +274,8 @@ describe.each(TARGETS)("invalid frames sent to %s", (node) => {
       { frame: { type: "get", ...base, key: "some-key" }, where: /\/key/ },
       { frame: { type: "get", ...base, part: -1 }, where: /\/part/ },
       { frame: { type: "get", ...base, part: 1.5 }, where: /\/part/ },
+      { frame: { type: "get", ...base, epoch: 1e308 }, where: /\/epoch/ },
+      { frame: { type: "len", dict: dictId, epoch: Number.MAX_SAFE_INTEGER + 2, parts: [0] }, where: /\/epoch/ },
       { frame: { type: "get", ...base, dict: 12345 }, where: /\/dict/ },
       { frame: { type: "put", ...base, ifAbsent: false }, where: /\/value/ },
       { frame: { type: "put", ...base, value: Buffer.from([0xc0]), ifAbsent: "no" }, where: /\/ifAbsent/ },
@@ -300,6 +302,15 @@ describe.each(TARGETS)("invalid frames sent to %s", (node) => {
     for (const { frame, where } of bad) {
       const r = await p.request({ ...frame, rid: rid() });
       expectErr(r, "INVALID", new RegExp(`invalid ${String(frame.type).replace(".", "\\.")} frame at .*${where.source}`));
+    }
+    await expectStillOpen(p);
+    p.close();
+  });
+
+  it("a hello with another protocol version gets INVALID naming both versions; the socket stays open", async () => {
+    const p = await raw(node);
+    for (const v of [0, 2, 1e9]) {
+      expectErr(await p.request({ ...helloFrame(), v }), "INVALID", new RegExp(`protocol version ${v} is not supported \\(this cluster speaks 1\\)`));
     }
     await expectStillOpen(p);
     p.close();

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import { rmSync } from "node:fs";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
-import { loopbackConfig, runCli, writeTempConfig, type CliResult } from "../helpers/cli.js";
+import { cleanEnv, loopbackConfig, runCli, writeTempConfig, type CliResult } from "../helpers/cli.js";
 
 const PARTITIONS = 48;
 
@@ -164,7 +164,7 @@ describe("shardict coordinator / shard: bad config files", () => {
 
   it("shard --id nope without a --port (so not joining) exits non-zero naming the unknown id", async () => {
     const path = configFile(loopbackConfig());
-    const r = await runCli(["shard", "--config", path, "--id", "nope", "--coordinator", "ws://127.0.0.1:1"]);
+    const r = await runCli(["shard", "--config", path, "--id", "nope", "--coordinator", "ws://127.0.0.1:1"], { env: cleanEnv({ SHARDICT_CLUSTER_SECRET: "a-long-cluster-secret" }) });
     expectRefused(r);
     expect(r.stderr).toMatch(/"nope"/);
     expect(r.stderr).toMatch(/not in the cluster config/);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, DEFAULT_CONFIG, isLoopback, loadConfig, parseConfig } from "../../src/config/cluster-config.js";
+import { FRAMES_PER_MESSAGE_SENT, MAX_FRAMES_PER_MESSAGE, frameLimit } from "../../src/net/limits.js";
 
 const threeShards = [
   { id: "s1", host: "10.0.0.1", port: 7701 },
@@ -38,6 +39,14 @@ describe("parseConfig", () => {
     expect(cfg.ephemeralGraceMs).toBe(60_000);
     expect(cfg.clientTokens).toEqual([]);
     expect(cfg.clusterSecret).toBeUndefined();
+    expect(cfg.maxConnections).toBe(1024);
+    expect(cfg.maxConnectionsPerToken).toBe(256);
+    expect(cfg.maxFramesPerMessage).toBe(4096);
+    expect(cfg.maxRequestsInFlight).toBe(1024);
+    expect(cfg.maxReplyBytesInFlight).toBe(8 * 1024 * 1024);
+    expect(cfg.slowReaderTimeoutMs).toBe(30_000);
+    expect(cfg.unfinishedMessageTimeoutMs).toBe(30_000);
+    expect(cfg.maxUnfinishedBytes).toBe(256 * 1024 * 1024);
   });
 
   it("overrides only the fields given", () => {
@@ -55,6 +64,20 @@ describe("parseConfig", () => {
     expect(parseConfig({ partitions: 65536 }).partitions).toBe(65536);
     expect(parseConfig({ maxEntryBytes: 1024 }).maxEntryBytes).toBe(1024);
     expect(parseConfig({ shards: [{ id: "a.b_c-1", host: "h", port: 0 }, { id: "x", host: "h", port: 0 }] }).shards).toHaveLength(2);
+    expect(parseConfig({ maxFramesPerMessage: FRAMES_PER_MESSAGE_SENT }).maxFramesPerMessage).toBe(FRAMES_PER_MESSAGE_SENT);
+    expect(parseConfig({ maxFramesPerMessage: MAX_FRAMES_PER_MESSAGE }).maxFramesPerMessage).toBe(MAX_FRAMES_PER_MESSAGE);
+    expect(parseConfig({ maxConnections: 1, maxConnectionsPerToken: 1, maxRequestsInFlight: 1 }).maxConnections).toBe(1);
+    expect(parseConfig({ maxReplyBytesInFlight: 64 * 1024, slowReaderTimeoutMs: 100, unfinishedMessageTimeoutMs: 100 }).slowReaderTimeoutMs).toBe(100);
+  });
+
+  it("needs room for one message of the largest entry in maxUnfinishedBytes", () => {
+    const maxEntryBytes = 1024 * 1024;
+    expect(parseConfig({ maxEntryBytes, maxUnfinishedBytes: frameLimit(maxEntryBytes) }).maxUnfinishedBytes).toBe(frameLimit(maxEntryBytes));
+    const err = configError({ maxEntryBytes, maxUnfinishedBytes: frameLimit(maxEntryBytes) - 1 });
+    expect(err.message).toContain('field "maxUnfinishedBytes"');
+    expect(err.message).toContain("maxEntryBytes");
+    // The defaults fit each other; a larger maxEntryBytes needs a larger cap, and says so.
+    expect(configError({ maxEntryBytes: 512 * 1024 * 1024 }).message).toContain('field "maxUnfinishedBytes"');
   });
 
   it.each<[string, unknown]>([
@@ -87,6 +110,16 @@ describe("parseConfig", () => {
     ["a tiny maxEntryBytes", { maxEntryBytes: 10 }, "maxEntryBytes"],
     ["a short client token", { clientTokens: ["long-enough", "short"] }, "clientTokens.1"],
     ["a short cluster secret", { clusterSecret: "abc" }, "clusterSecret"],
+    ["maxConnections 0", { maxConnections: 0 }, "maxConnections"],
+    ["maxConnectionsPerToken 0", { maxConnectionsPerToken: 0 }, "maxConnectionsPerToken"],
+    ["maxFramesPerMessage below what our peers send", { maxFramesPerMessage: FRAMES_PER_MESSAGE_SENT - 1 }, "maxFramesPerMessage"],
+    ["maxFramesPerMessage above the decoder's ceiling", { maxFramesPerMessage: MAX_FRAMES_PER_MESSAGE + 1 }, "maxFramesPerMessage"],
+    ["maxRequestsInFlight 0", { maxRequestsInFlight: 0 }, "maxRequestsInFlight"],
+    ["a fractional maxRequestsInFlight", { maxRequestsInFlight: 1.5 }, "maxRequestsInFlight"],
+    ["a tiny maxReplyBytesInFlight", { maxReplyBytesInFlight: 1000 }, "maxReplyBytesInFlight"],
+    ["a tiny slowReaderTimeoutMs", { slowReaderTimeoutMs: 5 }, "slowReaderTimeoutMs"],
+    ["a non-number unfinishedMessageTimeoutMs", { unfinishedMessageTimeoutMs: "1s" }, "unfinishedMessageTimeoutMs"],
+    ["a tiny maxUnfinishedBytes", { maxUnfinishedBytes: 1000 }, "maxUnfinishedBytes"],
   ])("%s names the field", (_, raw, field) => {
     const err = configError(raw, "test.json");
     expect(err.message).toContain(`"${field}"`);

@@ -182,6 +182,9 @@ describe("decodeMessage: frames that fail validation", () => {
     ["a part above 65535", { ...getFrame, part: 65536 }, "/part"],
     ["a fractional part", { ...getFrame, part: 1.5 }, "/part"],
     ["a negative epoch", { ...getFrame, epoch: -3 }, "/epoch"],
+    ["an epoch of 1e308", { ...getFrame, epoch: 1e308 }, "/epoch"],
+    ["an epoch past the exact integers", { ...getFrame, epoch: Number.MAX_SAFE_INTEGER + 1 }, "/epoch"],
+    ["a pepoch of 1e308", { type: "repl", rid: 1, part: 0, pepoch: 1e308, muts: [] }, "/pepoch"],
     ["a short dict id", { ...getFrame, dict: "abc" }, "/dict"],
     ["a missing dict", { type: "get", rid: 1, part: 0, epoch: 0, key: Uint8Array.of(0) }, "/dict"],
     ["ifAbsent as a number", { ...putFrame, ifAbsent: 1 }, "/ifAbsent"],
@@ -194,6 +197,17 @@ describe("decodeMessage: frames that fail validation", () => {
     expect(p.code).toBe(WireCode.Invalid);
     expect(p.message).toContain(`invalid ${String(raw["type"])} frame`);
     expect(p.message).toContain(where);
+  });
+
+  it("the largest exact epoch is still one", () => {
+    const items = decodeMessage(pack({ ...getFrame, epoch: Number.MAX_SAFE_INTEGER }));
+    expect(items?.[0]?.ok).toBe(true);
+  });
+
+  it("an epoch of 1e308 in the binary form is refused like in msgpack", () => {
+    const items = decodeMessage(encodeFrames([{ ...getFrame, epoch: 1e308 }], true));
+    expect(items?.[0]?.ok).toBe(false);
+    expect(problemOf(items).message).toContain("/epoch");
   });
 
   it.each<[string, unknown]>([
