@@ -18,7 +18,8 @@ import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import { parseConfig } from "../src/config/cluster-config.js";
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
 import { LocalCluster } from "../src/launcher/local-cluster.js";
-import { Dict, connect, type Client } from "../src/index.js";
+import { Dict, connect } from "../src/index.js";
+import { clientOf, type ClusterClient } from "../src/client/client.js";
 import { partitionOf } from "../src/hashing/hash.js";
 import { encodeKey } from "../src/protocol/keys.js";
 
@@ -53,11 +54,11 @@ interface PhaseResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function status(client: Client): Promise<ClusterStatus> {
+async function status(client: ClusterClient): Promise<ClusterStatus> {
   return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
 }
 
-async function settled(client: Client, members: number): Promise<void> {
+async function settled(client: ClusterClient, members: number): Promise<void> {
   for (;;) {
     const s = await status(client);
     if (s.shards.length === members && s.rebalance.pending === 0 && s.moves.length === 0 && s.shards.every((x) => x.state === "serving")) return;
@@ -77,7 +78,7 @@ async function oneRun(run: number): Promise<Record<Phase, PhaseResult> & { moveM
   writeFileSync(configPath, JSON.stringify(config));
   const cluster = new LocalCluster({ configPath, config, freePorts: true });
   await cluster.start();
-  const client = await connect({ url: cluster.coordinatorUrl });
+  const client = clientOf(await connect({ url: cluster.coordinatorUrl }));
   try {
     const d = Dict.fromName<string>("bench", { createIfMissing: true, client });
     const value = "v".repeat(100);

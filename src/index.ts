@@ -11,8 +11,8 @@
  */
 export { Dict } from "./client/dict.js";
 export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOptions } from "./client/dict.js";
-export { Client, connect } from "./client/client.js";
-export type { ConnectOptions } from "./client/client.js";
+export { connect } from "./client/client.js";
+export type { Client, ConnectOptions } from "./client/client.js";
 export type { DictKey } from "./protocol/keys.js";
 export {
   DictError,

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
-import { connect } from "../client/client.js";
+import { clientOf, connect } from "../client/client.js";
 import { ConnectionError } from "../errors.js";
 import type { ClusterStatus } from "../coordinator/coordinator-node.js";
 import { nodeHeaders } from "../net/auth.js";
@@ -37,7 +37,7 @@ async function adminRequest(url: string, secret: string | undefined, frame: Outg
 export async function fetchStatus(url: string, retryBudgetMs?: number): Promise<ClusterStatus> {
   const client = await connect({ url, ...(retryBudgetMs !== undefined && { retryBudgetMs }) });
   try {
-    return await client.coordinatorRequest({ type: "status" });
+    return await clientOf(client).coordinatorRequest({ type: "status" });
   } finally {
     client.close();
   }

@@ -99,7 +99,24 @@ function openSocket(url: string, token: string | undefined, maxPayload: number):
  * client.close();
  * ```
  */
-export class Client {
+export interface Client {
+  /** The coordinator's address. */
+  readonly url: string;
+  /** This client's id: ephemeral dicts it creates live as long as it heartbeats. */
+  readonly clientId: string;
+  /** How long a request may keep retrying (moved partitions, restarting nodes). */
+  readonly retryBudgetMs: number;
+  /** Whether {@link Client.close} was called. */
+  readonly isClosed: boolean;
+  /**
+   * Close every connection and stop heartbeats. Ephemeral dicts of this client are
+   * collected by the cluster after the grace period (or dispose of them first).
+   */
+  close(): void;
+}
+
+/** The implementation behind {@link Client}: connections, routing and the request layer (internal). */
+export class ClusterClient implements Client {
   readonly url: string;
   private readonly token: string | undefined;
   readonly retryBudgetMs: number;
@@ -369,7 +386,7 @@ export class Client {
  * ```
  */
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
-  const client = new Client(opts);
+  const client = new ClusterClient(opts);
   try {
     await client.ready();
   } catch (err) {
@@ -379,10 +396,17 @@ export async function connect(opts: ConnectOptions = {}): Promise<Client> {
   return client;
 }
 
-let defaultClient: Client | undefined;
+let defaultClient: ClusterClient | undefined;
 
 /** The client used when none is passed: from `SHARDICT_URL` and `SHARDICT_TOKEN`. */
-export function getDefaultClient(): Client {
-  if (!defaultClient || defaultClient.isClosed) defaultClient = new Client();
+export function getDefaultClient(): ClusterClient {
+  if (!defaultClient || defaultClient.isClosed) defaultClient = new ClusterClient();
   return defaultClient;
+}
+
+/** The implementation of a client a user passed (the default one when none). */
+export function clientOf(client: Client | undefined): ClusterClient {
+  if (client === undefined) return getDefaultClient();
+  if (client instanceof ClusterClient) return client;
+  throw new InvalidError("not a shardict client: make one with connect()");
 }

@@ -3,7 +3,7 @@
  */
 import { InvalidError } from "../errors.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
-import { getDefaultClient, type Client } from "./client.js";
+import { clientOf, type Client } from "./client.js";
 import type { Dict } from "./dict.js";
 import { checkEnvironment, checkName } from "./names.js";
 
@@ -21,7 +21,7 @@ export function dictObjects(fromInfo: (info: DictInfoData, client: Client | unde
     async create(name: string, opts: { allowExisting?: boolean; environmentName?: string; client?: Client } = {}): Promise<Dict> {
       const n = checkName(name);
       const env = checkEnvironment(opts.environmentName);
-      const client = opts.client ?? getDefaultClient();
+      const client = clientOf(opts.client);
       const info = await client.coordinatorRequest({ type: "dict.create", name: n, env, allowExisting: opts.allowExisting ?? false });
       return fromInfo(info, opts.client);
     },
@@ -44,7 +44,7 @@ export function dictObjects(fromInfo: (info: DictInfoData, client: Client | unde
         before = (opts.createdBefore instanceof Date ? opts.createdBefore : new Date(opts.createdBefore)).getTime();
         if (Number.isNaN(before)) throw new InvalidError(`createdBefore is not a valid date: ${String(opts.createdBefore)}`);
       }
-      const client = opts.client ?? getDefaultClient();
+      const client = clientOf(opts.client);
       const frame: Outgoing<"dict.list"> = { type: "dict.list", env };
       if (opts.maxObjects !== undefined) frame.max = opts.maxObjects;
       if (before !== undefined) frame.createdBefore = before;
@@ -64,7 +64,7 @@ export function dictObjects(fromInfo: (info: DictInfoData, client: Client | unde
     async delete(name: string, opts: { allowMissing?: boolean; environmentName?: string; client?: Client } = {}): Promise<void> {
       const n = checkName(name);
       const env = checkEnvironment(opts.environmentName);
-      const client = opts.client ?? getDefaultClient();
+      const client = clientOf(opts.client);
       await client.coordinatorRequest({ type: "dict.delete", name: n, env, allowMissing: opts.allowMissing ?? false });
     },
   };

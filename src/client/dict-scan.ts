@@ -4,7 +4,7 @@
  */
 import { checkReply, type ScanPageReply } from "../protocol/replies.js";
 import { routeOf } from "./routing.js";
-import type { Client } from "./client.js";
+import type { ClusterClient } from "./client.js";
 
 /** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
 const SCAN_PAGE = 5000;
@@ -16,7 +16,7 @@ const SCAN_LOOKAHEAD = 3;
  * fails over) mid-iteration, the next page comes from its new owner, after the same key, so
  * an entry present for the whole iteration is returned exactly once.
  */
-export async function* scanPages(client: Client, id: string, values: boolean): AsyncGenerator<ScanPageReply & { part: number }> {
+export async function* scanPages(client: ClusterClient, id: string, values: boolean): AsyncGenerator<ScanPageReply & { part: number }> {
   const partitions = client.table.partitions;
   const fetch = (part: number, after: Uint8Array | null, session: string | undefined) =>
     client

@@ -9,7 +9,7 @@ import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { latin1String } from "../protocol/latin1-bytes.js";
-import type { Client } from "./client.js";
+import type { ClusterClient } from "./client.js";
 import { routeOf } from "./routing.js";
 import { encodeValue, encodeValueNow } from "./value-codec.js";
 
@@ -77,7 +77,7 @@ export async function encodeUpdate(other: unknown, extra: unknown, check: (kb: U
 }
 
 /** Send an encoded update of dict `id`. */
-export async function sendUpdate(client: Client, id: string, update: EncodedUpdate): Promise<void> {
+export async function sendUpdate(client: ClusterClient, id: string, update: EncodedUpdate): Promise<void> {
   const { keys, values } = update;
   if (keys.length === 0) return;
   const table = client.table;
@@ -106,7 +106,7 @@ export async function sendUpdate(client: Client, id: string, update: EncodedUpda
  * Send an update's partitions grouped by their shard (one request per shard, or a few if
  * they would not fit one message), regrouping what fails retryably until all landed.
  */
-async function sendByShard(client: Client, id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
+async function sendByShard(client: ClusterClient, id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
   const op = client.newRid();
   const retry = client.dataRetry("once", "update");
   const left = new Map(byPart);

@@ -16,7 +16,7 @@ import { ConnectionError, DeserializationError, DictError, InvalidError, KeyErro
 import { partitionOf } from "../hashing/hash.js";
 import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
-import { getDefaultClient, type Client } from "./client.js";
+import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
@@ -64,14 +64,15 @@ function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array]> {
 }
 
 export class Dict<V = unknown> implements AsyncDisposable {
-  readonly #client: Client | undefined;
+  readonly #client: ClusterClient | undefined;
   #source: Source;
   #info: DictInfoData | undefined;
   #hydrating: Promise<this> | undefined;
 
   private constructor(source: Source, client: Client | undefined, info?: DictInfoData) {
     this.#source = source;
-    this.#client = client;
+    // Unset means the default client, looked up at each use (it is made again once closed).
+    this.#client = client === undefined ? undefined : clientOf(client);
     this.#info = info;
   }
 
@@ -119,7 +120,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
    */
   static async ephemeral<V = unknown>(opts: EphemeralOptions = {}): Promise<Dict<V>> {
     const env = checkEnvironment(opts.environmentName);
-    const client = opts.client ?? getDefaultClient();
+    const client = clientOf(opts.client);
     const info = await client.coordinatorRequest({ type: "ephemeral.create", env });
     return new Dict<V>({ kind: "resolved" }, opts.client, info);
   }
@@ -146,7 +147,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   // ---- identity ---------------------------------------------------------------------------
 
-  private get client(): Client {
+  private get client(): ClusterClient {
     return this.#client ?? getDefaultClient();
   }
 
@@ -415,7 +416,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 }
 
-registerHandleCodec<Client>({
+registerHandleCodec<ClusterClient>({
   Class: Dict as unknown as new (...args: never[]) => Dict,
   revive: (id, client) => Dict.fromId(id, { client }),
 });

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
 import { LocalCluster } from "../../src/launcher/local-cluster.js";
-import { connect, type Client } from "../../src/index.js";
+import { connect } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { waitUntil } from "../helpers/wait.js";
 import { TcpProxy } from "./tcp-proxy.js";
@@ -47,7 +48,7 @@ export class ChaosCluster {
   private proxies = 0;
   /** New shard ids handed out so far. */
   private extras = 0;
-  private admin: Promise<Client> | undefined;
+  private admin: Promise<ClusterClient> | undefined;
   /** Per shard: resolves once its latest process has registered with the coordinator. */
   private readonly registered = new Map<string, Promise<void>>();
   private readonly log: (line: string) => void;
@@ -253,14 +254,14 @@ export class ChaosCluster {
   /** The coordinator's `status` answer. */
   async status(): Promise<ClusterStatus> {
     if (!this.admin) {
-      const admin = connect({ url: this.url, retryBudgetMs: 10_000 });
+      const admin = connect({ url: this.url, retryBudgetMs: 10_000 }).then(clientOf);
       this.admin = admin;
       // Not connected (the coordinator was down): the next call tries again.
       admin.catch(() => {
         if (this.admin === admin) this.admin = undefined;
       });
     }
-    return (await (await this.admin).coordinatorRequest({ type: "status" })) as ClusterStatus;
+    return await (await this.admin).coordinatorRequest({ type: "status" });
   }
 
   /** Whether nothing moves, nothing is pending, and exactly the expected members serve, alive. */

@@ -4,7 +4,8 @@
  * schedule, then healing and settling (every move done), a final read of every key and the
  * linearizability check of every key's history.
  */
-import { Dict, connect, type Client } from "../../src/index.js";
+import { Dict, connect } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { mulberry32 } from "../helpers/prng.js";
@@ -76,10 +77,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const faults = FAULTS.filter((f) => !opts.faults || opts.faults.includes(f.name));
   if (faults.length === 0 && opts.durationMs > 0) throw new Error(`no fault matches ${JSON.stringify(opts.faults)}`);
   const chaos = await ChaosCluster.start({ seed: opts.seed, replicationFactor: opts.replicationFactor ?? 1, log: (l) => log(l) });
-  const clients: Client[] = [];
+  const clients: ClusterClient[] = [];
   try {
-    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(await connect({ url: chaos.url, retryBudgetMs: 4_000 }));
-    const setup = clients[0] as Client;
+    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: 4_000 })));
+    const setup = clients[0] as ClusterClient;
     const dict = await Dict.objects.create("chaos", { client: setup });
     const keyNames = Array.from({ length: keys }, (_, i) => keyName(i));
 
@@ -129,7 +130,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     // Every node is back: read every key once more, retrying until the cluster answers.
     const finalState = new Map<string, string | undefined>();
-    const reader = await connect({ url: chaos.url });
+    const reader = clientOf(await connect({ url: chaos.url }));
     clients.push(reader);
     for (const key of keyNames) {
       const value = await waitUntil(

@@ -3,7 +3,8 @@
  * there after the primary is killed, on the promoted replica, and expires in its turn.
  */
 import { describe, expect, it } from "vitest";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
@@ -11,7 +12,7 @@ import { waitUntil } from "../helpers/wait.js";
 
 const TTL = 5000;
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 useTestCluster({ replicationFactor: 2, entryTtlMs: TTL }, (t, c) => {
   tc = t;
   client = c;

@@ -4,7 +4,8 @@
  * replica (now the primary) no longer confirms it leads.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Dict, connect, type Client } from "../../src/index.js";
+import { Dict, connect } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { ChaosCluster } from "../chaos/chaos-cluster.js";
@@ -12,10 +13,10 @@ import { RawPeer } from "../helpers/raw-peer.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let chaos: ChaosCluster;
-let client: Client;
+let client: ClusterClient;
 beforeAll(async () => {
   chaos = await ChaosCluster.start({ seed: 7, replicationFactor: 2 });
-  client = await connect({ url: chaos.url });
+  client = clientOf(await connect({ url: chaos.url }));
 });
 afterAll(async () => {
   client?.close();

@@ -4,7 +4,8 @@
  * caught up; a deposed primary cannot get a write acknowledged (reads: fencing.test.ts).
  */
 import { describe, expect, it } from "vitest";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { PartitionTable } from "../../src/hashing/partition-table.js";
 import type { PartitionTableData } from "../../src/protocol/frames.js";
@@ -17,7 +18,7 @@ import { keysLedBy } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 useTestCluster({ replicationFactor: 2 }, (t, c) => {
   tc = t;
   client = c;

@@ -4,7 +4,8 @@
  * be known rejects with IndeterminateError.
  */
 import { describe, expect, it } from "vitest";
-import { Dict, IndeterminateError, connect, type Client } from "../../src/index.js";
+import { Dict, IndeterminateError, connect } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
@@ -13,7 +14,7 @@ import { keysLedBy, type PlacedKey } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 useTestCluster({}, (t, c) => {
   tc = t;
   client = c;
@@ -59,7 +60,7 @@ describe("deduplicated retries", () => {
   });
 
   it("a write lost with its shard rejects with IndeterminateError, not a guess", async () => {
-    const c = await connect({ url: tc.url, retryBudgetMs: 1500 });
+    const c = clientOf(await connect({ url: tc.url, retryBudgetMs: 1500 }));
     try {
       const d = await Dict.fromName("indeterminate", { createIfMissing: true, client: c }).hydrate();
       const { key } = keyOn(d.objectId, "shard-3", "x");

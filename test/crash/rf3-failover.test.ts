@@ -8,7 +8,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, Dict, type Client } from "../../src/index.js";
+import { connect, Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { ChaosCluster } from "../chaos/chaos-cluster.js";
 import { keysLedBy } from "../helpers/placement.js";
 import { waitUntil } from "../helpers/wait.js";
@@ -22,11 +23,11 @@ function logHolds(dataDir: string, node: string, marker: string): boolean {
 
 describe("failover at rf 3", () => {
   let cc: ChaosCluster;
-  let client: Client;
+  let client: ClusterClient;
   const logs: string[] = [];
   beforeAll(async () => {
     cc = await ChaosCluster.start({ shards: 3, replicationFactor: 3, partitions: 8, seed: 7, log: (l) => logs.push(l) });
-    client = await connect({ url: cc.url, retryBudgetMs: 30_000 });
+    client = clientOf(await connect({ url: cc.url, retryBudgetMs: 30_000 }));
   });
   afterAll(async () => {
     client?.close();

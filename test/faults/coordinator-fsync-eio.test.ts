@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectionError, Dict, type Client } from "../../src/index.js";
+import { ConnectionError, Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
@@ -28,7 +29,7 @@ describe.skipIf(skip !== undefined)("fdatasync failing on the coordinator", () =
   const flagDir = mkdtempSync(join(tmpdir(), "shardict-eio-"));
   const flag = join(flagDir, "fail-syncs");
   let tc: TestCluster;
-  let client: Client;
+  let client: ClusterClient;
   beforeAll(async () => {
     tc = await startTestCluster({
       shards: 1,

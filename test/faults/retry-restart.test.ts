@@ -4,7 +4,8 @@
  * shard is answered from it instead of writing the value again, with either shard engine.
  */
 import { describe, expect, it } from "vitest";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { encodeValue } from "../../src/client/value-codec.js";
 import { RawPeer } from "../helpers/raw-peer.js";
@@ -14,7 +15,7 @@ import { waitUntil } from "../helpers/wait.js";
 
 describe.each(["log", "lmdb"] as const)("retries across a restart (%s engine)", (engine) => {
   let tc: TestCluster;
-  let client: Client;
+  let client: ClusterClient;
   useTestCluster({ shards: 1, partitions: 16, storageEngine: engine }, (t, c) => {
     tc = t;
     client = c;

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
 import { LocalCluster, type LocalClusterOptions } from "../../src/launcher/local-cluster.js";
 import { afterAll, beforeAll } from "vitest";
-import { connect, type Client } from "../../src/index.js";
+import { connect } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 
 export interface TestClusterOptions extends Partial<Omit<ClusterConfig, "shards" | "coordinator">> {
   shards?: number;
@@ -24,7 +25,8 @@ export interface TestCluster {
   url: string;
   logs: string[];
   /** A client connected to this cluster (closed by `stop`). */
-  client(opts?: { token?: string }): Promise<Client>;
+  /** A client of the cluster, as its implementation (tests look at its table and make raw requests). */
+  client(opts?: { token?: string }): Promise<ClusterClient>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     await cluster.stop();
     throw new Error(`test cluster failed to start: ${(err as Error).message}\n${logs.join("\n")}`);
   }
-  const clients: Client[] = [];
+  const clients: ClusterClient[] = [];
   return {
     cluster,
     config,
@@ -66,7 +68,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     url: cluster.coordinatorUrl,
     logs,
     async client(o = {}) {
-      const c = await connect({ url: cluster.coordinatorUrl, ...o });
+      const c = clientOf(await connect({ url: cluster.coordinatorUrl, ...o }));
       clients.push(c);
       return c;
     },
@@ -82,7 +84,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
  * One cluster (and a client of it) for every test of the file: started before all (handed to
  * `ready`), stopped after all.
  */
-export function useTestCluster(opts: TestClusterOptions, ready: (tc: TestCluster, client: Client) => void): void {
+export function useTestCluster(opts: TestClusterOptions, ready: (tc: TestCluster, client: ClusterClient) => void): void {
   let tc: TestCluster | undefined;
   beforeAll(async () => {
     tc = await startTestCluster(opts);

@@ -9,7 +9,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { pack } from "msgpackr";
 import WebSocket from "ws";
-import { connect, Dict, InvalidError, RequestSizeError, type Client, type DictKey } from "../../src/index.js";
+import { connect, Dict, InvalidError, RequestSizeError, type DictKey } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import type { PartitionTable } from "../../src/hashing/partition-table.js";
 import { frameLimit } from "../../src/net/limits.js";
@@ -25,7 +26,7 @@ const MAX_ENTRY = 65536;
 const PARTITIONS = 64;
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 let d: Dict;
 let dictId: string;
 const rawPeers: RawPeer[] = [];
@@ -153,7 +154,7 @@ async function rawGet(keyBytes: Uint8Array): Promise<unknown> {
 
 /** A fresh SDK client can still write and read, through `node` when it is a shard. */
 async function servesFreshClient(node: string): Promise<void> {
-  const fresh = await connect({ url: tc.url });
+  const fresh = clientOf(await connect({ url: tc.url }));
   try {
     const dd = Dict.fromName("bad-input-fresh", { createIfMissing: true, client: fresh });
     await dd.hydrate();
@@ -699,7 +700,7 @@ describe("SDK: valid entries that do not fit one message", () => {
   it("an update whose entries for one partition exceed the payload limit lands, or is refused with RequestSizeError", async () => {
     // Regression: one partition's group once went out as one frame whatever its size; the
     // shard closed the socket (1009) and the SDK resent it until its budget ran out.
-    const c = await connect({ url: tc.url, retryBudgetMs: 3_000 });
+    const c = clientOf(await connect({ url: tc.url, retryBudgetMs: 3_000 }));
     try {
       const dd = Dict.fromName("bad-input-big-update", { createIfMissing: true, client: c });
       await dd.hydrate();
@@ -747,7 +748,7 @@ async function restoreIfDown(node: string): Promise<void> {
   else await tc.cluster.startShard(node);
   await waitUntil(
     async () => {
-      const c = await connect({ url: tc.url });
+      const c = clientOf(await connect({ url: tc.url }));
       try {
         const s = (await c.coordinatorRequest({ type: "status" })) as { shards: { id: string; state: string; url: string }[] };
         return s.shards.every((x) => x.state === "alive" && x.url === tc.cluster.urlOf(x.id));

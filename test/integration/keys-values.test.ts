@@ -1,13 +1,14 @@
 /** Canonical keys and structured values, end to end. */
 import { describe, expect, it } from "vitest";
-import { DeserializationError, Dict, InvalidError, RequestSizeError, type Client } from "../../src/index.js";
+import { DeserializationError, Dict, InvalidError, RequestSizeError } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 let n = 0;
 const fresh = () => Dict.fromName(`kv-${++n}`, { createIfMissing: true, client });
 useTestCluster({ maxEntryBytes: 256 * 1024 }, (t, c) => {

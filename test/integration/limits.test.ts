@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { pack } from "msgpackr";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { Opcode, RawSocket, frameBytes } from "../helpers/raw-socket.js";
@@ -33,7 +34,7 @@ const LIMITS = {
 const RSS_GROWTH_BOUND = 64 * MiB;
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 const opened: { close(): void }[] = [];
 let ridCounter = 0;
 const rid = () => ++ridCounter;

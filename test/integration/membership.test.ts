@@ -6,7 +6,8 @@
  * and each iteration must return every key present throughout it exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
@@ -29,7 +30,7 @@ interface Ledger {
 
 describe("shards join and leave under load", () => {
   let tc: TestCluster;
-  const clients: Client[] = [];
+  const clients: ClusterClient[] = [];
 
   beforeAll(async () => {
     tc = await startTestCluster({ shards: 3, replicationFactor: 1, partitions: PARTITIONS });
@@ -40,12 +41,12 @@ describe("shards join and leave under load", () => {
     await tc?.stop();
   });
 
-  async function status(client: Client): Promise<ClusterStatus> {
+  async function status(client: ClusterClient): Promise<ClusterStatus> {
     return (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
   }
 
   /** Every partition at its desired place, nothing moving, and `ids` are the members. */
-  async function settled(client: Client, ids: string[]): Promise<boolean> {
+  async function settled(client: ClusterClient, ids: string[]): Promise<boolean> {
     const s = await status(client);
     const members = s.shards.map((x) => x.id).sort();
     return s.rebalance.pending === 0 && s.moves.length === 0 && JSON.stringify(members) === JSON.stringify([...ids].sort()) && s.shards.every((x) => x.state === "serving");
@@ -55,7 +56,7 @@ describe("shards join and leave under load", () => {
     "a 4th shard joins, then two original shards leave one after the other, with no client error",
     async () => {
       for (let i = 0; i < WRITERS + 2; i++) clients.push(await tc.client());
-      const [admin, iterClient, ...writerClients] = clients as [Client, Client, ...Client[]];
+      const [admin, iterClient, ...writerClients] = clients as [ClusterClient, ClusterClient, ...ClusterClient[]];
       const name = "moving";
       const ledger: Ledger = { acked: new Map(), sent: new Set(), failures: [], ops: 0 };
       // Entries before anything moves, so that every move copies a few hundred.
@@ -69,7 +70,7 @@ describe("shards join and leave under load", () => {
       }
 
       let stop = false;
-      const writer = async (w: number, client: Client) => {
+      const writer = async (w: number, client: ClusterClient) => {
         const d = Dict.fromName<number>(name, { client });
         const rand = mulberry32(1000 + w);
         let n = 0;

@@ -3,12 +3,13 @@
  * again through a table refresh, and the data path does not need the coordinator.
  */
 import { describe, expect, it } from "vitest";
-import { Dict, type Client } from "../../src/index.js";
+import { Dict } from "../../src/index.js";
+import { clientOf, type ClusterClient } from "../../src/client/client.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy } from "../helpers/placement.js";
 
 let tc: TestCluster;
-let client: Client;
+let client: ClusterClient;
 useTestCluster({}, (t, c) => {
   tc = t;
   client = c;
