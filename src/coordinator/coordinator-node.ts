@@ -10,7 +10,7 @@ import { NodeServer } from "../net/node-server.js";
 import { frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
-import { systemClock, type Clock } from "../store/clock.js";
+import { systemClock, type Clock } from "../util/clock.js";
 import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
 import { Membership, type StoredMember } from "./membership.js";

@@ -2,7 +2,7 @@
  * Leases of ephemeral dicts: each client's heartbeats renew the lease of every ephemeral
  * dict it owns; when a client has been silent for the grace period, its dicts are expired.
  */
-import type { Clock, TimerHandle } from "../store/clock.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
 
 export class EphemeralLeases {
   private readonly lastSeen = new Map<string, number>();

@@ -8,7 +8,7 @@ import type { PartitionTable } from "../hashing/partition-table.js";
 import { isCanonicalKey } from "../protocol/keys.js";
 import { partitionOf } from "../hashing/hash.js";
 import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
-import type { Clock } from "../store/clock.js";
+import type { Clock } from "../util/clock.js";
 import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";

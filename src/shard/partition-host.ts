@@ -2,7 +2,7 @@
  * The partitions a shard node hosts, recovery of them from storage, and the node's single
  * expiry timer that sweeps them.
  */
-import type { Clock, TimerHandle } from "../store/clock.js";
+import type { Clock, TimerHandle } from "../util/clock.js";
 import { PartitionStore } from "../store/partition-store.js";
 import { generationKey, type RecoveredState, type StorageEngine } from "../store/storage-engine.js";
 

@@ -19,7 +19,7 @@ import { afterApply, RetryableError, WireCode } from "../errors.js";
 import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, RecoveredState, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
-import { systemClock, type Clock } from "../store/clock.js";
+import { systemClock, type Clock } from "../util/clock.js";
 import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
 import { LmdbEngine } from "../store/lmdb-engine.js";
 import { LogEngine } from "../store/log-engine.js";

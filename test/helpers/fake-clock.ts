@@ -2,7 +2,7 @@
  * A manually driven {@link Clock} for unit tests: time moves only when `advance` is called,
  * and timers fire synchronously, in deadline order, as time passes them.
  */
-import type { Clock, TimerHandle } from "../../src/store/clock.js";
+import type { Clock, TimerHandle } from "../../src/util/clock.js";
 
 interface PendingTimer {
   readonly id: number;
