@@ -242,19 +242,19 @@ export class CoordinatorNode {
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
     if (this.failedWith) throw new StorageFailedError("coordinator: stopped after a storage failure");
-    const role = peer.meta.role;
+    const role = peer.session.role;
     if (role === "node") return this.handleNode(frame, peer);
     return this.handleClient(frame, peer);
   }
 
   private clientId(peer: Peer): string {
-    const id = peer.meta.clientId;
+    const id = peer.session.clientId;
     if (typeof id !== "string") throw new InvalidError("say hello first");
     return id;
   }
 
   private createdBy(peer: Peer): string | null {
-    return typeof peer.meta.agent === "string" ? peer.meta.agent : null;
+    return peer.session.agent ?? null;
   }
 
   private async handleClient(frame: RequestFrame, peer: Peer): Promise<unknown> {
@@ -262,8 +262,8 @@ export class CoordinatorNode {
     switch (frame.type) {
       case "hello": {
         if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
-        peer.meta.clientId = frame.clientId;
-        if (frame.agent !== undefined) peer.meta.agent = frame.agent;
+        peer.session.clientId = frame.clientId;
+        if (frame.agent !== undefined) peer.session.agent = frame.agent;
         this.leases.renew(frame.clientId);
         const welcome: Welcome = {
           v: PROTOCOL_VERSION,
@@ -327,7 +327,7 @@ export class CoordinatorNode {
   }
 
   private shardOf(peer: Peer): string {
-    const from = peer.meta.shardId;
+    const from = peer.session.shardId;
     if (typeof from !== "string") throw new InvalidError("register first");
     return from;
   }
@@ -337,7 +337,7 @@ export class CoordinatorNode {
       case "shard.register":
         return this.register(frame, peer);
       case "heartbeat": {
-        const id = peer.meta.shardId;
+        const id = peer.session.shardId;
         if (typeof id === "string") {
           this.membership.heartbeat(id);
           if (frame.entries !== undefined) this.stats.set(id, { entries: frame.entries, held: frame.held ?? frame.entries, moves: frame.moves ?? [] });
@@ -394,7 +394,7 @@ export class CoordinatorNode {
       member.peer.close(1008, "replaced by a newer registration");
     }
     if (frame.lostData) await this.forgetCopies(frame.shardId);
-    peer.meta.shardId = frame.shardId;
+    peer.session.shardId = frame.shardId;
     const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
     if (urlChanged || joining) {
@@ -459,7 +459,7 @@ export class CoordinatorNode {
 
   private disconnected(peer: Peer): void {
     this.membership.disconnected(peer);
-    const id = peer.meta.shardId;
+    const id = peer.session.shardId;
     if (typeof id === "string" && this.membership.roleOf(id) === "leaving" && !this.membership.get(id)?.peer) {
       this.membership.remove(id);
       this.stats.delete(id);

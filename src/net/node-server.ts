@@ -142,10 +142,10 @@ export class NodeServer {
         this.opts.onDisconnect?.(p, role);
       },
     });
-    peer.meta.role = role;
+    peer.session.role = role;
     const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
     // Kept for the log line of a dropped connection (the socket forgets it once closed).
-    peer.meta.remote = `${socket?.remoteAddress ?? "?"}:${socket?.remotePort ?? "?"}`;
+    peer.session.remote = `${socket?.remoteAddress ?? "?"}:${socket?.remotePort ?? "?"}`;
     this.peers.add(peer);
     if (client) {
       this.clients.add(token);
@@ -174,7 +174,7 @@ export class NodeServer {
     const now = performance.now();
     const { slowReaderTimeoutMs, unfinishedMessageTimeoutMs } = this.opts.limits;
     for (const peer of this.peers) {
-      if (peer.meta.role !== "client") continue;
+      if (peer.session.role !== "client") continue;
       // Not read (back-pressure): its message cannot progress, so its clock waits.
       if (peer.ws.isPaused) this.unfinished.notReading(peer);
       const stalled = peer.stalledMs;
@@ -189,7 +189,7 @@ export class NodeServer {
 
   private dropClient(peer: Peer, code: number, reason: string): void {
     if (!this.peers.has(peer)) return;
-    this.log(`${this.opts.label}: dropped the client connection from ${String(peer.meta.remote)}: ${reason}`);
+    this.log(`${this.opts.label}: dropped the client connection from ${String(peer.session.remote)}: ${reason}`);
     peer.drop(code, reason);
   }
 

@@ -12,6 +12,7 @@ import { declaredBatchLength } from "../protocol/declared-batch.js";
 import { Latin1Bytes } from "../protocol/latin1-bytes.js";
 import { ScanPage } from "../protocol/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
+import { newSession, type Session } from "./session.js";
 import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
 import { FRAMES_PER_MESSAGE_SENT } from "./limits.js";
 import { RequestGate, type GateLimits } from "./request-gate.js";
@@ -91,8 +92,8 @@ export class Peer {
   private closeReason = "";
   private binary: boolean;
   private readonly opts: PeerOptions;
-  /** Free-form per-connection state for the server that owns this peer. */
-  meta: Record<string, unknown> = {};
+  /** What the server that owns this peer knows about the connection. */
+  readonly session: Session = newSession();
   /** Requests waiting for the peer to take its replies (with `flow`). */
   private readonly gate: RequestGate<DecodedItem> | undefined;
   private pumping = false;

@@ -13,20 +13,21 @@ import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
+import { commitAndReplicate } from "./commit-and-replicate.js";
+import { Leadership } from "./leadership.js";
+import { openShardEngine } from "./open-engine.js";
+import { handlePush } from "./coordinator-pushes.js";
+import { recoverShard, startOver } from "./recovery.js";
 import { ReplicaApplier } from "./replica-applier.js";
+import { applyReplicated, type ReplicaStores } from "./replica-apply.js";
+import { entryCounts, partitionCopy, storedState, type ShardState } from "./stored-state.js";
 import { Replicator } from "./replicator.js";
-import { afterApply, RetryableError, WireCode } from "../errors.js";
-import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
-import type { Mutation, RecoveredState, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { MemoryEngine, type StorageEngine } from "../store/storage-engine.js";
-import { LmdbEngine } from "../store/lmdb-engine.js";
+import type { StorageEngine } from "../store/storage-engine.js";
 import { LogEngine } from "../store/log-engine.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { CorruptStorageError } from "../store/storage-errors.js";
-import { join } from "node:path";
-import { existsSync } from "node:fs";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
 import { DictSet } from "./dict-set.js";
@@ -56,28 +57,8 @@ export interface ShardNodeOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
-const SNAPSHOT_CHUNK_ENTRIES = 1000;
-const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /** Answers kept for retries dropped per expiry step (ten steps a second): ~1 ms of work. */
 const DEDUP_EXPIRY_BUDGET = 5_000;
-
-/** An upper bound of the log bytes a replicated mutation takes. */
-function replBytes(m: ReplMutation): number {
-  switch (m.op) {
-    case "set":
-      return m.key.byteLength + m.value.byteLength + m.dict.length + 64;
-    case "delete":
-      return m.key.byteLength + m.dict.length + 64;
-    case "dedup": {
-      // A pop's answer holds the value it removed.
-      const r = (m.answer as { r?: unknown } | undefined)?.r;
-      return m.id.length + 128 + (r instanceof Uint8Array ? r.byteLength : 0);
-    }
-    default:
-      return 128;
-  }
-}
 
 export class ShardNode {
   readonly id: string;
@@ -90,8 +71,7 @@ export class ShardNode {
   private readonly dicts: DictSet;
   private readonly dedup = new DedupTable();
   private readonly links: NodeLinks;
-  /** performance.now() until which this node may lead without asking (its coordinator lease). */
-  private leaseUntil = 0;
+  private readonly leadership: Leadership;
   private readonly replicator: Replicator;
   private readonly replica: ReplicaApplier;
   private dedupTimer: NodeJS.Timeout | undefined;
@@ -103,7 +83,6 @@ export class ShardNode {
   private readonly clusterSecret: string | undefined;
   private readonly engine: StorageEngine;
   private dataDir: DataDir | undefined;
-  private readonly dataRoot: string;
   /** Partitions this node stopped serving to hand them off, until the flip (or a cancel). */
   private readonly handoffs: HandoffFollower;
   private removedResolve: (() => void) | undefined;
@@ -132,7 +111,6 @@ export class ShardNode {
     if (!own) {
       throw new Error(`shard id "${opts.id}" is not in the cluster config (known: ${this.cfg.shards.map((s) => s.id).join(", ")}); to join a running cluster give its --port (and --host)`);
     }
-    this.dataRoot = opts.dataDir ?? this.cfg.dataDir;
     this.log = opts.log ?? ((l) => console.log(l));
     this.clock = opts.clock ?? systemClock;
     this.clusterSecret = opts.clusterSecret;
@@ -140,7 +118,7 @@ export class ShardNode {
     this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
     this.dataDir = opts.lockedDataDir;
     this.onFatal = opts.onFatal;
-    this.engine = opts.engine ?? this.openEngine();
+    this.engine = opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err) });
     this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log, this.engine.durable || this.cfg.replicationFactor > 1);
     this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
     this.replicator = new Replicator({
@@ -157,13 +135,21 @@ export class ShardNode {
         this.adoptTable(await this.link.reportCaughtUp(part, pepoch, replica));
       },
       refreshTable: () => this.refreshTable(),
-      snapshot: (part) => this.snapshotOf(part),
+      snapshot: (part) => partitionCopy(this.parts(), part),
+    });
+    this.leadership = new Leadership({
+      selfId: this.id,
+      table: () => this.table,
+      refreshTable: () => this.refreshTable(),
+      replicasFor: (t, part) => this.replicator.replicasFor(t, part),
+      links: this.links,
+      leaseMs: this.cfg.suspectAfterMs,
     });
     this.replica = new ReplicaApplier({
       selfId: this.id,
       table: () => this.table,
       refreshTable: () => this.refreshTable(),
-      apply: (frame) => this.applyReplication(frame),
+      apply: (frame) => applyReplicated(this.parts(), frame),
     });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
@@ -171,7 +157,7 @@ export class ShardNode {
       if (exists) this.background(this.engine.commit([{ op: "addDict", dict: id }]), "recording a dict");
       return exists;
     });
-    if (this.engine instanceof LogEngine) this.engine.setSnapshotSource(() => this.storedState());
+    if (this.engine instanceof LogEngine) this.engine.setSnapshotSource(() => storedState(this.parts()));
     this.handoffs = new HandoffFollower({
       selfId: this.id,
       drain: (part) => this.data.drain(part),
@@ -192,21 +178,10 @@ export class ShardNode {
       maxEntryBytes: this.cfg.maxEntryBytes,
       table: () => this.table,
       serving: () => this.servingNow,
-      ensureLeader: (parts) => this.ensureLeader(parts),
+      ensureLeader: (parts) => this.leadership.ensure(parts),
       handingOff: (part) => this.handoffs.target(part),
       handoffOver: (part, ms) => this.handoffs.over(part, ms),
-      persist: (store) => {
-        const muts = store.takePending();
-        if (muts.length === 0) return undefined;
-        const local = this.engine.commit(muts);
-        // Applied here already: if the replicas cannot all confirm it (this node stopped
-        // leading meanwhile), the client must treat it as "may have happened".
-        const remote = this.replicator.replicate(store.part, muts)?.catch((err: unknown) => {
-          throw afterApply(err);
-        });
-        if (!remote) return local;
-        return local ? Promise.all([local, remote]).then(() => undefined) : remote;
-      },
+      persist: (store) => commitAndReplicate(this.engine, this.replicator, store),
     });
     this.server = new NodeServer({
       host: opts.host ?? own.host,
@@ -228,33 +203,13 @@ export class ShardNode {
     });
   }
 
+  /** What this node stores: its partitions, dicts, recent answers and engine. */
+  private parts(): ShardState & ReplicaStores {
+    return { host: this.host, dicts: this.dicts, dedup: this.dedup, clock: this.clock, engine: this.engine };
+  }
+
   private lastState = "";
   private servingNow = false;
-
-  /** The configured engine, in `<dataDir>/<id>/`, locked against a second node. */
-  private openEngine(): StorageEngine {
-    if (this.cfg.storageEngine === "memory") return new MemoryEngine();
-    const dir = this.dataDir;
-    if (!dir) throw new Error("a durable shard needs its locked data folder: create it with ShardNode.open()");
-    if (this.cfg.storageEngine === "log") {
-      // A folder written by LMDB (the default before the log) stays on LMDB: its data is there.
-      if (existsSync(join(dir.path, "lmdb")) && !existsSync(join(dir.path, "log"))) {
-        this.log(`${this.id}: ${dir.path} holds LMDB data from an earlier version: keeping storageEngine "lmdb" for it`);
-        return this.lmdbEngine(dir);
-      }
-      return new LogEngine(join(dir.path, "log"), {
-        node: this.id,
-        log: this.log,
-        segmentBytes: this.cfg.logSegmentBytes,
-        onFatal: (err) => this.failStop(err),
-      });
-    }
-    return this.lmdbEngine(dir);
-  }
-
-  private lmdbEngine(dir: DataDir): LmdbEngine {
-    return new LmdbEngine(join(dir.path, "lmdb"), { node: this.id, log: this.log, onFatal: (err) => this.failStop(err) });
-  }
 
   /**
    * Fail-stop: a write or sync failed, so memory may hold mutations that are not durable.
@@ -278,30 +233,10 @@ export class ShardNode {
 
   private failedWith: Error | undefined;
 
-  /**
-   * Rebuild partitions, counters and expiry heaps from storage, before serving. Corrupt data
-   * at rf >= 2 is not fatal yet: the node registers saying it lost its data, and the
-   * coordinator either forgets its copies (they are rebuilt from the replicas) or, if it held
-   * the only copy of some partition, refuses, and the node stops (see onRegistered).
-   */
+  /** Load what storage holds before serving (see {@link recoverShard}). */
   private recover(): void {
-    const t0 = performance.now();
-    let state: RecoveredState;
-    try {
-      state = this.engine.recover();
-    } catch (err) {
-      if (!(err instanceof CorruptStorageError) || this.cfg.replicationFactor < 2 || !this.engine.quarantine) throw err;
-      this.lostData = err;
-      this.log(`${this.id}: ${err.message}`);
-      this.log(`${this.id}: replicationFactor ${this.cfg.replicationFactor}: serving nothing from this folder; asking the coordinator to rebuild this shard from its replicas`);
-      return;
-    }
-    const n = this.host.recover(state);
-    for (const id of state.dicts) this.dicts.add(id);
-    for (const d of state.dedup) this.dedup.restore(d.id, d.at, d.answer as { r?: unknown }, d.part);
-    const ms = performance.now() - t0;
     const where = this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine: nothing to load)";
-    this.log(`${this.id}: recovered ${n} entries of ${state.dicts.length} dicts in ${ms.toFixed(0)} ms${where}`);
+    this.lostData = recoverShard(this.parts(), { node: this.id, replicationFactor: this.cfg.replicationFactor, where, log: this.log });
   }
 
   async start(): Promise<string> {
@@ -338,83 +273,24 @@ export class ShardNode {
         this.log(`${this.id}: lost the coordinator (${reason}); still serving, reconnecting`);
         this.lifecycle.send({ type: "COORDINATOR_LOST" });
       },
-      onPush: (frame) => this.handlePush(frame),
+      onPush: (frame) => handlePush(frame, this.parts(), (t) => this.adoptTable(t)),
       heartbeatMs: this.cfg.heartbeatMs,
-      onHeartbeat: (sentAt, epoch) => {
-        // The coordinator promotes no one until this long after it last heard from us. The
-        // lease is only good with its table: a node that is behind catches up first.
-        if (!this.table || this.table.epoch < epoch) {
-          this.refreshTable().catch(() => {});
-          return;
-        }
-        this.leaseUntil = Math.max(this.leaseUntil, sentAt + this.cfg.suspectAfterMs);
-      },
-      stats: () => this.stats(),
+      onHeartbeat: (sentAt, epoch) => this.leadership.onHeartbeat(sentAt, epoch),
+      stats: () => ({ ...entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id), moves: this.replicator.moves() }),
       log: this.log,
     });
     this.link.start();
     return url;
   }
 
-  /** Entries in the partitions this node leads and in all it holds, and its copies running. */
-  private stats(): { entries: number; held: number; moves: MoveProgressData[] } {
-    let entries = 0;
-    let held = 0;
-    for (const [part, store] of this.host.all()) {
-      const n = store.size;
-      held += n;
-      if (this.table?.primaryOf(part) === this.id) entries += n;
-    }
-    return { entries, held, moves: this.replicator.moves() };
-  }
-
-  /** Everything this node stores, as mutation batches read lazily (a log snapshot). */
-  private *storedState(): Generator<Mutation[], void, undefined> {
-    yield this.dicts.ids().map((dict) => ({ op: "addDict" as const, dict }));
-    const since = this.clock.now() - DEDUP_WINDOW_MS;
-    for (const [part, store] of this.host.all()) {
-      yield this.dedup.forPart(part, since).map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, part }));
-      yield* store.storedChunks(SNAPSHOT_CHUNK_ENTRIES, () => this.clock.now(), SNAPSHOT_CHUNK_BYTES);
-    }
-  }
-
-  /** A partition as chunks for a learner: its entries, and the answers of its recent writes. */
-  private snapshotOf(part: number): { chunks: Iterator<ReplMutation[]>; total: number } {
-    const store = this.host.store(part);
-    const dedup: ReplMutation[] = this.dedup
-      .forPart(part, this.clock.now() - DEDUP_WINDOW_MS)
-      .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
-    const chunks = store.snapshotChunks(SNAPSHOT_CHUNK_ENTRIES, () => this.clock.now(), SNAPSHOT_CHUNK_BYTES);
-    // The answers go right after the first chunk's reset, so the learner keeps them.
-    const withAnswers = function* (): Generator<ReplMutation[], void, undefined> {
-      let first = true;
-      for (const c of chunks) {
-        if (first) c.splice(1, 0, ...dedup);
-        first = false;
-        yield c;
-      }
-    };
-    return { total: store.size, chunks: withAnswers() };
-  }
-
-  /**
-   * The coordinator has forgotten this node's copies (it said it lost its data): set the
-   * corrupt files aside and start empty, before adopting the table that makes it a learner.
-   */
-  private startOver(err: CorruptStorageError): void {
-    const quarantine = this.engine.quarantine;
-    if (!quarantine) throw err;
-    const aside = quarantine.call(this.engine);
-    this.host.recover(this.engine.recover());
-    this.lostData = undefined;
-    this.log(`${this.id}: the corrupt files are kept in ${aside}; this shard starts empty and is rebuilt from its replicas`);
-  }
-
   /** Corrupt data found at start, until the coordinator has forgotten this node's copies. */
   private lostData: CorruptStorageError | undefined;
 
   private onRegistered(r: RegisterResult): void {
-    if (this.lostData) this.startOver(this.lostData);
+    if (this.lostData) {
+      startOver(this.parts(), this.lostData, this.id, this.log);
+      this.lostData = undefined;
+    }
     this.registered = true;
     const theirs = r.settings;
     if (theirs && (theirs.entryTtlMs !== this.cfg.entryTtlMs || theirs.maxEntryBytes !== this.cfg.maxEntryBytes)) {
@@ -463,113 +339,17 @@ export class ShardNode {
     if (this.link) this.adoptTable(await this.link.fetchTable());
   }
 
-  /**
-   * May this node answer for `parts` as their primary? Yes at once while it holds its lease
-   * (or for partitions without replicas: only a replica this node itself reported caught up
-   * could ever be promoted, and those count as replicas here). Otherwise, for
-   * example while the coordinator is unreachable, its in-sync replicas must confirm it still
-   * leads at the partition epoch it knows: a replica that was promoted knows it was.
-   */
-  private ensureLeader(parts: readonly number[]): Promise<void> | undefined {
-    const t = this.table;
-    if (!t || performance.now() < this.leaseUntil) return undefined;
-    const ask = new Map<string, { part: number; pepoch: number }[]>();
-    for (const part of parts) {
-      for (const r of this.replicator.replicasFor(t, part)) {
-        let list = ask.get(r);
-        if (!list) ask.set(r, (list = []));
-        list.push({ part, pepoch: t.pepochOf(part) });
-      }
-    }
-    if (ask.size === 0) return undefined;
-    return Promise.all([...ask].map(([replica, list]) => this.links.request(replica, { type: "confirm", parts: list }, 1_000))).then(
-      () => undefined,
-      (err: unknown) => {
-        // A replica that knows a newer primary says so: this node was deposed ("moved"), and
-        // its table is behind. Only a replica that cannot be reached leaves it unknown.
-        if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {
-          this.refreshTable().catch(() => {});
-          throw new RetryableError(WireCode.WrongOwner, `${this.id} no longer leads: ${err.message}`);
-        }
-        throw new RetryableError(WireCode.Unavailable, `${this.id} cannot confirm it still leads: ${(err as Error).message}`);
-      },
-    );
-  }
-
-  /** A primary asks whether it still leads: yes only if this node's table agrees. */
-  private async confirmLeader(frame: FrameOf<"confirm">, sender: string): Promise<void> {
-    if (frame.parts.some((p) => (this.table?.pepochOf(p.part) ?? 0) < p.pepoch)) await this.refreshTable().catch(() => {});
-    const t = this.table;
-    for (const { part, pepoch } of frame.parts) {
-      if (!t || t.primaryOf(part) !== sender || t.pepochOf(part) !== pepoch) {
-        throw new RetryableError(WireCode.WrongOwner, `${sender} no longer leads partition ${part} (${this.id} knows ${t?.primaryOf(part)} at ${t?.pepochOf(part)})`);
-      }
-    }
-  }
-
-  /** A replica applies an accepted frame (see {@link ReplicaApplier}): room first, then durably. */
-  private async applyReplication(frame: FrameOf<"repl">): Promise<void> {
-    // Room first: a replica whose disk is full refuses (the primary reports it, and goes on without it).
-    let bytes = 0;
-    for (const m of frame.muts) bytes += replBytes(m);
-    await this.engine.reserve(bytes);
-    try {
-      const store = this.host.store(frame.part);
-      store.applyReplicated(frame.muts);
-      // A replica records a dict the first time it applies a write of it, with that write.
-      const added: Mutation[] = [];
-      for (const m of frame.muts) {
-        if (m.op === "dedup") this.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? frame.part);
-        else if ("dict" in m && !this.dicts.has(m.dict)) {
-          this.dicts.add(m.dict);
-          added.push({ op: "addDict", dict: m.dict });
-        }
-      }
-      await Promise.all([store.commit(), added.length > 0 ? this.engine.commit(added) : undefined]);
-    } finally {
-      this.engine.release(bytes);
-    }
-  }
-
-  /** Requests the coordinator pushes to this shard; acknowledged once durable here. */
-  private async handlePush(frame: RequestFrame): Promise<unknown> {
-    switch (frame.type) {
-      case "shard.table":
-        this.adoptTable(frame.table);
-        return undefined;
-      case "shard.dictAdded": {
-        // Durable here before the create succeeds; a full disk fails the create instead (a
-        // shard without room for a few writes to the new dict should not take it).
-        const bytes = 4096;
-        await this.engine.reserve(bytes);
-        try {
-          this.dicts.add(frame.id);
-          await this.engine.commit([{ op: "addDict", dict: frame.id }]);
-        } finally {
-          this.engine.release(bytes);
-        }
-        return undefined;
-      }
-      case "shard.dictRemoved":
-        this.dicts.remove(frame.id);
-        await this.host.dropDict(frame.id);
-        return undefined;
-      default:
-        throw new InvalidError(`${frame.type} is not a coordinator push`);
-    }
-  }
-
   private handle(frame: RequestFrame, peer: Peer): unknown {
-    if (isDataFrame(frame)) return this.data.handle(frame, peer.meta.clientId as string | undefined);
+    if (isDataFrame(frame)) return this.data.handle(frame, peer.session.clientId);
     if (frame.type === "repl" || frame.type === "confirm") {
-      const who = peer.meta.clientId;
-      if (peer.meta.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
-      return frame.type === "repl" ? this.replica.receive(frame, who.slice(5)) : this.confirmLeader(frame, who.slice(5));
+      const who = peer.session.clientId;
+      if (peer.session.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
+      return frame.type === "repl" ? this.replica.receive(frame, who.slice(5)) : this.leadership.confirm(frame, who.slice(5));
     }
     if (frame.type === "table.get" && this.table) return this.table.toData();
     if (frame.type === "hello") {
       if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
-      peer.meta.clientId = frame.clientId;
+      peer.session.clientId = frame.clientId;
       return { v: PROTOCOL_VERSION, shardId: this.id };
     }
     throw new InvalidError(`${frame.type} is not served by a shard`);

@@ -1,0 +1,23 @@
+/**
+ * The last step of every write on a primary: the mutations a partition store made go to this
+ * node's storage engine and to the partition's replicas at once, and the request is answered
+ * when both have landed (fsynced here, applied durably there).
+ */
+import { afterApply } from "../errors.js";
+import type { StorageEngine } from "../store/storage-engine.js";
+import type { PartitionStore } from "../store/partition-store.js";
+import type { Replicator } from "./replicator.js";
+
+/** Make a store's pending mutations durable here and on its replicas; undefined when there are none. */
+export function commitAndReplicate(engine: StorageEngine, replicator: Replicator, store: PartitionStore): Promise<void> | undefined {
+  const muts = store.takePending();
+  if (muts.length === 0) return undefined;
+  const local = engine.commit(muts);
+  // Applied here already: if the replicas cannot all confirm it (this node stopped leading
+  // meanwhile), the client must treat it as "may have happened".
+  const remote = replicator.replicate(store.part, muts)?.catch((err: unknown) => {
+    throw afterApply(err);
+  });
+  if (!remote) return local;
+  return local ? Promise.all([local, remote]).then(() => undefined) : remote;
+}

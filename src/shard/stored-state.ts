@@ -1,0 +1,61 @@
+/**
+ * A shard's state read back as mutation batches, lazily, a chunk per call: for a log
+ * snapshot (everything the node stores) and for a learner (one partition it leads).
+ */
+import type { Clock } from "../util/clock.js";
+import type { Mutation, ReplMutation } from "../store/storage-engine.js";
+import { DEDUP_WINDOW_MS, type DedupTable } from "./dedup-table.js";
+import type { DictSet } from "./dict-set.js";
+import type { PartitionHost } from "./partition-host.js";
+
+/** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
+const CHUNK_ENTRIES = 1000;
+const CHUNK_BYTES = 1 << 20;
+
+export interface ShardState {
+  host: PartitionHost;
+  dicts: DictSet;
+  dedup: DedupTable;
+  clock: Clock;
+}
+
+/** Everything the node stores (dicts, recent answers, entries), for a log snapshot. */
+export function* storedState(s: ShardState): Generator<Mutation[], void, undefined> {
+  yield s.dicts.ids().map((dict) => ({ op: "addDict" as const, dict }));
+  const since = s.clock.now() - DEDUP_WINDOW_MS;
+  for (const [part, store] of s.host.all()) {
+    yield s.dedup.forPart(part, since).map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, part }));
+    yield* store.storedChunks(CHUNK_ENTRIES, () => s.clock.now(), CHUNK_BYTES);
+  }
+}
+
+/** A partition as chunks for a learner (a reset first): its entries, and the answers of its recent writes. */
+export function partitionCopy(s: ShardState, part: number): { chunks: Iterator<ReplMutation[]>; total: number } {
+  const store = s.host.store(part);
+  const dedup: ReplMutation[] = s.dedup
+    .forPart(part, s.clock.now() - DEDUP_WINDOW_MS)
+    .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
+  const chunks = store.snapshotChunks(CHUNK_ENTRIES, () => s.clock.now(), CHUNK_BYTES);
+  // The answers go right after the first chunk's reset, so the learner keeps them.
+  const withAnswers = function* (): Generator<ReplMutation[], void, undefined> {
+    let first = true;
+    for (const c of chunks) {
+      if (first) c.splice(1, 0, ...dedup);
+      first = false;
+      yield c;
+    }
+  };
+  return { total: store.size, chunks: withAnswers() };
+}
+
+/** Entries in the partitions `self` leads, and in all it holds (replicas too), for `cluster status`. */
+export function entryCounts(host: PartitionHost, primaryOf: (part: number) => string | undefined, self: string): { entries: number; held: number } {
+  let entries = 0;
+  let held = 0;
+  for (const [part, store] of host.all()) {
+    const n = store.size;
+    held += n;
+    if (primaryOf(part) === self) entries += n;
+  }
+  return { entries, held };
+}
