@@ -11,7 +11,7 @@ import { frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
+import { DictService } from "./dict-service.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
 import { Membership, type StoredMember } from "./membership.js";
 import { Ownership } from "./ownership.js";
@@ -54,7 +54,7 @@ export type { ClusterStatus } from "./cluster-status.js";
 export class CoordinatorNode {
   private readonly cfg: ClusterConfig;
   private readonly server: NodeServer;
-  private readonly registry = new DictRegistry();
+  private readonly dicts: DictService;
   private readonly membership: Membership;
   private readonly leases: EphemeralLeases;
   private readonly log: (line: string) => void;
@@ -68,7 +68,6 @@ export class CoordinatorNode {
   private readonly store: RegistryStore;
   private dataDir: DataDir | undefined;
   /** Records created but not yet durable: whoever finds one waits for it. */
-  private readonly unsaved = new Map<string, Promise<void>>();
   private rebalanceTimer: NodeJS.Timeout | undefined;
   /** Per shard: what its last heartbeat said (entries, moves), for `cluster status`. */
   private readonly stats = new Map<string, HeartbeatStats>();
@@ -84,7 +83,6 @@ export class CoordinatorNode {
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
-    this.registry.restore(saved.dicts);
     // Members as last stored (shards join and leave); the config seeds a first start.
     const savedUrls = new Map((saved.table?.shards ?? []).map((s) => [s.id, s.url]));
     const members: StoredMember[] =
@@ -120,9 +118,17 @@ export class CoordinatorNode {
     this.log(
       `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
     );
-    this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.expireOwner(owner));
+    this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.dicts.expireOwner(owner));
+    this.dicts = new DictService({
+      store: this.store,
+      leases: this.leases,
+      persisted: (write) => this.persisted(write),
+      broadcast: (frame) => this.broadcast(frame),
+      log: this.log,
+    });
+    this.dicts.registry.restore(saved.dicts);
     // Owners get a full grace period from this start to heartbeat again.
-    for (const rec of this.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
+    for (const rec of this.dicts.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
     this.server = new NodeServer({
       host: opts.host ?? this.cfg.coordinator.host,
       port: opts.port ?? this.cfg.coordinator.port,
@@ -198,29 +204,6 @@ export class CoordinatorNode {
     }
   }
 
-  /** Make a new record durable, then tell the shards; concurrent finders wait for it. */
-  private async created(rec: DictRecord): Promise<void> {
-    const saving = this.persisted(this.store.saveDict(rec)).then(
-      () => this.announceAdded(rec),
-      (err: unknown) => {
-        // Never durable, so it never existed: whoever was waiting for it fails too.
-        this.registry.remove(rec);
-        throw err;
-      },
-    );
-    this.unsaved.set(rec.id, saving);
-    try {
-      await saving;
-    } finally {
-      this.unsaved.delete(rec.id);
-    }
-  }
-
-  /** A found record may still be on its way to disk. */
-  private async found(rec: DictRecord): Promise<void> {
-    await this.unsaved.get(rec.id);
-  }
-
   async start(): Promise<string> {
     const url = await this.server.start();
     this.leases.start();
@@ -282,45 +265,14 @@ export class CoordinatorNode {
         return this.status();
       case "cluster.removeShard":
         throw new InvalidError("removing a shard needs the cluster secret ($SHARDICT_CLUSTER_SECRET)");
-      case "dict.lookup": {
-        const { rec, created } = this.registry.lookup(frame.name, frame.env, frame.createIfMissing, this.createdBy(peer));
-        await (created ? this.created(rec) : this.found(rec));
-        return publicInfo(rec);
-      }
-      case "dict.get": {
-        const rec = this.registry.getById(frame.id);
-        if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
-        await this.found(rec);
-        return publicInfo(rec);
-      }
-      case "dict.create": {
-        const { rec, created } = this.registry.create(frame.name, frame.env, frame.allowExisting, this.createdBy(peer));
-        await (created ? this.created(rec) : this.found(rec));
-        return publicInfo(rec);
-      }
+      case "dict.lookup":
+      case "dict.get":
+      case "dict.create":
       case "dict.list":
-        return this.registry.list(frame.env, frame.max, frame.createdBefore).map(publicInfo);
-      case "dict.delete": {
-        const rec = this.registry.deleteByName(frame.name, frame.env);
-        if (!rec) {
-          if (frame.allowMissing) return false;
-          throw new NotFoundError(`Dict "${frame.name}" not found in environment "${frame.env}"`);
-        }
-        await this.removedOrKept(rec);
-        return true;
-      }
-      case "dict.deleteId": {
-        const rec = this.registry.getById(frame.id);
-        if (!rec) return false;
-        this.registry.remove(rec);
-        await this.removedOrKept(rec);
-        return true;
-      }
-      case "ephemeral.create": {
-        const rec = this.registry.createEphemeral(frame.env, this.clientId(peer), this.createdBy(peer));
-        await this.created(rec);
-        return publicInfo(rec);
-      }
+      case "dict.delete":
+      case "dict.deleteId":
+      case "ephemeral.create":
+        return this.dicts.handle(frame, { clientId: this.clientId(peer), agent: this.createdBy(peer) });
       default:
         throw new InvalidError(`${frame.type} is not served by the coordinator`);
     }
@@ -345,11 +297,8 @@ export class CoordinatorNode {
         // The lease this grants holds only for a shard that knows this epoch.
         return { epoch: this.table.epoch };
       }
-      case "dict.get": {
-        const rec = this.registry.getById(frame.id);
-        if (!rec) throw new NotFoundError(`Dict with id ${frame.id} not found`);
-        return this.found(rec).then(() => publicInfo(rec));
-      }
+      case "dict.get":
+        return this.dicts.get(frame.id);
       case "table.get":
         return this.table.toData();
       case "status":
@@ -409,7 +358,7 @@ export class CoordinatorNode {
     }
     return {
       table: this.table.toData(),
-      dicts: this.registry.ids(),
+      dicts: this.dicts.registry.ids(),
       // A shard started without this cluster's config says so when its own settings differ.
       settings: { entryTtlMs: this.cfg.entryTtlMs, maxEntryBytes: this.cfg.maxEntryBytes },
     };
@@ -578,60 +527,11 @@ export class CoordinatorNode {
     return refused;
   }
 
-  /**
-   * A create every connected shard recorded durably, or none: a shard that could not (its
-   * disk is full) fails the create with its error, and the record is removed again. A shard
-   * that is down learns of the dict when it registers.
-   */
-  private async announceAdded(rec: DictRecord): Promise<void> {
-    const refused = await this.broadcast({ type: "shard.dictAdded", id: rec.id });
-    const first = refused[0];
-    if (first === undefined) return;
-    if (this.registry.getById(rec.id) === rec) this.registry.remove(rec);
-    // Undoing the create must not be refused for space: a refused create must not come back.
-    await this.removed(rec, { useMargin: true }).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} after a failed create failed: ${(err as Error).message}`));
-    throw first;
-  }
-
-  /** A record already taken out of the registry: make that durable, then tell the shards. */
-  private async removed(rec: DictRecord, opts: { useMargin?: boolean } = {}): Promise<void> {
-    await this.persisted(this.store.deleteDict(rec.id, opts));
-    if (rec.owner !== null && this.registry.ownedBy(rec.owner).length === 0) this.leases.forget(rec.owner);
-    await this.broadcast({ type: "shard.dictRemoved", id: rec.id });
-  }
-
-  /**
-   * A delete a client asked for. Refused for space, nothing changed: the record is put back.
-   * Unless a create took its name meanwhile (only a delete that met the full disk inside
-   * LMDB leaves time for one): the name is the new dict's now, so the delete goes through,
-   * using the room kept free.
-   */
-  private async removedOrKept(rec: DictRecord): Promise<void> {
-    try {
-      await this.removed(rec);
-    } catch (err) {
-      if (!(err instanceof StorageFullError)) throw err;
-      if (rec.name === null || this.registry.getByName(rec.name, rec.env) === undefined) {
-        this.registry.restore([rec]);
-        throw err;
-      }
-      await this.removed(rec, { useMargin: true });
-    }
-  }
-
-  private async expireOwner(owner: string): Promise<void> {
-    for (const rec of this.registry.ownedBy(owner)) {
-      this.registry.remove(rec);
-      this.log(`coordinator: ephemeral dict ${rec.id} expired (its client stopped heartbeating)`);
-      await this.removed(rec, { useMargin: true }).catch((err: unknown) => this.log(`coordinator: removing ${rec.id} failed: ${(err as Error).message}`));
-    }
-  }
-
   private status(): ClusterStatus {
     return clusterStatus({
       table: this.table,
       replicationFactor: this.cfg.replicationFactor,
-      dicts: this.registry.size,
+      dicts: this.dicts.registry.size,
       membership: this.membership,
       progress: this.own.progress(),
       stats: this.stats,
