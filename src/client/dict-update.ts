@@ -7,6 +7,7 @@
 import { ConnectionError, InvalidError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
+import { MAX_UPDATE_ENTRIES } from "../protocol/decode-limits.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { latin1String } from "../protocol/latin1-bytes.js";
 import type { ClusterClient } from "./client.js";
@@ -98,13 +99,22 @@ export async function sendUpdate(client: ClusterClient, id: string, update: Enco
     if (g.bytes > frameBytes) {
       throw new RequestSizeError(`update puts ${g.bytes} bytes into partition ${part}, more than one request may carry (${frameBytes}); split the update`, frameBytes, g.bytes);
     }
+    // A shard decodes at most so many objects per message (decode-limits.ts).
+    if (g.keys.length > MAX_UPDATE_ENTRIES) {
+      throw new RequestSizeError(
+        `update puts ${g.keys.length} entries into partition ${part}, more than one request may carry (${MAX_UPDATE_ENTRIES}); split the update`,
+        MAX_UPDATE_ENTRIES,
+        g.keys.length,
+      );
+    }
   }
   await sendByShard(client, id, byPart, frameBytes);
 }
 
 /**
  * Send an update's partitions grouped by their shard (one request per shard, or a few if
- * they would not fit one message), regrouping what fails retryably until all landed.
+ * they would not fit one message, in bytes or in entries), regrouping what fails retryably
+ * until all landed.
  */
 async function sendByShard(client: ClusterClient, id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
   const op = client.newRid();
@@ -113,8 +123,8 @@ async function sendByShard(client: ClusterClient, id: string, byPart: Map<number
   for (;;) {
     retry.begin();
     const t = client.table;
-    const requests: { shard: string; parts: number[]; bytes: number }[] = [];
-    const open = new Map<string, { shard: string; parts: number[]; bytes: number }>();
+    const requests: { shard: string; parts: number[]; bytes: number; entries: number }[] = [];
+    const open = new Map<string, { shard: string; parts: number[]; bytes: number; entries: number }>();
     for (const [part, g] of left) {
       let shard: string;
       try {
@@ -124,13 +134,14 @@ async function sendByShard(client: ClusterClient, id: string, byPart: Map<number
         continue;
       }
       let r = open.get(shard);
-      if (!r || r.bytes + g.bytes > frameBytes) {
-        r = { shard, parts: [], bytes: 0 };
+      if (!r || r.bytes + g.bytes > frameBytes || r.entries + g.keys.length > MAX_UPDATE_ENTRIES) {
+        r = { shard, parts: [], bytes: 0, entries: 0 };
         open.set(shard, r);
         requests.push(r);
       }
       r.parts.push(part);
       r.bytes += g.bytes;
+      r.entries += g.keys.length;
     }
     const settled = await Promise.allSettled(
       requests.map((r) =>

@@ -2,10 +2,16 @@
  * Value encoding: msgpackr's structured-clone mode (nested objects, Map, Set, Date, bigint,
  * typed arrays, cycles) plus one extension type for `Dict` handles, which are stored as
  * their id and come back as live `Dict` objects bound to the client that read them.
+ *
+ * Decoding is bounded (protocol/value-check.ts): bytes are scanned before msgpackr reads
+ * them, and `put` refuses a value whose encoding a reader would refuse, so what one SDK
+ * stores every SDK reads. Own `__proto__` keys round-trip exactly (proto-keys.ts).
  */
 import { isUtf8 } from "node:buffer";
 import { Packr, addExtension } from "msgpackr";
 import { DeserializationError, InvalidError } from "../errors.js";
+import { checkValueBytes, scanValue } from "../protocol/value-check.js";
+import { unpackWithProtoKeys } from "./proto-keys.js";
 
 /** msgpackr extension type of a Dict handle (1–100 are for applications). */
 const DICT_EXTENSION_TYPE = 42;
@@ -127,12 +133,15 @@ export function encodeValueNow(value: unknown): Uint8Array | undefined {
     if (fast !== undefined) return fast;
   }
   checkValue(value);
+  let bytes: Uint8Array;
   try {
-    return packr.pack(value);
+    bytes = packr.pack(value);
   } catch (err) {
     if (err instanceof UnresolvedHandle) return undefined;
     throw new InvalidError(`invalid value: ${(err as Error).message}`, { cause: err });
   }
+  checkValueBytes(bytes);
+  return bytes;
 }
 
 /**
@@ -143,8 +152,9 @@ export async function encodeValue(value: unknown): Promise<Uint8Array> {
   const now = encodeValueNow(value);
   if (now !== undefined) return now;
   for (let attempt = 0; ; attempt++) {
+    let bytes: Uint8Array;
     try {
-      return packr.pack(value);
+      bytes = packr.pack(value);
     } catch (err) {
       if (err instanceof UnresolvedHandle && attempt < 1000) {
         await err.handle.hydrate();
@@ -152,6 +162,8 @@ export async function encodeValue(value: unknown): Promise<Uint8Array> {
       }
       throw new InvalidError(`invalid value: ${(err as Error).message}`, { cause: err });
     }
+    checkValueBytes(bytes);
+    return bytes;
   }
 }
 
@@ -191,7 +203,8 @@ export function decodeValue(bytes: Uint8Array, context: unknown, dict: string, k
   const saved = decodeContext;
   decodeContext = { value: context };
   try {
-    return packr.unpack(bytes);
+    const { protoKeys } = scanValue(bytes);
+    return protoKeys === undefined ? packr.unpack(bytes) : unpackWithProtoKeys(bytes, (b) => packr.unpack(b));
   } catch (err) {
     throw new DeserializationError(
       `could not deserialize the value of key ${describeKey(key)} in dict ${dict}: ${(err as Error).message}`,

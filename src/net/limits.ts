@@ -16,9 +16,5 @@ export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
  */
 export const FRAMES_PER_MESSAGE_SENT = 1024;
 
-/**
- * Frames any message may carry, whatever the config says: past it the decoder gives up
- * before validating a single frame. One frame can ask for a large reply (a whole table, a
- * value of up to `maxEntryBytes`), so this bounds what one message can set in motion.
- */
-export const MAX_FRAMES_PER_MESSAGE = 8192;
+/** Frames any message may carry, whatever the config says (the decoder's own cap). */
+export { MAX_BATCH as MAX_FRAMES_PER_MESSAGE } from "../protocol/decode-limits.js";

@@ -277,7 +277,9 @@ export class Peer {
       this.closeWith(CloseCode.TooBig, `${declared} frames in one message: this node takes at most ${maxFrames} (maxFramesPerMessage)`);
       return;
     }
-    const items = decodeMessage(data);
+    // What a client sends is held to the message's object budget throughout (a node's
+    // replication bodies are bounded by their length instead).
+    const items = decodeMessage(data, { node: this.session.role !== "client" });
     if (items === null) {
       this.closeWith(CloseCode.InvalidData, "not a shardict frame");
       return;

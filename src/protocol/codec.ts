@@ -5,15 +5,23 @@
  * A WebSocket message holds one frame or an array of frames (a batch: the requests or
  * replies of one tick share one message), in msgpack or in the binary form of the data path
  * (binary-frames.ts; its first byte tells it apart).
+ *
+ * Decoding is bounded: msgpack is scanned (msgpack-bounds.ts, with the frame rules of
+ * decode-limits.ts) before msgpackr reads it, and one object budget covers the whole
+ * message, binary items included. A message that is not frames at all (or too large to
+ * decode) is refused whole; a frame that breaks a rule is answered like an invalid frame.
  */
 import { Packr } from "msgpackr";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
+import { DecodeLimitError, ObjectBudget } from "./decode-budget.js";
+import { scanMsgpack } from "./msgpack-bounds.js";
+import { ridAt, skipValue } from "./msgpack-skip.js";
+import { EMBEDDED_FRAME_RULES, FRAME_MAX_OBJECTS, FRAME_RULES, MAX_BATCH } from "./decode-limits.js";
 import { Latin1Bytes } from "./latin1-bytes.js";
 import { ScanPage } from "./scan-page.js";
-import { MAX_FRAMES_PER_MESSAGE } from "../net/limits.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -41,8 +49,6 @@ function forMsgpack(f: Frame): Frame {
   return f;
 }
 const packOne = (f: Frame): Buffer => packr.pack(forMsgpack(f));
-const unpackOne = (b: Buffer): unknown => packr.unpack(b);
-const MAX_BATCH = MAX_FRAMES_PER_MESSAGE;
 
 /**
  * Encode one frame or a batch: as msgpack, or with `binary` (for a peer known to read it)
@@ -58,35 +64,98 @@ export function isBinaryMessage(data: Uint8Array): boolean {
   return data[0] === BINARY_MESSAGE;
 }
 
+export interface DecodeOptions {
+  /**
+   * Whether the sender authenticated as a node (default). Replication bodies, which only
+   * nodes send, batch many writes: from a node they are bounded by their own length (see
+   * log-record.ts), from anyone else by the message's object budget like all the rest.
+   */
+  node?: boolean;
+}
+
 /**
  * Decode a WebSocket message. Returns `null` for bytes that are not a frame at all (the
  * receiver closes the socket); otherwise one item per frame, each valid or a problem.
  */
-export function decodeMessage(data: Uint8Array): DecodedItem[] | null {
-  if (data[0] === BINARY_MESSAGE) {
-    const items = decodeBinary(Buffer.from(data.buffer, data.byteOffset, data.byteLength), unpackOne, MAX_BATCH);
-    if (items === null || items.length === 0) return null;
-    return items.map(validateFrame);
-  }
-  let raw: unknown;
+export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): DecodedItem[] | null {
   try {
-    raw = packr.unpack(data);
+    return readMessage(data, opts);
   } catch {
     return null;
   }
-  if (Array.isArray(raw)) {
-    if (raw.length === 0 || raw.length > MAX_BATCH) return null;
-    return raw.map(validateFrame);
+}
+
+/**
+ * {@link decodeMessage}, throwing a {@link DecodeLimitError} (or msgpackr's error) for a
+ * message that is not a frame at all. Every byte is checked (msgpack-bounds.ts) before
+ * msgpackr decodes it: the object budget, the batch length and the frame rules hold while
+ * reading, so a hostile message is refused before it allocates.
+ */
+export function readMessage(data: Uint8Array, opts: DecodeOptions = {}): DecodedItem[] {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const budget = new ObjectBudget(FRAME_MAX_OBJECTS, "a message");
+  if (buf[0] === BINARY_MESSAGE) {
+    const items = decodeBinary(buf, { maxItems: MAX_BATCH, budget, unpack: unpackEmbedded, node: opts.node ?? true });
+    if (items.length === 0) throw new DecodeLimitError("format", "an empty binary message");
+    return items.map((it) => (it instanceof RefusedFrame ? refusedItem(it.rid, it.message) : validateFrame(it)));
   }
+  const scan = scanMsgpack(buf, FRAME_RULES, budget);
+  if (scan.batch === 0) throw new DecodeLimitError("format", "an empty batch");
+  if (scan.batch > 0) {
+    const refused = scan.refused;
+    if (refused === undefined) return (packr.unpack(buf) as unknown[]).map(validateFrame);
+    // Some frames broke a rule: those are answered with their rid, the others decoded alone.
+    const out: DecodedItem[] = [];
+    let at = buf[0] === 0xdc ? 3 : buf[0] === 0xdd ? 5 : 1;
+    for (let i = 0; i < scan.batch; i++) {
+      const end = skipValue(buf, at, buf.length);
+      const why = refused.get(i);
+      out.push(why === undefined ? validateFrame(packr.unpack(buf.subarray(at, end))) : refusedItem(ridAt(buf, at, end), why));
+      at = end;
+    }
+    return out;
+  }
+  const why = scan.refused?.get(0);
+  if (why !== undefined) {
+    // Only a map can be a frame: anything else is not one at all, as below.
+    if (!isMapByte(buf[0] as number)) throw new DecodeLimitError("format", why);
+    return [refusedItem(ridAt(buf, 0, buf.length), why)];
+  }
+  const raw: unknown = packr.unpack(buf);
   // msgpackr also yields Dates, Buffers, Maps…: only a plain object can be a frame.
-  if (typeof raw !== "object" || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) return null;
+  if (typeof raw !== "object" || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) {
+    throw new DecodeLimitError("format", "a message that is neither a frame nor a batch");
+  }
   return [validateFrame(raw)];
 }
 
+/** An embedded frame refused for its content, with what the sender is told. */
+class RefusedFrame {
+  constructor(
+    readonly rid: number | undefined,
+    readonly message: string,
+  ) {}
+}
+
+const isMapByte = (t: number): boolean => (t >= 0x80 && t <= 0x8f) || t === 0xde || t === 0xdf;
+
+/** A frame embedded as msgpack in a binary message: scanned under the message's budget. */
+function unpackEmbedded(b: Buffer, budget: ObjectBudget): unknown {
+  const scan = scanMsgpack(b, EMBEDDED_FRAME_RULES, budget);
+  const why = scan.refused?.get(0);
+  if (why !== undefined) return new RefusedFrame(ridAt(b, 0, b.length), why);
+  return packr.unpack(b);
+}
+
+function refusedItem(rid: number | undefined, message: string): DecodedItem {
+  return { ok: false, problem: { rid: validRid(rid), code: WireCode.Invalid, message } };
+}
+
+const validRid = (rid: unknown): number | undefined => (typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined);
+
 function ridOf(raw: unknown): number | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const rid = (raw as { rid?: unknown }).rid;
-  return typeof rid === "number" && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined;
+  return validRid((raw as { rid?: unknown }).rid);
 }
 
 /** Validate one decoded value as a frame. */

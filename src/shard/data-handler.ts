@@ -6,6 +6,7 @@
 import { InvalidError, KeyError, RequestSizeError, RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import { isCanonicalKey } from "../protocol/keys.js";
+import { checkValueBytes } from "../protocol/value-check.js";
 import { partitionOf } from "../hashing/hash.js";
 import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
 import type { Clock } from "../util/clock.js";
@@ -270,7 +271,7 @@ export class DataHandler {
   private updateKeys(dict: string, part: number, keys: readonly Uint8Array[], values: readonly Uint8Array[]): string[] {
     if (keys.length !== values.length) throw new InvalidError("update has different numbers of keys and values");
     return keys.map((k, i) => {
-      this.checkSize(k, values[i] as Uint8Array);
+      this.checkEntry(k, values[i] as Uint8Array);
       return this.key(k, dict, part);
     });
   }
@@ -299,11 +300,15 @@ export class DataHandler {
     return keyString(bytes);
   }
 
-  private checkSize(key: Uint8Array, value: Uint8Array): void {
+  /** An entry from the wire: within `maxEntryBytes`, and a value readers can decode. */
+  private checkEntry(key: Uint8Array, value: Uint8Array): void {
     const size = key.byteLength + value.byteLength;
     if (size > this.ctx.maxEntryBytes) {
       throw new RequestSizeError(`entry of ${size} bytes exceeds the limit of ${this.ctx.maxEntryBytes} bytes`, this.ctx.maxEntryBytes, size);
     }
+    // A value no SDK could decode within its bounds is refused here, not found by every
+    // reader later (the scan never allocates; strings, the common value, cost nothing).
+    checkValueBytes(value);
   }
 
   private done<T>(store: PartitionStore, result: T, answer?: (r: T) => void): T | Promise<T> {
@@ -329,7 +334,7 @@ export class DataHandler {
       }
       case "put": {
         const k = this.key(frame.key, frame.dict, frame.part);
-        this.checkSize(frame.key, frame.value);
+        this.checkEntry(frame.key, frame.value);
         const store = host.store(frame.part);
         return this.done(store, store.put(frame.dict, k, frame.value, frame.ifAbsent, now, frame.key), answer);
       }

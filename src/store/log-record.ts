@@ -16,8 +16,23 @@
  * are read back.
  */
 import { crc32 } from "node:zlib";
-import { pack, unpack } from "msgpackr";
+import { pack, Unpackr } from "msgpackr";
 import type { Mutation } from "./storage-engine.js";
+import { ObjectBudget } from "../protocol/decode-budget.js";
+import { scanMsgpack } from "../protocol/msgpack-bounds.js";
+import { LOG_ITEM_RULES, logBodyBudgetLimit } from "../protocol/decode-limits.js";
+
+/** msgpackr's default reader (what `unpack` uses), only ever given bytes already scanned. */
+const unpackr = new Unpackr({ useRecords: false });
+
+/**
+ * Decode a msgpack part of a body after checking it (msgpack-bounds.ts): a replication body
+ * comes from a peer, and even our own files must not be able to make a reader balloon.
+ */
+function unpackItem(bytes: Buffer, budget: ObjectBudget): unknown {
+  scanMsgpack(bytes, LOG_ITEM_RULES, budget);
+  return unpackr.unpack(bytes);
+}
 
 export const HEADER = 16;
 export const RECORD_MAGIC = 0xa5;
@@ -161,9 +176,19 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
  * The mutations of a record's body (checksum already verified). Keys and values are views
  * into `body`. Throws on a body that does not parse (it cannot, once its checksum matched,
  * unless written by a newer version; a replication frame's body is checked only by this).
+ *
+ * What decoding allocates is bounded by the body's length: each fixed item takes at least
+ * 18 bytes for at most a mutation object, two views and a string, and the msgpack parts
+ * share a budget of objects proportional to the body ({@link logBodyBudgetLimit}), never an
+ * absolute one, so a large record this node wrote is never refused.
+ *
+ * With `budget` (a replication frame from a sender that is not a node: the message's
+ * budget), every item is charged to it, the fixed ones too.
  */
-export function decodeBody(body: Buffer): Mutation[] {
-  if (body[0] !== BINARY) return unpack(body) as Mutation[];
+export function decodeBody(body: Buffer, budget?: ObjectBudget): Mutation[] {
+  const fixedObjects = budget === undefined ? 0 : 1;
+  budget ??= new ObjectBudget(logBodyBudgetLimit(body.length), "a log record");
+  if (body[0] !== BINARY) return unpackItem(body, budget) as Mutation[];
   const out: Mutation[] = [];
   let at = 1;
   while (at < body.length) {
@@ -172,11 +197,12 @@ export function decodeBody(body: Buffer): Mutation[] {
       const len = body.readUInt32LE(at);
       at += 4;
       if (at + len > body.length) throw new Error("log item runs past its record");
-      out.push(unpack(body.subarray(at, at + len)) as Mutation);
+      out.push(unpackItem(body.subarray(at, at + len), budget) as Mutation);
       at += len;
       continue;
     }
     if (tag === DEDUP) {
+      budget.take(fixedObjects);
       const flags = body[at] as number;
       const part = body.readUInt16LE(at + 1);
       const when = body.readDoubleLE(at + 3);
@@ -188,12 +214,14 @@ export function decodeBody(body: Buffer): Mutation[] {
       const ansLen = body.readUInt32LE(at);
       at += 4;
       if (at + ansLen > body.length) throw new Error("log item runs past its record");
-      const answer: unknown = unpack(body.subarray(at, at + ansLen));
+      const answer: unknown = unpackItem(body.subarray(at, at + ansLen), budget);
       at += ansLen;
       out.push({ op: "dedup", id, at: when, answer, ...((flags & 1) !== 0 && { memoryOnly: true }), ...(part !== 0xffff && { part }) });
       continue;
     }
     if (tag !== SET && tag !== DELETE) throw new Error(`unknown log item ${String(tag)}`);
+    // The mutation and its key view (and its value's, below).
+    budget.take(2 * fixedObjects);
     const part = body.readUInt16LE(at);
     const gen = body.readUInt32LE(at + 2);
     const dictLen = body.readUInt16LE(at + 6);
@@ -210,6 +238,7 @@ export function decodeBody(body: Buffer): Mutation[] {
       out.push({ op: "delete", part, dict, gen, key });
       continue;
     }
+    budget.take(fixedObjects);
     const deadline = body.readDoubleLE(at);
     const valueLen = body.readUInt32LE(at + 8);
     at += 12;

@@ -367,7 +367,10 @@ describe("data path rules (shards)", () => {
 
   it("(g) the limit is inclusive: key + value of exactly maxEntryBytes is stored, one byte more is refused", async () => {
     const kb = encodeKey("edge-raw");
-    const exact = Buffer.alloc(MAX_ENTRY - kb.byteLength, 0xa0);
+    // A value the shard accepts is one msgpack value: a byte string (bin 32) filling the entry.
+    const exact = Buffer.alloc(MAX_ENTRY - kb.byteLength);
+    exact[0] = 0xc6;
+    exact.writeUInt32BE(exact.byteLength - 5, 1);
     const peer = await raw(route(kb).owner);
     const over = await peer.request(keyFrame("put", kb, { value: Buffer.alloc(exact.byteLength + 1), ifAbsent: false }));
     expectErr(over, "REQUEST_SIZE");

@@ -122,8 +122,13 @@ describe("values", () => {
     const part = partitionOf(d.objectId, key, client.table.partitions);
     const owner = client.table.primaryOf(part) as string;
     const raw = await RawPeer.open(tc.cluster.urlOf(owner) as string);
-    // an array header promising two items, followed by one: truncated msgpack
-    const reply = await raw.request({ type: "put", rid: 1, dict: d.objectId, part, epoch: client.table.epoch, key, value: Buffer.from([0x92, 0x01]), ifAbsent: false });
+    // Bytes no reader could decode are refused by the shard itself: an array header
+    // promising two items, followed by one (truncated msgpack)...
+    const put = (value: Buffer, rid: number) => raw.request({ type: "put", rid, dict: d.objectId, part, epoch: client.table.epoch, key, value, ifAbsent: false });
+    const truncated = await put(Buffer.from([0x92, 0x01]), 1);
+    expect(truncated).toMatchObject({ type: "err", code: "INVALID" });
+    // ...while well-formed bytes whose meaning fails are stored: a RegExp of pattern "(".
+    const reply = await put(Buffer.from([0xd4, 0x78, 0x00, 0x92, 0xa1, 0x28, 0xa0]), 2);
     expect(reply.type).toBe("ok");
     raw.close();
     const err = await d.get("corrupt").catch((e: unknown) => e);
