@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Dict } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { PartitionTable } from "../../src/hashing/partition-table.js";
 import type { PartitionTableData } from "../../src/protocol/frames.js";

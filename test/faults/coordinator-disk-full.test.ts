@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, StorageFullError, type Client } from "../../src/index.js";
 import { LMDB_MARGIN_BYTES } from "../../src/store/lmdb-env.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
-import { waitUntil } from "../helpers/wait.js";
+import { waitUntil, waitUntilAccepted } from "../helpers/wait.js";
 import { fillDisk, mountTmpfsOrThrow, tmpfsUnavailable, type Tmpfs } from "./helpers/tmpfs.js";
 
 const skip = tmpfsUnavailable();
@@ -87,18 +87,7 @@ describe.skipIf(skip !== undefined)("a full disk under the coordinator", () => {
     expect(await listed()).toEqual([...acked].sort());
 
     filler.release();
-    await waitUntil(
-      async () => {
-        try {
-          await Dict.objects.create("after", { client });
-          return true;
-        } catch (err) {
-          if (err instanceof StorageFullError) return false;
-          throw err;
-        }
-      },
-      { what: "creates to be accepted again once space is freed", timeoutMs: 15_000 },
-    );
+    await waitUntilAccepted(() => Dict.objects.create("after", { client }), StorageFullError, { what: "creates to be accepted again once space is freed", timeoutMs: 15_000 });
     acked.push("after");
 
     await tc.cluster.kill("coordinator");

@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, Dict } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
-import { waitUntil } from "../helpers/wait.js";
+import { waitUntil, waitUntilAccepted } from "../helpers/wait.js";
 import { buildFsyncShim, shimEnv, type FsyncShim } from "./helpers/fsync-shim.js";
 
 const shim = buildFsyncShim();
@@ -79,18 +79,7 @@ describe.skipIf(skip !== undefined)("fdatasync failing on the coordinator", () =
     expect(await d0.get("during-outage")).toBe("yes");
 
     rmSync(flag);
-    await waitUntil(
-      async () => {
-        try {
-          await Dict.objects.create("after", { client });
-          return true;
-        } catch (err) {
-          if (err instanceof ConnectionError) return false;
-          throw err;
-        }
-      },
-      { what: "the coordinator to serve creates again", timeoutMs: 30_000 },
-    );
+    await waitUntilAccepted(() => Dict.objects.create("after", { client }), ConnectionError, { what: "the coordinator to serve creates again", timeoutMs: 30_000 });
     acked.push("after");
 
     const check = async () => {

@@ -16,3 +16,19 @@ export async function waitUntil<T>(check: () => T | Promise<T>, opts: { timeoutM
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }
+
+/**
+ * Retry `attempt` until it succeeds, as long as it fails with an error of class `expected`
+ * (a refusal the test waits to end); any other error fails at once.
+ */
+export async function waitUntilAccepted(attempt: () => Promise<unknown>, expected: new (...args: never[]) => Error, opts: { timeoutMs?: number; what?: string } = {}): Promise<void> {
+  await waitUntil(async () => {
+    try {
+      await attempt();
+      return true;
+    } catch (err) {
+      if (err instanceof expected) return false;
+      throw err;
+    }
+  }, opts);
+}

@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { Packr, pack } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { RawPeer } from "../helpers/raw-peer.js";

@@ -1,7 +1,7 @@
 /** Canonical keys and structured values, end to end. */
 import { describe, expect, it } from "vitest";
 import { DeserializationError, Dict, InvalidError, RequestSizeError } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { pack } from "msgpackr";
 import { Dict } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { Opcode, RawSocket, frameBytes } from "../helpers/raw-socket.js";

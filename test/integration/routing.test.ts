@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Dict } from "../../src/index.js";
-import { clientOf, type ClusterClient } from "../../src/client/client.js";
+import type { ClusterClient } from "../../src/client/client.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { keysLedBy } from "../helpers/placement.js";
 
