@@ -7,9 +7,9 @@
 import { ConnectionError, InvalidError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
-import { MAX_UPDATE_ENTRIES } from "../protocol/decode-limits.js";
+import { MAX_UPDATE_ENTRIES } from "../encoding/decode-limits.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
-import { latin1String } from "../protocol/latin1-bytes.js";
+import { latin1String } from "../encoding/latin1-bytes.js";
 import type { ClusterClient } from "./client.js";
 import { routeOf } from "./routing.js";
 import { encodeValue, encodeValueNow } from "./value-codec.js";

@@ -17,4 +17,4 @@ export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
 export const FRAMES_PER_MESSAGE_SENT = 1024;
 
 /** Frames any message may carry, whatever the config says (the decoder's own cap). */
-export { MAX_BATCH as MAX_FRAMES_PER_MESSAGE } from "../protocol/decode-limits.js";
+export { MAX_BATCH as MAX_FRAMES_PER_MESSAGE } from "../encoding/decode-limits.js";

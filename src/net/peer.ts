@@ -9,8 +9,8 @@
 import type WebSocket from "ws";
 import { decodeMessage, encodeFrames, isBinaryMessage, type DecodedItem } from "../protocol/codec.js";
 import { declaredBatchLength } from "../protocol/declared-batch.js";
-import { Latin1Bytes } from "../protocol/latin1-bytes.js";
-import { ScanPage } from "../protocol/scan-page.js";
+import { Latin1Bytes } from "../encoding/latin1-bytes.js";
+import { ScanPage } from "../encoding/scan-page.js";
 import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { newSession, type Session } from "./session.js";
 import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";

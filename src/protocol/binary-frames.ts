@@ -17,11 +17,11 @@
  * fields of the frame's type are carried (frames come from our typed code).
  */
 import type { Frame } from "./frames.js";
-import { Latin1Bytes } from "./latin1-bytes.js";
-import { ScanPage } from "./scan-page.js";
-import { decodeBody, encodeBody } from "../store/log-record.js";
-import { DecodeLimitError, type ObjectBudget } from "./decode-budget.js";
-import type { Mutation } from "../store/storage-engine.js";
+import { Latin1Bytes } from "../encoding/latin1-bytes.js";
+import { ScanPage } from "../encoding/scan-page.js";
+import { decodeBody, encodeBody } from "../encoding/log-record.js";
+import { DecodeLimitError, type ObjectBudget } from "../encoding/decode-budget.js";
+import type { Mutation } from "../encoding/mutation.js";
 
 export const BINARY_MESSAGE = 0xc1;
 

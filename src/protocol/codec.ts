@@ -16,12 +16,12 @@ import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
-import { DecodeLimitError, ObjectBudget } from "./decode-budget.js";
-import { scanMsgpack } from "./msgpack-bounds.js";
-import { ridAt, skipValue } from "./msgpack-skip.js";
-import { EMBEDDED_FRAME_RULES, FRAME_MAX_OBJECTS, FRAME_RULES, MAX_BATCH } from "./decode-limits.js";
-import { Latin1Bytes } from "./latin1-bytes.js";
-import { ScanPage } from "./scan-page.js";
+import { DecodeLimitError, ObjectBudget } from "../encoding/decode-budget.js";
+import { scanMsgpack } from "../encoding/msgpack-bounds.js";
+import { ridAt, skipValue } from "../encoding/msgpack-skip.js";
+import { EMBEDDED_FRAME_RULES, FRAME_MAX_OBJECTS, FRAME_RULES, MAX_BATCH } from "../encoding/decode-limits.js";
+import { Latin1Bytes } from "../encoding/latin1-bytes.js";
+import { ScanPage } from "../encoding/scan-page.js";
 
 // Frames are plain maps; records/structures would make peers depend on shared state.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });

@@ -5,9 +5,9 @@
  * a value a shard accepted is readable by every reader, and no value can make one balloon.
  */
 import { RequestSizeError } from "../errors.js";
-import { DecodeLimitError, ObjectBudget } from "./decode-budget.js";
-import { scanMsgpack, type ScanResult } from "./msgpack-bounds.js";
-import { VALUE_MAX_OBJECTS, VALUE_RULES } from "./decode-limits.js";
+import { DecodeLimitError, ObjectBudget } from "../encoding/decode-budget.js";
+import { scanMsgpack, type ScanResult } from "../encoding/msgpack-bounds.js";
+import { VALUE_MAX_OBJECTS, VALUE_RULES } from "../encoding/decode-limits.js";
 
 /**
  * Scan value bytes (see msgpack-bounds.ts); throws a {@link DecodeLimitError} for bytes no

@@ -15,7 +15,7 @@ import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
-import { Latin1Bytes } from "../protocol/latin1-bytes.js";
+import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites } from "./pending-writes.js";
 
 export interface DataHandlerContext {

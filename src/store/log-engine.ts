@@ -22,7 +22,7 @@
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { open as openFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { encodeRecord, encodeTrailer, HEADER } from "./log-record.js";
+import { encodeRecord, encodeTrailer, HEADER } from "../encoding/log-record.js";
 import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
 import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
 import { CorruptStorageError, isNoSpace, StorageFailedError } from "./storage-errors.js";

@@ -15,7 +15,7 @@
  * preallocation): there, a bad record is accepted only at the end of the newest segment.
  */
 import { murmur3 } from "../hashing/hash.js";
-import { bodyChecksum, decodeBody, FLAG_TRAILER, HEADER, headerChecksum, RECORD_MAGIC, RECORD_VERSION } from "./log-record.js";
+import { bodyChecksum, decodeBody, FLAG_TRAILER, HEADER, headerChecksum, RECORD_MAGIC, RECORD_VERSION } from "../encoding/log-record.js";
 import { CorruptStorageError } from "./storage-errors.js";
 import type { Mutation } from "./storage-engine.js";
 

@@ -8,8 +8,8 @@
  */
 import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
-import { ScanPage } from "../protocol/scan-page.js";
-import { latin1Bytes, latin1String } from "../protocol/latin1-bytes.js";
+import { ScanPage } from "../encoding/scan-page.js";
+import { latin1Bytes, latin1String } from "../encoding/latin1-bytes.js";
 import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
 
 interface DictSlot {

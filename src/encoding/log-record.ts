@@ -17,10 +17,10 @@
  */
 import { crc32 } from "node:zlib";
 import { pack, Unpackr } from "msgpackr";
-import type { Mutation } from "./storage-engine.js";
-import { ObjectBudget } from "../protocol/decode-budget.js";
-import { scanMsgpack } from "../protocol/msgpack-bounds.js";
-import { LOG_ITEM_RULES, logBodyBudgetLimit } from "../protocol/decode-limits.js";
+import type { Mutation } from "./mutation.js";
+import { ObjectBudget } from "./decode-budget.js";
+import { scanMsgpack } from "./msgpack-bounds.js";
+import { LOG_ITEM_RULES, logBodyBudgetLimit } from "./decode-limits.js";
 
 /** msgpackr's default reader (what `unpack` uses), only ever given bytes already scanned. */
 const unpackr = new Unpackr({ useRecords: false });
