@@ -18,7 +18,7 @@ import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
 import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
-import { decodeValue, describeKey, encodeValue, encodeValueNow, registerHandleCodec } from "./value-codec.js";
+import { decodeValue, describeKey, encodeValue, encodeValueNow, HANDLE_ID, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
 import { scanPages } from "./dict-scan.js";
 import { encodeUpdate, sendUpdate } from "./dict-update.js";
@@ -153,13 +153,13 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   /** The dict's id (`di-…`). Known once the handle is hydrated. */
   get objectId(): string {
-    const id = this.resolvedId;
+    const id = this[HANDLE_ID];
     if (id === undefined) throw new InvalidError("this Dict handle is not hydrated yet: await d.hydrate() first");
     return id;
   }
 
   /** The id if known, without throwing (used when a handle is stored inside a value). */
-  get resolvedId(): string | undefined {
+  get [HANDLE_ID](): string | undefined {
     if (this.#info) return this.#info.id;
     return this.#source.kind === "id" ? this.#source.id : undefined;
   }
@@ -201,7 +201,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 
   private get label(): string {
-    return this.name ?? this.resolvedId ?? "(unresolved dict)";
+    return this.name ?? this[HANDLE_ID] ?? "(unresolved dict)";
   }
 
   /** Metadata of the dict, fetched from the cluster ({@link NotFoundError} once deleted). */
@@ -412,7 +412,7 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 
   [inspect.custom](): string {
-    return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this.resolvedId ?? "unresolved")})`;
+    return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this[HANDLE_ID] ?? "unresolved")})`;
   }
 }
 

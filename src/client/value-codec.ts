@@ -23,9 +23,15 @@ export class UnresolvedHandle extends Error {
   }
 }
 
+/**
+ * The id of a Dict handle if it is known, under a key only the SDK's modules can name: the
+ * codec needs it to write a handle, and users have `objectId` (which says when it is not).
+ */
+export const HANDLE_ID: unique symbol = Symbol("shardict.handleId");
+
 /** What the codec needs from a Dict handle. */
 export interface HandleLike {
-  readonly resolvedId: string | undefined;
+  readonly [HANDLE_ID]: string | undefined;
   hydrate(): Promise<unknown>;
 }
 
@@ -48,7 +54,7 @@ export function registerHandleCodec<C>(codec: HandleCodec<C>): void {
     Class: codec.Class,
     type: DICT_EXTENSION_TYPE,
     pack(handle: HandleLike) {
-      const id = handle.resolvedId;
+      const id = handle[HANDLE_ID];
       if (id === undefined) throw new UnresolvedHandle(handle);
       return Buffer.from(id, "utf8");
     },
