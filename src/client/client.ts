@@ -4,9 +4,6 @@
  * go straight to the shard that owns their partition; when a shard says it is not the owner
  * (or is not ready), the client refreshes its table and retries with the same request id.
  */
-import { hostname, userInfo } from "node:os";
-import WebSocket from "ws";
-import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { nanoid } from "nanoid";
 import { AuthError, ConnectionError, InvalidError, RetryableError, WireCode } from "../errors.js";
 import { PartitionTable } from "../hashing/partition-table.js";
@@ -16,6 +13,7 @@ import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../pro
 import { policyOf, type RequestPolicy } from "../protocol/request-policy.js";
 import { checkReply, checkWelcome, type ReplyOf, type ReplyType, type Welcome } from "../protocol/replies.js";
 import { Retry } from "./retry.js";
+import { agent, CONNECT_TIMEOUT_MS, openSocket } from "./socket.js";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -28,7 +26,6 @@ export interface ConnectOptions {
 }
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
-const CONNECT_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Where a data request goes, built from the current table (again on each retry). */
@@ -36,55 +33,6 @@ export interface DataRoute {
   shard: string;
   frame: Outgoing;
   sizeHint?: number;
-}
-
-function agent(): string {
-  let user = "unknown";
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (containers): keep "unknown"
-  }
-  return `${user}@${hostname()}`;
-}
-
-/** Open a WebSocket and resolve once it is open; typed errors for refusals. */
-function openSocket(url: string, token: string | undefined, maxPayload: number): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(url, {
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        maxPayload,
-        ...CLIENT_SOCKET_OPTIONS,
-        handshakeTimeout: CONNECT_TIMEOUT_MS,
-      });
-    } catch (err) {
-      reject(new InvalidError(`invalid cluster url ${JSON.stringify(url)}: ${(err as Error).message}`));
-      return;
-    }
-    const fail = (err: Error) => {
-      ws.removeAllListeners();
-      ws.on("error", () => {});
-      ws.terminate();
-      reject(err);
-    };
-    ws.once("open", () => {
-      ws.removeAllListeners("error");
-      ws.removeAllListeners("unexpected-response");
-      resolve(ws);
-    });
-    ws.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => {
-        const why = body.trim() || `HTTP ${res.statusCode}`;
-        fail(res.statusCode === 401 ? new AuthError(`${url} refused the connection: ${why}`) : new ConnectionError(`${url} refused the connection: ${why}`));
-      });
-    });
-    ws.once("error", (err) => fail(new ConnectionError(`cannot connect to ${url}: ${err.message}`, { cause: err })));
-  });
 }
 
 /**

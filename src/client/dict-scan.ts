@@ -2,6 +2,7 @@
  * Iteration over a dict: every partition in turn, a page at a time in key order, with the
  * next pages fetched while the caller consumes the current one.
  */
+import { DictError } from "../errors.js";
 import { checkReply, type ScanPageReply } from "../protocol/replies.js";
 import { routeOf } from "./routing.js";
 import type { ClusterClient } from "./client.js";
@@ -48,4 +49,10 @@ export async function* scanPages(client: ClusterClient, id: string, values: bool
       page = await more;
     }
   }
+}
+
+/** A page's keys with their values (a page read with values has one per key). */
+export function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array]> {
+  if (page.values.length !== page.keys.length) throw new DictError("unexpected reply from the cluster to scan: keys and values differ in number");
+  for (let i = 0; i < page.keys.length; i++) yield [page.keys[i] as Uint8Array, page.values[i] as Uint8Array];
 }

@@ -20,48 +20,18 @@ import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./c
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, HANDLE_ID, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
-import { scanPages } from "./dict-scan.js";
+import type { ClientOption, DictInfo, EphemeralOptions, FromNameOptions, PutOptions } from "./dict-options.js";
+import { pairsOf, scanPages } from "./dict-scan.js";
 import { encodeUpdate, sendUpdate } from "./dict-update.js";
 import { routeOf } from "./routing.js";
 import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
 
-/** What {@link Dict.info} returns. */
-export interface DictInfo {
-  name: string | null;
-  createdAt: Date;
-  createdBy: string | null;
-}
-
-export interface FromNameOptions {
-  createIfMissing?: boolean;
-  environmentName?: string;
-  client?: Client;
-}
-
-export interface ClientOption {
-  client?: Client;
-}
-
-export interface EphemeralOptions {
-  environmentName?: string;
-  client?: Client;
-}
-
-export interface PutOptions {
-  /** Write only if the key is absent (atomic put-if-absent); then `put` returns false if it existed. */
-  skipIfExists?: boolean;
-}
+export type { ClientOption, DictInfo, EphemeralOptions, FromNameOptions, PutOptions } from "./dict-options.js";
 
 type Source =
   | { kind: "name"; name: string; env: string; createIfMissing: boolean }
   | { kind: "id"; id: string }
   | { kind: "resolved" };
-
-/** A page's keys with their values (a page read with values has one per key). */
-function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array]> {
-  if (page.values.length !== page.keys.length) throw new DictError("unexpected reply from the cluster to scan: keys and values differ in number");
-  for (let i = 0; i < page.keys.length; i++) yield [page.keys[i] as Uint8Array, page.values[i] as Uint8Array];
-}
 
 export class Dict<V = unknown> implements AsyncDisposable {
   readonly #client: ClusterClient | undefined;

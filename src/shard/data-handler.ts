@@ -8,13 +8,15 @@ import type { PartitionTable } from "../hashing/partition-table.js";
 import { isCanonicalKey } from "../protocol/keys.js";
 import { checkValueBytes } from "../protocol/value-check.js";
 import { partitionOf } from "../hashing/hash.js";
-import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
+import type { FrameOf } from "../protocol/frames.js";
 import type { Clock } from "../util/clock.js";
 import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
+import { isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
+export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites } from "./pending-writes.js";
 
@@ -51,15 +53,6 @@ export interface DataHandlerContext {
  * instead of backing off while the flip is under way.
  */
 const HANDOFF_HOLD_MS = 2_000;
-
-type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan">;
-
-/** The partitions a request touches. */
-function partsOf(frame: DataFrame): readonly number[] {
-  if ("part" in frame) return [frame.part];
-  if (frame.type === "updateParts") return frame.parts.map((g) => g.part);
-  return frame.parts;
-}
 
 export class DataHandler {
   /** Writes not yet acknowledged, per partition: later requests on their keys wait. */
@@ -382,50 +375,4 @@ export class DataHandler {
       }
     }
   }
-}
-
-type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
-
-/** Room a mutation's record may take beyond its key and value (framing, its retry answer). */
-const RECORD_OVERHEAD = 192;
-
-/**
- * An upper bound of the bytes a request writes to the log (0 for reads, which write only
- * coarse deadlines and use the engine's margin for them).
- */
-function writeBytes(frame: DataFrame): number {
-  const dict = frame.dict.length;
-  switch (frame.type) {
-    case "put":
-      return frame.key.byteLength + frame.value.byteLength + dict + RECORD_OVERHEAD;
-    case "pop":
-    case "del":
-      return frame.key.byteLength + dict + RECORD_OVERHEAD;
-    case "update": {
-      let n = RECORD_OVERHEAD;
-      for (let i = 0; i < frame.keys.length; i++) n += (frame.keys[i]?.byteLength ?? 0) + (frame.values[i]?.byteLength ?? 0) + dict + 40;
-      return n;
-    }
-    case "updateParts": {
-      let n = 0;
-      for (const g of frame.parts) {
-        n += RECORD_OVERHEAD;
-        for (let i = 0; i < g.keys.length; i++) n += (g.keys[i]?.byteLength ?? 0) + (g.values[i]?.byteLength ?? 0) + dict + 40;
-      }
-      return n;
-    }
-    case "clear":
-      return frame.parts.length * (dict + 64);
-    default:
-      return 0;
-  }
-}
-
-/** Writes: run once per request id. */
-function isOnce(frame: DataFrame): frame is OnceFrame {
-  return frame.type === "pop" || frame.type === "del" || frame.type === "put" || frame.type === "update";
-}
-
-export function isDataFrame(frame: RequestFrame): frame is DataFrame {
-  return DataOps.has(frame.type);
 }

@@ -1,0 +1,61 @@
+/**
+ * The data path's requests as a shard sees them: which partitions one touches, whether it
+ * is answered once per request id, and how many bytes it may write to the log (reserved
+ * before it runs).
+ */
+import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
+
+export type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan">;
+
+/** The partitions a request touches. */
+export function partsOf(frame: DataFrame): readonly number[] {
+  if ("part" in frame) return [frame.part];
+  if (frame.type === "updateParts") return frame.parts.map((g) => g.part);
+  return frame.parts;
+}
+
+type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
+
+/** Room a mutation's record may take beyond its key and value (framing, its retry answer). */
+const RECORD_OVERHEAD = 192;
+
+/**
+ * An upper bound of the bytes a request writes to the log (0 for reads, which write only
+ * coarse deadlines and use the engine's margin for them).
+ */
+export function writeBytes(frame: DataFrame): number {
+  const dict = frame.dict.length;
+  switch (frame.type) {
+    case "put":
+      return frame.key.byteLength + frame.value.byteLength + dict + RECORD_OVERHEAD;
+    case "pop":
+    case "del":
+      return frame.key.byteLength + dict + RECORD_OVERHEAD;
+    case "update": {
+      let n = RECORD_OVERHEAD;
+      for (let i = 0; i < frame.keys.length; i++) n += (frame.keys[i]?.byteLength ?? 0) + (frame.values[i]?.byteLength ?? 0) + dict + 40;
+      return n;
+    }
+    case "updateParts": {
+      let n = 0;
+      for (const g of frame.parts) {
+        n += RECORD_OVERHEAD;
+        for (let i = 0; i < g.keys.length; i++) n += (g.keys[i]?.byteLength ?? 0) + (g.values[i]?.byteLength ?? 0) + dict + 40;
+      }
+      return n;
+    }
+    case "clear":
+      return frame.parts.length * (dict + 64);
+    default:
+      return 0;
+  }
+}
+
+/** Writes: run once per request id. */
+export function isOnce(frame: DataFrame): frame is OnceFrame {
+  return frame.type === "pop" || frame.type === "del" || frame.type === "put" || frame.type === "update";
+}
+
+export function isDataFrame(frame: RequestFrame): frame is DataFrame {
+  return DataOps.has(frame.type);
+}
