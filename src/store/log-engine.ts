@@ -19,14 +19,16 @@
  * change anything (see {@link reserve}), and a snapshot that does not fit is dropped and
  * tried again later.
  */
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { open as openFile } from "node:fs/promises";
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { encodeRecord, encodeTrailer, HEADER } from "../encoding/log-record.js";
-import { fileHeader, FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
-import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, writeFully, type Spare } from "./segment-space.js";
+import { encodeRecord } from "../encoding/log-record.js";
+import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
+import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, type Spare } from "./segment-space.js";
 import { CorruptStorageError, isNoSpace, StorageFailedError } from "./storage-errors.js";
-import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
+import type { Mutation, RecoveredState, StorageEngine } from "./storage-engine.js";
+import { Replay } from "./log-replay.js";
+import { logFiles, readHead, syncDir, writeAllAt } from "./log-io.js";
+import { writeSnapshotFile } from "./log-snapshot.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
@@ -50,96 +52,12 @@ export interface LogEngineOptions {
   log?: (line: string) => void;
 }
 
-interface PartDict {
-  part: number;
-  dict: string;
-  gen: number;
-  entries: Map<string, StoredEntry>;
-}
-
-/** Replays mutations into the state recovery hands back. */
-class Replay {
-  private readonly slots = new Map<string, PartDict>();
-  private readonly dicts = new Set<string>();
-  private readonly dedup = new Map<string, { id: string; at: number; answer: unknown; part?: number }>();
-
-  private slot(part: number, dict: string): PartDict {
-    const id = generationKey(part, dict);
-    let s = this.slots.get(id);
-    if (!s) this.slots.set(id, (s = { part, dict, gen: 0, entries: new Map() }));
-    return s;
-  }
-
-  apply(m: Mutation): void {
-    switch (m.op) {
-      case "set": {
-        const s = this.slot(m.part, m.dict);
-        if (m.gen < s.gen) return;
-        if (m.gen > s.gen) {
-          s.gen = m.gen;
-          s.entries.clear();
-        }
-        const key = Buffer.from(m.key);
-        s.entries.set(key.toString("latin1"), { part: m.part, dict: m.dict, gen: m.gen, key, value: Buffer.from(m.value), deadline: m.deadline });
-        return;
-      }
-      case "delete": {
-        const s = this.slots.get(generationKey(m.part, m.dict));
-        if (s && s.gen === m.gen) s.entries.delete(Buffer.from(m.key).toString("latin1"));
-        return;
-      }
-      case "clear": {
-        const s = this.slot(m.part, m.dict);
-        if (m.gen > s.gen) {
-          s.gen = m.gen;
-          s.entries.clear();
-        }
-        return;
-      }
-      case "addDict":
-        this.dicts.add(m.dict);
-        return;
-      case "dropDict":
-        this.dicts.delete(m.dict);
-        for (const [id, s] of this.slots) if (s.dict === m.dict) this.slots.delete(id);
-        return;
-      case "dedup":
-        if (!m.memoryOnly) this.dedup.set(m.id, { id: m.id, at: m.at, answer: m.answer, ...(m.part !== undefined && { part: m.part }) });
-        return;
-    }
-  }
-
-  /**
-   * Entries are kept whether or not their dict's creation was recorded here: only an
-   * explicit drop removes them (a replica, or a shard whose disk was full when the dict was
-   * created, may hold entries of a dict it has no record of).
-   */
-  state(): RecoveredState {
-    const slots = [...this.slots.values()];
-    function* entries(): Generator<StoredEntry> {
-      for (const s of slots) yield* s.entries.values();
-    }
-    return {
-      entries: entries(),
-      generations: new Map(slots.map((s) => [generationKey(s.part, s.dict), s.gen])),
-      dicts: [...this.dicts],
-      dedup: [...this.dedup.values()].sort((a, b) => a.at - b.at),
-    };
-  }
-}
-
 interface Current {
   fd: number;
   seq: number;
   size: number;
   /** Where the next record goes. */
   at: number;
-}
-
-interface LogFile {
-  seq: number;
-  ext: string;
-  name: string;
 }
 
 export class LogEngine implements StorageEngine {
@@ -198,16 +116,6 @@ export class LogEngine implements StorageEngine {
     this.space.release(bytes);
   }
 
-  private files(): LogFile[] {
-    return readdirSync(this.dir)
-      .map((name) => {
-        const m = /^(\d{12})\.(log|snap|tmp)$/.exec(name);
-        return m ? { seq: Number(m[1]), ext: m[2] as string, name } : undefined;
-      })
-      .filter((f): f is LogFile => f !== undefined)
-      .sort((a, b) => a.seq - b.seq || (a.ext === "snap" ? -1 : 1));
-  }
-
   /**
    * Load the newest snapshot and replay the segments after it. Throws
    * {@link CorruptStorageError} on anything but a torn last record, which is zeroed (so a
@@ -216,7 +124,7 @@ export class LogEngine implements StorageEngine {
   recover(): RecoveredState {
     // Left-overs of a crash: snapshots and segments never finished.
     for (const name of readdirSync(this.dir)) if (name.endsWith(".prep")) unlinkSync(join(this.dir, name));
-    const files = this.files();
+    const files = logFiles(this.dir);
     for (const f of files) if (f.ext === "tmp") unlinkSync(join(this.dir, f.name));
     const kept = files.filter((f) => f.ext === "log" || f.ext === "snap");
     const snap = kept.filter((f) => f.ext === "snap").at(-1);
@@ -443,54 +351,19 @@ export class LogEngine implements StorageEngine {
     await this.compacting;
   }
 
-  /**
-   * Write the live state to a temporary file, sync it, read it back and check every record
-   * and the count in its trailer, and only then rename it into place and delete what it
-   * replaces. A short write, a full disk or a crash leaves at worst a `.tmp` file.
-   */
+  /** Write a snapshot ({@link writeSnapshotFile}), then put it in place of what it replaces. */
   private async writeSnapshot(seq: number, source: SnapshotSource): Promise<void> {
-    const tmp = join(this.dir, segmentName(seq, "tmp"));
-    const out = await openFile(tmp, "w");
-    let bytes = 0;
-    let records = 0;
-    try {
-      try {
-        const head = fileHeader(KIND_SNAPSHOT);
-        await writeFully(out, head, 0);
-        bytes = head.length;
-        const chunks = source();
-        for (let next = chunks.next(); !next.done; next = chunks.next()) {
-          if (this.closed || this.failure) throw new Error("storage closed during a snapshot");
-          if (next.value.length === 0) continue;
-          const buf = encodeRecord(next.value);
-          await writeFully(out, buf, bytes);
-          bytes += buf.length;
-          records++;
-          // One chunk per turn: requests go on meanwhile.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        const trailer = encodeTrailer(records);
-        await writeFully(out, trailer, bytes);
-        bytes += trailer.length;
-        await out.datasync();
-      } finally {
-        await out.close();
-      }
-      const check = scanFile(readFileSync(tmp), segmentName(seq, "tmp"), KIND_SNAPSHOT, false);
-      if (check.records !== records || check.end !== bytes) throw new Error(`snapshot ${tmp} reads back ${check.records} records in ${check.end} bytes, not ${records} in ${bytes}`);
-    } catch (err) {
-      unlinkSync(tmp);
-      throw err;
-    }
+    const stopped = () => this.closed || this.failure !== undefined;
+    const { tmp, bytes } = await writeSnapshotFile(this.dir, seq, source, stopped);
     // A failed commit after this snapshot read memory means memory may hold what never became durable.
-    if (this.failure || this.closed) {
+    if (stopped()) {
       unlinkSync(tmp);
       throw new Error("storage stopped during a snapshot");
     }
     renameSync(tmp, join(this.dir, segmentName(seq, "snap")));
     syncDir(this.dir);
     this.snapshotBytes = bytes;
-    for (const f of this.files()) if (f.seq < seq && (f.ext === "log" || f.ext === "snap")) unlinkSync(join(this.dir, f.name));
+    for (const f of logFiles(this.dir)) if (f.seq < seq && (f.ext === "log" || f.ext === "snap")) unlinkSync(join(this.dir, f.name));
   }
 
   async idle(): Promise<void> {
@@ -510,35 +383,5 @@ export class LogEngine implements StorageEngine {
     await this.space.idle();
     if (this.current) closeSync(this.current.fd);
     this.current = undefined;
-  }
-}
-
-/** The first bytes of a file: enough to tell whether it holds records. */
-export function readHead(path: string): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(FILE_HEADER + HEADER);
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** `writeSync` may write less than asked: go on until all is written (or it throws). */
-function writeAllAt(fd: number, buf: Buffer, position: number): void {
-  for (let done = 0; done < buf.length; ) {
-    const n = writeSync(fd, buf, done, buf.length - done, position + done);
-    if (n <= 0) throw Object.assign(new Error("write made no progress"), { code: "EIO" });
-    done += n;
-  }
-}
-
-/** Make a file's creation or renaming in `dir` durable. */
-export function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

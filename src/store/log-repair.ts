@@ -13,7 +13,7 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, op
 import { join } from "node:path";
 import { murmur3 } from "../hashing/hash.js";
 import { openDataDir } from "./data-dir.js";
-import { readHead, syncDir } from "./log-engine.js";
+import { readHead, syncDir } from "./log-io.js";
 import { allZero, fileHeader, FILE_HEADER, hasRecords, headerOk, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, recordOk, scanFile } from "./log-file.js";
 import { decodeBody, encodeTrailer, FLAG_TRAILER, frameRecord, HEADER, headerChecksum, RECORD_MAGIC, RECORD_VERSION } from "../encoding/log-record.js";
 import { segmentName } from "./segment-space.js";
