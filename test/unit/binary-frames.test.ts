@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeFrames } from "../../src/protocol/codec.js";
 import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
 import type { Frame } from "../../src/protocol/frames.js";
-import { ScanPage } from "../../src/protocol/scan-page.js";
-import { Latin1Bytes } from "../../src/protocol/latin1-bytes.js";
+import { ScanPage } from "../../src/encoding/scan-page.js";
+import { Latin1Bytes } from "../../src/encoding/latin1-bytes.js";
 import { mulberry32 } from "../helpers/prng.js";
 
 const b = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));

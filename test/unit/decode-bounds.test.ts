@@ -15,11 +15,11 @@ import { Packr, Unpackr } from "msgpackr";
 import { decodeMessage, encodeFrames, readMessage } from "../../src/protocol/codec.js";
 import type { Frame } from "../../src/protocol/frames.js";
 import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
-import { DecodeLimitError } from "../../src/protocol/decode-budget.js";
-import { FRAME_MAX_OBJECTS, MAX_UPDATE_ENTRIES, VALUE_MAX_BIGINT_BYTES, VALUE_MAX_DEPTH, VALUE_MAX_OBJECTS, logBodyBudgetLimit } from "../../src/protocol/decode-limits.js";
+import { DecodeLimitError } from "../../src/encoding/decode-budget.js";
+import { FRAME_MAX_OBJECTS, MAX_UPDATE_ENTRIES, VALUE_MAX_BIGINT_BYTES, VALUE_MAX_DEPTH, VALUE_MAX_OBJECTS, logBodyBudgetLimit } from "../../src/encoding/decode-limits.js";
 import { checkValueBytes } from "../../src/protocol/value-check.js";
 import { decodeValue, encodeValue, encodeValueNow } from "../../src/client/value-codec.js";
-import { decodeBody } from "../../src/store/log-record.js";
+import { decodeBody } from "../../src/encoding/log-record.js";
 import { decodeKey, encodeKey, isCanonicalKey } from "../../src/protocol/keys.js";
 import { DeserializationError, InvalidError, RequestSizeError } from "../../src/errors.js";
 

@@ -10,9 +10,9 @@ import fc from "fast-check";
 import { Packr } from "msgpackr";
 import { decodeMessage, encodeFrames, readMessage } from "../../src/protocol/codec.js";
 import type { Frame } from "../../src/protocol/frames.js";
-import { FRAME_RULES } from "../../src/protocol/decode-limits.js";
-import { ObjectBudget } from "../../src/protocol/decode-budget.js";
-import { scanMsgpack } from "../../src/protocol/msgpack-bounds.js";
+import { FRAME_RULES } from "../../src/encoding/decode-limits.js";
+import { ObjectBudget } from "../../src/encoding/decode-budget.js";
+import { scanMsgpack } from "../../src/encoding/msgpack-bounds.js";
 import { FUZZ_TIMEOUT_MS, fuzzParams, msgpackSoup, mutated } from "../helpers/fuzz.js";
 
 const framePackr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { pack } from "msgpackr";
-import { decodeBody, encodeBody, encodeTrailer, frameRecord, HEADER } from "../../src/store/log-record.js";
+import { decodeBody, encodeBody, encodeTrailer, frameRecord, HEADER } from "../../src/encoding/log-record.js";
 import { fileHeader, KIND_SEGMENT, KIND_SNAPSHOT, scanFile } from "../../src/store/log-file.js";
 import { CorruptStorageError } from "../../src/store/storage-errors.js";
 import type { Mutation } from "../../src/store/storage-engine.js";

@@ -4,7 +4,7 @@
  */
 import { pack } from "msgpackr";
 import { describe, expect, it } from "vitest";
-import { decodeBody, encodeRecord, HEADER, RECORD_MAGIC, RECORD_VERSION, headerChecksum, bodyChecksum } from "../../src/store/log-record.js";
+import { decodeBody, encodeRecord, HEADER, RECORD_MAGIC, RECORD_VERSION, headerChecksum, bodyChecksum } from "../../src/encoding/log-record.js";
 import type { Mutation } from "../../src/store/storage-engine.js";
 
 const b = (s: string) => new Uint8Array(Buffer.from(s));

@@ -11,7 +11,7 @@ import { murmur3 } from "../../src/hashing/hash.js";
 import { DataDirLockedError, openDataDir } from "../../src/store/data-dir.js";
 import { LogEngine } from "../../src/store/log-engine.js";
 import { KIND_SEGMENT, scanFile } from "../../src/store/log-file.js";
-import { decodeBody, encodeBody, FLAG_TRAILER, HEADER } from "../../src/store/log-record.js";
+import { decodeBody, encodeBody, FLAG_TRAILER, HEADER } from "../../src/encoding/log-record.js";
 import { RepairError, repairNode, type FileReport } from "../../src/store/log-repair.js";
 import { CorruptStorageError } from "../../src/store/storage-errors.js";
 import type { Mutation } from "../../src/store/storage-engine.js";

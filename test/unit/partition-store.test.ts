@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PartitionStore, keyString } from "../../src/store/partition-store.js";
-import type { ScanPage } from "../../src/protocol/scan-page.js";
+import type { ScanPage } from "../../src/encoding/scan-page.js";
 import { MemoryEngine, type Mutation, type RecoveredState, type StorageEngine } from "../../src/store/storage-engine.js";
 import { decodeKey, encodeKey, type DictKey } from "../../src/protocol/keys.js";
 
