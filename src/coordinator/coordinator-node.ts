@@ -240,7 +240,12 @@ export class CoordinatorNode {
     return peer.session.agent ?? null;
   }
 
-  private async handleClient(frame: RequestFrame, peer: Peer): Promise<unknown> {
+  /**
+   * A client's request. Not an async function: what needs no I/O (hello, tables, status) is
+   * answered at once, so a connection's reply bytes count before its next request starts
+   * (the back-pressure of net/request-gate.ts).
+   */
+  private handleClient(frame: RequestFrame, peer: Peer): unknown {
     if (frame.type !== "hello") this.leases.renew(this.clientId(peer));
     switch (frame.type) {
       case "hello": {

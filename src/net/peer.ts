@@ -80,6 +80,13 @@ export const CloseCode = {
 let ridCounter = 0;
 const defaultRid = () => ++ridCounter;
 
+/**
+ * Requests whose handler, when it answers later, always waits for a commit first: their
+ * replies come turns later, so waiting a microtask after starting one would count nothing
+ * and only slow the data path's writes (the gate's request count bounds them instead).
+ */
+const AFTER_A_COMMIT: ReadonlySet<string> = new Set(["put", "del", "pop", "update", "updateParts", "clear"]);
+
 export class Peer {
   readonly ws: WebSocket;
   readonly label: string;
@@ -324,9 +331,10 @@ export class Peer {
           this.send(errFrame(item.problem.rid as number, item.problem.code, item.problem.message));
           continue;
         }
-        const later = this.onRequest(item.frame as RequestFrame);
+        const frame = item.frame as RequestFrame;
+        const later = this.onRequest(frame);
         if (this.closed) return;
-        if (later) {
+        if (later && !AFTER_A_COMMIT.has(frame.type)) {
           // Its answer may be ready a microtask from now (a handler that is async without
           // waiting for anything): go on after it, so that its bytes count before the next
           // request starts. Requests that do wait (a commit) still all start in this turn.
