@@ -5,18 +5,19 @@
  */
 import type { ClusterConfig } from "../config/cluster-config.js";
 import { InvalidError, NotFoundError, StorageFullError } from "../errors.js";
-import { PartitionTable } from "../hashing/partition-table.js";
 import { NodeServer } from "../net/node-server.js";
 import { frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { DictService } from "./dict-service.js";
+import { TableKeeper } from "./table-keeper.js";
+import { helloId, registeredShard } from "../net/session.js";
+import { startingPoint } from "./starting-point.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
-import { Membership, type StoredMember } from "./membership.js";
+import { Membership } from "./membership.js";
 import { Ownership } from "./ownership.js";
 import { clusterStatus, ROLE_NAMES, type ClusterStatus, type HeartbeatStats } from "./cluster-status.js";
-import { isActiveRole } from "../machines/member-role.machine.js";
 import type { Welcome } from "../protocol/replies.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
@@ -46,8 +47,6 @@ export interface CoordinatorOptions {
 
 const BROADCAST_TIMEOUT_MS = 5_000;
 const REBALANCE_EVERY_MS = 1_000;
-/** Extra wait past a dead primary's lease before promoting another. */
-const LEASE_MARGIN_MS = 100;
 
 export type { ClusterStatus } from "./cluster-status.js";
 
@@ -59,9 +58,8 @@ export class CoordinatorNode {
   private readonly leases: EphemeralLeases;
   private readonly log: (line: string) => void;
   /** The newest durable table: the one served and pushed. */
-  private table: PartitionTable;
+  private readonly tables: TableKeeper;
   /** The epoch of the newest table made (it may still be on its way to disk). */
-  private lastEpoch: number;
   private readonly own: Ownership;
   private announcedReady = false;
   private readonly expected: number;
@@ -83,27 +81,15 @@ export class CoordinatorNode {
     this.store = this.openStore();
     const t0 = performance.now();
     const saved = this.store.load();
-    // Members as last stored (shards join and leave); the config seeds a first start.
-    const savedUrls = new Map((saved.table?.shards ?? []).map((s) => [s.id, s.url]));
-    const members: StoredMember[] =
-      saved.table?.members?.filter((m) => m.role !== "leaving") ??
-      this.cfg.shards.map((s) => ({ id: s.id, url: savedUrls.get(s.id) ?? "", role: "serving" as const }));
+    const { members, ownership } = startingPoint(saved, this.cfg);
     this.expected = members.length;
-    const known = new Set(members.map((m) => m.id));
-    const savedOwners = saved.table?.owners;
-    // Ownership as last published (failovers and moves change it), if it fits.
-    const usable =
-      savedOwners !== undefined &&
-      savedOwners.length === this.cfg.partitions &&
-      savedOwners.every((o) => o.length > 0 && o.every((id) => known.has(id))) &&
-      saved.table?.pepochs?.length === this.cfg.partitions;
     this.membership = new Membership(members, {
       suspectAfterMs: opts.suspectAfterMs ?? this.cfg.suspectAfterMs,
       deadAfterMs: opts.deadAfterMs ?? this.cfg.deadAfterMs,
       onStateChange: (id, state) => {
         this.log(`coordinator: shard ${id} is ${state}`);
-        if (state === "dead") void this.failover(id);
-        else if (state === "alive") this.rebalanceSoon();
+        if (state === "dead") void this.tables.failover(id);
+        else if (state === "alive") this.tables.rebalanceSoon();
       },
       onRoleChange: (id, role) => this.log(`coordinator: shard ${id} is ${ROLE_NAMES[role]}`),
     });
@@ -111,12 +97,23 @@ export class CoordinatorNode {
       this.cfg.partitions,
       this.cfg.replicationFactor,
       this.membership.activeIds(),
-      usable && saved.table?.pepochs ? { owners: savedOwners, pepochs: saved.table.pepochs, handoffs: saved.table.handoffs } : undefined,
+      ownership,
     );
-    this.table = this.makeTable(saved.table?.epoch ?? 1);
-    this.lastEpoch = this.table.epoch;
+    this.tables = new TableKeeper(
+      {
+        partitions: this.cfg.partitions,
+        suspectAfterMs: this.cfg.suspectAfterMs,
+        membership: this.membership,
+        own: this.own,
+        saveTable: (t) => this.persisted(this.store.saveTable(t)),
+        broadcast: (frame) => this.broadcast(frame),
+        failedWith: () => this.failedWith,
+        log: this.log,
+      },
+      saved.table?.epoch ?? 1,
+    );
     this.log(
-      `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
+      `coordinator: loaded ${saved.dicts.length} dicts and table epoch ${this.tables.table.epoch} in ${(performance.now() - t0).toFixed(0)} ms${this.dataDir ? ` from ${this.dataDir.path}` : " (memory engine)"}`,
     );
     this.leases = new EphemeralLeases(this.cfg.ephemeralGraceMs, clock, (owner) => void this.dicts.expireOwner(owner));
     this.dicts = new DictService({
@@ -139,19 +136,6 @@ export class CoordinatorNode {
       log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
-    });
-  }
-
-  private makeTable(epoch: number): PartitionTable {
-    return new PartitionTable({
-      epoch,
-      partitions: this.cfg.partitions,
-      owners: this.own.owners.map((o) => [...o]),
-      pepochs: [...this.own.pepochs],
-      learners: this.own.learners.map((l) => [...l]),
-      handoffs: this.own.handoffs.map((h) => (h ? { ...h } : null)),
-      // A shard that has left is not in the table: that is how it learns it may exit.
-      shards: this.membership.toStored().filter((m) => m.role !== "leaving").map((m) => ({ id: m.id, url: m.url })),
     });
   }
 
@@ -208,7 +192,7 @@ export class CoordinatorNode {
     const url = await this.server.start();
     this.leases.start();
     // Moves are started a few at a time; this picks up the next ones if no event does.
-    this.rebalanceTimer = setInterval(() => this.rebalanceSoon(), REBALANCE_EVERY_MS);
+    this.rebalanceTimer = setInterval(() => this.tables.rebalanceSoon(), REBALANCE_EVERY_MS);
     this.rebalanceTimer.unref();
     this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.expected} shards expected, ${this.cfg.partitions} partitions)`);
     return url;
@@ -230,23 +214,13 @@ export class CoordinatorNode {
     return this.handleClient(frame, peer);
   }
 
-  private clientId(peer: Peer): string {
-    const id = peer.session.clientId;
-    if (typeof id !== "string") throw new InvalidError("say hello first");
-    return id;
-  }
-
-  private createdBy(peer: Peer): string | null {
-    return peer.session.agent ?? null;
-  }
-
   /**
    * A client's request. Not an async function: what needs no I/O (hello, tables, status) is
    * answered at once, so a connection's reply bytes count before its next request starts
    * (the back-pressure of net/request-gate.ts).
    */
   private handleClient(frame: RequestFrame, peer: Peer): unknown {
-    if (frame.type !== "hello") this.leases.renew(this.clientId(peer));
+    if (frame.type !== "hello") this.leases.renew(helloId(peer.session));
     switch (frame.type) {
       case "hello": {
         if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
@@ -256,7 +230,7 @@ export class CoordinatorNode {
         const welcome: Welcome = {
           v: PROTOCOL_VERSION,
           clientId: frame.clientId,
-          table: this.table.toData(),
+          table: this.tables.table.toData(),
           maxEntryBytes: this.cfg.maxEntryBytes,
           heartbeatMs: Math.max(50, Math.floor(this.cfg.ephemeralGraceMs / 4)),
         };
@@ -265,7 +239,7 @@ export class CoordinatorNode {
       case "heartbeat":
         return undefined;
       case "table.get":
-        return this.table.toData();
+        return this.tables.table.toData();
       case "status":
         return this.status();
       case "cluster.removeShard":
@@ -277,16 +251,10 @@ export class CoordinatorNode {
       case "dict.delete":
       case "dict.deleteId":
       case "ephemeral.create":
-        return this.dicts.handle(frame, { clientId: this.clientId(peer), agent: this.createdBy(peer) });
+        return this.dicts.handle(frame, { clientId: helloId(peer.session), agent: peer.session.agent ?? null });
       default:
         throw new InvalidError(`${frame.type} is not served by the coordinator`);
     }
-  }
-
-  private shardOf(peer: Peer): string {
-    const from = peer.session.shardId;
-    if (typeof from !== "string") throw new InvalidError("register first");
-    return from;
   }
 
   private handleNode(frame: RequestFrame, peer: Peer): unknown {
@@ -300,41 +268,45 @@ export class CoordinatorNode {
           if (frame.entries !== undefined) this.stats.set(id, { entries: frame.entries, held: frame.held ?? frame.entries, moves: frame.moves ?? [] });
         }
         // The lease this grants holds only for a shard that knows this epoch.
-        return { epoch: this.table.epoch };
+        return { epoch: this.tables.table.epoch };
       }
       case "dict.get":
         return this.dicts.get(frame.id);
       case "table.get":
-        return this.table.toData();
+        return this.tables.table.toData();
       case "status":
         return this.status();
       case "shard.replicaFailed": {
-        const from = this.shardOf(peer);
-        if (!this.own.replicaFailed(frame.part, frame.pepoch, from, frame.replica)) return this.table.toData();
-        this.log(`coordinator: ${frame.replica} left the replicas of partition ${frame.part} (reported by ${from})`);
-        return this.changed().then(() => this.table.toData());
+        const from = registeredShard(peer.session);
+        const ok = this.own.replicaFailed(frame.part, frame.pepoch, from, frame.replica);
+        return this.reported(ok, () => `${frame.replica} left the replicas of partition ${frame.part} (reported by ${from})`);
       }
       case "shard.caughtUp": {
-        const from = this.shardOf(peer);
-        if (!this.own.caughtUp(frame.part, frame.pepoch, from, frame.replica)) return this.table.toData();
-        this.log(`coordinator: ${frame.replica} has a copy of partition ${frame.part} (caught up by ${from})`);
-        return this.changed().then(() => this.table.toData());
+        const from = registeredShard(peer.session);
+        const ok = this.own.caughtUp(frame.part, frame.pepoch, from, frame.replica);
+        return this.reported(ok, () => `${frame.replica} has a copy of partition ${frame.part} (caught up by ${from})`);
       }
       case "shard.handedOff": {
-        const from = this.shardOf(peer);
-        if (this.membership.stateOf(frame.to) !== "alive" || !this.own.handedOff(frame.part, frame.pepoch, from, frame.to, frame.id)) return this.table.toData();
-        return this.changed().then(() => {
-          this.log(`coordinator: partition ${frame.part} moved from ${from} to ${frame.to} (epoch ${this.table.epoch})`);
-          return this.table.toData();
-        });
+        const from = registeredShard(peer.session);
+        const ok = this.membership.stateOf(frame.to) === "alive" && this.own.handedOff(frame.part, frame.pepoch, from, frame.to, frame.id);
+        return this.reported(ok, () => `partition ${frame.part} moved from ${from} to ${frame.to} (epoch ${this.tables.table.epoch})`);
       }
       case "shard.leave":
-        return this.leave(this.shardOf(peer));
+        return this.leave(registeredShard(peer.session));
       case "cluster.removeShard":
         return this.leave(frame.shardId);
       default:
         throw new InvalidError(`${frame.type} is not served to nodes by the coordinator`);
     }
+  }
+
+  /** A shard's report: if it changed ownership, the table that says so (published first), else the current one. */
+  private reported(changed: boolean, line: () => string): unknown {
+    if (!changed) return this.tables.table.toData();
+    return this.tables.changed().then(() => {
+      this.log(`coordinator: ${line()}`);
+      return this.tables.table.toData();
+    });
   }
 
   private async register(frame: FrameOf<"shard.register">, peer: Peer): Promise<unknown> {
@@ -347,52 +319,26 @@ export class CoordinatorNode {
       // A restarted shard whose old socket has not timed out yet: the new one wins.
       member.peer.close(1008, "replaced by a newer registration");
     }
-    if (frame.lostData) await this.forgetCopies(frame.shardId);
+    if (frame.lostData) await this.tables.forgetCopies(frame.shardId);
     peer.session.shardId = frame.shardId;
-    const urlChanged = this.table.urlOf(frame.shardId) !== frame.url;
+    const urlChanged = this.tables.table.urlOf(frame.shardId) !== frame.url;
     this.membership.registered(frame.shardId, frame.url, peer);
     if (urlChanged || joining) {
-      await this.changed();
-      this.log(`coordinator: shard ${frame.shardId} ${joining ? "joins the cluster" : "registered"} at ${frame.url} (epoch ${this.table.epoch})`);
+      await this.tables.changed();
+      this.log(`coordinator: shard ${frame.shardId} ${joining ? "joins the cluster" : "registered"} at ${frame.url} (epoch ${this.tables.table.epoch})`);
     } else {
       this.log(`coordinator: shard ${frame.shardId} registered again at ${frame.url}`);
     }
     if (!this.announcedReady && this.membership.allRegistered()) {
       this.announcedReady = true;
-      this.log(`coordinator: ready: all ${this.expected} shards joined (epoch ${this.table.epoch})`);
+      this.log(`coordinator: ready: all ${this.expected} shards joined (epoch ${this.tables.table.epoch})`);
     }
     return {
-      table: this.table.toData(),
+      table: this.tables.table.toData(),
       dicts: this.dicts.registry.ids(),
       // A shard started without this cluster's config says so when its own settings differ.
       settings: { entryTtlMs: this.cfg.entryTtlMs, maxEntryBytes: this.cfg.maxEntryBytes },
     };
-  }
-
-  /**
-   * A shard found its data corrupt and holds nothing now: forget its copies as if it had
-   * died (its partitions fail over to their replicas), so that it is rebuilt as a learner.
-   * Refused, changing nothing, if it held the only copy of a partition: that data exists
-   * nowhere else, and the operator must decide (repair, or give it up).
-   */
-  private async forgetCopies(id: string): Promise<void> {
-    // Whatever the old process still believed, its lease must have run out first.
-    const member = this.membership.get(id);
-    const wait = (member?.lastHeard ?? 0) + this.cfg.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    // Checked after the wait, and acted on in the same turn: no failover comes in between.
-    const only: number[] = [];
-    this.own.owners.forEach((o, p) => {
-      if (o.length === 1 && o[0] === id) only.push(p);
-    });
-    if (only.length > 0) {
-      throw new InvalidError(
-        `shard ${id} lost its data and held the only copy of partitions ${only.join(", ")}: they cannot be rebuilt from a replica (repair its folder with shardict repair, or restore it)`,
-      );
-    }
-    const { promoted, dropped } = this.own.failover(id);
-    await this.changed();
-    this.log(`coordinator: shard ${id} lost its data: ${promoted} partitions have a new primary, ${dropped} lost a replica; it is rebuilt from the others (epoch ${this.table.epoch})`);
   }
 
   /**
@@ -406,7 +352,7 @@ export class CoordinatorNode {
       if (this.membership.activeIds().length <= 1) throw new InvalidError(`shard "${id}" is the last serving shard: its partitions have nowhere to go`);
       this.membership.sendRole(id, { type: "LEAVE" });
       this.log(`coordinator: shard ${id} asked to leave: its partitions move to the others`);
-      await this.changed();
+      await this.tables.changed();
     }
     return { state: ROLE_NAMES[this.membership.roleOf(id) ?? "leaving"] };
   }
@@ -418,102 +364,7 @@ export class CoordinatorNode {
       this.membership.remove(id);
       this.stats.delete(id);
       this.log(`coordinator: shard ${id} has left`);
-      void this.changed().catch((err: unknown) => this.log(`coordinator: publishing failed: ${(err as Error).message}`));
-    }
-  }
-
-  /**
-   * Membership or ownership changed: take the next rebalancing steps, settle roles, and
-   * publish the result as a new table (durable first, so a restarted coordinator never
-   * reuses an epoch or forgets a failover or a hand-off, then pushed to the shards).
-   */
-  private changed(): Promise<void> {
-    // Changes made in the same turn (several hand-offs reported together) share one table.
-    if (!this.pendingChange) {
-      this.pendingChange = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.pendingChange = undefined;
-        return this.applyChanges();
-      });
-    }
-    return this.pendingChange;
-  }
-
-  private pendingChange: Promise<void> | undefined;
-
-  private async applyChanges(): Promise<void> {
-    this.step();
-    await this.publish();
-  }
-
-  /**
-   * The next rebalancing step and the role changes it allows (joined, drained); returns
-   * whether anything changed.
-   */
-  private step(): boolean {
-    this.own.setActive(this.membership.activeIds());
-    const alive = (id: string) => this.membership.stateOf(id) === "alive";
-    let changed = this.own.rebalance(alive, (id) => isActiveRole(this.membership.roleOf(id) ?? "leaving"), this.lastEpoch + 1);
-    for (const m of this.membership.all()) {
-      const role = this.membership.roleOf(m.id);
-      if (role === "joining" && this.own.hasItsShare(m.id)) {
-        this.membership.sendRole(m.id, { type: "PLACED" });
-        changed = true;
-      }
-      if (role === "handingOff" && !this.own.holdsAny(m.id)) {
-        this.membership.sendRole(m.id, { type: "DRAINED" });
-        if (!m.peer) this.membership.remove(m.id); // gone already (a dead shard removed by an operator)
-        changed = true;
-      }
-    }
-    return changed;
-  }
-
-  /** Take the next step if there is one, and publish it. */
-  private rebalanceSoon(): void {
-    if (this.step()) this.changed().catch((err: unknown) => this.log(`coordinator: rebalancing failed: ${(err as Error).message}`));
-  }
-
-  /**
-   * The next table from the current ownership. It is served (to clients, and to shards that
-   * ask) and pushed only once it is durable, and tables become durable in epoch order: a
-   * table anyone has seen is never forgotten by a restart, so an epoch never names two tables.
-   */
-  private publish(): Promise<PartitionTable> {
-    const table = this.makeTable(++this.lastEpoch);
-    const done = this.publishing.then(async () => {
-      // After a failed save nothing is published: the restarted coordinator starts from the
-      // newest table on disk, and no table anyone saw was lost.
-      if (this.failedWith) throw this.failedWith;
-      const data = table.toData();
-      const stored = { epoch: data.epoch, shards: data.shards, owners: data.owners, pepochs: data.pepochs, handoffs: data.handoffs ?? [], members: this.membership.toStored() };
-      await this.persisted(this.store.saveTable(stored));
-      this.table = table;
-      void this.broadcast({ type: "shard.table", table: data });
-      return table;
-    });
-    this.publishing = done.then(
-      () => undefined,
-      () => undefined,
-    );
-    return done;
-  }
-
-  private publishing: Promise<void> = Promise.resolve();
-
-  /**
-   * A shard is dead. Its lease (granted by its last answered heartbeat) must have run out
-   * first, so it has stopped serving reads on its own before anyone else may lead its
-   * partitions.
-   */
-  private async failover(dead: string): Promise<void> {
-    const member = this.membership.get(dead);
-    const wait = (member?.lastHeard ?? 0) + this.cfg.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    if (this.membership.stateOf(dead) !== "dead") return;
-    const { promoted, dropped } = this.own.failover(dead);
-    await this.changed();
-    if (promoted + dropped > 0) {
-      this.log(`coordinator: failover of ${dead}: ${promoted} partitions have a new primary, ${dropped} lost a replica (epoch ${this.table.epoch})`);
+      void this.tables.changed().catch((err: unknown) => this.log(`coordinator: publishing failed: ${(err as Error).message}`));
     }
   }
 
@@ -534,7 +385,7 @@ export class CoordinatorNode {
 
   private status(): ClusterStatus {
     return clusterStatus({
-      table: this.table,
+      table: this.tables.table,
       replicationFactor: this.cfg.replicationFactor,
       dicts: this.dicts.registry.size,
       membership: this.membership,

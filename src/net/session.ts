@@ -2,6 +2,7 @@
  * What a node knows about one connection: who it is (set by the listener from the
  * handshake) and what it said about itself since (its hello, a shard's registration).
  */
+import { InvalidError } from "../errors.js";
 import type { PeerRole } from "./auth.js";
 
 export interface Session {
@@ -19,4 +20,16 @@ export interface Session {
 
 export function newSession(): Session {
   return { role: undefined, remote: undefined, clientId: undefined, agent: undefined, shardId: undefined };
+}
+
+/** The client id from the connection's hello; a request before it is refused. */
+export function helloId(session: Session): string {
+  if (session.clientId === undefined) throw new InvalidError("say hello first");
+  return session.clientId;
+}
+
+/** The shard a connection registered as; a shard's request before it is refused. */
+export function registeredShard(session: Session): string {
+  if (session.shardId === undefined) throw new InvalidError("register first");
+  return session.shardId;
 }
