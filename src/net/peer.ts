@@ -9,56 +9,18 @@
 import type WebSocket from "ws";
 import { decodeMessage, encodeFrames, isBinaryMessage, type DecodedItem } from "../protocol/codec.js";
 import { declaredBatchLength } from "../protocol/declared-batch.js";
-import { Latin1Bytes } from "../encoding/latin1-bytes.js";
-import { ScanPage } from "../encoding/scan-page.js";
-import type { Frame, FrameOf, Outgoing, RequestFrame } from "../protocol/frames.js";
+import type { Frame, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { newSession, type Session } from "./session.js";
-import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, errorFromWire, wireCodeOf } from "../errors.js";
+import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, wireCodeOf } from "../errors.js";
 import { FRAMES_PER_MESSAGE_SENT } from "./limits.js";
-import { RequestGate, type GateLimits } from "./request-gate.js";
-
-/** Handles one incoming request; its return value is the reply's `result`. */
-export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
-
-export interface PeerOptions {
-  /** Where request ids come from (client-wide, so a retry can reuse one). */
-  nextRid?: () => number;
-  onRequest?: RequestHandler;
-  /** Let the process exit while nothing is in flight (SDK connections). */
-  unrefWhenIdle?: boolean;
-  /** Called once when the socket closes, with the reason. */
-  onClose?: (peer: Peer, reason: string) => void;
-  /** A frame above this many bytes is flushed on its own. */
-  batchBytes?: number;
-  /**
-   * Send the data path in binary (binary-frames.ts) from the start: for connections we open
-   * to our own nodes. Otherwise a peer is answered in binary once it has sent binary itself.
-   */
-  binary?: boolean;
-  label?: string;
-  /** A message with more frames than this closes the connection (1009). */
-  maxFramesPerMessage?: number;
-  /**
-   * Back-pressure on the peer's requests (a node's client connections): past either limit
-   * its requests wait and its socket is not read until replies drain (request-gate.ts).
-   */
-  flow?: GateLimits;
-}
-
-interface Pending {
-  resolve(result: unknown): void;
-  reject(err: Error): void;
-  /** performance.now() after which it fails (Infinity: never), and what to say then. */
-  deadline: number;
-  type: string;
-  timeoutMs: number;
-}
-
-/**
- * How often a connection looks for requests past their timeout: one sweep timer per busy
- * connection instead of a timer per request (which costs more than the request on a hot path).
- */
-const TIMEOUT_SWEEP_MS = 50;
+import { AFTER_A_COMMIT, RequestGate } from "./request-gate.js";
+import { AwaitedReplies, keepAliveWhile } from "./awaited-replies.js";
+import type { PeerOptions } from "./peer-options.js";
+import { CloseCode } from "./close-codes.js";
+import { errFrame, estimateBytes, truncateUtf8 } from "./reply-frames.js";
+export { CloseCode } from "./close-codes.js";
+export type { PeerOptions, RequestHandler } from "./peer-options.js";
+export { truncateUtf8 } from "./reply-frames.js";
 
 /**
  * Replies (with `flow`) larger than this go out as fragments of this size: the slow-reader
@@ -66,32 +28,14 @@ const TIMEOUT_SWEEP_MS = 50;
  */
 const SEND_PIECE_BYTES = 1024 * 1024;
 
-/** Close codes (RFC 6455). */
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  InvalidData: 1007,
-  Policy: 1008,
-  TooBig: 1009,
-  /** The node is overloaded (too much unfinished input over all connections): try again later. */
-  TryAgainLater: 1013,
-} as const;
-
 let ridCounter = 0;
 const defaultRid = () => ++ridCounter;
-
-/**
- * Requests whose handler, when it answers later, always waits for a commit first: their
- * replies come turns later, so waiting a microtask after starting one would count nothing
- * and only slow the data path's writes (the gate's request count bounds them instead).
- */
-const AFTER_A_COMMIT: ReadonlySet<string> = new Set(["put", "del", "pop", "update", "updateParts", "clear"]);
 
 export class Peer {
   readonly ws: WebSocket;
   readonly label: string;
   private readonly nextRid: () => number;
-  private readonly pending = new Map<number, Pending>();
+  private readonly awaited: AwaitedReplies;
   private queue: Frame[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -114,6 +58,7 @@ export class Peer {
     this.nextRid = opts.nextRid ?? defaultRid;
     this.binary = opts.binary ?? false;
     this.gate = opts.flow ? new RequestGate(opts.flow) : undefined;
+    this.awaited = new AwaitedReplies(this.label, () => this.updateRef());
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.onClosed(`closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`));
@@ -126,7 +71,7 @@ export class Peer {
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.awaited.size;
   }
 
   /**
@@ -162,8 +107,6 @@ export class Peer {
     }
     const rid = opts.rid ?? this.nextRid();
     return new Promise((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs;
-      const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
       // A throwing onError must not break whoever is failing every pending request (a close).
       const fail = onError
         ? (err: Error) => {
@@ -174,12 +117,7 @@ export class Peer {
             }
           }
         : reject;
-      this.pending.set(rid, { resolve, reject: fail, deadline, type: frame.type, timeoutMs: timeoutMs ?? Number.POSITIVE_INFINITY });
-      if (timeoutMs !== undefined && !this.sweeper) {
-        this.sweeper = setInterval(() => this.sweepTimeouts(), TIMEOUT_SWEEP_MS);
-        this.sweeper.unref();
-      }
-      this.updateRef();
+      this.awaited.add(rid, frame.type, opts.timeoutMs, resolve, fail);
       let out: Frame;
       if (opts.owned) {
         out = frame as Frame;
@@ -189,28 +127,6 @@ export class Peer {
       }
       this.send(out, opts.sizeHint ?? 64);
     });
-  }
-
-  private sweeper: NodeJS.Timeout | undefined;
-
-  private sweepTimeouts(): void {
-    const now = performance.now();
-    let waiting = false;
-    for (const [rid, p] of this.pending) {
-      if (p.deadline > now) {
-        if (p.deadline !== Number.POSITIVE_INFINITY) waiting = true;
-        continue;
-      }
-      this.pending.delete(rid);
-      p.reject(new ConnectionError(`${this.label}: no reply to ${p.type} within ${p.timeoutMs} ms`));
-    }
-    this.updateRef();
-    if (!waiting) this.stopSweeper();
-  }
-
-  private stopSweeper(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = undefined;
   }
 
   /** Queue a frame for the next flush. */
@@ -242,7 +158,7 @@ export class Peer {
       bytes = encodeFrames(q.length === 1 ? (q[0] as Frame) : q, this.binary);
     } catch (err) {
       // A frame that cannot be encoded fails its own request, not the connection.
-      for (const f of q) this.failLocal(f, err as Error);
+      for (const f of q) this.awaited.fail(f.rid, err as Error);
       return;
     }
     const gate = this.gate;
@@ -260,14 +176,6 @@ export class Peer {
       const end = Math.min(at + SEND_PIECE_BYTES, bytes.length);
       this.ws.send(bytes.subarray(at, end), { binary: true, fin: end === bytes.length }, sent);
     }
-  }
-
-  private failLocal(frame: Frame, err: Error): void {
-    const p = this.pending.get(frame.rid);
-    if (!p) return;
-    this.pending.delete(frame.rid);
-    p.reject(err);
-    this.updateRef();
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -309,7 +217,7 @@ export class Peer {
         continue;
       }
       const frame = item.frame;
-      if (frame.type === "ok" || frame.type === "err") this.onReply(frame);
+      if (frame.type === "ok" || frame.type === "err") this.awaited.settle(frame);
       else if (gate) gate.push(item);
       else this.onRequest(frame);
     }
@@ -368,15 +276,6 @@ export class Peer {
   private requestEnded(gate: RequestGate<DecodedItem>): void {
     gate.ended();
     if (gate.waiting > 0) this.pump(gate);
-  }
-
-  private onReply(frame: FrameOf<"ok"> | FrameOf<"err">): void {
-    const p = this.pending.get(frame.rid);
-    if (!p) return; // a reply after its timeout: nobody waits any more
-    this.pending.delete(frame.rid);
-    this.updateRef();
-    if (frame.type === "ok") p.resolve(frame.result);
-    else p.reject(errorFromWire(frame.code, frame.message, frame));
   }
 
   /** Run a request's handler; true when it answers later (it returned a promise). */
@@ -446,27 +345,15 @@ export class Peer {
     this.closeReason = reason;
     this.queue = [];
     this.gate?.clear();
-    const err = new ConnectionError(`${this.label}: connection ${reason}`);
-    for (const [, p] of this.pending) p.reject(err);
-    this.pending.clear();
-    this.stopSweeper();
+    this.awaited.failAll(new ConnectionError(`${this.label}: connection ${reason}`));
     this.opts.onClose?.(this, reason);
   }
 
   /** Keep the process alive only while replies are awaited (for SDK connections). */
   private updateRef(): void {
-    if (!this.opts.unrefWhenIdle) return;
-    const busy = this.pending.size > 0;
-    // Called for every request and reply: only a change reaches the socket.
-    if (busy === this.refed) return;
-    const sock = (this.ws as unknown as { _socket?: { ref(): void; unref(): void } })._socket;
-    if (!sock) return;
-    this.refed = busy;
-    if (busy) sock.ref();
-    else sock.unref();
+    if (this.opts.unrefWhenIdle) this.refed = keepAliveWhile(this.ws, this.awaited.size > 0, this.refed);
   }
 
-  /** Whether the socket is ref'd (keeps the process alive); undefined until first set. */
   private refed: boolean | undefined;
 
   /**
@@ -509,39 +396,4 @@ export class Peer {
     this.ws.terminate();
     this.onClosed(reason);
   }
-}
-
-
-/** An error reply, its message cut to what the frame schema allows. */
-function errFrame(rid: number, code: string, message: string): FrameOf<"err"> {
-  return { type: "err", rid, code, message: message.length > 4000 ? `${message.slice(0, 3997)}...` : message };
-}
-
-/** Cut `s` to at most `maxBytes` of UTF-8 without splitting a character. */
-export function truncateUtf8(s: string, maxBytes: number): string {
-  if (Buffer.byteLength(s) <= maxBytes) return s;
-  let out = "";
-  let bytes = 0;
-  for (const ch of s) {
-    const n = Buffer.byteLength(ch);
-    if (bytes + n > maxBytes - 3) break;
-    out += ch;
-    bytes += n;
-  }
-  return `${out}...`;
-}
-
-/** A cheap size estimate of a reply, so large replies are not batched past the frame limit. */
-function estimateBytes(v: unknown): number {
-  if (v instanceof Uint8Array) return v.byteLength + 16;
-  if (v instanceof ScanPage) return v.wireBytes;
-  if (v instanceof Latin1Bytes) return v.text.length + 16;
-  if (typeof v !== "object" || v === null) return 32;
-  let n = 32;
-  for (const field of Object.values(v)) {
-    if (field instanceof Uint8Array) n += field.byteLength + 8;
-    else if (Array.isArray(field)) for (const x of field) n += x instanceof Uint8Array ? x.byteLength + 8 : 16;
-    else n += 16;
-  }
-  return n;
 }

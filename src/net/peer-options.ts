@@ -1,0 +1,32 @@
+/** How a {@link Peer} is set up. */
+import type { RequestFrame } from "../protocol/frames.js";
+import type { Peer } from "./peer.js";
+import type { GateLimits } from "./request-gate.js";
+
+/** Handles one incoming request; its return value is the reply's `result`. */
+export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
+
+export interface PeerOptions {
+  /** Where request ids come from (client-wide, so a retry can reuse one). */
+  nextRid?: () => number;
+  onRequest?: RequestHandler;
+  /** Let the process exit while nothing is in flight (SDK connections). */
+  unrefWhenIdle?: boolean;
+  /** Called once when the socket closes, with the reason. */
+  onClose?: (peer: Peer, reason: string) => void;
+  /** A frame above this many bytes is flushed on its own. */
+  batchBytes?: number;
+  /**
+   * Send the data path in binary (binary-frames.ts) from the start: for connections we open
+   * to our own nodes. Otherwise a peer is answered in binary once it has sent binary itself.
+   */
+  binary?: boolean;
+  label?: string;
+  /** A message with more frames than this closes the connection (1009). */
+  maxFramesPerMessage?: number;
+  /**
+   * Back-pressure on the peer's requests (a node's client connections): past either limit
+   * its requests wait and its socket is not read until replies drain (request-gate.ts).
+   */
+  flow?: GateLimits;
+}
