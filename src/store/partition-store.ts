@@ -6,48 +6,13 @@
  * of deadlines with lazy deletion. Every read checks the deadline itself, so correctness
  * never depends on when the sweep runs; the sweep only reclaims memory.
  */
-import { nanoid } from "nanoid";
 import { ExpiryQueue } from "./expiry-queue.js";
+import { ScanSessions } from "./scan-sessions.js";
+import { Entry, persistSlackMs, type DictSlot } from "./partition-entry.js";
+import { copyChunks, entryChunks, type ChunkSource } from "./partition-chunks.js";
 import { ScanPage } from "../encoding/scan-page.js";
 import { latin1Bytes, latin1String } from "../encoding/latin1-bytes.js";
 import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
-
-interface DictSlot {
-  readonly dict: string;
-  /** Bumped by `clear`: storage keeps entries per generation and drops older ones lazily. */
-  gen: number;
-  entries: Map<string, Entry>;
-}
-
-/**
- * One entry, kept small (a shard holds millions): key and value as latin1 strings (one
- * header each, on the V8 heap, where a Uint8Array costs an object, a backing store and a
- * malloc), and no doubles (each would be a separate box). The deadline, and the time the
- * heap has it scheduled at, live in the expiry queue's arrays.
- */
-class Entry {
-  heapIndex = -1;
-  constructor(
-    /** Canonical key bytes as a latin1 string. */
-    readonly k: string,
-    /** The value's bytes as a latin1 string. */
-    public value: string,
-    readonly slot: DictSlot,
-    /**
-     * `floor(persisted deadline / slack)`: reads move the deadline only in memory, and write
-     * it once it would pass `(bucket + 1) × slack`, so memory is never more than the slack
-     * ahead of storage. A small integer (unboxed) for any realistic TTL.
-     */
-    public bucket: number,
-  ) {}
-}
-
-/** A dict's keys in byte order as of the first page a node served of one iteration. */
-interface ScanSession {
-  readonly dict: string;
-  readonly sorted: string[];
-  lastUsed: number;
-}
 
 export interface PartitionStoreOptions {
   part: number;
@@ -57,41 +22,10 @@ export interface PartitionStoreOptions {
   record?: boolean;
 }
 
-/**
- * How far a read may move an entry's deadline before the new deadline is written to
- * storage: a tenth of the TTL, at most an hour. After a restart every deadline is the stored
- * one plus this slack, so an entry never expires early and lives at most this much longer.
- */
-export function persistSlackMs(ttlMs: number): number {
-  return Math.max(1, Math.min(Math.floor(ttlMs / 10), 3_600_000));
-}
-
-/** Scan steps per page, counting skipped (deleted, expired) keys, before yielding. */
-const SCAN_STEPS_PER_ITEM = 16;
-
-/** Idle scan sessions are dropped after this long (the position alone still works). */
-const SCAN_SESSION_IDLE_MS = 5 * 60_000;
-const MAX_SCAN_SESSIONS = 1024;
-
 const NONE: Mutation[] = [];
-
-/** The mutations that describe stored entries: valid both for storage and for replicas. */
-type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
 
 /** Canonical key bytes → the string used as the map key. */
 export const keyString = latin1String;
-
-/** The index of the first element greater than `k` in a sorted array. */
-function upperBound(sorted: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as string) <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export class PartitionStore {
   readonly part: number;
@@ -102,7 +36,9 @@ export class PartitionStore {
   private orphans: Iterator<Entry>[] = [];
   private readonly dicts = new Map<string, DictSlot>();
   private readonly queue = new ExpiryQueue<Entry>();
-  private readonly sessions = new Map<string, ScanSession>();
+  private readonly sessions: ScanSessions;
+  /** Its slots and deadlines, for reading it back in chunks (partition-chunks.ts). */
+  private readonly chunks: ChunkSource = { slots: () => this.dicts.values(), deadlineOf: (e) => this.queue.deadlineOf(e) };
   private pending: Mutation[] = [];
   /** Whether mutations are recorded, for storage and replicas. */
   private readonly recording: boolean;
@@ -113,6 +49,7 @@ export class PartitionStore {
     this.slackMs = persistSlackMs(opts.ttlMs);
     this.engine = opts.engine;
     this.recording = opts.record ?? opts.engine.durable;
+    this.sessions = new ScanSessions(opts.part);
   }
 
   private slot(dict: string): DictSlot {
@@ -267,7 +204,7 @@ export class PartitionStore {
     const s = this.dicts.get(dict);
     if (s) this.orphan(s);
     this.dicts.delete(dict);
-    for (const [id, session] of this.sessions) if (session.dict === dict) this.sessions.delete(id);
+    this.sessions.forget(dict);
   }
 
   /** Take up to `budget` entries of cleared maps out of the heap; returns how many. */
@@ -344,13 +281,7 @@ export class PartitionStore {
     return this.queue.peekScheduled();
   }
 
-  /**
-   * A page of a dict's live entries in key-byte order, after position `after` (exclusive).
-   * The position is a key, not a node-local iterator, so an iteration can go on on another
-   * node after the partition moved (or failed over): every key present for the whole
-   * iteration was present when any node sorted its keys, and is returned exactly once.
-   * The sort is kept per session, so the pages that follow on the same node are cheap.
-   */
+  /** A page of a dict's live entries in key-byte order, after position `after` (see scan-sessions.ts). */
   scan(
     dict: string,
     after: string | null,
@@ -360,48 +291,15 @@ export class PartitionStore {
     now: number,
     maxBytes = Number.POSITIVE_INFINITY,
   ): ScanPage {
-    let session = sessionId === undefined ? undefined : this.sessions.get(sessionId);
-    let id = sessionId;
-    if (!session || session.dict !== dict || id === undefined) {
-      this.gcSessions(now);
-      id = `${this.part}.${nanoid(12)}`;
-      const entries = this.dicts.get(dict)?.entries;
-      // Latin1 strings compare like their bytes.
-      session = { dict, sorted: entries ? [...entries.keys()].sort() : [], lastUsed: now };
-    } else {
-      this.sessions.delete(id); // re-inserted below: least recently used first
-    }
-    session.lastUsed = now;
-    const { sorted } = session;
-    let i = after === null ? 0 : upperBound(sorted, after);
-    const keys: string[] = [];
-    const values: string[] = [];
     const current = this.dicts.get(dict)?.entries;
-    let bytes = 0;
-    // Skipping deleted or expired keys counts too: a page is bounded work, even if empty.
-    let steps = limit * SCAN_STEPS_PER_ITEM;
-    let last: string | undefined;
-    for (; i < sorted.length && keys.length < limit && bytes < maxBytes && steps-- > 0; i++) {
-      const k = sorted[i] as string;
-      last = k;
-      const e = current?.get(k);
-      if (!e || this.queue.deadlineOf(e) <= now) continue;
-      keys.push(k);
-      bytes += k.length;
-      if (withValues) {
-        values.push(e.value);
-        bytes += e.value.length;
-      }
-    }
-    const done = i >= sorted.length;
-    if (!done) this.sessions.set(id, session);
-    return new ScanPage(keys, values, done || last === undefined ? null : last, id);
-  }
-
-  private gcSessions(now: number): void {
-    for (const [id, s] of this.sessions) {
-      if (now - s.lastUsed > SCAN_SESSION_IDLE_MS || this.sessions.size >= MAX_SCAN_SESSIONS) this.sessions.delete(id);
-    }
+    return this.sessions.page(
+      { dict, after, sessionId, limit, withValues, now, maxBytes },
+      () => current?.keys() ?? [],
+      (k) => {
+        const e = current?.get(k);
+        return e && this.queue.deadlineOf(e) > now ? e.value : undefined;
+      },
+    );
   }
 
   /** Add a record to the next commit (the answer of the request that made these mutations). */
@@ -479,53 +377,16 @@ export class PartitionStore {
 
   /**
    * Everything this partition holds, as the mutations that rebuild it on another shard: a
-   * reset, then one `set` per live entry (with its deadline as stored), in chunks of at most
-   * `chunk` entries. Each chunk is read when it is asked for, from the live maps: the
-   * caller sends it before any write made after that, so chunks and the live stream
-   * together give the learner exactly the primary's state, without ever copying a whole
-   * partition in one event-loop turn.
+   * reset, then one `set` per live entry, in chunks read as they are asked for (see
+   * partition-chunks.ts).
    */
-  *snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
-    const reset: ReplMutation = { op: "reset", part: this.part };
-    let first = true;
-    for (const c of this.chunksOf(false, chunk, now, maxBytes)) {
-      yield first ? [reset, ...c] : c;
-      first = false;
-    }
-    if (first) yield [reset];
+  snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
+    return copyChunks(this.part, this.chunks, chunk, now, maxBytes);
   }
 
-  /**
-   * The same as mutations for this node's own storage (a log snapshot): per dict, its
-   * generation (as a `clear`), then its live entries.
-   */
+  /** The same as mutations for this node's own storage (a log snapshot): per dict, its generation (as a `clear`), then its live entries. */
   storedChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<Mutation[], void, undefined> {
-    return this.chunksOf(true, chunk, now, maxBytes);
-  }
-
-  /** The live entries (and, with `generations`, each dict's generation) in bounded chunks. */
-  private *chunksOf(generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<EntryMutation[], void, undefined> {
-    let out: EntryMutation[] = [];
-    let bytes = 0;
-    for (const s of this.dicts.values()) {
-      const map = s.entries;
-      if (generations && s.gen > 0) out.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen });
-      for (const e of map.values()) {
-        // A clear during the copy replaced the map: what follows it travels live.
-        if (s.entries !== map) break;
-        const deadline = this.queue.deadlineOf(e);
-        if (deadline <= now()) continue;
-        // The deadline in memory: at or after the stored one, and no more than the slack later.
-        out.push({ op: "set", part: this.part, dict: s.dict, gen: s.gen, key: latin1Bytes(e.k), value: latin1Bytes(e.value), deadline });
-        bytes += e.k.length + e.value.length;
-        if (out.length >= chunk || bytes >= maxBytes) {
-          yield out;
-          out = [];
-          bytes = 0;
-        }
-      }
-    }
-    if (out.length > 0) yield out;
+    return entryChunks(this.part, this.chunks, true, chunk, now, maxBytes);
   }
 
   /**

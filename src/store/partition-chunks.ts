@@ -1,0 +1,54 @@
+/**
+ * A partition's entries read back as mutations, in bounded chunks, each read only when it is
+ * asked for, from the live maps: for a learner (a reset first; the caller sends each chunk
+ * before any write made after it, so chunks and the live stream together give the learner
+ * exactly the primary's state) and for a log snapshot (each dict's generation first). No
+ * chunk copies a whole partition in one event-loop turn.
+ */
+import { latin1Bytes } from "../encoding/latin1-bytes.js";
+import type { DictSlot, Entry } from "./partition-entry.js";
+import type { Mutation, ReplMutation } from "./storage-engine.js";
+
+/** The mutations that describe stored entries: valid both for storage and for replicas. */
+type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
+
+export interface ChunkSource {
+  slots(): Iterable<DictSlot>;
+  deadlineOf(e: Entry): number;
+}
+
+/** A learner's copy: a reset, then the live entries (with their deadlines in memory). */
+export function* copyChunks(part: number, src: ChunkSource, chunk: number, now: () => number, maxBytes: number): Generator<ReplMutation[], void, undefined> {
+  const reset: ReplMutation = { op: "reset", part };
+  let first = true;
+  for (const c of entryChunks(part, src, false, chunk, now, maxBytes)) {
+    yield first ? [reset, ...c] : c;
+    first = false;
+  }
+  if (first) yield [reset];
+}
+
+/** The live entries (and, with `generations`, each dict's generation) in chunks of at most `chunk` entries or `maxBytes`. */
+export function* entryChunks(part: number, src: ChunkSource, generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<EntryMutation[], void, undefined> {
+  let out: EntryMutation[] = [];
+  let bytes = 0;
+  for (const s of src.slots()) {
+    const map = s.entries;
+    if (generations && s.gen > 0) out.push({ op: "clear", part, dict: s.dict, gen: s.gen });
+    for (const e of map.values()) {
+      // A clear during the copy replaced the map: what follows it travels live.
+      if (s.entries !== map) break;
+      const deadline = src.deadlineOf(e);
+      if (deadline <= now()) continue;
+      // The deadline in memory: at or after the stored one, and no more than the slack later.
+      out.push({ op: "set", part, dict: s.dict, gen: s.gen, key: latin1Bytes(e.k), value: latin1Bytes(e.value), deadline });
+      bytes += e.k.length + e.value.length;
+      if (out.length >= chunk || bytes >= maxBytes) {
+        yield out;
+        out = [];
+        bytes = 0;
+      }
+    }
+  }
+  if (out.length > 0) yield out;
+}
