@@ -23,6 +23,11 @@ export interface ConnectOptions {
   token?: string;
   /** How long a request may keep retrying (moved partitions, restarting nodes). Default 15 s. */
   retryBudgetMs?: number;
+  /**
+   * How long one attempt waits for its reply before the connection counts as lost for it
+   * (then it is retried within the budget; a write may have happened). Default 60 s.
+   */
+  requestTimeoutMs?: number;
 }
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
@@ -68,6 +73,7 @@ export class ClusterClient implements Client {
   readonly url: string;
   private readonly token: string | undefined;
   readonly retryBudgetMs: number;
+  private readonly requestTimeoutMs: number;
   /** This client's id: ephemeral dicts it creates live as long as it heartbeats. */
   readonly clientId = nanoid(16);
   private rid = 0;
@@ -87,6 +93,7 @@ export class ClusterClient implements Client {
     this.url = opts.url ?? process.env.SHARDICT_URL ?? DEFAULT_URL;
     this.token = opts.token ?? process.env.SHARDICT_TOKEN ?? undefined;
     this.retryBudgetMs = opts.retryBudgetMs ?? 15_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
   private nextRid = () => ++this.rid;
@@ -177,7 +184,7 @@ export class ClusterClient implements Client {
       try {
         const peer = await this.ready();
         sent = true;
-        const reply = await peer.request(frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS });
+        const reply = await peer.request(frame, { rid, timeoutMs: this.requestTimeoutMs });
         return checkReply(frame.type, reply);
       } catch (err) {
         retry.failed(err, sent);
@@ -251,7 +258,7 @@ export class ClusterClient implements Client {
     // to the retry loop without a promise of its own.
     return open.request(route.frame, {
       rid,
-      timeoutMs: REQUEST_TIMEOUT_MS,
+      timeoutMs: this.requestTimeoutMs,
       sizeHint: route.sizeHint,
       owned: true,
       onError: (err) => this.dataRequestLoop(build, started, rid, err),
@@ -277,7 +284,7 @@ export class ClusterClient implements Client {
         const open = this.openShards.get(route.shard);
         const peer = open?.isOpen ? open : await this.shardPeer(route.shard);
         sent = true;
-        return await peer.request(route.frame, { rid, timeoutMs: REQUEST_TIMEOUT_MS, sizeHint: route.sizeHint });
+        return await peer.request(route.frame, { rid, timeoutMs: this.requestTimeoutMs, sizeHint: route.sizeHint });
       } catch (err) {
         retry.failed(err, sent);
       }
@@ -306,7 +313,7 @@ export class ClusterClient implements Client {
       if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
       throw err;
     }
-    return peer.request(frame, { timeoutMs: REQUEST_TIMEOUT_MS, sizeHint });
+    return peer.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint });
   }
 
   /**

@@ -21,6 +21,9 @@ export interface ScriptedCluster {
 /** An answer that drops the connection instead of replying (the request was received). */
 export const DROP = Symbol("drop the connection");
 
+/** An answer that never comes (the node stalls on this request). */
+export const STALL = Symbol("never answer");
+
 async function listen(onRequest: (frame: RequestFrame) => unknown): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise((r) => wss.once("listening", r));
@@ -29,6 +32,7 @@ async function listen(onRequest: (frame: RequestFrame) => unknown): Promise<{ ur
       label: "scripted",
       onRequest: (frame) => {
         const answer = onRequest(frame);
+        if (answer === STALL) return new Promise(() => {});
         if (answer !== DROP) return answer;
         ws.terminate();
         return new Promise(() => {});

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connect, ConnectionError, Dict, DictError, IndeterminateError, KeyError, type Client } from "../../src/index.js";
 import { RetryableError, WireCode } from "../../src/errors.js";
 import type { RequestFrame } from "../../src/protocol/frames.js";
-import { DROP, scriptedCluster, type ScriptedCluster } from "../helpers/scripted-cluster.js";
+import { DROP, STALL, scriptedCluster, type ScriptedCluster } from "../helpers/scripted-cluster.js";
 
 let cluster: ScriptedCluster | undefined;
 let client: Client | undefined;
@@ -26,7 +26,7 @@ async function run(
   coordinatorAnswer?: (frame: RequestFrame) => unknown,
 ): Promise<unknown> {
   cluster = await scriptedCluster((frame, attempt) => answer(attempt, frame), coordinatorAnswer);
-  const c = (client = await connect({ url: cluster.url, retryBudgetMs: 300 }));
+  const c = (client = await connect({ url: cluster.url, retryBudgetMs: 300, requestTimeoutMs: 150 }));
   const d = Dict.fromName("scripted", { client: c });
   return call(d, c).then(
     (v) => ({ value: v }),
@@ -128,5 +128,20 @@ describe("SDK outcome classes", () => {
       return 0;
     }, (d) => d.clear());
     expect(out).toBeInstanceOf(IndeterminateError);
+  });
+
+  it("a node that stalls past the budget: a write's outcome is unknown, a read fails plainly", async () => {
+    expect(await run(() => STALL, put)).toBeInstanceOf(IndeterminateError);
+    client?.close();
+    await cluster?.close();
+    const out = await run(() => STALL, get);
+    expect(out).toBeInstanceOf(ConnectionError);
+    expect(out).not.toBeInstanceOf(IndeterminateError);
+  });
+
+  it("a stalled attempt, then an answer on the retry: acknowledged, with the same request id", async () => {
+    const out = await run((attempt) => (attempt === 1 ? STALL : true), put);
+    expect(out).toEqual({ value: true });
+    expect(new Set(rids()).size).toBe(1);
   });
 });
