@@ -13,19 +13,37 @@ import { generationKey, type RecoveredState, type StorageEngine } from "../store
  */
 const SWEEP_BUDGET = 20_000;
 
+export interface PartitionHostOptions {
+  /** Idle time after which an entry expires. */
+  ttlMs: number;
+  engine: StorageEngine;
+  clock: Clock;
+  /** How often expired entries are swept from memory (reads check deadlines themselves). Default 250 ms. */
+  sweepMs?: number;
+  log?: (line: string) => void;
+  /** Record mutations even without a durable engine (they are replicated). */
+  record?: boolean;
+}
+
 export class PartitionHost {
   private readonly stores = new Map<number, PartitionStore>();
   private timer: TimerHandle | undefined;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly engine: StorageEngine,
-    private readonly clock: Clock,
-    private readonly sweepMs = 250,
-    private readonly log: (line: string) => void = (l) => console.error(l),
-    /** Record mutations even without a durable engine (they are replicated). */
-    private readonly record?: boolean,
-  ) {}
+  private readonly ttlMs: number;
+  private readonly engine: StorageEngine;
+  private readonly clock: Clock;
+  private readonly sweepMs: number;
+  private readonly log: (line: string) => void;
+  private readonly record: boolean | undefined;
+
+  constructor(opts: PartitionHostOptions) {
+    this.ttlMs = opts.ttlMs;
+    this.engine = opts.engine;
+    this.clock = opts.clock;
+    this.sweepMs = opts.sweepMs ?? 250;
+    this.log = opts.log ?? ((l) => console.error(l));
+    this.record = opts.record;
+  }
 
   /** Start a commit nobody waits for (sweeps), reporting a failure. */
   private commitInBackground(s: PartitionStore): void {

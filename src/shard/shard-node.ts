@@ -119,7 +119,8 @@ export class ShardNode {
     this.dataDir = opts.lockedDataDir;
     this.onFatal = opts.onFatal;
     this.engine = opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err) });
-    this.host = new PartitionHost(this.cfg.entryTtlMs, this.engine, this.clock, 250, this.log, this.engine.durable || this.cfg.replicationFactor > 1);
+    const record = this.engine.durable || this.cfg.replicationFactor > 1;
+    this.host = new PartitionHost({ ttlMs: this.cfg.entryTtlMs, engine: this.engine, clock: this.clock, log: this.log, record });
     this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
     this.replicator = new Replicator({
       selfId: this.id,

@@ -34,7 +34,7 @@ function setup() {
     shardId: "s1",
     reserve: () => undefined,
     release: () => {},
-    host: new PartitionHost(60_000, new MemoryEngine(), clock, 250, () => {}, true),
+    host: new PartitionHost({ ttlMs: 60_000, engine: new MemoryEngine(), clock, log: () => {}, record: true }),
     dicts,
     dedup: new DedupTable(),
     clock,

@@ -15,7 +15,7 @@ const val = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "utf8"));
 
 function setup(sweepMs = SWEEP): { clock: FakeClock; host: PartitionHost } {
   const clock = new FakeClock(0);
-  const host = new PartitionHost(TTL, new MemoryEngine(), clock, sweepMs);
+  const host = new PartitionHost({ ttlMs: TTL, engine: new MemoryEngine(), clock, sweepMs });
   return { clock, host };
 }
 

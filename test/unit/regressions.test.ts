@@ -80,7 +80,7 @@ describe("expiry heap holds no deleted entries", () => {
 describe("PartitionHost", () => {
   it("start() twice keeps one sweep timer", () => {
     const clock = new FakeClock(0);
-    const host = new PartitionHost(1000, new MemoryEngine(), clock, 250);
+    const host = new PartitionHost({ ttlMs: 1000, engine: new MemoryEngine(), clock });
     host.start();
     host.start();
     expect(clock.pendingTimers).toBe(1);
@@ -110,7 +110,7 @@ describe("codec", () => {
 describe("sweep budget", () => {
   it("is shared by all partitions, so clearing a million entries is spread over many sweeps", () => {
     const clock = new FakeClock(0);
-    const host = new PartitionHost(1_000_000, new MemoryEngine(), clock, 250);
+    const host = new PartitionHost({ ttlMs: 1_000_000, engine: new MemoryEngine(), clock });
     for (let p = 0; p < 50; p++) {
       const s = host.store(p);
       for (let i = 0; i < 1000; i++) s.put("d", keyString(encodeKey(`${p}-${i}`)), val("v"), false, 0);
@@ -127,7 +127,7 @@ describe("sweep budget", () => {
 
   it("mass expiry is spread over sweeps too, and no partition is starved", () => {
     const clock = new FakeClock(0);
-    const host = new PartitionHost(1000, new MemoryEngine(), clock, 250);
+    const host = new PartitionHost({ ttlMs: 1000, engine: new MemoryEngine(), clock });
     for (let p = 0; p < 10; p++) for (let i = 0; i < 100; i++) host.store(p).put("d", keyString(encodeKey(`${p}-${i}`)), val("v"), false, 0);
     clock.advance(2000);
     host.sweep(250);
