@@ -149,6 +149,18 @@ export function afterApply(err: unknown): unknown {
   return err instanceof RetryableError && !err.maybeApplied ? new RetryableError(err.code, err.message, true) : err;
 }
 
+/**
+ * Internal: a node failed on a request after it arrived (wire code INTERNAL, or a code this
+ * SDK does not know). Users see a {@link DictError}; the SDK's retry layer reads `code`.
+ */
+export class NodeFailure extends DictError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
 /** Map an error reply from the wire to the error class a caller sees. */
 export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number; node?: string; folder?: string; maybeApplied?: boolean }): DictError {
   switch (code) {
@@ -170,7 +182,7 @@ export function errorFromWire(code: string, message: string, data?: { limit?: nu
     case WireCode.Unavailable:
       return new RetryableError(code, message, data?.maybeApplied === true);
     default:
-      return new DictError(`${code}: ${message}`);
+      return new NodeFailure(code, message);
   }
 }
 

@@ -4,7 +4,7 @@
  * (request-policy.ts), backs off, and when the budget is spent fails with
  * {@link IndeterminateError} if any attempt may have taken effect, else {@link ConnectionError}.
  */
-import { ConnectionError, DictError, IndeterminateError, RetryableError, WireCode } from "../errors.js";
+import { ConnectionError, DictError, IndeterminateError, NodeFailure, RetryableError, WireCode } from "../errors.js";
 import { mayApply, type RequestPolicy } from "../protocol/request-policy.js";
 import { backoff } from "../util/backoff.js";
 
@@ -57,7 +57,7 @@ export class Retry {
       if (sent && mayApply(this.policy)) this.maybeApplied = true;
     } else if (err instanceof DictError) {
       // An unexpected failure on the node after the request reached it: it may have applied it.
-      if (sent && mayApply(this.policy) && err.message.startsWith(`${WireCode.Internal}:`)) {
+      if (sent && mayApply(this.policy) && err instanceof NodeFailure && err.code === WireCode.Internal) {
         throw new IndeterminateError(`the outcome of this ${this.what} is unknown: ${err.message}`, { cause: err });
       }
       throw err;

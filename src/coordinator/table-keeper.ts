@@ -143,9 +143,7 @@ export class TableKeeper {
    * partitions.
    */
   async failover(dead: string): Promise<void> {
-    const member = this.ctx.membership.get(dead);
-    const wait = (member?.lastHeard ?? 0) + this.ctx.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await this.leaseOver(dead);
     if (this.ctx.membership.stateOf(dead) !== "dead") return;
     const { promoted, dropped } = this.ctx.own.failover(dead);
     await this.changed();
@@ -154,6 +152,11 @@ export class TableKeeper {
     }
   }
 
+  /** Resolves once the lease a shard's last answered heartbeat granted has run out (with a margin). */
+  private async leaseOver(id: string): Promise<void> {
+    const wait = (this.ctx.membership.get(id)?.lastHeard ?? 0) + this.ctx.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
 
   /**
    * A shard found its data corrupt and holds nothing now: forget its copies as if it had
@@ -163,9 +166,7 @@ export class TableKeeper {
    */
   async forgetCopies(id: string): Promise<void> {
     // Whatever the old process still believed, its lease must have run out first.
-    const member = this.ctx.membership.get(id);
-    const wait = (member?.lastHeard ?? 0) + this.ctx.suspectAfterMs + LEASE_MARGIN_MS - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await this.leaseOver(id);
     // Checked after the wait, and acted on in the same turn: no failover comes in between.
     const only: number[] = [];
     this.ctx.own.owners.forEach((o, p) => {

@@ -74,7 +74,8 @@ export function scanMsgpack(bytes: Uint8Array, rules: MsgpackRules, budget: Obje
   if (n >= 0) {
     const maxBatch = rules.maxBatch as number;
     if (n > maxBatch) throw new DecodeLimitError("batch", `a batch of ${n} frames is more than the ${maxBatch} a message may hold`, maxBatch, n);
-    let pos = headerEnd;
+    const first = headerEnd;
+    let pos = first;
     if (n > end - pos) throw formatError(rules, "a batch longer than its message");
     budget.take(1);
     let refused: Map<number, string> | undefined;
@@ -91,7 +92,7 @@ export function scanMsgpack(bytes: Uint8Array, rules: MsgpackRules, budget: Obje
     // (A refused frame can leave bytes over: msgpackr reads some extensions as longer than
     // msgpack does. Its reason then says more than "bytes after the end".)
     if (pos !== end) throw formatError(rules, refused?.values().next().value ?? "bytes after the end of the batch");
-    return { refused, batch: n, protoKeys: undefined };
+    return { refused, batch: n, first, protoKeys: undefined };
   }
   let pos: number;
   let refused: Map<number, string> | undefined;
@@ -104,7 +105,7 @@ export function scanMsgpack(bytes: Uint8Array, rules: MsgpackRules, budget: Obje
     refused = new Map([[0, err.message]]);
   }
   if (pos !== end) throw formatError(rules, "bytes after the end of the value");
-  return { refused, batch: -1, protoKeys };
+  return { refused, batch: -1, first: start, protoKeys };
 }
 
 /** The item count of an array header at `pos` (and where it ends, in `headerEnd`), or -1. */

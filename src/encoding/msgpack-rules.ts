@@ -47,6 +47,8 @@ export interface ScanResult {
   refused: Map<number, string> | undefined;
   /** The batch's length when the top-level value is a batch (rules with `maxBatch`), else -1. */
   batch: number;
+  /** Where the first value starts: past a batch's header, else `start`. */
+  first: number;
   /** Offsets of the record keys spelled `__proto__` (see proto-keys.ts), if any. */
   protoKeys: number[] | undefined;
 }

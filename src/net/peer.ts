@@ -7,13 +7,13 @@
  * many concurrent requests cost one write and one decode on each side.
  */
 import type WebSocket from "ws";
-import { decodeMessage, encodeFrames, isBinaryMessage, type DecodedItem } from "../protocol/codec.js";
-import { declaredBatchLength } from "../protocol/declared-batch.js";
+import { encodeFrames, isBinaryMessage, readMessage, type DecodedItem } from "../protocol/codec.js";
+import { DecodeLimitError } from "../encoding/decode-budget.js";
 import type { Frame, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { newSession, type Session } from "./session.js";
 import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, wireCodeOf } from "../errors.js";
 import { FRAMES_PER_MESSAGE_SENT } from "./limits.js";
-import { AFTER_A_COMMIT, RequestGate } from "./request-gate.js";
+import { RequestGate } from "./request-gate.js";
 import { AwaitedReplies, keepAliveWhile } from "./awaited-replies.js";
 import type { PeerOptions } from "./peer-options.js";
 import { CloseCode } from "./close-codes.js";
@@ -48,8 +48,6 @@ export class Peer {
   /** Requests waiting for the peer to take its replies (with `flow`). */
   private readonly gate: RequestGate<DecodedItem> | undefined;
   private pumping = false;
-  /** A pump is queued as a microtask (see pump). */
-  private pumpQueued = false;
 
   constructor(ws: WebSocket, opts: PeerOptions = {}) {
     this.ws = ws;
@@ -185,22 +183,18 @@ export class Peer {
       this.closeWith(CloseCode.InvalidData, "frames are binary msgpack");
       return;
     }
-    const maxFrames = this.opts.maxFramesPerMessage;
-    // A batch that announces too many frames is refused before any is decoded.
-    const declared = maxFrames === undefined ? undefined : declaredBatchLength(data);
-    if (maxFrames !== undefined && declared !== undefined && declared > maxFrames) {
-      this.closeWith(CloseCode.TooBig, `${declared} frames in one message: this node takes at most ${maxFrames} (maxFramesPerMessage)`);
-      return;
-    }
     // What a client sends is held to the message's object budget throughout (a node's
-    // replication bodies are bounded by their length instead).
-    const items = decodeMessage(data, { node: this.session.role !== "client" });
-    if (items === null) {
-      this.closeWith(CloseCode.InvalidData, "not a shardict frame");
-      return;
-    }
-    if (maxFrames !== undefined && items.length > maxFrames) {
-      this.closeWith(CloseCode.TooBig, `${items.length} frames in one message: this node takes at most ${maxFrames} (maxFramesPerMessage)`);
+    // replication bodies are bounded by their length instead), and to the frames it may hold.
+    let items: DecodedItem[];
+    try {
+      items = readMessage(data, { node: this.session.role !== "client", maxFrames: this.opts.maxFramesPerMessage });
+    } catch (err) {
+      if (err instanceof DecodeLimitError && err.kind === "batch") {
+        const n = err.size ?? `more than ${err.limit}`;
+        this.closeWith(CloseCode.TooBig, `${n} frames in one message: this node takes at most ${err.limit} (maxFramesPerMessage)`);
+      } else {
+        this.closeWith(CloseCode.InvalidData, "not a shardict frame");
+      }
       return;
     }
     if (!this.binary && isBinaryMessage(data)) this.binary = true;
@@ -239,22 +233,11 @@ export class Peer {
           this.send(errFrame(item.problem.rid as number, item.problem.code, item.problem.message));
           continue;
         }
-        const frame = item.frame as RequestFrame;
-        const later = this.onRequest(frame);
+        // A reply's bytes count once it is queued: handlers answer what needs no I/O at
+        // once (not from an async function), so those bytes count before the next request
+        // starts; requests that wait for I/O are bounded by the gate's request count.
+        this.onRequest(item.frame as RequestFrame);
         if (this.closed) return;
-        if (later && !AFTER_A_COMMIT.has(frame.type)) {
-          // Its answer may be ready a microtask from now (a handler that is async without
-          // waiting for anything): go on after it, so that its bytes count before the next
-          // request starts. Requests that do wait (a commit) still all start in this turn.
-          if (!this.pumpQueued) {
-            this.pumpQueued = true;
-            queueMicrotask(() => {
-              this.pumpQueued = false;
-              this.pump(gate);
-            });
-          }
-          return;
-        }
       }
     } finally {
       this.pumping = false;
@@ -278,19 +261,19 @@ export class Peer {
     if (gate.waiting > 0) this.pump(gate);
   }
 
-  /** Run a request's handler; true when it answers later (it returned a promise). */
-  private onRequest(frame: RequestFrame): boolean {
+  /** Run a request's handler, and reply with its result or error (now, or when its promise settles). */
+  private onRequest(frame: RequestFrame): void {
     const handler = this.opts.onRequest;
     if (!handler) {
       this.send(errFrame(frame.rid, WireCode.Invalid, `${frame.type} is not served here`));
-      return false;
+      return;
     }
     let result: unknown;
     try {
       result = handler(frame, this);
     } catch (err) {
       this.replyError(frame.rid, err);
-      return false;
+      return;
     }
     if (result instanceof Promise) {
       const gate = this.gate;
@@ -306,16 +289,15 @@ export class Peer {
             this.requestEnded(gate);
           },
         );
-        return true;
+        return;
       }
       result.then(
         (r: unknown) => this.replyOk(frame.rid, r),
         (err: unknown) => this.replyError(frame.rid, err),
       );
-      return true;
+      return;
     }
     this.replyOk(frame.rid, result);
-    return false;
   }
 
   private replyOk(rid: number, result: unknown): void {

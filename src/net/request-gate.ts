@@ -85,10 +85,3 @@ export class RequestGate<T> {
     this.blockedSince = undefined;
   }
 }
-
-/**
- * Requests whose handler, when it answers later, always waits for a commit first: their
- * replies come turns later, so waiting a microtask after starting one would count nothing
- * and only slow the data path's writes (the gate's request count bounds them instead).
- */
-export const AFTER_A_COMMIT: ReadonlySet<string> = new Set(["put", "del", "pop", "update", "updateParts", "clear"]);

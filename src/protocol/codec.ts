@@ -17,7 +17,7 @@ import { FrameSchemas, type Frame, type FrameType } from "./frames.js";
 import { WireCode } from "../errors.js";
 import { BINARY_MESSAGE, decodeBinary, encodeBinary } from "./binary-frames.js";
 import { DecodeLimitError, ObjectBudget } from "../encoding/decode-budget.js";
-import { scanMsgpack } from "../encoding/msgpack-bounds.js";
+import { scanMsgpack, type MsgpackRules } from "../encoding/msgpack-bounds.js";
 import { ridAt, skipValue } from "../encoding/msgpack-skip.js";
 import { EMBEDDED_FRAME_RULES, FRAME_MAX_OBJECTS, FRAME_RULES, MAX_BATCH } from "../encoding/decode-limits.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
@@ -71,6 +71,20 @@ export interface DecodeOptions {
    * log-record.ts), from anyone else by the message's object budget like all the rest.
    */
   node?: boolean;
+  /**
+   * Frames a message may hold (the node's `maxFramesPerMessage`); default, and at most,
+   * MAX_BATCH. Checked from a msgpack batch's header before any frame is decoded, and while
+   * reading a binary one: past it a `DecodeLimitError` of kind `batch`.
+   */
+  maxFrames?: number | undefined;
+}
+
+/** The frame rules with a lower batch limit, one object per limit (nodes use one or two). */
+const rulesByBatch = new Map<number, MsgpackRules>([[MAX_BATCH, FRAME_RULES]]);
+function frameRules(maxFrames: number): MsgpackRules {
+  let rules = rulesByBatch.get(maxFrames);
+  if (!rules) rulesByBatch.set(maxFrames, (rules = { ...FRAME_RULES, maxBatch: Math.min(maxFrames, MAX_BATCH) }));
+  return rules;
 }
 
 /**
@@ -94,19 +108,20 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): Decod
 export function readMessage(data: Uint8Array, opts: DecodeOptions = {}): DecodedItem[] {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const budget = new ObjectBudget(FRAME_MAX_OBJECTS, "a message");
+  const maxFrames = Math.min(opts.maxFrames ?? MAX_BATCH, MAX_BATCH);
   if (buf[0] === BINARY_MESSAGE) {
-    const items = decodeBinary(buf, { maxItems: MAX_BATCH, budget, unpack: unpackEmbedded, node: opts.node ?? true });
+    const items = decodeBinary(buf, { maxItems: maxFrames, budget, unpack: unpackEmbedded, node: opts.node ?? true });
     if (items.length === 0) throw new DecodeLimitError("format", "an empty binary message");
     return items.map((it) => (it instanceof RefusedFrame ? refusedItem(it.rid, it.message) : validateFrame(it)));
   }
-  const scan = scanMsgpack(buf, FRAME_RULES, budget);
+  const scan = scanMsgpack(buf, frameRules(maxFrames), budget);
   if (scan.batch === 0) throw new DecodeLimitError("format", "an empty batch");
   if (scan.batch > 0) {
     const refused = scan.refused;
     if (refused === undefined) return (packr.unpack(buf) as unknown[]).map(validateFrame);
     // Some frames broke a rule: those are answered with their rid, the others decoded alone.
     const out: DecodedItem[] = [];
-    let at = buf[0] === 0xdc ? 3 : buf[0] === 0xdd ? 5 : 1;
+    let at = scan.first;
     for (let i = 0; i < scan.batch; i++) {
       const end = skipValue(buf, at, buf.length);
       const why = refused.get(i);

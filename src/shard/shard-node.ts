@@ -206,8 +206,11 @@ export class ShardNode {
 
   /** What this node stores: its partitions, dicts, recent answers and engine. */
   private parts(): ShardState & ReplicaStores {
-    return { host: this.host, dicts: this.dicts, dedup: this.dedup, clock: this.clock, engine: this.engine };
+    // Made once, on first use (every field is set by then and never changes): one per replicated frame would be garbage.
+    return (this.partsOnce ??= { host: this.host, dicts: this.dicts, dedup: this.dedup, clock: this.clock, engine: this.engine });
   }
+
+  private partsOnce: (ShardState & ReplicaStores) | undefined;
 
   private lastState = "";
   private servingNow = false;

@@ -22,7 +22,7 @@
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { encodeRecord } from "../encoding/log-record.js";
-import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
+import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile, zerosFrom } from "./log-file.js";
 import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, type Spare } from "./segment-space.js";
 import { CorruptStorageError, isNoSpace, StorageFailedError } from "./storage-errors.js";
 import type { Mutation, RecoveredState, StorageEngine } from "./storage-engine.js";
@@ -144,8 +144,9 @@ export class LogEngine implements StorageEngine {
     for (const s of segments) {
       if (written.includes(s)) continue;
       const buf = readFileSync(join(this.dir, s.name));
-      const stray = lastNonZero(buf, FILE_HEADER);
-      if (stray >= FILE_HEADER) throw new CorruptStorageError(s.name, FILE_HEADER, `its first record header is zeros but it holds data (up to offset ${stray})`);
+      if (!zerosFrom(buf, FILE_HEADER)) {
+        throw new CorruptStorageError(s.name, FILE_HEADER, `its first record header is zeros but it holds data (up to offset ${lastNonZero(buf, FILE_HEADER)})`);
+      }
     }
     // What was read may sit in the page cache unsynced (the last run died on a failed sync):
     // make it durable before anything is served from it, or fail as that run did.

@@ -156,6 +156,20 @@ function scanV2(buf: Buffer, file: string, kind: number, newest: boolean): Scann
   return out;
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * Whether every byte from `from` on is zero, compared natively a chunk at a time (a spare
+ * segment is 16 MiB of zeros, checked at every start).
+ */
+export function zerosFrom(buf: Buffer, from: number): boolean {
+  for (let at = from; at < buf.length; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, buf.length - at);
+    if (!buf.subarray(at, at + n).equals(ZEROS.subarray(0, n))) return false;
+  }
+  return true;
+}
+
 /** The last non-zero byte at or after `from`, or `from - 1`. */
 export function lastNonZero(buf: Buffer, from: number): number {
   for (let i = buf.length - 1; i >= from; i--) if (buf[i] !== 0) return i;

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { openDataDir } from "./data-dir.js";
 import { repairedFile, salvage, type BadRegion, type TrailerFound } from "./log-salvage.js";
 import { readHead, syncDir } from "./log-io.js";
-import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile } from "./log-file.js";
+import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, scanFile, zerosFrom } from "./log-file.js";
 import { segmentName } from "./segment-space.js";
 import { CorruptStorageError } from "./storage-errors.js";
 
@@ -111,7 +111,7 @@ function listFiles(dir: string): Listed[] {
  */
 function holdsData(path: string): boolean {
   if (hasRecords(readHead(path))) return true;
-  return lastNonZero(readFileSync(path), FILE_HEADER) >= FILE_HEADER;
+  return !zerosFrom(readFileSync(path), FILE_HEADER);
 }
 
 /** Check one file as recovery would; salvage it if recovery refuses it. */

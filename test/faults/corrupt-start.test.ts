@@ -10,10 +10,11 @@ import { Dict, type Client } from "../../src/index.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { flipBit } from "./helpers/bit-flip.js";
+import { ONE_SHARD } from "./helpers/one-shard.js";
 
 let tc: TestCluster;
 let client: Client;
-useTestCluster({ shards: 1, partitions: 16, logSegmentBytes: 256 * 1024, launcher: { supervise: true } }, (t, c) => {
+useTestCluster({ ...ONE_SHARD, launcher: { supervise: true } }, (t, c) => {
   tc = t;
   client = c;
 });

@@ -14,6 +14,7 @@ import { LMDB_MARGIN_BYTES } from "../../src/store/lmdb-env.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { fillDisk, mountTmpfsOrThrow, tmpfsUnavailable, type Tmpfs } from "./helpers/tmpfs.js";
+import { ONE_SHARD } from "./helpers/one-shard.js";
 
 /**
  * How much the filler leaves free. The log's segments are made (and zero-filled) ahead of
@@ -34,14 +35,7 @@ describe.skipIf(skip !== undefined).each(["log", "lmdb"] as const)("a full disk 
   beforeAll(async () => {
     disk = mountTmpfsOrThrow(4 * 1024 * 1024);
     // One shard: every key lives on the small disk. Small segments, so filling takes little.
-    tc = await startTestCluster({
-      shards: 1,
-      replicationFactor: 1,
-      partitions: 16,
-      storageEngine: engine,
-      logSegmentBytes: 256 * 1024,
-      launcher: { shardOptions: () => ({ dataDir: disk.path }) },
-    });
+    tc = await startTestCluster({ ...ONE_SHARD, storageEngine: engine, launcher: { shardOptions: () => ({ dataDir: disk.path }) } });
     client = await tc.client();
   });
   afterAll(async () => {

@@ -15,6 +15,7 @@ import { connect, Dict, IndeterminateError, type Client } from "../../src/index.
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { buildFsyncShim, shimEnv, type FsyncShim } from "./helpers/fsync-shim.js";
+import { ONE_SHARD } from "./helpers/one-shard.js";
 
 const shim = buildFsyncShim();
 const skip = "skip" in shim ? shim.skip : undefined;
@@ -27,11 +28,8 @@ describe.skipIf(skip !== undefined).each(["log", "lmdb"] as const)("fdatasync fa
   let client: Client;
   beforeAll(async () => {
     tc = await startTestCluster({
-      shards: 1,
-      replicationFactor: 1,
-      partitions: 16,
+      ...ONE_SHARD,
       storageEngine: engine,
-      logSegmentBytes: 256 * 1024,
       launcher: { supervise: true, shardOptions: () => ({ env: shimEnv(shim as FsyncShim, { eioFlag: flag }) }) },
     });
     client = await tc.client();

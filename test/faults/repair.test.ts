@@ -12,10 +12,11 @@ import { runCli } from "../helpers/cli.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { flipBit } from "./helpers/bit-flip.js";
+import { ONE_SHARD } from "./helpers/one-shard.js";
 
 let tc: TestCluster;
 let client: Client;
-useTestCluster({ shards: 1, partitions: 16, logSegmentBytes: 256 * 1024, launcher: { supervise: true } }, (t, c) => {
+useTestCluster({ ...ONE_SHARD, launcher: { supervise: true } }, (t, c) => {
   tc = t;
   client = c;
 });

@@ -132,6 +132,7 @@ describe("hostile messages", () => {
     }
     await d.put(key, "x".repeat(1024 * 1024));
     await survives("shard-1", async () => {
+      const since = tc.logs.length;
       const p = await rawPeer("shard-1", true);
       (p.ws as unknown as { _socket: Socket })._socket.pause();
       const frame = (rid: number) => ({ type: "get", rid, dict: d.objectId, part, epoch: client.table.epoch, key: encodeKey(key) });
@@ -139,7 +140,6 @@ describe("hostile messages", () => {
       for (let batch = 0; batch < 20; batch++) p.sendBytes(pack(Array.from({ length: 100 }, (_, i) => frame(100 + batch * 100 + i))));
       // The node stops reading this peer once its unsent replies pass the bound, and drops it
       // when they do not drain (we read nothing, so we would not see the close ourselves).
-      const since = tc.logs.length;
       await waitUntil(() => tc.logs.slice(since).some((l) => /shard-1: dropped the client connection from .*replies not read/.test(l)), {
         what: "shard-1 to drop the peer that never reads",
         timeoutMs: 30_000,

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LogEngine } from "../../src/store/log-engine.js";
+import { zerosFrom } from "../../src/store/log-file.js";
 import { CorruptStorageError } from "../../src/store/storage-errors.js";
 import type { Mutation, RecoveredState } from "../../src/store/storage-engine.js";
 import { mulberry32 } from "../helpers/prng.js";
@@ -146,5 +147,16 @@ describe("corruption in the log engine's files", () => {
     const name = readdirSync(dir).find((f) => f.endsWith(".snap")) as string;
     writeFileSync(join(dir, name), Buffer.alloc(0));
     expect(recoverOrRefuse(dir)).toBeInstanceOf(CorruptStorageError);
+  });
+
+  it("zerosFrom sees one non-zero byte anywhere past its start, chunk edges included", () => {
+    const size = 3 * 64 * 1024 + 5;
+    for (const at of [8, 64 * 1024 - 1, 64 * 1024, 2 * 64 * 1024 + 7, size - 1]) {
+      const buf = Buffer.alloc(size);
+      buf[at] = 1;
+      expect(zerosFrom(buf, 8), `byte at ${at}`).toBe(false);
+      expect(zerosFrom(buf, at + 1), `from ${at + 1}`).toBe(true);
+    }
+    expect(zerosFrom(Buffer.alloc(size), 8)).toBe(true);
   });
 });

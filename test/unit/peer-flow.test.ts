@@ -9,8 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { pack } from "msgpackr";
 import { Peer, type PeerOptions } from "../../src/net/peer.js";
-import { decodeMessage } from "../../src/protocol/codec.js";
-import { declaredBatchLength } from "../../src/protocol/declared-batch.js";
+import { decodeMessage, encodeFrames, readMessage } from "../../src/protocol/codec.js";
+import { DecodeLimitError } from "../../src/encoding/decode-budget.js";
+import type { Frame } from "../../src/protocol/frames.js";
 import { FRAMES_PER_MESSAGE_SENT } from "../../src/net/limits.js";
 import { waitUntil } from "../helpers/wait.js";
 
@@ -52,15 +53,29 @@ async function rawClient(url: string): Promise<{ ws: WebSocket; replies: number;
 
 const tableGets = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ({ type: "table.get", rid: from + i }));
 
-describe("declaredBatchLength", () => {
-  it("reads the frame count of a msgpack array from its header, and nothing else", () => {
-    expect(declaredBatchLength(pack(tableGets(3)))).toBe(3);
-    expect(declaredBatchLength(pack(tableGets(20)))).toBe(20);
-    expect(declaredBatchLength(pack(tableGets(70_000)))).toBe(70_000);
-    expect(declaredBatchLength(pack({ type: "table.get", rid: 1 }))).toBeUndefined();
-    expect(declaredBatchLength(Buffer.from([0xc1, 1, 2]))).toBeUndefined();
-    expect(declaredBatchLength(Buffer.from([0xdd, 0xff]))).toBeUndefined();
-    expect(declaredBatchLength(new Uint8Array())).toBeUndefined();
+/** The error `f` throws. */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  throw new Error("it did not throw");
+}
+
+describe("the frame limit, in the decoder", () => {
+  it("a msgpack batch past maxFrames is refused from its header (kind batch, its size), one at the limit decodes", () => {
+    const err = thrown(() => readMessage(pack(tableGets(70_000)), { maxFrames: 1024 })) as DecodeLimitError;
+    expect(err).toBeInstanceOf(DecodeLimitError);
+    expect([err.kind, err.size, err.limit]).toEqual(["batch", 70_000, 1024]);
+    expect(readMessage(pack(tableGets(1024)), { maxFrames: 1024 })).toHaveLength(1024);
+  });
+
+  it("a binary batch past maxFrames is refused while reading it; one at the limit decodes", () => {
+    const frames = (n: number) => tableGets(n) as unknown as Frame[];
+    const err = thrown(() => readMessage(encodeFrames(frames(1025), true), { maxFrames: 1024 })) as DecodeLimitError;
+    expect([err.kind, err.limit]).toEqual(["batch", 1024]);
+    expect(readMessage(encodeFrames(frames(1024), true), { maxFrames: 1024 })).toHaveLength(1024);
   });
 });
 
@@ -73,6 +88,17 @@ describe("frames per message", () => {
     const { code, reason } = await c.closed;
     expect(code).toBe(1009);
     expect(reason).toMatch(/100000 frames in one message: this node takes at most 1024/);
+    expect(handled).toBe(0);
+  });
+
+  it("a binary message with more frames than the node takes is closed with 1009 too, before any is handled", async () => {
+    let handled = 0;
+    const { url } = await serve({ maxFramesPerMessage: 1024, onRequest: () => ++handled });
+    const c = await rawClient(url);
+    c.ws.send(encodeFrames(tableGets(2000) as unknown as Frame[], true));
+    const { code, reason } = await c.closed;
+    expect(code).toBe(1009);
+    expect(reason).toMatch(/more than 1024 frames in one message: this node takes at most 1024/);
     expect(handled).toBe(0);
   });
 
