@@ -50,7 +50,7 @@ const repl: Frame = {
   rid: 1,
   part: 5,
   pepoch: 2,
-  muts: Array.from({ length: 1000 }, (_, i) => ({ op: "set" as const, part: 5, dict, gen: 0, key: key(i), value: value100, deadline: 1e13 })),
+  muts: Array.from({ length: 1000 }, (_, i) => ({ op: "set" as const, part: 5, dict, gen: 0, key: key(i), value: value100, deadline: 1e13, ver: i + 1, ttl: 0 })),
 };
 const table: Frame = {
   type: "shard.table",

@@ -161,6 +161,28 @@ export class NodeFailure extends DictError {
   }
 }
 
+/**
+ * A compare-and-set loop (`Dict.modify`) gave up: other writers changed the key on every
+ * attempt. `current` is the entry as last read (null: absent), so a caller can decide.
+ */
+export class ConflictError extends DictError {
+  override name: string = "ConflictError";
+  readonly key: unknown;
+  readonly attempts: number;
+  readonly current: { value: unknown; version: string } | null;
+  constructor(message: string, key: unknown, attempts: number, current: { value: unknown; version: string } | null) {
+    super(message);
+    this.key = key;
+    this.attempts = attempts;
+    this.current = current;
+  }
+}
+
+/** `Dict.lock` could not take the lock within `waitMs`: another holder has it. */
+export class LockTimeoutError extends ConflictError {
+  override name = "LockTimeoutError" as const;
+}
+
 /** Map an error reply from the wire to the error class a caller sees. */
 export function errorFromWire(code: string, message: string, data?: { limit?: number; size?: number; node?: string; folder?: string; maybeApplied?: boolean }): DictError {
   switch (code) {

@@ -10,7 +10,10 @@
  * ```
  */
 export { Dict } from "./client/dict.js";
-export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOptions } from "./client/dict.js";
+export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOptions, DeleteOptions, UpdateOptions } from "./client/dict.js";
+export type { DictEntry } from "./client/dict-coordination.js";
+export type { ModifyOptions } from "./client/dict-modify.js";
+export type { Lock, LockOptions } from "./client/dict-lock.js";
 export { connect } from "./client/client.js";
 export type { Client, ConnectOptions } from "./client/client.js";
 export type { DictKey } from "./protocol/keys.js";
@@ -26,4 +29,6 @@ export {
   AuthError,
   IndeterminateError,
   StorageFullError,
+  ConflictError,
+  LockTimeoutError,
 } from "./errors.js";

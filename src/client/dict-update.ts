@@ -77,8 +77,8 @@ export async function encodeUpdate(other: unknown, extra: unknown, check: (kb: U
   return { keys, values };
 }
 
-/** Send an encoded update of dict `id`. */
-export async function sendUpdate(client: ClusterClient, id: string, update: EncodedUpdate): Promise<void> {
+/** Send an encoded update of dict `id`; `ttl`: the entries' own idle TTL (absent keeps each entry's). */
+export async function sendUpdate(client: ClusterClient, id: string, update: EncodedUpdate, ttl?: number): Promise<void> {
   const { keys, values } = update;
   if (keys.length === 0) return;
   const table = client.table;
@@ -108,7 +108,7 @@ export async function sendUpdate(client: ClusterClient, id: string, update: Enco
       );
     }
   }
-  await sendByShard(client, id, byPart, frameBytes);
+  await sendByShard(client, id, byPart, frameBytes, ttl);
 }
 
 /**
@@ -116,7 +116,7 @@ export async function sendUpdate(client: ClusterClient, id: string, update: Enco
  * they would not fit one message, in bytes or in entries), regrouping what fails retryably
  * until all landed.
  */
-async function sendByShard(client: ClusterClient, id: string, byPart: Map<number, UpdateGroup>, frameBytes: number): Promise<void> {
+async function sendByShard(client: ClusterClient, id: string, byPart: Map<number, UpdateGroup>, frameBytes: number, ttl: number | undefined): Promise<void> {
   const op = client.newRid();
   const retry = client.dataRetry("once", "update");
   const left = new Map(byPart);
@@ -156,6 +156,7 @@ async function sendByShard(client: ClusterClient, id: string, byPart: Map<number
               const g = byPart.get(part) as UpdateGroup;
               return { part, keys: g.keys, values: g.values };
             }),
+            ...(ttl !== undefined && { ttl }),
           },
           r.bytes,
         ),

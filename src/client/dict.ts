@@ -20,26 +20,30 @@ import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./c
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, HANDLE_ID, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
-import type { ClientOption, DictInfo, EphemeralOptions, FromNameOptions, PutOptions } from "./dict-options.js";
+import type { ClientOption, DeleteOptions, DictInfo, EphemeralOptions, FromNameOptions, PutOptions, UpdateOptions } from "./dict-options.js";
+import { DictCoordination } from "./dict-coordination.js";
+import { deleteAtVersion, writeEntry, type EntryHandle } from "./entry-requests.js";
+import { checkTtl } from "./versions.js";
 import { pairsOf, scanPages } from "./dict-scan.js";
 import { encodeUpdate, sendUpdate } from "./dict-update.js";
 import { routeOf } from "./routing.js";
 import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
 
-export type { ClientOption, DictInfo, EphemeralOptions, FromNameOptions, PutOptions } from "./dict-options.js";
+export type { ClientOption, DeleteOptions, DictInfo, EphemeralOptions, FromNameOptions, PutOptions, UpdateOptions } from "./dict-options.js";
 
 type Source =
   | { kind: "name"; name: string; env: string; createIfMissing: boolean }
   | { kind: "id"; id: string }
   | { kind: "resolved" };
 
-export class Dict<V = unknown> implements AsyncDisposable {
+export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDisposable {
   readonly #client: ClusterClient | undefined;
   #source: Source;
   #info: DictInfoData | undefined;
   #hydrating: Promise<this> | undefined;
 
   private constructor(source: Source, client: Client | undefined, info?: DictInfoData) {
+    super();
     this.#source = source;
     // Unset means the default client, looked up at each use (it is made again once closed).
     this.#client = client === undefined ? undefined : clientOf(client);
@@ -174,6 +178,16 @@ export class Dict<V = unknown> implements AsyncDisposable {
     return this.name ?? this[HANDLE_ID] ?? "(unresolved dict)";
   }
 
+  protected entryHandle(): EntryHandle {
+    return {
+      client: this.client,
+      id: () => this.id(),
+      decode: (bytes, key) => this.decode(bytes, key),
+      checkSize: (kb, vb) => this.checkSize(kb, vb),
+      label: this.label,
+    };
+  }
+
   /** Metadata of the dict, fetched from the cluster ({@link NotFoundError} once deleted). */
   async info(): Promise<DictInfo> {
     const id = await this.id();
@@ -231,10 +245,13 @@ export class Dict<V = unknown> implements AsyncDisposable {
   }
 
   /**
-   * Store `value` under `key`. Returns true if written; false only when `skipIfExists`
-   * was set and the key existed (of many concurrent such calls, exactly one returns true).
+   * Store `value` under `key`. Returns true if written; false only when a condition did
+   * not hold: `skipIfExists` and the key existed (of many concurrent such calls, exactly one
+   * returns true), or `ifVersion` and the key was not at that version. `ttlMs` gives the
+   * entry its own idle TTL; without it an overwrite keeps the entry's.
    */
   put(key: DictKey, value: V, opts: PutOptions = {}): Promise<boolean> {
+    if (opts.ifVersion !== undefined || opts.ttlMs !== undefined) return writeEntry(this.entryHandle(), key, value, opts).then((r) => r.ok);
     // Not an async function when the value encodes at once and the dict is known: the
     // common put pays for no extra promise. Every failure is still a rejection.
     let kb: Uint8Array;
@@ -280,11 +297,16 @@ export class Dict<V = unknown> implements AsyncDisposable {
 
   /**
    * Write many entries: `other` (a plain object, a Map or an iterable of pairs), then
-   * `extra` on top. Every key and value is checked before anything is sent.
+   * `extra` on top. Every key and value is checked before anything is sent. Options
+   * (`{ ttlMs }`) come last: `update(other, { ttlMs })` or `update(other, extra, { ttlMs })`
+   * (so a second argument that holds only `ttlMs` is options, not an entry named "ttlMs").
    */
-  async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V>): Promise<void> {
+  async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V> | UpdateOptions, opts?: UpdateOptions): Promise<void> {
+    // `update(other, { ttlMs })`: the second argument is options when it names only options.
+    if (opts === undefined && isUpdateOptions(extra)) [extra, opts] = [undefined, extra];
+    const ttl = opts?.ttlMs === undefined ? undefined : checkTtl(opts.ttlMs);
     const id = await this.id();
-    await sendUpdate(this.client, id, await encodeUpdate(other, extra, (kb, vb) => this.checkSize(kb, vb)));
+    await sendUpdate(this.client, id, await encodeUpdate(other, extra, (kb, vb) => this.checkSize(kb, vb)), ttl);
   }
 
   /**
@@ -302,8 +324,14 @@ export class Dict<V = unknown> implements AsyncDisposable {
     return this.decode(r, key);
   }
 
-  /** Remove `key`; {@link KeyError} when it is absent. */
-  async delete(key: DictKey): Promise<void> {
+  /**
+   * Remove `key`; {@link KeyError} when it is absent. With `{ ifVersion }`: remove it only
+   * at that version, and return whether it did (false, not KeyError, when absent).
+   */
+  async delete(key: DictKey): Promise<void>;
+  async delete(key: DictKey, opts: DeleteOptions): Promise<boolean>;
+  async delete(key: DictKey, opts?: DeleteOptions): Promise<void | boolean> {
+    if (opts !== undefined) return deleteAtVersion(this.entryHandle(), key, opts.ifVersion);
     try {
       checkReply("del", await this.keyOp("del", key));
     } catch (err) {
@@ -384,6 +412,12 @@ export class Dict<V = unknown> implements AsyncDisposable {
   [inspect.custom](): string {
     return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this[HANDLE_ID] ?? "unresolved")})`;
   }
+}
+
+function isUpdateOptions(x: unknown): x is UpdateOptions {
+  if (typeof x !== "object" || x === null || x instanceof Map || Symbol.iterator in x) return false;
+  const keys = Object.keys(x);
+  return keys.length > 0 && keys.every((k) => k === "ttlMs");
 }
 
 registerHandleCodec<ClusterClient>({

@@ -7,6 +7,8 @@
  * The magic byte means sixteen zero bytes, which is what a preallocated segment holds after
  * its last record, never pass as a record.
  * Version 1 records (`[u32 length][u32 murmur3 of the body]`) are still read, see log-file.ts.
+ * Sets and deletes written before entries had versions (tags 1 and 2) read as version 0
+ * with the dict's TTL; every set and delete is now written with its version (tags 5 and 6).
  *
  * A body is a batch of mutations. Sets, deletes and answers kept for retries, nearly every
  * record, are written in a fixed binary layout: packing them as msgpack maps cost more CPU
@@ -45,6 +47,10 @@ const SET = 1;
 const DELETE = 2;
 const PACKED = 3;
 const DEDUP = 4;
+/** A set with its version and its own TTL (0: the dict's). */
+const SET_V = 5;
+/** A delete with the partition's highest version at the time. */
+const DELETE_V = 6;
 
 type KeyMutation = Extract<Mutation, { op: "set" | "delete" }>;
 type DedupMutation = Extract<Mutation, { op: "dedup" }>;
@@ -55,6 +61,11 @@ function fixed(m: Mutation): m is KeyMutation {
 
 function fixedDedup(m: Mutation): m is DedupMutation {
   return m.op === "dedup" && (m.part === undefined || (Number.isInteger(m.part) && m.part >= 0 && m.part < 0xffff)) && m.id.length < 0x4000;
+}
+
+/** A version as stored: a non-negative exact integer. */
+function isVersion(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
 }
 
 /** The checksum of a record's header: its first 8 bytes. */
@@ -110,9 +121,9 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
-      // tag, part, gen, dict length + dict, key length + key, (deadline, value length + value)
-      size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength;
-      if (m.op === "set") size += 8 + 4 + m.value.byteLength;
+      // tag, part, gen, dict length + dict, key length + key, version, (deadline, ttl, value length + value)
+      size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength + 8;
+      if (m.op === "set") size += 8 + 8 + 4 + m.value.byteLength;
     } else if (fixedDedup(m)) {
       // tag, flags, part, at, id length + id, answer length + answer
       const id = Buffer.from(m.id, "utf8");
@@ -152,7 +163,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       continue;
     }
     const k = m as KeyMutation;
-    out[at++] = k.op === "set" ? SET : DELETE;
+    out[at++] = k.op === "set" ? SET_V : DELETE_V;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
     const d = bytesOf(k.dict);
@@ -162,8 +173,10 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
     at = out.writeUInt32LE(k.key.byteLength, at);
     out.set(k.key, at);
     at += k.key.byteLength;
+    at = out.writeDoubleLE(k.ver, at);
     if (k.op === "set") {
       at = out.writeDoubleLE(k.deadline, at);
+      at = out.writeDoubleLE(k.ttl, at);
       at = out.writeUInt32LE(k.value.byteLength, at);
       out.set(k.value, at);
       at += k.value.byteLength;
@@ -219,7 +232,8 @@ export function decodeBody(body: Buffer, budget?: ObjectBudget): Mutation[] {
       out.push({ op: "dedup", id, at: when, answer, ...((flags & 1) !== 0 && { memoryOnly: true }), ...(part !== 0xffff && { part }) });
       continue;
     }
-    if (tag !== SET && tag !== DELETE) throw new Error(`unknown log item ${String(tag)}`);
+    if (tag !== SET && tag !== DELETE && tag !== SET_V && tag !== DELETE_V) throw new Error(`unknown log item ${String(tag)}`);
+    const versioned = tag === SET_V || tag === DELETE_V;
     // The mutation and its key view (and its value's, below).
     budget.take(2 * fixedObjects);
     const part = body.readUInt16LE(at);
@@ -234,18 +248,30 @@ export function decodeBody(body: Buffer, budget?: ObjectBudget): Mutation[] {
     at += keyLen;
     // Every length is checked against the body: a body from a peer has no checksum.
     if (at > body.length) throw new Error("log item runs past its record");
-    if (tag === DELETE) {
-      out.push({ op: "delete", part, dict, gen, key });
+    let ver = 0;
+    if (versioned) {
+      ver = body.readDoubleLE(at);
+      at += 8;
+      if (!isVersion(ver)) throw new Error("log item has a bad version");
+    }
+    if (tag === DELETE || tag === DELETE_V) {
+      out.push({ op: "delete", part, dict, gen, key, ver });
       continue;
     }
     budget.take(fixedObjects);
     const deadline = body.readDoubleLE(at);
+    let ttl = 0;
+    if (versioned) {
+      ttl = body.readDoubleLE(at + 8);
+      at += 8;
+      if (!(ttl >= 0)) throw new Error("log item has a bad TTL");
+    }
     const valueLen = body.readUInt32LE(at + 8);
     at += 12;
     const value = body.subarray(at, at + valueLen);
     at += valueLen;
     if (at > body.length) throw new Error("log item runs past its record");
-    out.push({ op: "set", part, dict, gen, key, value, deadline });
+    out.push({ op: "set", part, dict, gen, key, value, deadline, ver, ttl });
   }
   return out;
 }

@@ -1,10 +1,19 @@
 /** What a shard writes to storage and sends its replicas: one change each. */
 
-/** `gen` is the dict's generation in that partition: `clear` starts a new one. */
+/**
+ * `gen` is the dict's generation in that partition: `clear` starts a new one.
+ *
+ * `ver` is the partition's version sequence: a `set` carries the version it gave its entry
+ * (a fresh one per write; a read that only moves the deadline keeps it), a `delete` or
+ * `clear` the highest version the partition had given by then. Storage and replicas keep the
+ * highest they saw, so versions never go back, not after a delete, a restart or a failover.
+ * 0 is what records written before versions existed read as. `ttl` is the entry's own idle
+ * TTL in ms (0: the dict default).
+ */
 export type Mutation =
-  | { op: "set"; part: number; dict: string; gen: number; key: Uint8Array; value: Uint8Array; deadline: number }
-  | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array }
-  | { op: "clear"; part: number; dict: string; gen: number }
+  | { op: "set"; part: number; dict: string; gen: number; key: Uint8Array; value: Uint8Array; deadline: number; ver: number; ttl: number }
+  | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array; ver: number }
+  | { op: "clear"; part: number; dict: string; gen: number; ver?: number }
   | { op: "addDict"; dict: string }
   | { op: "dropDict"; dict: string }
   /**
@@ -14,5 +23,5 @@ export type Mutation =
    */
   | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
 
-/** What travels from a primary to its replicas: its mutations, and a snapshot's reset. */
-export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number };
+/** What travels from a primary to its replicas: its mutations, and a snapshot's reset (with the partition's highest version). */
+export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number; ver?: number };

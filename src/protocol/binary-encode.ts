@@ -39,7 +39,8 @@ function binarySize(f: AnyFrame): number {
     }
     case "updateParts": {
       const d = dictBytes(f.dict);
-      if (!isNum(f.op) || d < 0 || !isNum(f.epoch) || !Array.isArray(f.parts)) return -1;
+      // One with a TTL is rare: it travels as msgpack rather than widen the common form.
+      if (!isNum(f.op) || d < 0 || !isNum(f.epoch) || !Array.isArray(f.parts) || f.ttl !== undefined) return -1;
       let n = 1 + 8 + 8 + 8 + 1 + d + 4;
       for (const g of f.parts as unknown[]) {
         if (typeof g !== "object" || g === null) return -1;

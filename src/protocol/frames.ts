@@ -15,6 +15,15 @@ const DictId = Type.String({ minLength: 4, maxLength: 64 });
 const Partition = Type.Integer({ minimum: 0, maximum: 65535 });
 /** Epochs count up by one per change: one past the exact integers of a double is no epoch of ours. */
 const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** An entry's version: the partition's write sequence (0: written before versions). */
+const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** An entry's own idle TTL in ms (0: the dict's), at most ten years. */
+export const MAX_TTL_MS = 10 * 365 * 24 * 3_600_000;
+const TtlField = Type.Integer({ minimum: 0, maximum: MAX_TTL_MS });
+/** A TTL a client asks for: at least 1 ms. */
+const Ttl = Type.Integer({ minimum: 1, maximum: MAX_TTL_MS });
+/** The longest a shard parks an `awaitChange` before answering "no change yet". */
+export const MAX_AWAIT_MS = 30_000;
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
 const EnvName = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" });
 
@@ -109,9 +118,9 @@ export const ShardDictRemoved = request("shard.dictRemoved", { id: DictId });
 const DictIdField = Type.String({ minLength: 4, maxLength: 64 });
 /** One replicated change of a partition (what a primary's storage also gets). */
 export const MutationSchema = Type.Union([
-  Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number() }),
-  Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes }),
-  Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }) }),
+  Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number(), ver: Version, ttl: TtlField }),
+  Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, ver: Version }),
+  Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), ver: Type.Optional(Version) }),
   Type.Object({
     op: Type.Literal("dedup"),
     id: Type.String({ maxLength: 200 }),
@@ -122,7 +131,7 @@ export const MutationSchema = Type.Union([
     part: Type.Optional(Partition),
   }),
   /** First of a snapshot: the replica empties the partition before what follows. */
-  Type.Object({ op: Type.Literal("reset"), part: Partition }),
+  Type.Object({ op: Type.Literal("reset"), part: Partition, ver: Type.Optional(Version) }),
 ]);
 export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -148,7 +157,33 @@ export const Update = request("update", {
   epoch: Epoch,
   keys: Type.Array(Bytes),
   values: Type.Array(Bytes),
+  /** The entries' own idle TTL; absent keeps each entry's. */
+  ttl: Type.Optional(Ttl),
 });
+/** An entry with its version and expiry (a read). */
+export const GetEntry = request("getEntry", KeyOp);
+/**
+ * A write that answers the new version, or null when its condition failed: `ifVersion` a
+ * version (write only if the key is at it), null (only if absent), absent (no condition).
+ */
+export const PutEntry = request("putEntry", {
+  ...KeyOp,
+  value: Bytes,
+  ifAbsent: Type.Boolean(),
+  ifVersion: Type.Optional(Type.Union([Version, Type.Null()])),
+  ttl: Type.Optional(Ttl),
+});
+/** Delete only if the key is at `ifVersion` (null: never, there is nothing to delete when absent). */
+export const DelEntry = request("delEntry", { ...KeyOp, ifVersion: Type.Union([Version, Type.Null()]) });
+/** Add `delta` (an encoded number or bigint) to the counter at the key; answers the new value, encoded. */
+export const Incr = request("incr", { ...KeyOp, delta: Bytes });
+/** Move an entry's deadline as a read does, without reading it (only at `ifVersion`, if given). */
+export const Touch = request("touch", { ...KeyOp, ifVersion: Type.Optional(Version) });
+/**
+ * Answer once the key is no longer at version `ver` (null: no longer absent), true, or after
+ * `timeoutMs`, false. Moves no deadline: a waiter must not keep a lock alive.
+ */
+export const AwaitChange = request("awaitChange", { ...KeyOp, ver: Type.Union([Version, Type.Null()]), timeoutMs: Type.Integer({ minimum: 0, maximum: MAX_AWAIT_MS }) });
 /**
  * A bulk update of several partitions of one shard in one request (what `Dict.update`
  * sends). Each partition's entries land together or not at all, and at most once per
@@ -163,6 +198,8 @@ export const UpdateParts = request("updateParts", {
     Type.Object({ part: Partition, keys: Type.Array(Bytes), values: Type.Array(Bytes) }, { additionalProperties: false }),
     { minItems: 1, maxItems: 65536 },
   ),
+  /** The entries' own idle TTL; absent keeps each entry's. */
+  ttl: Type.Optional(Ttl),
 });
 export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
 export const Len = request("len", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
@@ -232,6 +269,12 @@ export const FrameSchemas = {
   clear: Clear,
   len: Len,
   scan: Scan,
+  getEntry: GetEntry,
+  putEntry: PutEntry,
+  delEntry: DelEntry,
+  incr: Incr,
+  touch: Touch,
+  awaitChange: AwaitChange,
   ok: Ok,
   err: Err,
 } as const;
@@ -251,4 +294,21 @@ export type Outgoing<T extends RequestType = RequestType> = T extends RequestTyp
   : never;
 
 /** The requests a shard serves from clients. */
-export const DataOps = new Set<RequestType>(["get", "contains", "pop", "del", "put", "update", "updateParts", "clear", "len", "scan"]);
+export const DataOps = new Set<RequestType>([
+  "get",
+  "contains",
+  "pop",
+  "del",
+  "put",
+  "update",
+  "updateParts",
+  "clear",
+  "len",
+  "scan",
+  "getEntry",
+  "putEntry",
+  "delEntry",
+  "incr",
+  "touch",
+  "awaitChange",
+]);

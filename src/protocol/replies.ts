@@ -81,6 +81,7 @@ export type ScanPageReply = Static<typeof ScanPageSchema>;
 
 const Bytes = Type.Union([Type.Uint8Array(), Type.Null(), Type.Undefined()]);
 const Nothing = Type.Union([Type.Undefined(), Type.Null()]);
+const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
 /** The reply schema of each request a client sends. */
 export const ReplySchemas = {
@@ -105,6 +106,12 @@ export const ReplySchemas = {
   clear: Nothing,
   len: Type.Integer({ minimum: 0 }),
   scan: ScanPageSchema,
+  getEntry: Type.Union([Type.Null(), Type.Object({ v: Type.Uint8Array(), ver: Version, exp: Type.Number() })]),
+  putEntry: Type.Object({ ok: Type.Boolean(), ver: Type.Union([Version, Type.Null()]) }),
+  delEntry: Type.Boolean(),
+  incr: Type.Uint8Array(),
+  touch: Type.Boolean(),
+  awaitChange: Type.Boolean(),
 } satisfies Record<string, TSchema>;
 
 export type ReplyType = keyof typeof ReplySchemas;

@@ -38,6 +38,12 @@ const POLICIES: Partial<Record<RequestFrame["type"], RequestPolicy>> = {
   update: "once",
   updateParts: "once",
   clear: "idempotent",
+  getEntry: "read",
+  putEntry: "once",
+  delEntry: "once",
+  incr: "once",
+  touch: "read",
+  awaitChange: "read",
 };
 
 /** The policy of a request a client sends. */

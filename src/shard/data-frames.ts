@@ -5,7 +5,9 @@
  */
 import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
 
-export type DataFrame = FrameOf<"get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan">;
+export type DataFrame = FrameOf<
+  "get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan" | "getEntry" | "putEntry" | "delEntry" | "incr" | "touch" | "awaitChange"
+>;
 
 /** The partitions a request touches. */
 export function partsOf(frame: DataFrame): readonly number[] {
@@ -14,7 +16,7 @@ export function partsOf(frame: DataFrame): readonly number[] {
   return frame.parts;
 }
 
-type OnceFrame = FrameOf<"put" | "pop" | "del" | "update">;
+type OnceFrame = FrameOf<"put" | "pop" | "del" | "update" | "putEntry" | "delEntry" | "incr">;
 
 /** Room a mutation's record may take beyond its key and value (framing, its retry answer). */
 const RECORD_OVERHEAD = 192;
@@ -27,9 +29,15 @@ export function writeBytes(frame: DataFrame): number {
   const dict = frame.dict.length;
   switch (frame.type) {
     case "put":
+    case "putEntry":
       return frame.key.byteLength + frame.value.byteLength + dict + RECORD_OVERHEAD;
+    case "incr":
+      // The new value and its answer; a sum is at most a byte longer than its longer term
+      // (the stored one's size is added by the caller, who can see it).
+      return frame.key.byteLength + 2 * (frame.delta.byteLength + 16) + dict + RECORD_OVERHEAD;
     case "pop":
     case "del":
+    case "delEntry":
       return frame.key.byteLength + dict + RECORD_OVERHEAD;
     case "update": {
       let n = RECORD_OVERHEAD;
@@ -53,7 +61,18 @@ export function writeBytes(frame: DataFrame): number {
 
 /** Writes: run once per request id. */
 export function isOnce(frame: DataFrame): frame is OnceFrame {
-  return frame.type === "pop" || frame.type === "del" || frame.type === "put" || frame.type === "update";
+  switch (frame.type) {
+    case "pop":
+    case "del":
+    case "put":
+    case "update":
+    case "putEntry":
+    case "delEntry":
+    case "incr":
+      return true;
+    default:
+      return false;
+  }
 }
 
 export function isDataFrame(frame: RequestFrame): frame is DataFrame {

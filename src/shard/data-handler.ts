@@ -19,6 +19,8 @@ import { isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
 export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites } from "./pending-writes.js";
+import { applyEntryOp } from "./entry-ops.js";
+import { KeyWaiters } from "./key-waiters.js";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -57,8 +59,12 @@ const HANDOFF_HOLD_MS = 2_000;
 export class DataHandler {
   /** Writes not yet acknowledged, per partition: later requests on their keys wait. */
   private readonly pending = new PendingWrites();
+  /** Requests waiting for a key to change (`awaitChange`). */
+  readonly waiters: KeyWaiters;
 
-  constructor(private readonly ctx: DataHandlerContext) {}
+  constructor(private readonly ctx: DataHandlerContext) {
+    this.waiters = new KeyWaiters(ctx.clock);
+  }
 
   /**
    * Run `fn` once no earlier write to the same keys (or, for partition-wide requests, to the
@@ -111,6 +117,8 @@ export class DataHandler {
     switch (frame.type) {
       case "len":
       case "scan":
+      // A wait is no write: later writes to its key must not wait for it (they end it).
+      case "awaitChange":
         return;
       case "clear":
         for (const part of frame.parts) pending.add(part, frame.dict, undefined, result);
@@ -147,8 +155,8 @@ export class DataHandler {
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
     let bytes = writeBytes(frame);
     if (bytes === 0) return this.admitted(frame, clientId);
-    // A pop's stored answer holds the value it removes.
-    if (frame.type === "pop") bytes += this.ctx.host.existing(frame.part)?.valueBytes(frame.dict, keyString(frame.key)) ?? 0;
+    // A pop's stored answer holds the value it removes; a counter's new value is about its old one's size.
+    if (frame.type === "pop" || frame.type === "incr") bytes += this.ctx.host.existing(frame.part)?.valueBytes(frame.dict, keyString(frame.key)) ?? 0;
     const waiting = this.ctx.reserve(bytes);
     return waiting ? waiting.then(() => this.withReserved(frame, clientId, bytes)) : this.withReserved(frame, clientId, bytes);
   }
@@ -251,7 +259,7 @@ export class DataHandler {
       n += ks.length;
       const run = (answer?: (r: unknown) => void) => {
         const store = this.ctx.host.store(part);
-        store.update(frame.dict, ks, values, now, keys);
+        store.update(frame.dict, ks, values, now, keys, frame.ttl);
         return this.done(store, ks.length, answer);
       };
       const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, run);
@@ -344,7 +352,7 @@ export class DataHandler {
         // Validate everything before touching the store: all entries land or none do.
         const ks = this.updateKeys(frame.dict, frame.part, frame.keys, frame.values);
         const store = host.store(frame.part);
-        store.update(frame.dict, ks, frame.values, now, frame.keys);
+        store.update(frame.dict, ks, frame.values, now, frame.keys, frame.ttl);
         return this.done(store, ks.length, answer);
       }
       case "clear": {
@@ -372,6 +380,13 @@ export class DataHandler {
       case "scan": {
         const after = frame.after === null ? null : keyString(frame.after);
         return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
+      }
+      case "awaitChange":
+        return this.waiters.wait(host.store(frame.part), frame.dict, this.key(frame.key, frame.dict, frame.part), frame.ver, frame.timeoutMs);
+      default: {
+        const store = host.store(frame.part);
+        const k = this.key(frame.key, frame.dict, frame.part);
+        return this.done(store, applyEntryOp(frame, store, k, now, (key, value) => this.checkEntry(key, value)), answer);
       }
     }
   }

@@ -75,10 +75,11 @@ export class PartitionHost {
       const sep = id.indexOf(":");
       this.store(Number(id.slice(0, sep))).setGeneration(id.slice(sep + 1), gen);
     }
+    for (const [part, ver] of state.versions) this.store(part).restoreVersion(ver);
     let n = 0;
     for (const e of state.entries) {
       const gen = state.generations.get(generationKey(e.part, e.dict)) ?? 0;
-      this.store(e.part).load(e.dict, gen, e.key, e.value, e.deadline);
+      this.store(e.part).load(e.dict, gen, e.key, e.value, e.deadline, e.ver, e.ttl);
       n++;
     }
     return n;

@@ -10,12 +10,15 @@
  * stops serving and exits for its supervisor to restart it from disk).
  *
  * Layout, in one environment per node:
- * - `entries`: `dict ␀ part(u16) gen(u32) keyBytes` → `flags(u8) deadline(f64) [keyLen(u32) key] value`.
+ * - `entries`: `dict ␀ part(u16) gen(u32) keyBytes` → `flags(u8) deadline(f64) [ver(f64) ttl(f64)] [keyLen(u32) key] value`
+ *   (version and TTL with flag 2; records without it are from before versions: 0 and 0).
  *   Keys too long for LMDB (1978 bytes) are stored under `0xff sha256(key)` with the full key
  *   in the record. Ordering by dict, then partition, then generation makes `clear` (drop
  *   older generations) and dict deletion (drop the dict prefix) plain range deletions.
  * - `meta` (msgpack values): `gen ␀ dict ␀ part` → current generation; `dict ␀ id` → 1 for
- *   dicts this node knows; `dropped ␀ id` → 1 until a deleted dict's entries are purged.
+ *   dicts this node knows; `dropped ␀ id` → 1 until a deleted dict's entries are purged;
+ *   `ver ␀ part` → the partition's highest version at its last delete or clear (the entries
+ *   hold the others), so versions never go back once the entry that had the highest is gone.
  */
 import { createHash } from "node:crypto";
 import type { Database, RootDatabase } from "lmdb";
@@ -27,6 +30,7 @@ import { generationKey, type Mutation, type RecoveredState, type StorageEngine, 
 const MAX_INLINE_KEY = 1900;
 const HASHED = 0xff;
 const FLAG_FULL_KEY = 1;
+const FLAG_VERSIONED = 2;
 /** Entries removed per background transaction: small enough to keep the loop responsive. */
 const PURGE_BATCH = 2000;
 
@@ -55,15 +59,17 @@ function rangeOf(dict: string, part: number, gen: number): Buffer {
   return out;
 }
 
-function encodeRecord(deadline: number, value: Uint8Array, key: Uint8Array): Buffer {
+function encodeRecord(deadline: number, value: Uint8Array, key: Uint8Array, ver: number, ttl: number): Buffer {
   const full = key.byteLength > MAX_INLINE_KEY;
-  const head = full ? 13 + key.byteLength : 9;
+  const head = full ? 29 + key.byteLength : 25;
   const out = Buffer.allocUnsafe(head + value.byteLength);
-  out[0] = full ? FLAG_FULL_KEY : 0;
+  out[0] = (full ? FLAG_FULL_KEY : 0) | FLAG_VERSIONED;
   out.writeDoubleBE(deadline, 1);
+  out.writeDoubleBE(ver, 9);
+  out.writeDoubleBE(ttl, 17);
   if (full) {
-    out.writeUInt32BE(key.byteLength, 9);
-    out.set(key, 13);
+    out.writeUInt32BE(key.byteLength, 25);
+    out.set(key, 29);
   }
   out.set(value, head);
   return out;
@@ -74,12 +80,17 @@ function decodeEntry(k: Buffer, rec: Buffer): StoredEntry {
   const dict = k.toString("latin1", 0, sep);
   const part = k.readUInt16BE(sep + 1);
   const gen = k.readUInt32BE(sep + 3);
+  const flags = rec[0] as number;
   const deadline = rec.readDoubleBE(1);
-  if (rec[0] === FLAG_FULL_KEY) {
-    const len = rec.readUInt32BE(9);
-    return { dict, part, gen, deadline, key: rec.subarray(13, 13 + len), value: rec.subarray(13 + len) };
+  const versioned = (flags & FLAG_VERSIONED) !== 0;
+  const ver = versioned ? rec.readDoubleBE(9) : 0;
+  const ttl = versioned ? rec.readDoubleBE(17) : 0;
+  const at = versioned ? 25 : 9;
+  if ((flags & FLAG_FULL_KEY) !== 0) {
+    const len = rec.readUInt32BE(at);
+    return { dict, part, gen, deadline, ver, ttl, key: rec.subarray(at + 4, at + 4 + len), value: rec.subarray(at + 4 + len) };
   }
-  return { dict, part, gen, deadline, key: k.subarray(sep + 7), value: rec.subarray(9) };
+  return { dict, part, gen, deadline, ver, ttl, key: k.subarray(sep + 7), value: rec.subarray(at) };
 }
 
 type PurgeJob = { start: Buffer; end: Buffer; after?: () => Promise<unknown> };
@@ -223,12 +234,14 @@ export class LmdbEngine implements StorageEngine {
       for (const m of batch) {
         switch (m.op) {
           case "set":
-            this.entries.put(entryKey(m.dict, m.part, m.gen, m.key), encodeRecord(m.deadline, m.value, m.key));
+            this.entries.put(entryKey(m.dict, m.part, m.gen, m.key), encodeRecord(m.deadline, m.value, m.key, m.ver, m.ttl));
             break;
           case "delete":
             this.entries.remove(entryKey(m.dict, m.part, m.gen, m.key));
+            this.keepVersion(m.part, m.ver);
             break;
           case "clear":
+            this.keepVersion(m.part, m.ver);
             this.meta.put(`gen\u0000${m.dict}\u0000${m.part}`, m.gen);
             after.push({ start: rangeOf(m.dict, m.part, 0), end: rangeOf(m.dict, m.part, m.gen) });
             break;
@@ -250,6 +263,14 @@ export class LmdbEngine implements StorageEngine {
     });
     // Only once the new generation / drop marker is durable may old data be removed.
     for (const job of after) this.schedule(job);
+  }
+
+  /** Inside a write transaction: keep a partition's highest version (it only grows). */
+  private keepVersion(part: number, ver: number | undefined): void {
+    if (ver === undefined || ver === 0) return;
+    const key = `ver\u0000${part}`;
+    const had = this.meta.get(key) as number | undefined;
+    if (had === undefined || ver > had) this.meta.put(key, ver);
   }
 
   private dropJob(dict: string): PurgeJob {
@@ -333,9 +354,11 @@ export class LmdbEngine implements StorageEngine {
     const generations = new Map<string, number>();
     const dropped = new Set<string>();
     const dicts: string[] = [];
+    const versions = new Map<number, number>();
     for (const { key, value } of this.meta.getRange({})) {
       const [kind, a, b] = key.split("\u0000");
       if (kind === "gen" && a !== undefined && b !== undefined) generations.set(generationKey(Number(b), a), value as number);
+      else if (kind === "ver" && a !== undefined) versions.set(Number(a), value as number);
       else if (kind === "dict" && a !== undefined) dicts.push(a);
       else if (kind === "dropped" && a !== undefined) dropped.add(a);
     }
@@ -359,7 +382,8 @@ export class LmdbEngine implements StorageEngine {
         }
       }
     }
-    return { entries: live(), generations, dicts, dedup };
+    // The entries carry their own versions: the store keeps the highest of both.
+    return { entries: live(), generations, versions, dicts, dedup };
   }
 
   async idle(): Promise<void> {

@@ -12,6 +12,12 @@ interface PartDict {
 export class Replay {
   private readonly slots = new Map<string, PartDict>();
   private readonly dicts = new Set<string>();
+  private readonly versions = new Map<number, number>();
+
+  /** Keep the highest version a partition's records carry, whatever happened to them since. */
+  private saw(part: number, ver: number | undefined): void {
+    if (ver !== undefined && ver > (this.versions.get(part) ?? 0)) this.versions.set(part, ver);
+  }
   private readonly dedup = new Map<string, { id: string; at: number; answer: unknown; part?: number }>();
 
   private slot(part: number, dict: string): PartDict {
@@ -24,6 +30,7 @@ export class Replay {
   apply(m: Mutation): void {
     switch (m.op) {
       case "set": {
+        this.saw(m.part, m.ver);
         const s = this.slot(m.part, m.dict);
         if (m.gen < s.gen) return;
         if (m.gen > s.gen) {
@@ -31,15 +38,17 @@ export class Replay {
           s.entries.clear();
         }
         const key = Buffer.from(m.key);
-        s.entries.set(key.toString("latin1"), { part: m.part, dict: m.dict, gen: m.gen, key, value: Buffer.from(m.value), deadline: m.deadline });
+        s.entries.set(key.toString("latin1"), { part: m.part, dict: m.dict, gen: m.gen, key, value: Buffer.from(m.value), deadline: m.deadline, ver: m.ver, ttl: m.ttl });
         return;
       }
       case "delete": {
+        this.saw(m.part, m.ver);
         const s = this.slots.get(generationKey(m.part, m.dict));
         if (s && s.gen === m.gen) s.entries.delete(Buffer.from(m.key).toString("latin1"));
         return;
       }
       case "clear": {
+        this.saw(m.part, m.ver);
         const s = this.slot(m.part, m.dict);
         if (m.gen > s.gen) {
           s.gen = m.gen;
@@ -73,6 +82,7 @@ export class Replay {
     return {
       entries: entries(),
       generations: new Map(slots.map((s) => [generationKey(s.part, s.dict), s.gen])),
+      versions: this.versions,
       dicts: [...this.dicts],
       dedup: [...this.dedup.values()].sort((a, b) => a.at - b.at),
     };

@@ -15,11 +15,13 @@ type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
 export interface ChunkSource {
   slots(): Iterable<DictSlot>;
   deadlineOf(e: Entry): number;
+  /** The highest version the partition has given. */
+  version(): number;
 }
 
-/** A learner's copy: a reset, then the live entries (with their deadlines in memory). */
+/** A learner's copy: a reset (with the partition's highest version), then the live entries (with their deadlines in memory). */
 export function* copyChunks(part: number, src: ChunkSource, chunk: number, now: () => number, maxBytes: number): Generator<ReplMutation[], void, undefined> {
-  const reset: ReplMutation = { op: "reset", part };
+  const reset: ReplMutation = { op: "reset", part, ver: src.version() };
   let first = true;
   for (const c of entryChunks(part, src, false, chunk, now, maxBytes)) {
     yield first ? [reset, ...c] : c;
@@ -28,20 +30,24 @@ export function* copyChunks(part: number, src: ChunkSource, chunk: number, now: 
   if (first) yield [reset];
 }
 
-/** The live entries (and, with `generations`, each dict's generation) in chunks of at most `chunk` entries or `maxBytes`. */
+/**
+ * The live entries in chunks of at most `chunk` entries or `maxBytes`; with `generations`,
+ * each dict's generation first (as a `clear`, which also carries the partition's highest
+ * version, so a snapshot keeps it after the entries that had it are gone).
+ */
 export function* entryChunks(part: number, src: ChunkSource, generations: boolean, chunk: number, now: () => number, maxBytes: number): Generator<EntryMutation[], void, undefined> {
   let out: EntryMutation[] = [];
   let bytes = 0;
   for (const s of src.slots()) {
     const map = s.entries;
-    if (generations && s.gen > 0) out.push({ op: "clear", part, dict: s.dict, gen: s.gen });
+    if (generations) out.push({ op: "clear", part, dict: s.dict, gen: s.gen, ver: src.version() });
     for (const e of map.values()) {
       // A clear during the copy replaced the map: what follows it travels live.
       if (s.entries !== map) break;
       const deadline = src.deadlineOf(e);
       if (deadline <= now()) continue;
       // The deadline in memory: at or after the stored one, and no more than the slack later.
-      out.push({ op: "set", part, dict: s.dict, gen: s.gen, key: latin1Bytes(e.k), value: latin1Bytes(e.value), deadline });
+      out.push({ op: "set", part, dict: s.dict, gen: s.gen, key: latin1Bytes(e.k), value: latin1Bytes(e.value), deadline, ver: e.ver, ttl: e.ttl });
       bytes += e.k.length + e.value.length;
       if (out.length >= chunk || bytes >= maxBytes) {
         yield out;

@@ -15,6 +15,8 @@ export interface DictSlot {
  */
 export class Entry {
   heapIndex = -1;
+  /** Its own idle TTL in ms; 0: the dict's. Kept by a plain overwrite. */
+  ttl = 0;
   constructor(
     /** Canonical key bytes as a latin1 string. */
     readonly k: string,
@@ -27,6 +29,8 @@ export class Entry {
      * ahead of storage. A small integer (unboxed) for any realistic TTL.
      */
     public bucket: number,
+    /** The version its last write gave it (the partition's sequence then). */
+    public ver: number,
   ) {}
 }
 

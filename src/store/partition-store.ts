@@ -1,135 +1,61 @@
 /**
- * One partition's entries and their expiry: the state a partition actor owns.
- *
- * Plain data on purpose (see docs/architecture.md): a `Map` per dict keyed by the canonical
- * key bytes (as a latin1 string, which compares and hashes like the bytes), and one min-heap
- * of deadlines with lazy deletion. Every read checks the deadline itself, so correctness
- * never depends on when the sweep runs; the sweep only reclaims memory.
+ * One partition's entries and their expiry: the state a partition actor owns, and the
+ * operations on it (the core, versions included, is in entry-table.ts).
  */
-import { ExpiryQueue } from "./expiry-queue.js";
 import { ScanSessions } from "./scan-sessions.js";
-import { Entry, persistSlackMs, type DictSlot } from "./partition-entry.js";
+import { EntryTable, type EntryTableOptions } from "./entry-table.js";
+import type { Entry } from "./partition-entry.js";
 import { copyChunks, entryChunks, type ChunkSource } from "./partition-chunks.js";
 import { ScanPage } from "../encoding/scan-page.js";
 import { latin1Bytes, latin1String } from "../encoding/latin1-bytes.js";
-import type { Mutation, ReplMutation, StorageEngine } from "./storage-engine.js";
+import type { Mutation, ReplMutation } from "./storage-engine.js";
 
-export interface PartitionStoreOptions {
-  part: number;
-  ttlMs: number;
-  engine: StorageEngine;
-  /** Record mutations even for a non-durable engine (they are also replicated). */
-  record?: boolean;
-}
+export type PartitionStoreOptions = EntryTableOptions;
 
 const NONE: Mutation[] = [];
 
 /** Canonical key bytes → the string used as the map key. */
 export const keyString = latin1String;
 
-export class PartitionStore {
-  readonly part: number;
-  private readonly ttlMs: number;
-  private readonly slackMs: number;
-  private readonly engine: StorageEngine;
-  /** Maps replaced by `clear` whose entries still sit in the heap, reclaimed in batches. */
-  private orphans: Iterator<Entry>[] = [];
-  private readonly dicts = new Map<string, DictSlot>();
-  private readonly queue = new ExpiryQueue<Entry>();
+/** What {@link PartitionStore.read} and {@link PartitionStore.peek} see of an entry. */
+export interface EntryView {
+  /** The value's bytes as a latin1 string. */
+  value: string;
+  ver: number;
+  /** When it expires unless read or written before (ms since the epoch). */
+  deadline: number;
+}
+
+export class PartitionStore extends EntryTable {
   private readonly sessions: ScanSessions;
   /** Its slots and deadlines, for reading it back in chunks (partition-chunks.ts). */
-  private readonly chunks: ChunkSource = { slots: () => this.dicts.values(), deadlineOf: (e) => this.queue.deadlineOf(e) };
-  private pending: Mutation[] = [];
-  /** Whether mutations are recorded, for storage and replicas. */
-  private readonly recording: boolean;
+  private readonly chunks: ChunkSource = { slots: () => this.dicts.values(), deadlineOf: (e) => this.queue.deadlineOf(e), version: () => this.seq };
 
   constructor(opts: PartitionStoreOptions) {
-    this.part = opts.part;
-    this.ttlMs = opts.ttlMs;
-    this.slackMs = persistSlackMs(opts.ttlMs);
-    this.engine = opts.engine;
-    this.recording = opts.record ?? opts.engine.durable;
+    super(opts);
     this.sessions = new ScanSessions(opts.part);
   }
 
-  private slot(dict: string): DictSlot {
-    let s = this.dicts.get(dict);
-    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map() }));
-    return s;
-  }
-
-  /** The live entry for a key, removing it first if its deadline has passed. */
-  private live(dict: string, k: string, now: number): Entry | undefined {
-    const s = this.dicts.get(dict);
-    const e = s?.entries.get(k);
-    if (e === undefined) return undefined;
-    if (this.queue.deadlineOf(e) <= now) {
-      this.remove(e);
-      return undefined;
-    }
-    return e;
-  }
-
-  private remove(e: Entry): void {
-    e.slot.entries.delete(e.k);
-    this.queue.remove(e);
-    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: latin1Bytes(e.k) });
-  }
-
-  /** A read: the deadline moves in memory, and on disk only once it has moved by the slack. */
-  private touch(e: Entry, now: number): void {
-    const deadline = now + this.ttlMs;
-    this.queue.setDeadline(e, deadline);
-    // Short of disk space, the moved deadline stays in memory until there is room again.
-    if (this.recording && Math.floor(deadline / this.slackMs) > e.bucket && !this.engine.tight) this.persist(e, deadline, latin1Bytes(e.k), latin1Bytes(e.value));
-  }
-
-  /** Record an entry's value and deadline for storage and replicas. */
-  private persist(e: Entry, deadline: number, key: Uint8Array, value: Uint8Array): void {
-    e.bucket = Math.floor(deadline / this.slackMs);
-    this.pending.push({ op: "set", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key, value, deadline });
-  }
-
   /** `key` is `k` as bytes when the caller has them (saves converting back). */
-  private set(dict: string, k: string, value: Uint8Array, now: number, key?: Uint8Array): void {
-    this.setIn(this.slot(dict), k, value, now + this.ttlMs, key);
+  private set(dict: string, k: string, value: Uint8Array, now: number, key?: Uint8Array, ttl?: number): Entry {
+    return this.setIn(this.slot(dict), k, value, now, ttl, key);
   }
 
-  private setIn(s: DictSlot, k: string, value: Uint8Array, deadline: number, key: Uint8Array | undefined): void {
-    // A copy (as a string): the incoming bytes are a view into a whole received frame.
-    const stored = latin1String(value);
-    let e = s.entries.get(k);
-    if (e) {
-      e.value = stored;
-      this.queue.setDeadline(e, deadline);
-    } else {
-      e = new Entry(k, stored, s, 0);
-      s.entries.set(k, e);
-      this.queue.push(e, deadline);
-    }
-    // The frame's bytes go to the commit as they are: it is written out right away.
-    if (this.recording) this.persist(e, deadline, key ?? latin1Bytes(k), value);
-  }
-
-  /**
-   * Recovery: put back an entry read from storage. Its deadline is the stored one plus the
-   * slack reads may have moved it by without a write, so it never expires early.
-   */
-  load(dict: string, gen: number, key: Uint8Array, value: Uint8Array, storedDeadline: number): void {
+  /** Recovery: put back an entry read from storage. */
+  load(dict: string, gen: number, key: Uint8Array, value: Uint8Array, storedDeadline: number, ver = 0, ttl = 0): void {
     const s = this.slot(dict);
     s.gen = gen;
-    const k = keyString(key);
-    const deadline = storedDeadline + this.slackMs;
-    const e = new Entry(k, latin1String(value), s, Math.floor(storedDeadline / this.slackMs));
-    const old = s.entries.get(k);
-    if (old) this.queue.remove(old);
-    s.entries.set(k, e);
-    this.queue.push(e, deadline);
+    this.place(s, key, value, storedDeadline, ver, ttl);
   }
 
   /** Recovery: the generation a dict had reached here, even with no entries left. */
   setGeneration(dict: string, gen: number): void {
     this.slot(dict).gen = gen;
+  }
+
+  /** Recovery: the highest version the partition had given. */
+  restoreVersion(ver: number): void {
+    this.saw(ver);
   }
 
   get(dict: string, k: string, now: number): Uint8Array | undefined {
@@ -164,10 +90,39 @@ export class PartitionStore {
     return true;
   }
 
-  update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number, keys?: readonly Uint8Array[]): void {
+  /** `ttl`: the entries' own TTL (0: the dict's); undefined keeps each entry's. */
+  update(dict: string, ks: readonly string[], values: readonly Uint8Array[], now: number, keys?: readonly Uint8Array[], ttl?: number): void {
     const s = this.slot(dict);
-    const deadline = now + this.ttlMs;
-    for (let i = 0; i < ks.length; i++) this.setIn(s, ks[i] as string, values[i] as Uint8Array, deadline, keys?.[i]);
+    for (let i = 0; i < ks.length; i++) this.setIn(s, ks[i] as string, values[i] as Uint8Array, now, ttl, keys?.[i]);
+  }
+
+  // ---- versioned operations (conditional writes, counters, TTLs) ----------------------------
+
+  /** A live entry without moving its deadline (a condition, a counter's old value). */
+  peek(dict: string, k: string, now: number): EntryView | undefined {
+    const e = this.live(dict, k, now);
+    return e && { value: e.value, ver: e.ver, deadline: this.queue.deadlineOf(e) };
+  }
+
+  /** A read of an entry with its version (moves its deadline, as every read does). */
+  read(dict: string, k: string, now: number): EntryView | undefined {
+    const e = this.live(dict, k, now);
+    if (!e) return undefined;
+    this.touch(e, now);
+    return { value: e.value, ver: e.ver, deadline: this.queue.deadlineOf(e) };
+  }
+
+  /** Write an entry; returns its new version. `ttl` as in {@link update}. */
+  write(dict: string, k: string, value: Uint8Array, now: number, ttl?: number, key?: Uint8Array): number {
+    return this.set(dict, k, value, now, key, ttl).ver;
+  }
+
+  /** Move an entry's deadline as a read does, if it is live (and at version `ver`, if given). */
+  refresh(dict: string, k: string, now: number, ver?: number): boolean {
+    const e = this.live(dict, k, now);
+    if (!e || (ver !== undefined && e.ver !== ver)) return false;
+    this.touch(e, now);
+    return true;
   }
 
   pop(dict: string, k: string, now: number): Uint8Array | undefined {
@@ -192,11 +147,6 @@ export class PartitionStore {
   clear(dict: string): void {
     const s = this.dicts.get(dict);
     if (s) this.clearSlot(s);
-  }
-
-  private orphan(s: DictSlot): void {
-    if (s.entries.size > 0) this.orphans.push(s.entries.values());
-    s.entries = new Map();
   }
 
   /** Forget a deleted dict (storage is told once per node, not per partition). */
@@ -331,34 +281,24 @@ export class PartitionStore {
     for (const m of muts) {
       switch (m.op) {
         case "reset":
-          // A snapshot follows: forget everything this partition held.
+          // A snapshot follows: forget everything this partition held (its versions stay).
           for (const s of this.dicts.values()) this.clearSlot(s);
+          this.saw(m.ver);
           break;
         case "set": {
           const s = this.slot(m.dict);
-          const k = keyString(m.key);
-          const value = latin1String(m.value);
-          const deadline = m.deadline + this.slackMs;
-          const bucket = Math.floor(m.deadline / this.slackMs);
-          let e = s.entries.get(k);
-          if (e) {
-            e.value = value;
-            e.bucket = bucket;
-            this.queue.setDeadline(e, deadline);
-          } else {
-            e = new Entry(k, value, s, bucket);
-            s.entries.set(k, e);
-            this.queue.push(e, deadline);
-          }
-          this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value: m.value, deadline: m.deadline });
+          this.place(s, m.key, m.value, m.deadline, m.ver, m.ttl);
+          this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value: m.value, deadline: m.deadline, ver: m.ver, ttl: m.ttl });
           break;
         }
         case "delete": {
+          this.saw(m.ver);
           const e = this.dicts.get(m.dict)?.entries.get(keyString(m.key));
           if (e) this.remove(e);
           break;
         }
         case "clear":
+          this.saw(m.ver);
           this.clear(m.dict);
           break;
         case "dedup":
@@ -366,13 +306,6 @@ export class PartitionStore {
           break;
       }
     }
-  }
-
-  private clearSlot(s: DictSlot): void {
-    if (s.entries.size === 0) return;
-    this.orphan(s);
-    s.gen += 1;
-    if (this.recording) this.pending.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen });
   }
 
   /**

@@ -16,6 +16,10 @@ export interface StoredEntry {
   value: Uint8Array;
   /** The deadline as last persisted (reads move it in memory, and on disk only coarsely). */
   deadline: number;
+  /** Its version (0: written before versions). */
+  ver: number;
+  /** Its own idle TTL in ms (0: the dict's). */
+  ttl: number;
 }
 
 export interface RecoveredState {
@@ -23,6 +27,8 @@ export interface RecoveredState {
   entries: Iterable<StoredEntry>;
   /** Current generation per `part:dict` (absent means 0). */
   generations: Map<string, number>;
+  /** Per partition: the highest version it had given (absent means 0). */
+  versions: Map<number, number>;
   /** Dicts this node had been told exist. */
   dicts: string[];
   /** Stored answers of non-idempotent requests, oldest first. */
@@ -74,7 +80,7 @@ export class MemoryEngine implements StorageEngine {
     return undefined;
   }
   recover(): RecoveredState {
-    return { entries: [], generations: new Map(), dicts: [], dedup: [] };
+    return { entries: [], generations: new Map(), versions: new Map(), dicts: [], dedup: [] };
   }
   async idle(): Promise<void> {}
   expireDedup(): void {}

@@ -58,9 +58,9 @@ const frames: Frame[] = [
     pepoch: 3,
     muts: [
       { op: "reset", part: 5 },
-      { op: "set", part: 5, dict, gen: 2, key: b("\xa1k"), value: b("v".repeat(200)), deadline: 1_790_000_000_123.5 },
-      { op: "delete", part: 5, dict, gen: 2, key: b("\xa1j") },
-      { op: "set", part: 5, dict: "d-é✓-x", gen: 2 ** 40, key: b("\xa1k"), value: b(""), deadline: 0 },
+      { op: "set", part: 5, dict, gen: 2, key: b("\xa1k"), value: b("v".repeat(200)), deadline: 1_790_000_000_123.5, ver: 17, ttl: 2000 },
+      { op: "delete", part: 5, dict, gen: 2, key: b("\xa1j"), ver: 17 },
+      { op: "set", part: 5, dict: "d-é✓-x", gen: 2 ** 40, key: b("\xa1k"), value: b(""), deadline: 0, ver: 2 ** 40, ttl: 0 },
       { op: "clear", part: 5, dict, gen: 3 },
       { op: "dedup", id: "c1:9", at: 17, answer: { r: true }, memoryOnly: true, part: 5 },
       { op: "dedup", id: "c1:10", at: 18.5, answer: { r: b("old") }, part: 5 },

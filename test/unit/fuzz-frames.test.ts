@@ -25,10 +25,10 @@ const epoch = fc.nat(1000);
 // msgpackr writes -0 as the integer 0 (frames never relied on it): doubles without -0.
 const double = (c: fc.DoubleConstraints = {}) => fc.double(c).map((x) => x + 0);
 const mutation = fc.oneof(
-  fc.record({ op: fc.constant("set" as const), part, dict, gen: fc.nat(5), key: bytes, value: bytes, deadline: double({ noNaN: true, noDefaultInfinity: true }) }),
-  fc.record({ op: fc.constant("delete" as const), part, dict, gen: fc.nat(5), key: bytes }),
-  fc.record({ op: fc.constant("clear" as const), part, dict, gen: fc.nat(5) }),
-  fc.record({ op: fc.constant("reset" as const), part }),
+  fc.record({ op: fc.constant("set" as const), part, dict, gen: fc.nat(5), key: bytes, value: bytes, deadline: double({ noNaN: true, noDefaultInfinity: true }), ver: fc.maxSafeNat(), ttl: fc.nat() }),
+  fc.record({ op: fc.constant("delete" as const), part, dict, gen: fc.nat(5), key: bytes, ver: fc.maxSafeNat() }),
+  fc.record({ op: fc.constant("clear" as const), part, dict, gen: fc.nat(5), ver: fc.maxSafeNat() }),
+  fc.record({ op: fc.constant("reset" as const), part, ver: fc.maxSafeNat() }),
   fc.record({ op: fc.constant("dedup" as const), id: fc.string({ maxLength: 30 }), at: fc.nat(), answer: fc.record({ r: fc.oneof(fc.boolean(), fc.nat(), bytes) }), part }),
 );
 

@@ -19,8 +19,8 @@ const part = fc.nat(65535);
 const gen = fc.oneof(fc.nat(10), fc.constant(2 ** 40));
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   // (msgpackr writes -0 as 0: the packed layout never kept it.)
-  fc.record({ op: fc.constant("set" as const), part, dict, gen, key: bytes, value: bytes, deadline: fc.double({ noNaN: true }).map((x) => x + 0) }),
-  fc.record({ op: fc.constant("delete" as const), part, dict, gen, key: bytes }),
+  fc.record({ op: fc.constant("set" as const), part, dict, gen, key: bytes, value: bytes, deadline: fc.double({ noNaN: true }).map((x) => x + 0), ver: fc.maxSafeNat(), ttl: fc.nat() }),
+  fc.record({ op: fc.constant("delete" as const), part, dict, gen, key: bytes, ver: fc.maxSafeNat() }),
   fc.record({ op: fc.constant("clear" as const), part, dict, gen }),
   fc.record({ op: fc.constant("addDict" as const), dict }),
   fc.record({ op: fc.constant("dedup" as const), id: fc.string({ maxLength: 40 }), at: fc.nat(), answer: fc.oneof(fc.record({ r: fc.oneof(fc.boolean(), fc.nat(), bytes) }), fc.record({ code: fc.constant("KEY_ERROR"), message: fc.string() })), part }),

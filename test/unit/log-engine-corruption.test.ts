@@ -16,7 +16,7 @@ import { tempFolders } from "../helpers/temp-folders.js";
 const folder = tempFolders("shardict-corrupt-");
 
 const b = (s: string) => Uint8Array.from(Buffer.from(s));
-const set = (key: string, value: string): Mutation => ({ op: "set", part: 0, dict: "d", gen: 0, key: b(key), value: b(value), deadline: 1000 });
+const set = (key: string, value: string): Mutation => ({ op: "set", part: 0, dict: "d", gen: 0, key: b(key), value: b(value), deadline: 1000, ver: 1, ttl: 0 });
 const view = (state: RecoveredState) => [...state.entries].map((e) => `${Buffer.from(e.key).toString()}=${Buffer.from(e.value).toString()}`).sort();
 const engineIn = (dir: string) => new LogEngine(dir, { segmentBytes: 64 * 1024, log: () => {} });
 

@@ -22,6 +22,8 @@ const set = (part: number, dict: string, gen: number, key: string, value: string
   key: b(key),
   value: b(value),
   deadline,
+  ver: 1,
+  ttl: 0,
 });
 
 /** Entries as `part/dict/gen/key=value@deadline`, sorted. */
@@ -48,7 +50,7 @@ describe("LogEngine", () => {
     const dir = folder();
     const { engine } = reopen(dir);
     await engine.commit([{ op: "addDict", dict: "d1" }, { op: "addDict", dict: "d2" }, set(0, "d1", 0, "a", "1"), set(0, "d1", 0, "b", "2"), set(3, "d2", 0, "x", "9")]);
-    await engine.commit([{ op: "delete", part: 0, dict: "d1", gen: 0, key: b("b") }, set(0, "d1", 0, "a", "1b", 2000)]);
+    await engine.commit([{ op: "delete", part: 0, dict: "d1", gen: 0, key: b("b"), ver: 0 }, set(0, "d1", 0, "a", "1b", 2000)]);
     await engine.commit([set(5, "d1", 0, "old", "gone"), { op: "clear", part: 5, dict: "d1", gen: 1 }, set(5, "d1", 1, "new", "kept")]);
     // A late write of the older generation (a replica's reordering cannot do this, but replay must not revive it).
     await engine.commit([set(5, "d1", 0, "stale", "no")]);
@@ -110,7 +112,7 @@ describe("LogEngine", () => {
     const { engine } = reopen(dir);
     await engine.commit([{ op: "addDict", dict: "d" }]);
     for (let i = 0; i < 50; i++) await engine.commit([set(i % 4, "d", 0, `k${i}`, `v${i}`)]);
-    await engine.commit([{ op: "delete", part: 0, dict: "d", gen: 0, key: b("k0") }]);
+    await engine.commit([{ op: "delete", part: 0, dict: "d", gen: 0, key: b("k0"), ver: 0 }]);
     // The live state the shard would hand over, read in chunks; a write lands between chunks.
     const live = new Map<string, Mutation>();
     for (let i = 1; i < 50; i++) live.set(`k${i}`, set(i % 4, "d", 0, `k${i}`, `v${i}`));

@@ -31,16 +31,16 @@ function body(record: Buffer): Buffer {
 
 describe("log records", () => {
   const muts: Mutation[] = [
-    { op: "set", part: 65535, dict: "dict-é✓-id", gen: 4294967295, key: b("\xa3abc"), value: b("v".repeat(300)), deadline: 1_790_000_000_123.5 },
-    { op: "delete", part: 0, dict: "d1234", gen: 0, key: b("k") },
-    { op: "set", part: 7, dict: "d1234", gen: 2, key: new Uint8Array(0), value: new Uint8Array(0), deadline: 0 },
+    { op: "set", part: 65535, dict: "dict-é✓-id", gen: 4294967295, key: b("\xa3abc"), value: b("v".repeat(300)), deadline: 1_790_000_000_123.5, ver: 9_007_199_254_740_991, ttl: 1234 },
+    { op: "delete", part: 0, dict: "d1234", gen: 0, key: b("k"), ver: 77 },
+    { op: "set", part: 7, dict: "d1234", gen: 2, key: new Uint8Array(0), value: new Uint8Array(0), deadline: 0, ver: 0, ttl: 0 },
     { op: "clear", part: 3, dict: "d1234", gen: 9 },
     { op: "addDict", dict: "d1234" },
     { op: "dedup", id: "client:12", at: 5, answer: { r: true }, part: 3 },
     { op: "dedup", id: "client:13/7", at: 1_790_000_000_000, answer: { r: Buffer.from([1, 2, 3]) } },
     { op: "dedup", id: "c:1", at: 6, answer: { c: "KEY_ERROR", m: "key not found" }, memoryOnly: true, part: 0 },
     // Numbers the binary layout cannot hold travel as msgpack.
-    { op: "set", part: 1, dict: "d1234", gen: 2 ** 40, key: b("big"), value: b("x"), deadline: 1 },
+    { op: "set", part: 1, dict: "d1234", gen: 2 ** 40, key: b("big"), value: b("x"), deadline: 1, ver: 3, ttl: 5 },
   ];
 
   it("round-trips every kind of mutation, in order", () => {

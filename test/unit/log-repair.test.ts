@@ -24,7 +24,7 @@ const NODE = "n1";
 const NOW = new Date("2026-01-02T03:04:05.678Z");
 
 const b = (s: string) => Uint8Array.from(Buffer.from(s));
-const set = (key: string, value: string): Mutation => ({ op: "set", part: 0, dict: "d", gen: 0, key: b(key), value: b(value), deadline: 1000 });
+const set = (key: string, value: string): Mutation => ({ op: "set", part: 0, dict: "d", gen: 0, key: b(key), value: b(value), deadline: 1000, ver: 1, ttl: 0 });
 const engineIn = (dir: string) => new LogEngine(dir, { segmentBytes: 64 * 1024, log: () => {} });
 /** Every key is written once, so a record's keys are exactly what losing it loses. */
 const batch = (tag: string, n = 5) => Array.from({ length: n }, (_, j) => set(`${tag}-${j}`, `value of ${tag}-${j} `.repeat(2)));

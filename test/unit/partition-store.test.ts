@@ -603,7 +603,7 @@ describe("PartitionStore with a durable engine", () => {
       return Promise.resolve();
     }
     recover(): RecoveredState {
-      return { entries: [], generations: new Map(), dicts: [], dedup: [] };
+      return { entries: [], generations: new Map(), versions: new Map(), dicts: [], dedup: [] };
     }
     async idle(): Promise<void> {}
     expireDedup(): void {}
@@ -635,7 +635,8 @@ describe("PartitionStore with a durable engine", () => {
     await s.commit();
     s.expireDue(TTL);
     await s.commit();
-    expect(engine.batches[1]?.mutations).toEqual([{ op: "delete", dict: D, part: 7, gen: 0, key: expect.any(Uint8Array) }]);
+    // It carries the partition's highest version (the entry's), which a delete must not lose.
+    expect(engine.batches[1]?.mutations).toEqual([{ op: "delete", dict: D, part: 7, gen: 0, key: expect.any(Uint8Array), ver: 1 }]);
   });
 
   it("the memory engine never receives anything", () => {

@@ -28,7 +28,7 @@ function table(epoch: number, pepoch: number): PartitionTable {
 
 function frame(part: number, pepoch: number, value: string): FrameOf<"repl"> {
   const key = new Uint8Array([1]);
-  return { type: "repl", rid: 0, part, pepoch, muts: [{ op: "set", part, dict: "d", gen: 0, key, value: new TextEncoder().encode(value), deadline: 0 }] };
+  return { type: "repl", rid: 0, part, pepoch, muts: [{ op: "set", part, dict: "d", gen: 0, key, value: new TextEncoder().encode(value), deadline: 0, ver: 1, ttl: 0 }] };
 }
 
 function valueOf(f: FrameOf<"repl">): string {

@@ -1,0 +1,99 @@
+/**
+ * `Dict.lock`: a lease on an entry. Taken with a put only-if-absent and the lease's TTL as
+ * the entry's own; held while the SDK touches it at its version every third of the TTL;
+ * given back by a delete at that version, so a holder whose lease ran out (and was taken by
+ * someone else) can neither renew nor remove the new holder's. The fencing token is the
+ * version of the acquiring write, which grows with every write of the key.
+ */
+import { hostname } from "node:os";
+import { LockTimeoutError } from "../errors.js";
+import { MAX_AWAIT_MS } from "../protocol/frames.js";
+import { encodeKey, type DictKey } from "../protocol/keys.js";
+import { deleteAtVersion, keyRequest, writeEntry, type EntryHandle } from "./entry-requests.js";
+import { checkTtl, formatVersion } from "./versions.js";
+import { describeKey } from "./value-codec.js";
+
+export interface LockOptions {
+  /** How long the lock outlives its holder's last renewal. */
+  ttlMs: number;
+  /** How long to wait for the lock when it is held (default 0: try once). */
+  waitMs?: number;
+}
+
+/** A held lock. */
+export interface Lock extends AsyncDisposable {
+  /** Grows with every acquisition of this lock: give it to what the lock protects, to refuse a stale holder. */
+  readonly token: number;
+  /** Aborted when the lock is found lost (it expired and may have been taken by another). */
+  readonly signal: AbortSignal;
+  /** Give the lock back (once; later calls do nothing). */
+  release(): Promise<void>;
+}
+
+class HeldLock implements Lock {
+  readonly token: number;
+  readonly #lost = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #released: Promise<void> | undefined;
+
+  constructor(
+    private readonly h: EntryHandle,
+    private readonly key: DictKey,
+    private readonly version: number,
+    ttlMs: number,
+  ) {
+    this.token = version;
+    this.#timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  private async renew(): Promise<void> {
+    let held: boolean;
+    try {
+      held = await keyRequest(this.h, encodeKey(this.key), "touch", { ifVersion: this.version });
+    } catch {
+      return; // the next tick tries again; the lease is a third of the TTL ahead
+    }
+    if (held || this.#released) return;
+    this.stop();
+    this.#lost.abort(new LockTimeoutError(`lock ${describeKey(this.key)} in dict ${this.h.label} was lost: its lease ran out`, this.key, 0, null));
+  }
+
+  private stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  release(): Promise<void> {
+    this.#released ??= (async () => {
+      this.stop();
+      await deleteAtVersion(this.h, this.key, formatVersion(this.version));
+    })();
+    return this.#released;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+}
+
+export async function acquireLock(h: EntryHandle, key: DictKey, opts: LockOptions): Promise<Lock> {
+  const ttlMs = checkTtl(opts?.ttlMs);
+  const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
+  const holder = { host: hostname(), pid: process.pid, at: new Date() };
+  const kb = encodeKey(key);
+  for (;;) {
+    const r = await writeEntry(h, key, holder, { ifVersion: null, ttlMs });
+    if (r.ok && r.ver !== null) return new HeldLock(h, key, r.ver, ttlMs);
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new LockTimeoutError(`lock ${describeKey(key)} in dict ${h.label} is held by another${opts.waitMs ? ` (waited ${opts.waitMs} ms)` : ""}`, key, 1, null);
+    }
+    // Parked on the shard until the holder's entry changes (released, expired, retaken).
+    await keyRequest(h, kb, "awaitChange", { ver: r.ver, timeoutMs: Math.min(left, MAX_AWAIT_MS) });
+  }
+}
