@@ -22,7 +22,7 @@ const folder = tempFolders("shardict-versions-");
 
 class Recording extends MemoryEngine {
   batches: Mutation[][] = [];
-  override commit(muts: readonly Mutation[]): undefined {
+  override commit(muts: readonly Mutation[] = []): undefined {
     this.batches.push([...muts]);
     return undefined;
   }
