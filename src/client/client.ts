@@ -73,7 +73,8 @@ export class ClusterClient implements Client {
   readonly url: string;
   private readonly token: string | undefined;
   readonly retryBudgetMs: number;
-  private readonly requestTimeoutMs: number;
+  /** How long one attempt waits for its reply (what a request parked on a node must stay under). */
+  readonly requestTimeoutMs: number;
   /** This client's id: ephemeral dicts it creates live as long as it heartbeats. */
   readonly clientId = nanoid(16);
   private rid = 0;

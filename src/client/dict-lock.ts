@@ -94,6 +94,9 @@ export async function acquireLock(h: EntryHandle, key: DictKey, opts: LockOption
       throw new LockTimeoutError(`lock ${describeKey(key)} in dict ${h.label} is held by another${opts.waitMs ? ` (waited ${opts.waitMs} ms)` : ""}`, key, 1, null);
     }
     // Parked on the shard until the holder's entry changes (released, expired, retaken).
-    await keyRequest(h, kb, "awaitChange", { ver: r.ver, timeoutMs: Math.min(left, MAX_AWAIT_MS) });
+    // (Within one attempt's reply timeout, or the wait would read as a lost reply.)
+    const budget = h.client.requestTimeoutMs;
+    const park = Math.floor(Math.min(left, MAX_AWAIT_MS, Math.max(budget - 1_000, budget / 2)));
+    await keyRequest(h, kb, "awaitChange", { ver: r.ver, timeoutMs: park });
   }
 }

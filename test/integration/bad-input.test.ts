@@ -417,6 +417,37 @@ describe("data path rules (shards)", () => {
     expect(await d.get({ a: null, b: null })).toBeUndefined();
   });
 
+  it("(n) versioned requests with bad fields get INVALID (schema or data) and change nothing", async () => {
+    const key = encodeKey("versioned");
+    await d.put("versioned", 5);
+    const { version } = (await d.getEntry("versioned"))!;
+    const value = await encodeValue("should-not-be-stored");
+    const peer = await raw(route(key).owner);
+    const { part } = route(key);
+    const cases: { what: string; frame: { rid: number } & Record<string, unknown>; message?: RegExp }[] = [
+      { what: "a TTL of 0", frame: keyFrame("putEntry", key, { value, ifAbsent: false, ttl: 0 }) },
+      { what: "a TTL past ten years", frame: keyFrame("putEntry", key, { value, ifAbsent: false, ttl: 1e12 }) },
+      { what: "a fractional TTL on update", frame: { type: "update", rid: rid(), dict: dictId, part, epoch: client.table.epoch, keys: [Buffer.from(key)], values: [value], ttl: 1.5 }, message: /ttl/ },
+      { what: "a negative version", frame: keyFrame("putEntry", key, { value, ifAbsent: false, ifVersion: -1 }) },
+      { what: "a version that is a string", frame: keyFrame("delEntry", key, { ifVersion: version }) },
+      { what: "a wait past the longest", frame: keyFrame("awaitChange", key, { ver: null, timeoutMs: 10 * 60_000 }) },
+      { what: "an increment that is text", frame: keyFrame("incr", key, { delta: await encodeValue("1") }), message: /not a number/ },
+      { what: "an increment that is a float", frame: keyFrame("incr", key, { delta: await encodeValue(0.5) }), message: /not a safe integer/ },
+      { what: "an increment that is no msgpack at all", frame: keyFrame("incr", key, { delta: Buffer.from([0xcb, 0x01]) }), message: /not a number/ },
+      { what: "an increment of another type than the counter", frame: keyFrame("incr", key, { delta: await encodeValue(1n) }), message: /mixes/ },
+    ];
+    for (const { what, frame, message } of cases) {
+      const r = await peer.request(frame);
+      expect(r.type, what).toBe("err");
+      expectErr(r, "INVALID", message);
+    }
+    await expectStillOpen(peer);
+    peer.close();
+    const after = await d.getEntry("versioned");
+    expect(after!.value).toBe(5);
+    expect(after!.version).toBe(version);
+  });
+
   it("(j) a partition >= partitions gets INVALID; a partition owned by another shard gets WRONG_OWNER", async () => {
     const peer = await raw("shard-1");
     const key = Buffer.from(encodeKey("x"));
