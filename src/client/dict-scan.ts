@@ -1,9 +1,10 @@
 /**
  * Iteration over a dict: every partition in turn, a page at a time in key order, with the
- * next pages fetched while the caller consumes the current one.
+ * next pages fetched while the caller consumes the current one; and the requests that go to
+ * every shard at once (`len`, `clear`).
  */
-import { DictError } from "../errors.js";
-import { checkReply, type ScanPageReply } from "../protocol/replies.js";
+import { ConnectionError, DictError } from "../errors.js";
+import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
 import { routeOf } from "./routing.js";
 import type { ClusterClient } from "./client.js";
 
@@ -55,4 +56,21 @@ export async function* scanPages(client: ClusterClient, id: string, values: bool
 export function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array]> {
   if (page.values.length !== page.keys.length) throw new DictError("unexpected reply from the cluster to scan: keys and values differ in number");
   for (let i = 0; i < page.keys.length; i++) yield [page.keys[i] as Uint8Array, page.values[i] as Uint8Array];
+}
+
+/** Run `len` or `clear` on every shard for the partitions it leads, regrouping if owners move. */
+export async function fanOut<T extends "len" | "clear">(client: ClusterClient, id: string, type: T): Promise<ReplyOf<T>[]> {
+  const retry = client.dataRetry(type === "clear" ? "idempotent" : "read", type);
+  for (;;) {
+    retry.begin();
+    const t = client.table;
+    const groups = [...t.partitionsByPrimary()];
+    const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts })));
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed.length === 0) return settled.map((s) => checkReply(type, s.status === "fulfilled" ? s.value : undefined));
+    // A clear some shards applied already happened in part.
+    if (type === "clear" && failed.length < settled.length) retry.partlyApplied();
+    for (const f of failed) retry.failed(f.reason, f.reason instanceof ConnectionError);
+    await retry.again();
+  }
 }

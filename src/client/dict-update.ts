@@ -7,6 +7,8 @@
 import { ConnectionError, InvalidError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import { frameLimit } from "../net/limits.js";
+import type { UpdateOptions } from "./dict-options.js";
+import { checkTtl } from "./versions.js";
 import { MAX_UPDATE_ENTRIES } from "../encoding/decode-limits.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { latin1String } from "../encoding/latin1-bytes.js";
@@ -75,6 +77,22 @@ export async function encodeUpdate(other: unknown, extra: unknown, check: (kb: U
     }
   }
   return { keys, values };
+}
+
+/**
+ * `update(other, extra?, opts?)`'s last two arguments: `update(other, { ttlMs })` passes
+ * options second, so a second argument that names only options is options (an entry named
+ * "ttlMs" goes in `other`, or with options given third).
+ */
+export function updateArguments(extra: unknown, opts: UpdateOptions | undefined): { entries: unknown; ttl: number | undefined } {
+  if (opts === undefined && isUpdateOptions(extra)) [extra, opts] = [undefined, extra];
+  return { entries: extra, ttl: opts?.ttlMs === undefined ? undefined : checkTtl(opts.ttlMs) };
+}
+
+function isUpdateOptions(x: unknown): x is UpdateOptions {
+  if (typeof x !== "object" || x === null || x instanceof Map || Symbol.iterator in x) return false;
+  const keys = Object.keys(x);
+  return keys.length > 0 && keys.every((k) => k === "ttlMs");
 }
 
 /** Send an encoded update of dict `id`; `ttl`: the entries' own idle TTL (absent keeps each entry's). */

@@ -12,7 +12,7 @@
  * ```
  */
 import { inspect } from "node:util";
-import { ConnectionError, DeserializationError, DictError, InvalidError, KeyError, RequestSizeError } from "../errors.js";
+import { DeserializationError, DictError, InvalidError, KeyError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
@@ -23,11 +23,10 @@ import { dictObjects } from "./dict-objects.js";
 import type { ClientOption, DeleteOptions, DictInfo, EphemeralOptions, FromNameOptions, PutOptions, UpdateOptions } from "./dict-options.js";
 import { DictCoordination } from "./dict-coordination.js";
 import { deleteAtVersion, writeEntry, type EntryHandle } from "./entry-requests.js";
-import { checkTtl } from "./versions.js";
-import { pairsOf, scanPages } from "./dict-scan.js";
-import { encodeUpdate, sendUpdate } from "./dict-update.js";
+import { fanOut, pairsOf, scanPages } from "./dict-scan.js";
+import { encodeUpdate, sendUpdate, updateArguments } from "./dict-update.js";
 import { routeOf } from "./routing.js";
-import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
+import { checkReply, type ScanPageReply } from "../protocol/replies.js";
 
 export type { ClientOption, DeleteOptions, DictInfo, EphemeralOptions, FromNameOptions, PutOptions, UpdateOptions } from "./dict-options.js";
 
@@ -302,11 +301,9 @@ export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDispo
    * (so a second argument that holds only `ttlMs` is options, not an entry named "ttlMs").
    */
   async update(other: Record<string, V> | Map<DictKey, V> | Iterable<readonly [DictKey, V]>, extra?: Record<string, V> | UpdateOptions, opts?: UpdateOptions): Promise<void> {
-    // `update(other, { ttlMs })`: the second argument is options when it names only options.
-    if (opts === undefined && isUpdateOptions(extra)) [extra, opts] = [undefined, extra];
-    const ttl = opts?.ttlMs === undefined ? undefined : checkTtl(opts.ttlMs);
+    const { entries, ttl } = updateArguments(extra, opts);
     const id = await this.id();
-    await sendUpdate(this.client, id, await encodeUpdate(other, extra, (kb, vb) => this.checkSize(kb, vb)), ttl);
+    await sendUpdate(this.client, id, await encodeUpdate(other, entries, (kb, vb) => this.checkSize(kb, vb)), ttl);
   }
 
   /**
@@ -340,34 +337,15 @@ export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDispo
     }
   }
 
-  /** Run a request on every shard for the partitions it owns, regrouping if owners move. */
-  private async fanOut<T extends "len" | "clear">(type: T): Promise<ReplyOf<T>[]> {
-    const id = await this.id();
-    const client = this.client;
-    const retry = client.dataRetry(type === "clear" ? "idempotent" : "read", type);
-    for (;;) {
-      retry.begin();
-      const t = client.table;
-      const groups = [...t.partitionsByPrimary()];
-      const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts })));
-      const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
-      if (failed.length === 0) return settled.map((s) => checkReply(type, s.status === "fulfilled" ? s.value : undefined));
-      // A clear some shards applied already happened in part.
-      if (type === "clear" && failed.length < settled.length) retry.partlyApplied();
-      for (const f of failed) retry.failed(f.reason, f.reason instanceof ConnectionError);
-      await retry.again();
-    }
-  }
-
   /** Remove every entry; the dict itself stays. */
   async clear(): Promise<void> {
-    await this.fanOut("clear");
+    await fanOut(this.client, await this.id(), "clear");
   }
 
   /** The exact number of live entries (per-partition counters, no scan, no cap). */
   async len(): Promise<number> {
     let n = 0;
-    for (const c of await this.fanOut("len")) n += c;
+    for (const c of await fanOut(this.client, await this.id(), "len")) n += c;
     return n;
   }
 
@@ -412,12 +390,6 @@ export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDispo
   [inspect.custom](): string {
     return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this[HANDLE_ID] ?? "unresolved")})`;
   }
-}
-
-function isUpdateOptions(x: unknown): x is UpdateOptions {
-  if (typeof x !== "object" || x === null || x instanceof Map || Symbol.iterator in x) return false;
-  const keys = Object.keys(x);
-  return keys.length > 0 && keys.every((k) => k === "ttlMs");
 }
 
 registerHandleCodec<ClusterClient>({

@@ -16,7 +16,6 @@ import { tempFolders } from "../helpers/temp-folders.js";
 const TTL = 7 * 24 * 3_600_000;
 const D = "dict-a";
 const k = (key: string): string => keyString(encodeKey(key));
-const kb = (key: string): Uint8Array => encodeKey(key);
 const val = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, "utf8"));
 const folder = tempFolders("shardict-versions-");
 
