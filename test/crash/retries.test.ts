@@ -1,5 +1,5 @@
 /**
- * Retries are safe: a shard answers a repeated put-if-absent / pop / delete (same client id
+ * Retries are safe: a shard answers a repeated put-if-absent / pop / delete / compare-and-set / incr (same client id
  * and request id) with its first answer, also after a crash; a request whose outcome cannot
  * be known rejects with IndeterminateError.
  */
@@ -57,6 +57,51 @@ describe("deduplicated retries", () => {
     expect((await p.request(frame("del", 16))).type).toBe("ok"); // not a KeyError the second time
     expect((await p.request(frame("del", 17))).code).toBe("KEY_ERROR");
     p.close();
+  });
+
+  it("a repeated compare-and-set, conditional delete or incr gets its first answer, before and after kill -9", async () => {
+    const d = await Dict.fromName("dedup-versioned", { createIfMissing: true, client }).hydrate();
+    const { key, part } = keyOn(d.objectId, "shard-2", "v");
+    const { key: counter, part: counterPart } = keyOn(d.objectId, "shard-2", "c");
+    const kb = Buffer.from(encodeKey(key));
+    const cb = Buffer.from(encodeKey(counter));
+    const frame = (type: string, rid: number, k: Buffer, extra: Record<string, unknown>) => ({ type, rid, dict: d.objectId, part: k === cb ? counterPart : part, epoch: client.table.epoch, key: k, ...extra });
+    const one = Buffer.from(await encodeValue(1));
+    const open = () => RawPeer.client(tc.cluster.urlOf("shard-2") as string, "retrying-versioned");
+    let p = await open();
+    const first = await p.request(frame("putEntry", 20, kb, { value: Buffer.from(await encodeValue("a")), ifAbsent: false, ifVersion: null }));
+    const { ver } = first.result as { ok: boolean; ver: number };
+    expect(first.result).toEqual({ ok: true, ver });
+    // The retry of a compare-and-set that took effect is not a conflict.
+    expect((await p.request(frame("putEntry", 20, kb, { value: Buffer.from(await encodeValue("a")), ifAbsent: false, ifVersion: null }))).result).toEqual({ ok: true, ver });
+    const b = Buffer.from(await encodeValue("b"));
+    const cas = (rid: number) => p.request(frame("putEntry", rid, kb, { value: b, ifAbsent: false, ifVersion: ver }));
+    const won = (await cas(21)).result as { ok: boolean; ver: number };
+    expect(won.ok).toBe(true);
+    expect((await cas(21)).result).toEqual(won);
+    expect((await cas(22)).result).toEqual({ ok: false, ver: won.ver });
+    const incr = (rid: number) => p.request(frame("incr", rid, cb, { delta: one }));
+    const counted = async (rid: number) => Buffer.from((await incr(rid)).result as Uint8Array);
+    expect(await counted(30)).toEqual(Buffer.from(await encodeValue(1)));
+    expect(await counted(30)).toEqual(Buffer.from(await encodeValue(1))); // not 2
+    expect(await counted(31)).toEqual(Buffer.from(await encodeValue(2)));
+    p.close();
+
+    await tc.cluster.kill("shard-2", "SIGKILL");
+    await tc.cluster.startShard("shard-2");
+    p = await open();
+    let probe = 2000;
+    await waitUntil(async () => (await p.request(frame("getEntry", probe++, kb, {}))).type === "ok", { what: "the restarted shard to serve" });
+    expect((await cas(21)).result).toEqual(won);
+    expect(await counted(31)).toEqual(Buffer.from(await encodeValue(2)));
+    expect(await counted(32)).toEqual(Buffer.from(await encodeValue(3)));
+    const del = (rid: number) => p.request(frame("delEntry", rid, kb, { ifVersion: won.ver }));
+    expect((await del(40)).result).toBe(true);
+    expect((await del(40)).result).toBe(true); // the retry: not "absent"
+    expect((await del(41)).result).toBe(false);
+    p.close();
+    expect(await d.get(counter)).toBe(3);
+    expect(await d.contains(key)).toBe(false);
   });
 
   it("a write lost with its shard rejects with IndeterminateError, not a guess", async () => {
