@@ -35,12 +35,15 @@ class HeldLock implements Lock {
   readonly #lost = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #released: Promise<void> | undefined;
+  #renewing = false;
+  /** When the shard last confirmed the lease (or the lock was taken). */
+  #confirmedAt = Date.now();
 
   constructor(
     private readonly h: EntryHandle,
     private readonly key: DictKey,
     private readonly version: number,
-    ttlMs: number,
+    private readonly ttlMs: number,
   ) {
     this.token = version;
     this.#timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
@@ -52,15 +55,24 @@ class HeldLock implements Lock {
   }
 
   private async renew(): Promise<void> {
-    let held: boolean;
+    // One renewal at a time: a slow one must not pile more up behind it.
+    if (this.#renewing) return;
+    this.#renewing = true;
+    const sent = Date.now();
+    let held: boolean | undefined;
     try {
       held = await keyRequest(this.h, encodeKey(this.key), "touch", { ifVersion: this.version });
     } catch {
-      return; // the next tick tries again; the lease is a third of the TTL ahead
+      // Unconfirmed for a whole TTL: the lease may have run out, so it must count as lost.
+      if (Date.now() - this.#confirmedAt < this.ttlMs) return;
+    } finally {
+      this.#renewing = false;
     }
+    if (held) this.#confirmedAt = sent;
     if (held || this.#released) return;
     this.stop();
-    this.#lost.abort(new LockTimeoutError(`lock ${describeKey(this.key)} in dict ${this.h.label} was lost: its lease ran out`, this.key, 0, null));
+    const why = held === false ? "its lease ran out" : `no renewal was confirmed for ${this.ttlMs} ms`;
+    this.#lost.abort(new LockTimeoutError(`lock ${describeKey(this.key)} in dict ${this.h.label} was lost: ${why}`, this.key, 0, null));
   }
 
   private stop(): void {
