@@ -299,6 +299,21 @@ describe("lock", () => {
     await a.release();
   });
 
+  it("a holder that lost its lock is told (signal), and its release leaves the next holder's lock alone", async () => {
+    const d = fresh();
+    const a = await d.lock("stolen", { ttlMs: 600 });
+    // As if its lease had run out while it was paused: the entry goes, another takes it.
+    await d.delete("stolen");
+    const b = await d.lock("stolen", { ttlMs: 5_000 });
+    await until(async () => a.signal.aborted);
+    expect(a.signal.reason).toBeInstanceOf(LockTimeoutError);
+    await a.release();
+    await expect(d.lock("stolen", { ttlMs: 5_000 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(b.signal.aborted).toBe(false);
+    await b.release();
+    expect(await d.contains("stolen")).toBe(false);
+  });
+
   it("a waiter gives up with LockTimeoutError after waitMs", async () => {
     const d = fresh();
     const a = await d.lock("busy", { ttlMs: 10_000 });
