@@ -578,13 +578,16 @@ function printChecks(results: RunResult[], systems: readonly SystemName[]): void
   console.log(table(rows, ["l", ...systems.map(() => "l" as const)]));
 }
 
+/** Names on a run's line, where they differ from the result's field. */
+const RUN_NAME: Partial<Record<LatWorkload, string>> = { incrHot: "incr hot", incrSpread: "incr spread" };
+
 function runLine(r: RunResult): string {
   const parts: string[] = [];
   for (const w of LAT_WORKLOADS) {
     const s = r[w];
-    if (s) parts.push(`${w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
+    if (s) parts.push(`${RUN_NAME[w] ?? w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
   }
-  if (r.cas) parts.push(`cas ${fmt(r.cas.conflictsPerUpdate)} conflicts/update`);
+  if (r.cas) parts.push(`cas ${fmt(r.cas.conflictsPerUpdate)} conflicts/update${r.cas.gaveUp > 0 ? `, ${r.cas.gaveUp} gave up` : ""}`);
   const checks = CHECKS.map((c) => c.of(r)).filter((c) => c !== undefined);
   if (checks.length > 0) parts.push(`checks ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`);
   if (r.len) parts.push(`len ${fmt(r.len.medianMs, "ms")} ms`);
