@@ -9,6 +9,10 @@
  *   get    `--ops` gets of those keys
  *   mix    `--ops` operations, 50/50 get/put, on a zipfian (s = 0.99) key space of 100,000 keys
  *   bulk   `--ops`/2 entries written with update() / MSET in chunks of 1,000, one at a time
+ *   incr   `--incr-ops` incr() / INCRBY, `--in-flight` in flight, on 1 hot key, then as many spread
+ *          over 10,000 keys; the counters' sum is checked against the increments done
+ *   cas    8 clients (own connections) race on one key with modify() / WATCH…EXEC loops until
+ *          `--cas-updates` successful updates: updates/s, latency, conflicts per update
  *   then a separate dict is filled with `--entries` entries (update chunks of 1,000), and:
  *   memory (RSS of the shards 35 s after the fill, at rest, − before) ÷ entries; also 1 s after
  *   len    len() / DBSIZE latency, median of 20 calls
@@ -23,17 +27,22 @@ import { parseArgs } from "node:util";
 import { closedLoop, median, procMemory, prng, shuffled, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
 import { findRedis, redisArgs, startRedis, startShardict, type RedisFsync, type SystemName, type Target } from "./bench/systems.js";
 import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
+import { incrWorkload, type IncrStats } from "./bench/incr-workload.js";
+import { casWorkload, type CasStats } from "./bench/cas-workload.js";
+import { CAS_ATTEMPTS } from "./bench/contention.js";
 
-const WORKLOADS = ["put", "get", "mix", "bulk", "len", "scan", "memory"] as const;
+const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "len", "scan", "memory"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
   --shards N        shards in the cluster (default 3)
   --rf N            replication factor (default 1)
-  --in-flight N     requests in flight for put/get/mix (default 50)
+  --in-flight N     requests in flight for put/get/mix/incr (default 50)
   --value-bytes N   value size in bytes (default 100)
   --runs N          runs; figures are medians over runs (default 5)
   --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
+  --incr-ops N      increments of each incr variant (1 hot key; 10,000 keys) (default 50000)
+  --cas-updates N   successful updates of the cas workload, shared by its 8 clients (default 4000)
   --entries N       entries for len, scan and memory (default 1000000)
   --only a,b        workloads to run, of: ${WORKLOADS.join(", ")} (default all)
   --rest-s N        memory "at rest" is read at least N seconds after the fill (default 35: past
@@ -55,6 +64,8 @@ const { values: args } = (() => {
         "value-bytes": { type: "string", default: "100" },
         runs: { type: "string", default: "5" },
         ops: { type: "string", default: "200000" },
+        "incr-ops": { type: "string", default: "50000" },
+        "cas-updates": { type: "string", default: "4000" },
         entries: { type: "string", default: "1000000" },
         "rest-s": { type: "string", default: "35" },
         only: { type: "string" },
@@ -103,6 +114,8 @@ const ENGINE = oneOf("engine", args.engine, ["lmdb", "log", "memory"] as const);
 const REDIS_FSYNC: RedisFsync = oneOf("redis-fsync", args["redis-fsync"], ["everysec", "always"] as const);
 const RUNS = positiveInt("runs", args.runs);
 const OPS = positiveInt("ops", args.ops);
+const INCR_OPS = positiveInt("incr-ops", args["incr-ops"]);
+const CAS_UPDATES = positiveInt("cas-updates", args["cas-updates"]);
 const ENTRIES = positiveInt("entries", args.entries);
 const REST_MS = positiveInt("rest-s", args["rest-s"]) * 1000;
 const BULK = Math.max(1, Math.floor(OPS / 2));
@@ -111,6 +124,8 @@ const ZIPF_S = 0.99;
 const CHUNK = 1_000;
 const LEN_CALLS = 20;
 const WARMUP = 2_000;
+const INCR_KEYS = 10_000;
+const CAS_CLIENTS = 8;
 if (RF > SHARDS) {
   console.error(`--rf ${RF} needs at least ${RF} shards (--shards ${SHARDS})`);
   process.exit(2);
@@ -178,6 +193,9 @@ interface RunResult {
   get?: LatencyStats;
   mix?: LatencyStats;
   bulk?: LatencyStats;
+  incrHot?: IncrStats;
+  incrSpread?: IncrStats;
+  cas?: CasStats;
   fill?: LatencyStats;
   len?: { medianMs: number; minMs: number; maxMs: number; value: number };
   scan?: ScanStats;
@@ -286,12 +304,27 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
       say("bulk");
       res.bulk = await closedLoop(Math.ceil(BULK / CHUNK), 1, (c) => target.bulk("bulk", chunkOf("blk-", c * CHUNK, Math.min(BULK, (c + 1) * CHUNK))), pids, BULK);
     }
+    if (ONLY.has("incr")) {
+      say("incr, 1 hot key");
+      res.incrHot = await incrWorkload(target, [key("hot-", 0)], INCR_OPS, IN_FLIGHT, prng(3000 + run), pids);
+      say(`incr, ${INCR_KEYS.toLocaleString("en")} keys`);
+      const keys = Array.from({ length: INCR_KEYS }, (_, i) => key("inc-", i));
+      res.incrSpread = await incrWorkload(target, keys, INCR_OPS, IN_FLIGHT, prng(4000 + run), pids);
+      for (const [name, r] of [["incr hot", res.incrHot], ["incr spread", res.incrSpread]] as const) {
+        if (r.sum !== r.ops) res.warnings.push(`${name}: counters sum to ${r.sum}, expected ${r.ops}`);
+      }
+    }
+    if (ONLY.has("cas")) {
+      say("cas");
+      res.cas = await casWorkload(target, key("cas-", 0), CAS_UPDATES, CAS_CLIENTS, pids);
+      if (res.cas.final !== res.cas.ops) res.warnings.push(`cas: final value ${res.cas.final}, expected ${res.cas.ops}`);
+    }
     if (BIG) {
       const data = () => target.nodes().filter((n) => n.holdsData);
       const sum = (xs: ReturnType<typeof procMemory>[], k: "rss" | "anon" | "file") => xs.reduce((s, x) => s + x[k], 0);
       // "Before" at rest too: what the earlier workloads left (answers kept for retries,
       // garbage) must not count against, or for, the fill.
-      const earlier = ONLY.has("put") || ONLY.has("get") || ONLY.has("mix") || ONLY.has("bulk");
+      const earlier = ["put", "get", "mix", "bulk", "incr", "cas"].some((w) => ONLY.has(w as Workload));
       if (earlier) {
         say("waiting for rest before the fill");
         await atRest(() => sum(data().map((n) => procMemory(n.pid)), "rss"));
@@ -372,9 +405,11 @@ interface Figure {
   of: (r: RunResult) => number | undefined;
   /** No ratio: a breakdown where redis's figure is about zero (redis maps no data file). */
   noRatio?: true;
+  /** Printed in the contention table rather than the table at `--entries` entries. */
+  contention?: true;
 }
 
-const LAT_WORKLOADS = ["put", "get", "mix", "bulk", "fill"] as const;
+const LAT_WORKLOADS = ["put", "get", "mix", "bulk", "incrHot", "incrSpread", "cas", "fill"] as const;
 type LatWorkload = (typeof LAT_WORKLOADS)[number];
 const LAT_FIELDS = [
   ["opsPerSec", "ops/s", "higher"],
@@ -389,6 +424,8 @@ const FIGURES: Figure[] = [
   ...LAT_WORKLOADS.flatMap((w) =>
     LAT_FIELDS.map(([f, unit, better]): Figure => ({ id: `${w}.${f}`, label: `${w} ${unit}`, unit, better, of: (r) => r[w]?.[f] })),
   ),
+  { id: "cas.conflictsPerUpdate", label: "cas: conflicts per successful update", unit: "", better: "lower", of: (r) => r.cas?.conflictsPerUpdate, contention: true },
+  { id: "cas.gaveUp", label: `cas: calls that gave up after ${CAS_ATTEMPTS} attempts`, unit: "", better: "lower", of: (r) => r.cas?.gaveUp, contention: true, noRatio: true },
   { id: "len.medianMs", label: `len() ms (median of ${LEN_CALLS} calls)`, unit: "ms", better: "lower", of: (r) => r.len?.medianMs },
   { id: "scan.entriesPerSec", label: "full scan, entries/s", unit: "entries/s", better: "higher", of: (r) => r.scan?.entriesPerSec },
   { id: "scan.serverCpuPerEntry", label: "full scan, server CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.serverCpuPerEntry },
@@ -442,6 +479,9 @@ const WL_LABEL: Record<LatWorkload, string> = {
   get: "get",
   mix: "mix 50/50 zipf",
   bulk: "bulk update",
+  incrHot: "incr, 1 hot key",
+  incrSpread: `incr, ${INCR_KEYS.toLocaleString("en")} keys`,
+  cas: `cas modify, ${CAS_CLIENTS} clients, 1 key`,
   fill: "fill (update)",
 };
 
@@ -449,11 +489,19 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
   const sh = med.shardict ?? {};
   const rd = med.redis ?? {};
   const runsNote = `median of ${RUNS} run${RUNS === 1 ? "" : "s"}`;
-  console.log(`\nThroughput and latency (${runsNote}; latency per call, server CPU = utime+stime of all server processes ÷ ops)`);
+  console.log(
+    `\nThroughput and latency (${runsNote}; latency per call, server CPU = utime+stime of all server processes ÷ ops` +
+      `${sh["cas.opsPerSec"] !== undefined ? "; cas: successful updates/s, latency of a successful call with its retries, CPU ÷ successful updates" : ""})`,
+  );
   const rows: string[][] = [["workload", "system", ...LAT_FIELDS.map(([, u]) => u)]];
   for (const w of LAT_WORKLOADS) {
     if (sh[`${w}.opsPerSec`] === undefined) continue;
-    const label = w === "bulk" || w === "fill" ? `${WL_LABEL[w]} (entries/s; µs per 1,000)` : WL_LABEL[w];
+    const label =
+      w === "bulk" || w === "fill"
+        ? `${WL_LABEL[w]} (entries/s; µs per 1,000)`
+        : w === "cas"
+          ? `${WL_LABEL[w]} (per successful update)`
+          : WL_LABEL[w];
     rows.push([label, "shardict", ...LAT_FIELDS.map(([f, u]) => fmt(sh[`${w}.${f}`], u))]);
     if (hasRedis) {
       rows.push(["", "redis", ...LAT_FIELDS.map(([f, u]) => fmt(rd[`${w}.${f}`], u))]);
@@ -463,7 +511,19 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
   console.log(table(rows, ["l", "l", "r", "r", "r", "r", "r", "r"]));
   if (hasRedis) console.log("ratio shardict/redis: for ops/s above ×1 means shardict is faster; for latency and CPU below ×1 means shardict is better");
 
-  const big = FIGURES.filter((f) => !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
+  const contention = FIGURES.filter((f) => f.contention);
+  if (contention.some((f) => sh[f.id] !== undefined)) {
+    console.log(`\nContention (${runsNote}; a conflict is an attempt whose conditional write lost: attempts − successful updates)`);
+    const rowsC: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis"] : ["figure", "shardict"]];
+    for (const f of contention) {
+      const row = [f.label, fmt(sh[f.id], f.unit)];
+      if (hasRedis) row.push(fmt(rd[f.id], f.unit), f.noRatio ? "" : fmtRatio(ratio(sh[f.id], rd[f.id])));
+      rowsC.push(row);
+    }
+    console.log(table(rowsC, ["l", "r", "r", "r"]));
+  }
+
+  const big = FIGURES.filter((f) => !f.contention && !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
   if (big.some((f) => sh[f.id] !== undefined)) {
     console.log(`\nAt ${ENTRIES.toLocaleString("en")} entries (${runsNote}; memory is RSS-based: resident memory of the data processes at rest after the fill − before, ÷ entries; at rest = at least ${REST_MS / 1000} s after, once it stopped falling)`);
     const rows2: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis", "better"] : ["figure", "shardict"]];
@@ -492,12 +552,44 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
   console.log(table(rows3, ["l", "r"]));
 }
 
+/** The correctness checks of incr and cas: read back after the timed loop, in every run. */
+const CHECKS: { label: string; of: (r: RunResult) => { ok: boolean; got: number; want: number } | undefined }[] = [
+  { label: `${WL_LABEL.incrHot}: counter = increments`, of: (r) => r.incrHot && { ok: r.incrHot.sum === r.incrHot.ops, got: r.incrHot.sum, want: r.incrHot.ops } },
+  { label: `${WL_LABEL.incrSpread}: sum of counters = increments`, of: (r) => r.incrSpread && { ok: r.incrSpread.sum === r.incrSpread.ops, got: r.incrSpread.sum, want: r.incrSpread.ops } },
+  { label: `${WL_LABEL.cas}: final value = successful updates`, of: (r) => r.cas && { ok: r.cas.final === r.cas.ops, got: r.cas.final, want: r.cas.ops } },
+];
+
+function printChecks(results: RunResult[], systems: readonly SystemName[]): void {
+  const rows: string[][] = [["check", ...systems]];
+  for (const c of CHECKS) {
+    const cells = systems.map((system) => {
+      const outcomes = results.filter((r) => r.system === system).map((r) => ({ run: r.run, check: c.of(r) }));
+      const done = outcomes.filter((o) => o.check !== undefined);
+      if (done.length === 0) return undefined;
+      const bad = done.filter((o) => !o.check?.ok);
+      const want = [...new Set(done.map((o) => o.check?.want))].map((w) => fmt(w)).join("/");
+      if (bad.length === 0) return `ok in ${done.length}/${done.length} runs (${want})`;
+      return `WRONG in ${bad.length}/${done.length} runs: ${bad.map((o) => `run ${o.run} got ${fmt(o.check?.got)}, want ${fmt(o.check?.want)}`).join("; ")}`;
+    });
+    if (cells.some((x) => x !== undefined)) rows.push([c.label, ...cells.map((x) => x ?? "–")]);
+  }
+  if (rows.length === 1) return;
+  console.log("\nChecks (every run: the counters read back after the timed loop, untimed)");
+  console.log(table(rows, ["l", ...systems.map(() => "l" as const)]));
+}
+
+/** Names on a run's line, where they differ from the result's field. */
+const RUN_NAME: Partial<Record<LatWorkload, string>> = { incrHot: "incr hot", incrSpread: "incr spread" };
+
 function runLine(r: RunResult): string {
   const parts: string[] = [];
   for (const w of LAT_WORKLOADS) {
     const s = r[w];
-    if (s) parts.push(`${w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
+    if (s) parts.push(`${RUN_NAME[w] ?? w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
   }
+  if (r.cas) parts.push(`cas ${fmt(r.cas.conflictsPerUpdate)} conflicts/update${r.cas.gaveUp > 0 ? `, ${r.cas.gaveUp} gave up` : ""}`);
+  const checks = CHECKS.map((c) => c.of(r)).filter((c) => c !== undefined);
+  if (checks.length > 0) parts.push(`checks ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`);
   if (r.len) parts.push(`len ${fmt(r.len.medianMs, "ms")} ms`);
   if (r.scan) parts.push(`scan ${fmt(r.scan.entriesPerSec)}/s`);
   if (r.memory) parts.push(`mem ${fmt(r.memory.rssPerEntry)} B/entry`);
@@ -537,7 +629,9 @@ async function main(): Promise<void> {
   if (redis) console.log(`redis: redis-server ${redis.version} ${redisArgs(REDIS_FSYNC).map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
   console.log(
     `workloads: ${[...ONLY].join(", ")}; 16-byte keys, ${VALUE_BYTES}-byte values, ${IN_FLIGHT} in flight; put/get/mix ${OPS.toLocaleString("en")} ops, ` +
-      `bulk ${BULK.toLocaleString("en")} entries in chunks of ${CHUNK.toLocaleString("en")}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
+      `bulk ${BULK.toLocaleString("en")} entries in chunks of ${CHUNK.toLocaleString("en")}` +
+      `${ONLY.has("incr") ? `, incr ${INCR_OPS.toLocaleString("en")} on 1 key and ${INCR_OPS.toLocaleString("en")} on ${INCR_KEYS.toLocaleString("en")}` : ""}` +
+      `${ONLY.has("cas") ? `, cas ${CAS_UPDATES.toLocaleString("en")} successful updates by ${CAS_CLIENTS} clients` : ""}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
       `${RUNS} run${RUNS === 1 ? "" : "s"}${redis ? " alternating shardict and redis" : ""}, figures are medians over runs`,
   );
 
@@ -557,6 +651,7 @@ async function main(): Promise<void> {
   const med: Partial<Record<SystemName, Record<string, number>>> = { shardict: medians(results.filter((r) => r.system === "shardict")) };
   if (redis) med.redis = medians(results.filter((r) => r.system === "redis"));
   printSummary(med, redis !== undefined);
+  printChecks(results, redis ? ["shardict", "redis"] : ["shardict"]);
 
   const ratios: Record<string, number> = {};
   if (med.redis && med.shardict) {
@@ -587,6 +682,8 @@ async function main(): Promise<void> {
     "latency: per call (for bulk and fill, per update()/MSET of 1,000 entries), microseconds, from perf_hooks histograms",
     "server CPU per op: utime+stime from /proc/<pid>/stat of every server process (coordinator and shards; redis-server), delta over the workload ÷ ops",
     "memory per entry is RSS-based: (sum of VmRSS of the shards, or redis-server, at rest after the fill − before) ÷ entries; at rest = --rest-s after the fill (default 35 s: past the 30 s window of request answers kept for retries); LMDB pages mapped into the shards count (file-backed)",
+    "incr: Dict.incr / INCRBY (auto-pipelined), on 1 key, then spread uniformly (seeded) over 10,000 keys; the counters are read back after the timed loop and must sum to the increments",
+    `cas: ${CAS_CLIENTS} clients with their own connections add 1 to one key until ${CAS_UPDATES} successful updates: Dict.modify (getEntry + put ifVersion) / WATCH+GET, MULTI+SET+EXEC; both loops: ${CAS_ATTEMPTS} attempts, full-jitter backoff up to min(100, 2^attempt) ms; latency and CPU per successful call; conflicts = attempts − successful updates`,
     "peak RSS: VmHWM of each server process at the end of a run",
     "ratios are shardict/redis: above 1 is better for shardict for ops/s and entries/s, below 1 is better for latency, CPU and memory",
   ];
@@ -607,6 +704,11 @@ async function main(): Promise<void> {
       bulkEntries: BULK,
       bulkChunk: CHUNK,
       mixKeys: MIX_KEYS,
+      incrOps: INCR_OPS,
+      incrKeys: INCR_KEYS,
+      casUpdates: CAS_UPDATES,
+      casClients: CAS_CLIENTS,
+      casAttempts: CAS_ATTEMPTS,
       zipfS: ZIPF_S,
       entries: ENTRIES,
       lenCalls: LEN_CALLS,

@@ -13,6 +13,9 @@ import { Redis } from "ioredis";
 import { parseConfig } from "../../src/config/cluster-config.js";
 import { LocalCluster } from "../../src/launcher/local-cluster.js";
 import { Dict, connect, type Client } from "../../src/index.js";
+import type { Contender } from "./contention.js";
+import { redisContenders } from "./redis-cas.js";
+import { shardictContenders } from "./shardict-cas.js";
 
 export type SystemName = "shardict" | "redis";
 
@@ -26,7 +29,8 @@ export interface ServerNode {
 /**
  * Where the keys of a workload live: shardict has one dict each ("bench", "bench-bulk",
  * "bench-big"); redis keeps main and bulk in db 0 (their keys differ by prefix) and big in
- * db 1, so that DBSIZE counts exactly the big space.
+ * db 1, so that DBSIZE counts exactly the big space. The counters of incr and cas are in a
+ * dict of their own ("bench-coord") / in db 0 under their own prefixes.
  */
 export type Space = "main" | "bulk" | "big";
 
@@ -38,6 +42,12 @@ export interface Target {
   get(key: string): Promise<unknown>;
   /** Write many entries in one call: `Dict.update` / `MSET`. */
   bulk(space: Space, entries: [string, string][]): Promise<unknown>;
+  /** Add 1 to the counter at `key`, atomically, in one request: `Dict.incr` / `INCRBY`. */
+  incr(key: string): Promise<unknown>;
+  /** The counters at `keys` (0 for an absent key), read one by one / by MGET: for checks, untimed. */
+  counters(keys: string[]): Promise<number[]>;
+  /** `n` clients, each with its own connection, for the cas workload; the caller closes them. */
+  contenders(n: number): Promise<Contender[]>;
   /** Number of entries in the "big" space: `Dict.len()` / `DBSIZE`. */
   len(): Promise<number>;
   /** Read every entry of the "big" space, keys and values; returns how many were read. */
@@ -55,6 +65,9 @@ export interface ShardictOptions {
   /** "memory" measures what durability costs (nothing is written to disk). */
   engine: "lmdb" | "log" | "memory";
 }
+
+/** The dict of the incr and cas counters. */
+const COORD_DICT = "bench-coord";
 
 export async function startShardict(opts: ShardictOptions): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "shardict-bench-"));
@@ -100,8 +113,10 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
     bulk: Dict.fromName<string>("bench-bulk", { createIfMissing: true, client: c }),
     big: Dict.fromName<string>("bench-big", { createIfMissing: true, client: c }),
   };
-  for (const d of Object.values(dicts)) await d.hydrate();
+  const coord = Dict.fromName<number>(COORD_DICT, { createIfMissing: true, client: c });
+  for (const d of [...Object.values(dicts), coord]) await d.hydrate();
   const main = dicts.main;
+  const url = cluster.coordinatorUrl;
   return {
     system: "shardict",
     nodes: () =>
@@ -112,6 +127,13 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
     put: (k, v) => main.put(k, v),
     get: (k) => main.get(k),
     bulk: (space, entries) => dicts[space].update(entries),
+    incr: (k) => coord.incr(k),
+    counters: async (keys) => {
+      const out: number[] = [];
+      for (let i = 0; i < keys.length; i += 1000) out.push(...(await Promise.all(keys.slice(i, i + 1000).map(async (k) => (await coord.get(k)) ?? 0))));
+      return out;
+    },
+    contenders: (n) => shardictContenders(url, COORD_DICT, n),
     len: () => dicts.big.len(),
     scan: async () => {
       let n = 0;
@@ -210,6 +232,13 @@ export async function startRedis(path: string, fsync: RedisFsync): Promise<Targe
       for (const [k, v] of entries) flat.push(k, v);
       return (space === "big" ? db1 : db0).mset(flat);
     },
+    incr: (k) => db0.incrby(k, 1),
+    counters: async (keys) => {
+      const out: number[] = [];
+      for (let i = 0; i < keys.length; i += 1000) for (const v of await db0.mget(keys.slice(i, i + 1000))) out.push(v === null ? 0 : Number(v));
+      return out;
+    },
+    contenders: (n) => redisContenders(port, n),
     len: () => db1.dbsize(),
     scan: async () => {
       // SCAN pages of ~1,000 keys, MGET of each page while the next SCAN is in flight

@@ -17,13 +17,21 @@ describe("npm run bench flags", () => {
   it("--help lists the flags, --redis-fsync and --engine among them", () => {
     const r = bench("--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine"]) expect(r.out).toContain(flag);
+    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates"]) expect(r.out).toContain(flag);
+  });
+
+  it("--only names every workload, incr and cas among them", () => {
+    const r = bench("--help");
+    expect(r.out).toMatch(/--only a,b +workloads to run, of: put, get, mix, bulk, incr, cas, len, scan, memory/);
   });
 
   it.each([
     [["--redis-fsync", "sometimes"], /--redis-fsync must be everysec or always, got "sometimes"/],
     [["--engine", "disk"], /--engine must be lmdb, log or memory, got "disk"/],
     [["--shards", "0"], /--shards must be an integer ≥ 1, not "0"/],
+    [["--cas-updates", "0"], /--cas-updates must be an integer ≥ 1, not "0"/],
+    [["--incr-ops", "x"], /--incr-ops must be an integer ≥ 1, not "x"/],
+    [["--only", "incr,cass"], /--only: unknown workload\(s\) cass; pick from put, get, mix, bulk, incr, cas, len, scan, memory/],
     [["--no-such-flag"], /Unknown option '--no-such-flag'/],
   ])("%j exits 2 naming the flag, before starting anything", (args, message) => {
     const r = bench(...args);
