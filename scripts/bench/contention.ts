@@ -18,14 +18,8 @@ export interface Contender {
 }
 
 /**
- * The loop limits of `Dict.modify` (src/client/dict-modify.ts): 20 attempts; after failed
- * attempt k, a sleep drawn uniformly from [0, min(100, 2^k)) ms ("full jitter", doubling
- * from 2 ms). The redis loop copies them so that neither system backs off more than the
- * other; keep the two in step.
+ * The loop limits of `Dict.modify` (src/client/dict-modify.ts), which the redis loop uses
+ * too, so that neither system backs off more than the other: 20 attempts, and after failed
+ * attempt k a sleep drawn uniformly from [0, min(100, 2^k)) ms ("full jitter").
  */
-export const CAS_ATTEMPTS = 20;
-const MAX_BACKOFF_MS = 100;
-
-export function casBackoff(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt)));
-}
+export { DEFAULT_ATTEMPTS as CAS_ATTEMPTS, conflictBackoff as casBackoff } from "../../src/client/dict-modify.js";

@@ -13,9 +13,14 @@ export interface ModifyOptions<V> {
   maxAttempts?: number;
 }
 
-const DEFAULT_ATTEMPTS = 20;
+export const DEFAULT_ATTEMPTS = 20;
 /** Backoff between attempts: full jitter up to this, doubling from 2 ms. */
 const MAX_BACKOFF_MS = 100;
+
+/** The wait after failed attempt `attempt` (1-based): uniform in [0, min(100, 2^attempt)) ms. */
+export function conflictBackoff(attempt: number): Promise<void> {
+  return sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
+}
 
 export async function modifyEntry<V, R extends V>(
   h: EntryHandle,
@@ -32,7 +37,7 @@ export async function modifyEntry<V, R extends V>(
     if (next === undefined) return undefined;
     const r = await writeEntry(h, key, next, { ifVersion: last ? last.version : null });
     if (r.ok) return next;
-    if (attempt < attempts) await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
+    if (attempt < attempts) await conflictBackoff(attempt);
   }
   const current = last && { value: last.value, version: last.version };
   throw new ConflictError(`modify of key ${describeKey(key)} in dict ${h.label} met a conflicting write on each of ${attempts} attempts`, key, attempts, current);
