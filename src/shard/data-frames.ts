@@ -78,3 +78,16 @@ export function isOnce(frame: DataFrame): frame is OnceFrame {
 export function isDataFrame(frame: RequestFrame): frame is DataFrame {
   return DataOps.has(frame.type);
 }
+
+/**
+ * Versioned writes may decide on writes not yet acknowledged (a counter adds to the last
+ * increment before it is durable) instead of waiting for them: a partition's mutations reach
+ * its log and its replicas in order, so this write is durable, and answered, only once
+ * everything it saw is; if what it saw is lost (a crash, a failover), it is lost too and was
+ * never answered. A failed condition is answered after a commit of its own (its answer is
+ * recorded), so it waits for the same prefix. This is what lets a hot counter or a contended
+ * compare-and-set share commits instead of taking one fsync per request.
+ */
+export function decidesInOrder(frame: DataFrame): boolean {
+  return frame.type === "incr" || frame.type === "putEntry" || frame.type === "delEntry";
+}

@@ -15,10 +15,10 @@ import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
-import { isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
+import { decidesInOrder, isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
 export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
-import { PendingWrites } from "./pending-writes.js";
+import { PendingWrites, track, waitsFor } from "./pending-writes.js";
 import { applyEntryOp } from "./entry-ops.js";
 import { KeyWaiters } from "./key-waiters.js";
 
@@ -73,65 +73,38 @@ export class DataHandler {
    * crash before the flush, a failover before the replicas had it), what they saw would
    * never have happened.
    */
-  private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false): unknown {
+  private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false, inOrder = false): unknown {
     // Most requests find nothing pending: then they pay for no key strings.
     if (this.pending.size > 0) {
-      const waits = this.waitsFor(frame);
+      const waits = waitsFor(this.pending, frame);
       if (waits.length > 0) {
+        if (inOrder) return this.onTopOf(frame, fn, waits);
         const again = () => this.afterPending(frame, fn, true);
         return Promise.allSettled(waits).then(again);
       }
     }
     const result = fn(waited);
-    if (result instanceof Promise) this.track(frame, result);
+    if (result instanceof Promise) track(this.pending, frame, result);
     return result;
   }
 
-  /** The pending writes a request must wait for. */
-  private waitsFor(frame: DataFrame): Promise<unknown>[] {
-    const waits: Promise<unknown>[] = [];
-    const pending = this.pending;
-    switch (frame.type) {
-      case "clear":
-      case "len":
-        for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
-        break;
-      case "scan":
-        pending.collect(frame.part, frame.dict, undefined, waits);
-        break;
-      case "update":
-        pending.collect(frame.part, frame.dict, frame.keys.map(keyString), waits);
-        break;
-      case "updateParts":
-        for (const g of frame.parts) pending.collect(g.part, frame.dict, g.keys.map(keyString), waits);
-        break;
-      default:
-        pending.collect(frame.part, frame.dict, [keyString(frame.key)], waits);
+  /**
+   * A write that decides in order (see {@link decidesInOrder}) runs at once on top of the
+   * unacknowledged writes `waits`. Its answer waits for its own commit, so for them too; an
+   * error it decided on them (a counter that is not a number) is recorded nowhere, so it
+   * waits for them explicitly.
+   */
+  private onTopOf(frame: DataFrame, fn: (waited: boolean) => unknown, waits: Promise<unknown>[]): unknown {
+    const afterThem = (err: unknown) => Promise.allSettled(waits).then(() => Promise.reject(err));
+    let result: unknown;
+    try {
+      result = fn(false);
+    } catch (err) {
+      return afterThem(err);
     }
-    return waits;
-  }
-
-  /** Register a write (or a read that persists a deadline) until it settles. */
-  private track(frame: DataFrame, result: Promise<unknown>): void {
-    const pending = this.pending;
-    switch (frame.type) {
-      case "len":
-      case "scan":
-      // A wait is no write: later writes to its key must not wait for it (they end it).
-      case "awaitChange":
-        return;
-      case "clear":
-        for (const part of frame.parts) pending.add(part, frame.dict, undefined, result);
-        return;
-      case "update":
-        pending.add(frame.part, frame.dict, frame.keys, result);
-        return;
-      case "updateParts":
-        for (const g of frame.parts) pending.add(g.part, frame.dict, g.keys, result);
-        return;
-      default:
-        pending.add(frame.part, frame.dict, [frame.key], result);
-    }
+    if (!(result instanceof Promise)) return result;
+    track(this.pending, frame, result);
+    return result.catch(afterThem);
   }
 
   /**
@@ -192,6 +165,8 @@ export class DataHandler {
       return this.once(DedupTable.id(clientId, frame.rid), frame.part, (answer) => this.apply(frame, answer));
     };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
+    // (In order only with a client id: then every answer, a failed condition's too, is recorded and committed.)
+    const inOrder = clientId !== undefined && decidesInOrder(frame);
     const run = (waited: boolean) =>
       this.afterPending(
         frame,
@@ -200,6 +175,7 @@ export class DataHandler {
           return fence ? fence.then(() => exec(true)) : exec(waited || afterWrites);
         },
         waited,
+        inOrder,
       );
     if (this.ctx.dicts.has(frame.dict)) return run(false);
     return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => run(true));

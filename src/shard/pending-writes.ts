@@ -8,6 +8,7 @@
  * `part␀dict␀key` strings and map entries that nobody ever looked up).
  */
 import { keyString } from "../store/partition-store.js";
+import type { DataFrame } from "./data-frames.js";
 
 /** One registered write on one partition. */
 class PendingWrite {
@@ -66,5 +67,50 @@ export class PendingWrites {
   /** Every pending write of `part`, whatever the dict. */
   all(part: number): Promise<unknown>[] {
     return [...(this.byPart.get(part) ?? [])].map((w) => w.done);
+  }
+}
+
+/** The pending writes a request must wait for. */
+export function waitsFor(pending: PendingWrites, frame: DataFrame): Promise<unknown>[] {
+  const waits: Promise<unknown>[] = [];
+  switch (frame.type) {
+    case "clear":
+    case "len":
+      for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
+      break;
+    case "scan":
+      pending.collect(frame.part, frame.dict, undefined, waits);
+      break;
+    case "update":
+      pending.collect(frame.part, frame.dict, frame.keys.map(keyString), waits);
+      break;
+    case "updateParts":
+      for (const g of frame.parts) pending.collect(g.part, frame.dict, g.keys.map(keyString), waits);
+      break;
+    default:
+      pending.collect(frame.part, frame.dict, [keyString(frame.key)], waits);
+  }
+  return waits;
+}
+
+/** Register a write (or a read that persists a deadline) until it settles. */
+export function track(pending: PendingWrites, frame: DataFrame, result: Promise<unknown>): void {
+  switch (frame.type) {
+    case "len":
+    case "scan":
+    // A wait is no write: later writes to its key must not wait for it (they end it).
+    case "awaitChange":
+      return;
+    case "clear":
+      for (const part of frame.parts) pending.add(part, frame.dict, undefined, result);
+      return;
+    case "update":
+      pending.add(frame.part, frame.dict, frame.keys, result);
+      return;
+    case "updateParts":
+      for (const g of frame.parts) pending.add(g.part, frame.dict, g.keys, result);
+      return;
+    default:
+      pending.add(frame.part, frame.dict, [frame.key], result);
   }
 }
