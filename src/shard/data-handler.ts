@@ -19,7 +19,7 @@ import { decidesInOrder, isOnce, partsOf, writeBytes, type DataFrame } from "./d
 export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites, track, waitsFor } from "./pending-writes.js";
-import { applyEntryOp } from "./entry-ops.js";
+import { applyEntryOp, failedCondition } from "./entry-ops.js";
 import { KeyWaiters } from "./key-waiters.js";
 
 export interface DataHandlerContext {
@@ -362,7 +362,13 @@ export class DataHandler {
       default: {
         const store = host.store(frame.part);
         const k = this.key(frame.key, frame.dict, frame.part);
-        return this.done(store, applyEntryOp(frame, store, k, now, (key, value) => this.checkEntry(key, value)), answer);
+        const result = applyEntryOp(frame, store, k, now, (key, value) => this.checkEntry(key, value));
+        // A failed condition changed nothing: it is answered at once, like a read (a retry
+        // gets the answer from memory, or decides afresh, which is as good: nothing depended
+        // on it), unless it was decided on writes not yet acknowledged; then its recorded
+        // answer's commit orders it after them.
+        if (failedCondition(result) && (this.pending.size === 0 || waitsFor(this.pending, frame).length === 0)) return result;
+        return this.done(store, result, answer);
       }
     }
   }

@@ -63,6 +63,11 @@ export function applyEntryOp(frame: EntryFrame, store: PartitionStore, k: string
   }
 }
 
+/** Whether an answer is a conditional write's or delete's failed condition (nothing changed). */
+export function failedCondition(result: unknown): boolean {
+  return result === false || (typeof result === "object" && result !== null && (result as Partial<PutEntryReply>).ok === false);
+}
+
 function add(a: number | bigint, b: number | bigint): number | bigint {
   if (typeof a === "bigint" && typeof b === "bigint") return a + b;
   if (typeof a === "number" && typeof b === "number") {
