@@ -18,6 +18,7 @@ const firstSeed = Number(process.env.SHARDICT_CHAOS_FIRST_SEED ?? 1);
 const durationMs = Number(process.env.SHARDICT_CHAOS_DURATION_S ?? 12) * 1000;
 const verbose = process.env.SHARDICT_CHAOS_VERBOSE === "1";
 const rf = Number(process.env.SHARDICT_CHAOS_RF ?? 2);
+const retryBudgetMs = process.env.SHARDICT_CHAOS_RETRY_BUDGET_MS === undefined ? undefined : Number(process.env.SHARDICT_CHAOS_RETRY_BUDGET_MS);
 /** Shards joining and leaving, and processes killed in the middle of a partition move. */
 const MEMBERSHIP_FAULTS = ["join shard, then leave", "leave shard, rejoin", "kill -9 mid-move"];
 /** Failing syncs (fail-stop, supervised restarts) mixed with plain crashes. */
@@ -32,6 +33,7 @@ describe("chaos", () => {
       durationMs,
       replicationFactor: rf,
       ...(faults && { faults }),
+      ...(retryBudgetMs !== undefined && { retryBudgetMs }),
       // The fault schedule always (to reproduce a failure); every node's lines when verbose.
       log: (l: string) => {
         if (verbose || l.startsWith("chaos: ")) console.log(`${((performance.now() - t0) / 1000).toFixed(2).padStart(7)} ${l}`);

@@ -23,6 +23,11 @@ export interface ChaosOptions {
   keys?: number;
   /** Counter keys (incr), besides the `keys` registers. */
   counters?: number;
+  /**
+   * The workload clients' retry budget (default 4 s). Shorter than a fault lasts, requests
+   * give up during it: writes end indeterminate, which the checker must then account for.
+   */
+  retryBudgetMs?: number;
   replicationFactor?: number;
   /** Restrict the fault table (by name). */
   faults?: readonly string[];
@@ -82,7 +87,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const chaos = await ChaosCluster.start({ seed: opts.seed, replicationFactor: opts.replicationFactor ?? 1, log: (l) => log(l) });
   const clients: ClusterClient[] = [];
   try {
-    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: 4_000 })));
+    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: opts.retryBudgetMs ?? 4_000 })));
     const setup = clients[0] as ClusterClient;
     const dict = await Dict.objects.create("chaos", { client: setup });
     const counterNames = new Set(Array.from({ length: counters }, (_, i) => counterName(i)));
