@@ -1,7 +1,8 @@
 /**
  * The chaos suite: real node processes, 8 clients running a mixed workload on a small key
- * space while faults from the table are injected; every key's history must be linearizable
- * and no acknowledged write may be lost once the cluster heals. One more seed draws only
+ * space (registers, compare-and-set on entry versions among their ops, and counters) while
+ * faults from the table are injected; every key's history must be linearizable and no
+ * acknowledged write or increment may be lost (nor one applied twice) once the cluster heals. One more seed draws only
  * from the membership faults (shards joining, leaving, rejoining, killed mid-move).
  *
  * `npm test` runs a short pass. `npm run chaos -- --seeds N --duration S` runs a longer one
@@ -10,13 +11,14 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { runChaos, summarize, type ChaosResult } from "./runner.js";
 import { checkHistory, checkNoLostWrites } from "./checker.js";
-import type { GetOp, Op } from "./history.js";
+import type { GetEntryOp, GetOp, Op } from "./history.js";
 
 const seeds = Number(process.env.SHARDICT_CHAOS_SEEDS ?? 2);
 const firstSeed = Number(process.env.SHARDICT_CHAOS_FIRST_SEED ?? 1);
 const durationMs = Number(process.env.SHARDICT_CHAOS_DURATION_S ?? 12) * 1000;
 const verbose = process.env.SHARDICT_CHAOS_VERBOSE === "1";
 const rf = Number(process.env.SHARDICT_CHAOS_RF ?? 2);
+const retryBudgetMs = process.env.SHARDICT_CHAOS_RETRY_BUDGET_MS === undefined ? undefined : Number(process.env.SHARDICT_CHAOS_RETRY_BUDGET_MS);
 /** Shards joining and leaving, and processes killed in the middle of a partition move. */
 const MEMBERSHIP_FAULTS = ["join shard, then leave", "leave shard, rejoin", "kill -9 mid-move"];
 /** Failing syncs (fail-stop, supervised restarts) mixed with plain crashes. */
@@ -31,6 +33,7 @@ describe("chaos", () => {
       durationMs,
       replicationFactor: rf,
       ...(faults && { faults }),
+      ...(retryBudgetMs !== undefined && { retryBudgetMs }),
       // The fault schedule always (to reproduce a failure); every node's lines when verbose.
       log: (l: string) => {
         if (verbose || l.startsWith("chaos: ")) console.log(`${((performance.now() - t0) / 1000).toFixed(2).padStart(7)} ${l}`);
@@ -49,11 +52,13 @@ describe("chaos", () => {
   const membershipSeed = firstSeed + seeds;
   it(`seed ${membershipSeed} (rf ${rf}): membership faults only`, () => run(membershipSeed, MEMBERSHIP_FAULTS), durationMs + 120_000);
   it(`seed ${membershipSeed + 1} (rf ${rf}): disk faults (failing syncs) and crashes only`, () => run(membershipSeed + 1, DISK_FAULTS), durationMs + 120_000);
-  it("the check is not vacuous: a recorded run with one read or one final value tampered with fails it", async () => {
+  it("the check is not vacuous: a recorded run with one read, version or final value tampered with fails it", async () => {
     const result = await runChaos({ seed: 99, durationMs: 2_000, faults: ["kill -9 shard, restart"] });
     expect(result.violations).toEqual([]);
+    const counterKeys = new Set(result.history.filter((o) => o.op === "incr").map((o) => o.key));
+    expect(counterKeys.size).toBeGreaterThan(0);
     const history = result.history.map((o) => ({ ...o }));
-    const read = history.find((o): o is GetOp => o.op === "get" && o.outcome === "ok");
+    const read = history.find((o): o is GetOp => o.op === "get" && o.outcome === "ok" && !counterKeys.has(o.key));
     if (!read) throw new Error("no successful read recorded");
     read.result = { found: true, value: "never-written" };
     const caught = checkHistory(history).violations;
@@ -62,7 +67,7 @@ describe("chaos", () => {
     // overlaps it) on a key with no indeterminate op, and the key read back absent. (Tampering
     // with a recorded value alone can be linearizable: a concurrent pop may explain it.)
     const certain = (key: string) => result.history.every((o) => o.key !== key || o.outcome !== "indeterminate");
-    const key = [...result.finalState.keys()].find(certain);
+    const key = [...result.finalState.keys()].find((k) => certain(k) && !counterKeys.has(k));
     if (key === undefined) throw new Error("every key has an indeterminate operation");
     const end = Math.max(...result.history.flatMap((o) => [o.invokeAt, o.completeAt]).filter(Number.isFinite)) + 1;
     const last: Op = { op: "put", process: 9999, key, value: "acknowledged-last", invokeAt: end, completeAt: end + 1, outcome: "ok" };
@@ -70,6 +75,24 @@ describe("chaos", () => {
     expect(checkNoLostWrites(history2, new Map(result.finalState).set(key, "acknowledged-last")).violations).toEqual([]);
     const lost = new Map(result.finalState).set(key, undefined);
     expect(checkNoLostWrites(history2, lost).violations.map((v) => v.key)).toContain(key);
+    // A version read with a second write (reused): two getEntry reads of different writes of
+    // one key, the later one given the earlier one's version.
+    const entries = result.history.filter((o): o is GetEntryOp & { result: { found: true } } => o.op === "getEntry" && o.outcome === "ok" && o.result?.found === true);
+    const pair = entries.flatMap((a) => entries.filter((b) => b.key === a.key && b.result.value !== a.result.value).map((b) => [a, b] as const))[0];
+    if (pair === undefined) throw new Error("no key with two getEntry reads of different writes");
+    const [first, second] = pair;
+    const reused = result.history.map((o) => (o === second ? { ...second, result: { ...second.result, version: first.result.version } } : o));
+    expect(checkHistory(reused).violations.map((v) => v.key)).toEqual([second.key]);
+    // A counter's final value below its acknowledged increments, and above them and every
+    // indeterminate one.
+    const counter = [...counterKeys][0]!;
+    const incrs = result.history.filter((o) => o.key === counter && o.op === "incr");
+    const most = incrs.filter((o) => o.outcome !== "failed").length;
+    expect(incrs.some((o) => o.outcome === "ok")).toBe(true);
+    expect(checkNoLostWrites(result.history, new Map([[counter, result.finalState.get(counter)]])).violations).toEqual([]);
+    for (const tampered of [undefined, String(most + 1)]) {
+      expect(checkNoLostWrites(result.history, new Map([[counter, tampered]])).violations.map((v) => v.key)).toEqual([counter]);
+    }
   }, 120_000);
 
   afterAll(() => {

@@ -7,6 +7,15 @@
  * - pop: returns the state (or absent); state := absent
  * - delete: if absent → KeyError, else state := absent (returns ok)
  * - get: returns the state
+ * - getEntry: returns the state, with the version of the write that set it
+ * - cas(v, ifVersion): if the state is the write `ifVersion` names { state := v; returns
+ *   true } else returns false; `ifVersion: null` names "absent" (then it is putIfAbsent)
+ *
+ * Versions are opaque, so a version stands for the write whose value a getEntry returned
+ * with it: every write's value is unique, so "the current version is v" is "the state is the
+ * value read with v". That holds only if each version names one write and each write keeps
+ * one version, which `version-checks.ts` verifies first (a key that fails it is reported as
+ * such and not searched).
  *
  * A history is linearizable if every `ok` op can be given a point inside
  * [invokeAt, completeAt] such that running the ops in that order through the model yields the
@@ -14,6 +23,7 @@
  * takes effect at some point after its invokeAt (with any result) or never.
  *
  * Keys are independent registers, so a history is checked key by key (P-compositionality).
+ * A key with `incr` ops is a counter, checked by `counter-checker.ts` instead.
  *
  * Algorithm: Wing & Gong / Lowe ("WGL", as in Knossos and Porcupine): depth-first search over
  * a doubly linked list of call/return events sorted by time; an op whose call comes before
@@ -23,7 +33,12 @@
  * small (see `search`): interchangeable ones are grouped, they are only linearized where an
  * ok op needs them, and a configuration is pruned if one with fewer of them was visited.
  */
-import { FINAL_READ_PROCESS, type GetOp, type Op, type ReadResult } from "./history.js";
+import { FINAL_READ_PROCESS, type EntryResult, type GetOp, type Op, type ReadResult } from "./history.js";
+import { byInvoke, fmtRead, formatHistory, formatOp } from "./history-format.js";
+import { checkCounter, isCounterHistory } from "./counter-checker.js";
+import { checkVersions, versionValues } from "./version-checks.js";
+
+export { formatHistory, formatOp } from "./history-format.js";
 
 export interface CheckOptions {
   /** Value of the key before the history starts; omitted or undefined = absent. */
@@ -80,6 +95,7 @@ const PIA = 1;
 const POP = 2;
 const DEL = 3;
 const GET = 4;
+const CAS = 5;
 
 /** State ids: 0 = absent, 1 = some value no ok read returned, 2.. = values some read returned. */
 const UNREAD = 1;
@@ -92,16 +108,36 @@ interface Compiled {
   orig: Op[];
   nOk: number;
   kind: Uint8Array;
-  /** put/putIfAbsent: the value id; pop/get: expected value id (0 = absent); delete: 1 = "ok", 0 = KeyError; putIfAbsent: see `written`. */
+  /** put/putIfAbsent/cas: the value id; pop/get/getEntry: expected value id (0 = absent); delete: 1 = "ok", 0 = KeyError; putIfAbsent/cas: see `written`. */
   val: Int32Array;
   written: Uint8Array;
+  /** cas: the value id the state must be for it to write (0 = absent). */
+  expect: Int32Array;
   values: string[];
   initial: number;
 }
 
-/** Failed ops never took effect; an indeterminate get has no effect and no known result. */
+/** Failed ops never took effect; an indeterminate read has no effect and no known result. */
 function isRelevant(o: Op): boolean {
-  return o.outcome === "ok" || (o.outcome === "indeterminate" && o.op !== "get");
+  return o.outcome === "ok" || (o.outcome === "indeterminate" && o.op !== "get" && o.op !== "getEntry");
+}
+
+/** The value an op writes (if it writes). */
+function writtenValue(o: Op): string | undefined {
+  return o.op === "put" || o.op === "putIfAbsent" || o.op === "cas" ? o.value : undefined;
+}
+
+/** Whether an op may have written its value (an ok putIfAbsent or cas → false did not). */
+function mayHaveWritten(o: Op): boolean {
+  if (o.op === "put") return true;
+  if (o.op === "putIfAbsent" || o.op === "cas") return !(o.outcome === "ok" && o.result === false);
+  return false;
+}
+
+/** The value an ok read returned (undefined: absent, or not an ok read). */
+function readValue(o: Op): string | undefined {
+  if (o.outcome !== "ok" || (o.op !== "get" && o.op !== "pop" && o.op !== "getEntry")) return undefined;
+  return o.result?.found === true ? o.result.value : undefined;
 }
 
 function validate(o: Op): void {
@@ -115,33 +151,52 @@ function validate(o: Op): void {
     case "put":
       return;
     case "putIfAbsent":
-      if (typeof o.result !== "boolean") throw new TypeError(`ok putIfAbsent without a boolean result: ${formatOp(o)}`);
+    case "cas":
+      if (typeof o.result !== "boolean") throw new TypeError(`ok ${o.op} without a boolean result: ${formatOp(o)}`);
       return;
     case "delete":
       if (o.result !== "ok" && o.result !== "KeyError") throw new TypeError(`ok delete without a result: ${formatOp(o)}`);
       return;
     case "get":
     case "pop":
+    case "getEntry":
       if (o.result === undefined || typeof o.result.found !== "boolean") throw new TypeError(`ok ${o.op} without a result: ${formatOp(o)}`);
+      if (o.op === "getEntry" && o.result.found && typeof o.result.version !== "string") throw new TypeError(`ok getEntry without a version: ${formatOp(o)}`);
       return;
+    case "incr":
+      throw new TypeError(`incr on a register key (a counter key has only incr and get): ${formatOp(o)}`);
     default:
       throw new TypeError(`unknown op ${(o as { op: unknown }).op}`);
   }
 }
 
-function compile(relevant: readonly Op[], initial: string | undefined): Compiled {
+/**
+ * `versions`: the value each version names (see `versionValues`), for the cas ops. Every
+ * history searched has, for each cas with a version, an ok getEntry of that version (the
+ * shrinker keeps one), so the writer of the value it expects is an ok op or made one below;
+ * `search` relies on that (see its blocks).
+ */
+function compile(relevant: readonly Op[], initial: string | undefined, versions: ReadonlyMap<string, string>): Compiled {
   // Earliest completion of an ok read of each value.
   const readBy = new Map<string, number>();
   for (const o of relevant) {
-    if ((o.op === "get" || o.op === "pop") && o.outcome === "ok" && o.result?.found === true) {
-      readBy.set(o.result.value, Math.min(readBy.get(o.result.value) ?? Infinity, o.completeAt));
-    }
+    const v = readValue(o);
+    if (v !== undefined) readBy.set(v, Math.min(readBy.get(v) ?? Infinity, o.completeAt));
   }
+  const expectOf = (o: Op): string | undefined => {
+    if (o.op !== "cas" || o.ifVersion === null) return undefined;
+    const v = versions.get(o.ifVersion);
+    if (v === undefined) throw new TypeError(`cas with a version no getEntry of the key returned: ${formatOp(o)}`);
+    return v;
+  };
   // An indeterminate write of a value that an ok op read, being its only possible source,
-  // did take effect (a putIfAbsent wrote), before that read completed: it is equivalent to an
-  // ok op completing then. Fewer optional ops make the search much smaller.
+  // did take effect (a putIfAbsent or cas wrote), before that read completed: it is
+  // equivalent to an ok op completing then. Fewer optional ops make the search much smaller.
   const writes = new Map<string, number>();
-  for (const o of relevant) if (o.op === "put" || o.op === "putIfAbsent") writes.set(o.value, (writes.get(o.value) ?? 0) + 1);
+  for (const o of relevant) {
+    const v = writtenValue(o);
+    if (v !== undefined) writes.set(v, (writes.get(v) ?? 0) + 1);
+  }
   const orig: Op[] = [];
   const add = (list: Op[], o: Op, as: Op): void => {
     list.push(as);
@@ -152,7 +207,7 @@ function compile(relevant: readonly Op[], initial: string | undefined): Compiled
   const indList: Op[] = [];
   for (const o of relevant) {
     if (o.outcome === "ok") add(okList, o, o);
-    else if ((o.op === "put" || o.op === "putIfAbsent") && readBy.has(o.value) && writes.get(o.value) === 1 && o.value !== initial) {
+    else if ((o.op === "put" || o.op === "putIfAbsent" || o.op === "cas") && readBy.has(o.value) && writes.get(o.value) === 1 && o.value !== initial) {
       const completeAt = Math.max(o.invokeAt, readBy.get(o.value)!);
       add(okList, o, o.op === "put" ? { ...o, outcome: "ok", completeAt } : { ...o, outcome: "ok", completeAt, result: true });
     } else add(indList, o, o);
@@ -161,10 +216,14 @@ function compile(relevant: readonly Op[], initial: string | undefined): Compiled
   const ops = okList.concat(indList);
   for (const o of ops) orig.push(origOf.get(o)!);
   const n = ops.length;
-  // Values no ok get/pop returned are indistinguishable by every op (putIfAbsent and delete
-  // only test presence), so they all share one state, UNREAD: fewer distinct states, more
-  // cache hits.
+  // Values no ok read returned and no cas expects are indistinguishable by every op
+  // (putIfAbsent and delete only test presence), so they all share one state, UNREAD: fewer
+  // distinct states, more cache hits.
   const observed = new Set(readBy.keys());
+  for (const o of ops) {
+    const e = expectOf(o);
+    if (e !== undefined) observed.add(e);
+  }
   const values: string[] = ["", ""];
   const ids = new Map<string, number>();
   const id = (v: string): number => {
@@ -177,10 +236,11 @@ function compile(relevant: readonly Op[], initial: string | undefined): Compiled
     }
     return i;
   };
-  const readId = (r: ReadResult | undefined): number => (r !== undefined && r.found ? id(r.value) : 0);
+  const readId = (r: ReadResult | EntryResult | undefined): number => (r !== undefined && r.found ? id(r.value) : 0);
   const kind = new Uint8Array(n);
   const val = new Int32Array(n);
   const written = new Uint8Array(n);
+  const expect = new Int32Array(n);
   ops.forEach((o, i) => {
     switch (o.op) {
       case "put":
@@ -201,12 +261,23 @@ function compile(relevant: readonly Op[], initial: string | undefined): Compiled
         val[i] = o.result === "ok" ? 1 : 0;
         break;
       case "get":
+      case "getEntry":
         kind[i] = GET;
         val[i] = readId(o.result);
         break;
+      case "cas": {
+        kind[i] = CAS;
+        val[i] = id(o.value);
+        written[i] = o.result === true ? 1 : 0;
+        const e = expectOf(o);
+        expect[i] = e === undefined ? 0 : id(e);
+        break;
+      }
+      case "incr":
+        throw new TypeError(`incr on a register key: ${formatOp(o)}`);
     }
   });
-  return { ops, orig, nOk: ok.length, kind, val, written, values, initial: initial === undefined ? 0 : id(initial) };
+  return { ops, orig, nOk: ok.length, kind, val, written, expect, values, initial: initial === undefined ? 0 : id(initial) };
 }
 
 /** The state after op `i` from `state` (0 = absent), or -1 if `i` cannot run there. */
@@ -228,6 +299,12 @@ function step(c: Compiled, i: number, state: number): number {
       return (v === 1) === (state !== 0) ? 0 : -1;
     case GET:
       return state === v ? state : -1;
+    case CAS: {
+      const e = c.expect[i]!;
+      if (!isOk) return state === e ? v : state;
+      if (c.written[i] === 1) return state === e ? v : -1;
+      return state !== e ? state : -1;
+    }
     default:
       return -1;
   }
@@ -292,7 +369,7 @@ function search(c: Compiled, maxSteps: number): SearchResult {
   const groupOf = new Map<string, number[]>();
   for (let i = nOk; i < n; i++) {
     const k = c.kind[i]!;
-    const sig = k === POP || k === DEL ? "clear" : `${k}:${c.val[i]!}`;
+    const sig = k === POP || k === DEL ? "clear" : `${k}:${c.val[i]!}:${c.expect[i]!}`;
     let list = groupOf.get(sig);
     if (list === undefined) groupOf.set(sig, (list = []));
     list.push(i);
@@ -342,8 +419,11 @@ function search(c: Compiled, maxSteps: number): SearchResult {
   // clears the state, so the block's effect is lost) or moved after it (the op leaves the
   // state as is), and moving an indeterminate op later is always allowed; a block at the end
   // is dropped. A block needs at most two ops to reach the state it reaches: its last
-  // state-changing op, preceded by a clearing op if that is a putIfAbsent that wrote. And an
-  // indeterminate op that leaves the state as is can always be left out.
+  // state-changing op, preceded by a clearing op if that is a putIfAbsent (or a cas on
+  // "absent") that wrote. A cas on a version needs the state to be the value read with that
+  // version, whose one writer is an ok op (see `compile`), so no op of the block can set it:
+  // the state already is that value and the cas alone suffices. And an indeterminate op that
+  // leaves the state as is can always be left out.
   const stackOp = new Int32Array(n);
   const stackState = new Int32Array(n);
   const stackPhase = new Uint8Array(n);
@@ -429,7 +509,7 @@ function search(c: Compiled, maxSteps: number): SearchResult {
       const members = groups[g]!;
       const i = members[used[g]!];
       if (i === undefined || c.ops[i]!.invokeAt > bound) continue;
-      if (blockLen === 1 && c.kind[i] !== PIA) continue;
+      if (blockLen === 1 && c.kind[i] !== PIA && !(c.kind[i] === CAS && c.expect[i] === 0)) continue;
       const ns = step(c, i, state);
       if (ns >= 0 && ns !== state) push(i, ns, g);
       continue;
@@ -463,15 +543,13 @@ function relevantOps(history: readonly Op[]): Op[] {
   return history.filter(isRelevant);
 }
 
-function byInvoke(a: Op, b: Op): number {
-  return a.invokeAt - b.invokeAt || (a.outcome === "ok" ? a.completeAt : Infinity) - (b.outcome === "ok" ? b.completeAt : Infinity) || a.process - b.process;
-}
-
 /**
  * Check one key's history (all ops must have the same key). On failure returns a 1-minimal
  * failing sub-history (removing any single op of it makes it linearizable, except the only
  * write of a value one of its reads returned, which is kept so the history makes sense) and
  * a message with that sub-history and the longest linearizable prefix the search found.
+ * A counter key's history (one with `incr` ops) goes to `checkCounter`, whose witness is not
+ * shrunk but picked (see there).
  */
 export function checkKey(history: readonly Op[], opts: CheckOptions = {}): KeyCheckResult {
   return checkKeyPinned(history, opts, new Set());
@@ -481,6 +559,7 @@ export function checkKey(history: readonly Op[], opts: CheckOptions = {}): KeyCh
 function checkKeyPinned(history: readonly Op[], opts: CheckOptions, pinned: ReadonlySet<Op>): KeyCheckResult {
   const key = history[0]?.key;
   for (const o of history) if (o.key !== key) throw new TypeError(`checkKey: mixed keys ${JSON.stringify(key)} and ${JSON.stringify(o.key)}`);
+  if (isCounterHistory(history)) return checkCounter(history, { initial: opts.initial });
   const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
   const relevant = relevantOps(history);
   const what = `key ${JSON.stringify(key)}`;
@@ -489,14 +568,27 @@ function checkKeyPinned(history: readonly Op[], opts: CheckOptions, pinned: Read
   // Fast path: an ok read of a value that no op wrote (nor the initial state).
   const written = new Set<string>();
   if (opts.initial !== undefined) written.add(opts.initial);
-  for (const o of relevant) if (o.op === "put" || o.op === "putIfAbsent") written.add(o.value);
-  const ghost = relevant.find((o) => (o.op === "get" || o.op === "pop") && o.outcome === "ok" && o.result?.found === true && !written.has(o.result.value));
+  for (const o of relevant) {
+    const v = writtenValue(o);
+    if (v !== undefined) written.add(v);
+  }
+  const ghost = relevant.find((o) => {
+    const v = readValue(o);
+    return v !== undefined && !written.has(v);
+  });
   if (ghost !== undefined) {
     const minimal = minimized ? [ghost] : relevant.slice().sort(byInvoke);
     return { ok: false, minimal, message: `${what}: not linearizable: a read returned a value no op wrote\n${formatHistory(minimal)}` };
   }
+  // Versions before the search: its model of cas needs each version to name one write.
+  const versionCheck = checkVersions(relevant);
+  if (!versionCheck.ok) {
+    const minimal = [...new Set(versionCheck.witness)].sort(byInvoke);
+    return { ok: false, minimal, message: `${what}: ${versionCheck.message}\n${formatHistory(minimal)}` };
+  }
+  const versions = versionValues(relevant);
 
-  const compiled = compile(relevant, opts.initial);
+  const compiled = compile(relevant, opts.initial, versions);
   const r = search(compiled, maxSteps);
   if (r.kind === "ok") return { ok: true };
   if (r.kind === "budget") {
@@ -509,7 +601,7 @@ function checkKeyPinned(history: readonly Op[], opts: CheckOptions, pinned: Read
     };
   }
   const check = (ops: readonly Op[]): number | null => {
-    const x = search(compile(ops, opts.initial), maxSteps);
+    const x = search(compile(ops, opts.initial, versions), maxSteps);
     return x.kind === "fail" ? x.frontier : null;
   };
   const shrunk = minimized
@@ -520,7 +612,7 @@ function checkKeyPinned(history: readonly Op[], opts: CheckOptions, pinned: Read
       })
     : undefined;
   const minimal = (shrunk?.ops ?? relevant.slice()).sort(byInvoke);
-  const mc = minimized ? compile(minimal, opts.initial) : compiled;
+  const mc = minimized ? compile(minimal, opts.initial, versions) : compiled;
   const mr = minimized ? search(mc, maxSteps) : r;
   const head =
     !minimized
@@ -566,6 +658,7 @@ export function checkNoLostWrites(
   const violations: Violation[] = [];
   for (const [key, value] of finalState) {
     const ops = groups.get(key) ?? [];
+    // A counter's final read is its value in decimal (see history.ts).
     const read: GetOp = {
       op: "get",
       process: FINAL_READ_PROCESS,
@@ -581,8 +674,9 @@ export function checkNoLostWrites(
     let prefix = "";
     if (!r.inconclusive) {
       const without = checkKey(ops, { ...o, minimize: false });
+      const lost = isCounterHistory(ops) ? "lost or extra increments" : "lost or resurrected write";
       prefix = without.ok
-        ? `final read of ${JSON.stringify(key)} → ${fmtRead(read.result)} is inconsistent with the history (lost or resurrected write)\n`
+        ? `final read of ${JSON.stringify(key)} → ${fmtRead(read.result)} is inconsistent with the history (${lost})\n`
         : `history of ${JSON.stringify(key)} is not linearizable even without the final read\n`;
     }
     violations.push(toViolation(key, { ...r, message: prefix + r.message }));
@@ -627,6 +721,8 @@ function toViolation(key: string, r: Exclude<KeyCheckResult, { ok: true }>): Vio
  * rather than an op stripped of its cause: a kept read of a value keeps (one of) the writes
  * of that value, and a kept putIfAbsent → false or delete → ok (which need the key present)
  * keeps one of the writes invoked before it completed (unless there is an initial value).
+ * A kept cas on a version keeps a getEntry that returned that version: the search needs it
+ * (see `compile`), and it says which write the version names.
  * `pinned` ops are never removed.
  *
  * Stops early (returning a failing, not necessarily 1-minimal history) at `deadline`.
@@ -638,31 +734,36 @@ function shrink(
   opts: { deadline: number; pinned: ReadonlySet<Op>; hasInitial: boolean },
 ): { ops: Op[]; complete: boolean } {
   let cur = ops.slice().sort(byInvoke);
-  // Ops that may have written (an ok putIfAbsent → false did not).
-  const writes = cur.filter((o) => o.op === "put" || (o.op === "putIfAbsent" && !(o.outcome === "ok" && o.result === false)));
-  // For each op that needs a write: the writes that can explain it.
+  const writes = cur.filter(mayHaveWritten);
+  // For each op that needs a write (or, for a cas, a getEntry): the ops that can explain it.
   const needs = new Map<Op, Op[]>();
   for (const o of cur) {
-    if (o.outcome !== "ok") continue;
     let ws: Op[] = [];
-    if ((o.op === "get" || o.op === "pop") && o.result?.found === true) {
-      const v = o.result.value;
-      ws = writes.filter((w) => (w.op === "put" || w.op === "putIfAbsent") && w.value === v);
-    } else if (!opts.hasInitial && ((o.op === "putIfAbsent" && o.result === false) || (o.op === "delete" && o.result === "ok"))) {
+    const read = readValue(o);
+    if (o.op === "cas" && o.ifVersion !== null) {
+      const version = o.ifVersion;
+      ws = cur.filter((g) => g.op === "getEntry" && g.outcome === "ok" && g.result?.found === true && g.result.version === version);
+    } else if (o.outcome !== "ok") {
+      continue;
+    } else if (read !== undefined) {
+      ws = writes.filter((w) => writtenValue(w) === read);
+    } else if (!opts.hasInitial && (((o.op === "putIfAbsent" || o.op === "cas") && o.result === false) || (o.op === "delete" && o.result === "ok"))) {
       ws = writes.filter((w) => w.invokeAt <= o.completeAt);
     }
     if (ws.length > 0) needs.set(o, ws);
   }
-  /** The writes to add so that every op of `cand` that needs one has one. */
+  /** The ops to add so that every op of `cand` that needs one has one, and so on for those. */
   const missing = (cand: readonly Op[]): Op[] => {
     const kept = new Set(cand);
     const add: Op[] = [];
-    for (const o of cand) {
+    const todo = cand.slice();
+    for (let o = todo.pop(); o !== undefined; o = todo.pop()) {
       const ws = needs.get(o);
       if (ws !== undefined && !ws.some((w) => kept.has(w))) {
         const w = ws.findLast((x) => x.invokeAt <= o.completeAt) ?? ws[0]!;
         kept.add(w);
         add.push(w);
+        todo.push(w);
       }
     }
     return add;
@@ -715,65 +816,15 @@ function shrink(
 // ---------------------------------------------------------------------------------------
 // Formatting
 
-function fmtTime(t: number): string {
-  return t === Infinity ? "∞" : Number.isInteger(t) ? String(t) : t.toFixed(3);
-}
-
-function fmtRead(r: ReadResult | undefined): string {
-  if (r === undefined) return "?";
-  return r.found ? JSON.stringify(r.value) : "absent";
-}
-
 function fmtState(c: Compiled, s: number): string {
   return s === 0 ? "absent" : s === UNREAD ? "a value no read returned" : JSON.stringify(c.values[s]);
-}
-
-function fmtCall(o: Op): string {
-  switch (o.op) {
-    case "put":
-    case "putIfAbsent":
-      return `${o.op}(${JSON.stringify(o.key)}, ${JSON.stringify(o.value)})`;
-    default:
-      return `${o.op}(${JSON.stringify(o.key)})`;
-  }
-}
-
-function fmtResult(o: Op): string {
-  if (o.outcome !== "ok") return o.outcome;
-  switch (o.op) {
-    case "put":
-      return "ok";
-    case "putIfAbsent":
-      return `→ ${String(o.result)}`;
-    case "delete":
-      return `→ ${o.result ?? "?"}`;
-    case "get":
-    case "pop":
-      return `→ ${fmtRead(o.result)}`;
-  }
-}
-
-/** One op on one line: process, call, result or outcome, [invokeAt, completeAt]. */
-export function formatOp(o: Op): string {
-  const proc = o.process === FINAL_READ_PROCESS ? "final" : `p${o.process}`;
-  const end = o.outcome === "indeterminate" ? "∞)" : `${fmtTime(o.completeAt)}]`;
-  return `${proc.padEnd(5)} ${fmtCall(o).padEnd(34)} ${fmtResult(o).padEnd(16)} [${fmtTime(o.invokeAt)}, ${end}`;
-}
-
-/** The ops sorted by invoke time, one per line. */
-export function formatHistory(ops: readonly Op[]): string {
-  return ops
-    .slice()
-    .sort(byInvoke)
-    .map((o) => "  " + formatOp(o))
-    .join("\n");
 }
 
 function describeStuck(c: Compiled, best: number[], bestState: number): string {
   let state = fmtState(c, bestState);
   if (bestState === UNREAD) {
-    const last = best.map((i) => c.orig[i]!).findLast((o) => o.op === "put" || o.op === "putIfAbsent");
-    if (last !== undefined && (last.op === "put" || last.op === "putIfAbsent")) state = JSON.stringify(last.value);
+    const last = best.map((i) => c.orig[i]!).findLast(mayHaveWritten);
+    if (last !== undefined) state = JSON.stringify(writtenValue(last));
   }
   const lines = [`longest linearizable prefix found (${best.length} ops), leaving state ${state}:`];
   for (const i of best) lines.push("    " + formatOp(c.orig[i]!));

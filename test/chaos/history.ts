@@ -26,6 +26,9 @@
  * complete times and outcome. An update is atomic per partition only (keys on different
  * partitions are applied independently), and the checker verifies each key separately
  * anyway, so one put per key is the right model.
+ *
+ * Two kinds of keys, never mixed: registers (put, putIfAbsent, pop, delete, get, getEntry,
+ * cas) and counters (incr, and get, whose value is then the counter in decimal: `"7"`).
  */
 
 export type Outcome = "ok" | "failed" | "indeterminate";
@@ -46,6 +49,9 @@ export function present(value: string): ReadResult {
 export function readResult(value: string | undefined): ReadResult {
   return value === undefined ? ABSENT : present(value);
 }
+
+/** What a `getEntry` returned: the value and the version of the write it read, or absent. */
+export type EntryResult = { readonly found: true; readonly value: string; readonly version: string } | { readonly found: false };
 
 interface OpBase {
   /** Client id. The final read added by `checkNoLostWrites` uses `FINAL_READ_PROCESS`. */
@@ -92,7 +98,35 @@ export interface GetOp extends OpBase {
   result?: ReadResult;
 }
 
-export type Op = PutOp | PutIfAbsentOp | PopOp | DeleteOp | GetOp;
+/** `getEntry(key)`: a read that also names the write it read by its version. */
+export interface GetEntryOp extends OpBase {
+  op: "getEntry";
+  /** Required when `outcome === "ok"`. */
+  result?: EntryResult;
+}
+
+/**
+ * `put(key, value, { ifVersion })`: writes only if the key's current version is `ifVersion`
+ * (`null`: only if absent); result `true` if it wrote. A version must be one a `getEntry` of
+ * the same key returned: the checker knows which write it names only through that read.
+ */
+export interface CasOp extends OpBase {
+  op: "cas";
+  value: string;
+  ifVersion: string | null;
+  /** Required when `outcome === "ok"`. */
+  result?: boolean;
+}
+
+/** `incr(key, delta)` on a counter key: adds `delta` (absent counts as 0); result: the new value. */
+export interface IncrOp extends OpBase {
+  op: "incr";
+  delta: number;
+  /** Required when `outcome === "ok"`. */
+  result?: number;
+}
+
+export type Op = PutOp | PutIfAbsentOp | PopOp | DeleteOp | GetOp | GetEntryOp | CasOp | IncrOp;
 export type OpKind = Op["op"];
 export type OpOf<K extends OpKind> = Extract<Op, { op: K }>;
 
@@ -102,7 +136,10 @@ export type Call =
   | { op: "putIfAbsent"; value: string }
   | { op: "pop" }
   | { op: "delete" }
-  | { op: "get" };
+  | { op: "get" }
+  | { op: "getEntry" }
+  | { op: "cas"; value: string; ifVersion: string | null }
+  | { op: "incr"; delta: number };
 
 /** `process` of the synthetic final read added by `checkNoLostWrites`. */
 export const FINAL_READ_PROCESS = -1;
@@ -148,7 +185,10 @@ export class HistoryRecorder {
   ok(op: PutIfAbsentOp, written: boolean): void;
   ok(op: PopOp | GetOp, value: string | undefined): void;
   ok(op: DeleteOp, result: DeleteResult): void;
-  ok(op: Op | readonly PutOp[], result?: boolean | string | undefined): void {
+  ok(op: GetEntryOp, entry: { value: string; version: string } | null): void;
+  ok(op: CasOp, written: boolean): void;
+  ok(op: IncrOp, value: number): void;
+  ok(op: Op | readonly PutOp[], result?: boolean | string | number | { value: string; version: string } | null): void {
     const now = this.clock();
     const ops: readonly Op[] = Array.isArray(op) ? (op as readonly PutOp[]) : [op as Op];
     for (const o of ops) {
@@ -158,7 +198,8 @@ export class HistoryRecorder {
         case "put":
           break;
         case "putIfAbsent":
-          if (typeof result !== "boolean") throw new TypeError("putIfAbsent result must be a boolean");
+        case "cas":
+          if (typeof result !== "boolean") throw new TypeError(`${o.op} result must be a boolean`);
           o.result = result;
           break;
         case "delete":
@@ -167,8 +208,17 @@ export class HistoryRecorder {
           break;
         case "get":
         case "pop":
-          if (typeof result === "boolean") throw new TypeError(`${o.op} result must be a string or undefined`);
+          if (result !== undefined && typeof result !== "string") throw new TypeError(`${o.op} result must be a string or undefined`);
           o.result = readResult(result);
+          break;
+        case "getEntry":
+          if (result === null) o.result = { found: false };
+          else if (typeof result === "object" && result !== undefined) o.result = { found: true, value: result.value, version: result.version };
+          else throw new TypeError("getEntry result must be { value, version } or null");
+          break;
+        case "incr":
+          if (typeof result !== "number") throw new TypeError("incr result must be a number");
+          o.result = result;
           break;
       }
     }

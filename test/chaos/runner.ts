@@ -14,13 +14,20 @@ import { ChaosCluster } from "./chaos-cluster.js";
 import { checkHistory, checkNoLostWrites, formatHistory, type Violation } from "./checker.js";
 import type { Op } from "./history.js";
 import { FAULTS, type Fault } from "./faults.js";
-import { keyName, startWorkload } from "./workload.js";
+import { counterName, counterText, keyName, startWorkload } from "./workload.js";
 
 export interface ChaosOptions {
   seed: number;
   durationMs: number;
   clients?: number;
   keys?: number;
+  /** Counter keys (incr), besides the `keys` registers. */
+  counters?: number;
+  /**
+   * The workload clients' retry budget (default 4 s). Shorter than a fault lasts, requests
+   * give up during it: writes end indeterminate, which the checker must then account for.
+   */
+  retryBudgetMs?: number;
   replicationFactor?: number;
   /** Restrict the fault table (by name). */
   faults?: readonly string[];
@@ -74,15 +81,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const log = opts.log ?? (() => {});
   const rand = mulberry32(opts.seed);
   const keys = opts.keys ?? 8;
+  const counters = opts.counters ?? 4;
   const faults = FAULTS.filter((f) => !opts.faults || opts.faults.includes(f.name));
   if (faults.length === 0 && opts.durationMs > 0) throw new Error(`no fault matches ${JSON.stringify(opts.faults)}`);
   const chaos = await ChaosCluster.start({ seed: opts.seed, replicationFactor: opts.replicationFactor ?? 1, log: (l) => log(l) });
   const clients: ClusterClient[] = [];
   try {
-    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: 4_000 })));
+    for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: opts.retryBudgetMs ?? 4_000 })));
     const setup = clients[0] as ClusterClient;
     const dict = await Dict.objects.create("chaos", { client: setup });
-    const keyNames = Array.from({ length: keys }, (_, i) => keyName(i));
+    const counterNames = new Set(Array.from({ length: counters }, (_, i) => counterName(i)));
+    const keyNames = [...Array.from({ length: keys }, (_, i) => keyName(i)), ...counterNames];
 
     // Filler entries in another dict, so that every partition holds a few hundred and a
     // move takes long enough to be caught in the middle.
@@ -93,7 +102,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await filler.update(chunk);
     }
 
-    const load = startWorkload(clients, "chaos", { keys, seed: opts.seed });
+    const load = startWorkload(clients, "chaos", { keys, counters, seed: opts.seed });
     const events: FaultEvent[] = [];
     const end = performance.now() + opts.durationMs;
     await sleep(500);
@@ -129,15 +138,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await chaos.waitSettled();
 
     // Every node is back: read every key once more, retrying until the cluster answers.
+    // Counters are recorded as their value in decimal, as the workload's reads of them are.
     const finalState = new Map<string, string | undefined>();
     const reader = clientOf(await connect({ url: chaos.url }));
     clients.push(reader);
     for (const key of keyNames) {
       const value = await waitUntil(
-        async () => ({ v: (await Dict.fromName<string>("chaos", { client: reader }).get(key)) as string | undefined }),
+        async () => ({ v: await Dict.fromName<unknown>("chaos", { client: reader }).get(key) }),
         { what: `a final read of ${key}`, timeoutMs: 30_000 },
       );
-      finalState.set(key, value.v);
+      finalState.set(key, counterNames.has(key) ? counterText(value.v) : (value.v as string | undefined));
     }
     // Ownership as the final table has it (the reader connected once the cluster settled):
     // a shard that is no longer a member owns none of the keys.
@@ -159,7 +169,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       lenCalls: load.counts.len,
       events,
       violations,
-      problems: load.lenProblems,
+      problems: load.problems,
       history,
       finalState,
     };
@@ -169,12 +179,50 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
+/** Per op type: ok / failed / indeterminate (an update counts once per key). */
+function opTable(history: readonly Op[]): string[] {
+  const by = new Map<string, { ok: number; failed: number; indeterminate: number; yes: number }>();
+  for (const o of history) {
+    let c = by.get(o.op);
+    if (c === undefined) by.set(o.op, (c = { ok: 0, failed: 0, indeterminate: 0, yes: 0 }));
+    c[o.outcome]++;
+    if (o.outcome === "ok" && (o.op === "cas" || o.op === "putIfAbsent") && o.result === true) c.yes++;
+  }
+  const lines = ["by type              ok   failed   indeterminate"];
+  for (const [op, c] of [...by].sort(([a], [b]) => a.localeCompare(b))) {
+    const wrote = op === "cas" || op === "putIfAbsent" ? `   (${c.yes} wrote, ${c.ok - c.yes} refused)` : "";
+    lines.push(`  ${op.padEnd(14)} ${String(c.ok).padStart(6)} ${String(c.failed).padStart(8)} ${String(c.indeterminate).padStart(15)}${wrote}`);
+  }
+  return lines;
+}
+
+/** The counters' final values against their increments (checked per key by the checker). */
+function counterLine(results: readonly ChaosResult[]): string {
+  let acked = 0;
+  let indeterminate = 0;
+  let final = 0;
+  let keys = 0;
+  for (const r of results) {
+    const counterKeys = new Set(r.history.filter((o) => o.op === "incr").map((o) => o.key));
+    keys += counterKeys.size;
+    for (const o of r.history) {
+      if (o.op !== "incr") continue;
+      if (o.outcome === "ok") acked += o.delta;
+      else if (o.outcome === "indeterminate") indeterminate += o.delta;
+    }
+    for (const k of counterKeys) final += Number(r.finalState.get(k) ?? 0);
+  }
+  return `counters: ${keys} keys, final values sum to ${final}: ${acked} acknowledged increments + ${final - acked} of ${indeterminate} indeterminate`;
+}
+
 /** A printable summary of several runs: the table `npm run chaos` prints. */
 export function summarize(results: readonly ChaosResult[]): string {
   const lines: string[] = [];
   const sum = (f: (r: ChaosResult) => number) => results.reduce((a, r) => a + f(r), 0);
   lines.push(`seeds: ${results.map((r) => r.seed).join(", ")}`);
   lines.push(`operations: ${sum((r) => r.operations)} (ok ${sum((r) => r.ok)}, failed ${sum((r) => r.failed)}, indeterminate ${sum((r) => r.indeterminate)}, len ${sum((r) => r.lenCalls)})`);
+  lines.push(...opTable(results.flatMap((r) => r.history)));
+  lines.push(counterLine(results));
   const byFault = new Map<string, { count: number; worst: number }>();
   for (const r of results) {
     for (const e of r.events) {

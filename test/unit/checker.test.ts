@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { checkHistory, checkKey, checkNoLostWrites, formatHistory } from "../chaos/checker.js";
-import { ABSENT, HistoryRecorder, present, type DeleteResult, type Op, type Outcome, type ReadResult } from "../chaos/history.js";
+import { HistoryRecorder, present, type DeleteResult, type Op, type Outcome } from "../chaos/history.js";
 import { mulberry32 } from "../helpers/prng.js";
+import { bruteForce, generate, rr } from "../helpers/register-histories.js";
 
 // ---- op builders (key "k" unless given) -------------------------------------------------
 
@@ -12,7 +13,6 @@ const pia = (p: number, value: string, written: boolean, t: Times): Op => ({ op:
 const get = (p: number, value: string | undefined, t: Times, key?: string): Op => ({ op: "get", result: rr(value), ...base(p, t, key) });
 const pop = (p: number, value: string | undefined, t: Times, key?: string): Op => ({ op: "pop", result: rr(value), ...base(p, t, key) });
 const del = (p: number, result: DeleteResult, t: Times): Op => ({ op: "delete", result, ...base(p, t) });
-const rr = (v: string | undefined): ReadResult => (v === undefined ? ABSENT : present(v));
 
 function expectOk(h: Op[], initial?: string): void {
   const r = checkKey(h, { initial });
@@ -23,49 +23,6 @@ function expectViolation(h: Op[], initial?: string): Exclude<ReturnType<typeof c
   if (r.ok) throw new Error(`expected a violation:\n${formatHistory(h)}`);
   expect(r.inconclusive).toBeUndefined();
   return r;
-}
-
-// ---- reference: brute force over all orders (small histories only) ----------------------
-
-function bruteForce(history: Op[], initial?: string): boolean {
-  const ops = history.filter((o) => o.outcome === "ok" || (o.outcome === "indeterminate" && o.op !== "get"));
-  const nOk = ops.filter((o) => o.outcome === "ok").length;
-  const used = new Array<boolean>(ops.length).fill(false);
-  const end = (o: Op) => (o.outcome === "ok" ? o.completeAt : Infinity);
-  const apply = (o: Op, s: string | undefined): { s: string | undefined } | null => {
-    const ok = o.outcome === "ok";
-    const same = (r: ReadResult | undefined) => !ok || (r !== undefined && (r.found ? r.value === s : s === undefined));
-    switch (o.op) {
-      case "put":
-        return { s: o.value };
-      case "putIfAbsent":
-        if (!ok) return { s: s ?? o.value };
-        return o.result === (s === undefined) ? { s: s ?? o.value } : null;
-      case "pop":
-        return same(o.result) ? { s: undefined } : null;
-      case "delete":
-        return !ok || (o.result === "ok") === (s !== undefined) ? { s: undefined } : null;
-      case "get":
-        return same(o.result) ? { s } : null;
-    }
-  };
-  const dfs = (s: string | undefined, done: number): boolean => {
-    if (done === nOk) return true;
-    for (let i = 0; i < ops.length; i++) {
-      if (used[i]) continue;
-      const o = ops[i]!;
-      // Every unused ok op that finished strictly before o was invoked must come first.
-      if (ops.some((x, j) => !used[j] && j !== i && end(x) < o.invokeAt)) continue;
-      const r = apply(o, s);
-      if (!r) continue;
-      used[i] = true;
-      const found = dfs(r.s, done + (o.outcome === "ok" ? 1 : 0));
-      used[i] = false;
-      if (found) return true;
-    }
-    return false;
-  };
-  return dfs(initial, 0);
 }
 
 /**
@@ -113,79 +70,6 @@ function staleRead(h: Op[], rand: () => number): Op[] | undefined {
   const [g, w1] = pick;
   if (w1.op !== "put") return undefined;
   return h.map((o) => (o === g ? { ...g, result: present(w1.value) } as Op : o));
-}
-
-// ---- random histories from a simulated register -------------------------------------------
-
-interface GenOpts {
-  processes: number;
-  opsPerProcess: number;
-  indeterminateRate?: number;
-  failRate?: number;
-  /** Widen intervals to integer times, producing ties (equal times are concurrent). */
-  integerTimes?: boolean;
-  key?: string;
-}
-
-/** A linearizable history: each op takes effect at a random point inside its interval. */
-function generate(rand: () => number, g: GenOpts): Op[] {
-  const key = g.key ?? "k";
-  const planned: { op: Op; lin: number; effective: boolean }[] = [];
-  let seq = 0;
-  for (let p = 0; p < g.processes; p++) {
-    let t = rand() * 5;
-    for (let j = 0; j < g.opsPerProcess; j++) {
-      const dur = 0.5 + rand() * 8;
-      let invokeAt = t;
-      let completeAt = t + dur;
-      let lin = invokeAt + rand() * dur;
-      if (g.integerTimes) {
-        invokeAt = Math.floor(invokeAt);
-        completeAt = Math.ceil(completeAt);
-      }
-      const r = rand();
-      const outcome: Outcome = r < (g.failRate ?? 0) ? "failed" : r < (g.failRate ?? 0) + (g.indeterminateRate ?? 0) ? "indeterminate" : "ok";
-      // An indeterminate op may take effect long after the client gave up, or never.
-      let effective = outcome !== "failed";
-      if (outcome === "indeterminate") {
-        lin = invokeAt + rand() * dur * 4;
-        effective = rand() < 0.5;
-      }
-      const k = rand();
-      const b = { process: p, key, invokeAt, completeAt, outcome };
-      const value = `c${p}-${seq++}`;
-      const op: Op =
-        k < 0.35 ? { op: "put", value, ...b } : k < 0.5 ? { op: "putIfAbsent", value, ...b } : k < 0.6 ? { op: "pop", ...b } : k < 0.7 ? { op: "delete", ...b } : { op: "get", ...b };
-      planned.push({ op, lin, effective });
-      t = completeAt + rand() * 3;
-    }
-  }
-  let state: string | undefined;
-  for (const { op, effective } of planned.slice().sort((a, b) => a.lin - b.lin)) {
-    if (!effective) continue;
-    const ok = op.outcome === "ok";
-    switch (op.op) {
-      case "put":
-        state = op.value;
-        break;
-      case "putIfAbsent":
-        if (ok) op.result = state === undefined;
-        state ??= op.value;
-        break;
-      case "pop":
-        if (ok) op.result = rr(state);
-        state = undefined;
-        break;
-      case "delete":
-        if (ok) op.result = state === undefined ? "KeyError" : "ok";
-        state = undefined;
-        break;
-      case "get":
-        if (ok) op.result = rr(state);
-        break;
-    }
-  }
-  return planned.map((x) => x.op);
 }
 
 // ---------------------------------------------------------------------------------------
