@@ -8,7 +8,8 @@
  * its last record, never pass as a record.
  * Version 1 records (`[u32 length][u32 murmur3 of the body]`) are still read, see log-file.ts.
  * Sets and deletes written before entries had versions (tags 1 and 2) read as version 0
- * with the dict's TTL; every set and delete is now written with its version (tags 5 and 6).
+ * with the dict's TTL; every set and delete is now written with its version (tags 5 and 6,
+ * and 7 for a set with its own TTL, which most are not: they save the 8 bytes).
  *
  * A body is a batch of mutations. Sets, deletes and answers kept for retries, nearly every
  * record, are written in a fixed binary layout: packing them as msgpack maps cost more CPU
@@ -47,10 +48,12 @@ const SET = 1;
 const DELETE = 2;
 const PACKED = 3;
 const DEDUP = 4;
-/** A set with its version and its own TTL (0: the dict's). */
+/** A set with its version (its TTL the dict's). */
 const SET_V = 5;
 /** A delete with the partition's highest version at the time. */
 const DELETE_V = 6;
+/** A set with its version and its own TTL. */
+const SET_VT = 7;
 
 type KeyMutation = Extract<Mutation, { op: "set" | "delete" }>;
 type DedupMutation = Extract<Mutation, { op: "dedup" }>;
@@ -121,9 +124,9 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
-      // tag, part, gen, dict length + dict, key length + key, version, (deadline, ttl, value length + value)
+      // tag, part, gen, dict length + dict, key length + key, version, (deadline, [ttl], value length + value)
       size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength + 8;
-      if (m.op === "set") size += 8 + 8 + 4 + m.value.byteLength;
+      if (m.op === "set") size += 8 + (m.ttl === 0 ? 0 : 8) + 4 + m.value.byteLength;
     } else if (fixedDedup(m)) {
       // tag, flags, part, at, id length + id, answer length + answer
       const id = Buffer.from(m.id, "utf8");
@@ -163,7 +166,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       continue;
     }
     const k = m as KeyMutation;
-    out[at++] = k.op === "set" ? SET_V : DELETE_V;
+    out[at++] = k.op === "set" ? (k.ttl === 0 ? SET_V : SET_VT) : DELETE_V;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
     const d = bytesOf(k.dict);
@@ -176,7 +179,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
     at = out.writeDoubleLE(k.ver, at);
     if (k.op === "set") {
       at = out.writeDoubleLE(k.deadline, at);
-      at = out.writeDoubleLE(k.ttl, at);
+      if (k.ttl !== 0) at = out.writeDoubleLE(k.ttl, at);
       at = out.writeUInt32LE(k.value.byteLength, at);
       out.set(k.value, at);
       at += k.value.byteLength;
@@ -232,8 +235,8 @@ export function decodeBody(body: Buffer, budget?: ObjectBudget): Mutation[] {
       out.push({ op: "dedup", id, at: when, answer, ...((flags & 1) !== 0 && { memoryOnly: true }), ...(part !== 0xffff && { part }) });
       continue;
     }
-    if (tag !== SET && tag !== DELETE && tag !== SET_V && tag !== DELETE_V) throw new Error(`unknown log item ${String(tag)}`);
-    const versioned = tag === SET_V || tag === DELETE_V;
+    if (tag !== SET && tag !== DELETE && tag !== SET_V && tag !== DELETE_V && tag !== SET_VT) throw new Error(`unknown log item ${String(tag)}`);
+    const versioned = tag !== SET && tag !== DELETE;
     // The mutation and its key view (and its value's, below).
     budget.take(2 * fixedObjects);
     const part = body.readUInt16LE(at);
@@ -261,10 +264,10 @@ export function decodeBody(body: Buffer, budget?: ObjectBudget): Mutation[] {
     budget.take(fixedObjects);
     const deadline = body.readDoubleLE(at);
     let ttl = 0;
-    if (versioned) {
+    if (tag === SET_VT) {
       ttl = body.readDoubleLE(at + 8);
       at += 8;
-      if (!(ttl >= 0)) throw new Error("log item has a bad TTL");
+      if (!(ttl > 0)) throw new Error("log item has a bad TTL");
     }
     const valueLen = body.readUInt32LE(at + 8);
     at += 12;

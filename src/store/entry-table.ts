@@ -124,19 +124,22 @@ export class EntryTable {
     const stored = latin1String(value);
     const ver = ++this.seq;
     let e = s.entries.get(k);
+    let deadline: number;
     if (e) {
       e.value = stored;
       e.ver = ver;
       if (ttl !== undefined) e.ttl = ttl;
-      this.queue.setDeadline(e, now + this.ttlOf(e));
+      deadline = now + this.ttlOf(e);
+      this.queue.setDeadline(e, deadline);
     } else {
       e = new Entry(k, stored, s, 0, ver);
       if (ttl !== undefined) e.ttl = ttl;
+      deadline = now + this.ttlOf(e);
       s.entries.set(k, e);
-      this.queue.push(e, now + this.ttlOf(e));
+      this.queue.push(e, deadline);
     }
     // The frame's bytes go to the commit as they are: it is written out right away.
-    if (this.recording) this.persist(e, this.queue.deadlineOf(e), key ?? latin1Bytes(k), value);
+    if (this.recording) this.persist(e, deadline, key ?? latin1Bytes(k), value);
     this.onChange?.(s.dict, k);
     return e;
   }
