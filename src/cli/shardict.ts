@@ -7,6 +7,7 @@
  *   shardict cluster status [--url ws://H:P] [--json] [--watch]
  *   shardict cluster remove-shard ID [--url ws://H:P] [--wait]
  *   shardict repair --id shard-2 [--data-dir DIR | --config FILE] [--dry-run] [--json]
+ *   shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear … (dict-commands.ts)
  */
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
@@ -17,6 +18,8 @@ import { CoordinatorNode } from "../coordinator/coordinator-node.js";
 import { ShardNode } from "../shard/shard-node.js";
 import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFailedError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
+import { dictCommand } from "./dict-commands.js";
+import { exitCodeOf } from "./cli-exit.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
 const USAGE = `usage:
@@ -25,6 +28,7 @@ const USAGE = `usage:
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
   shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
+  shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear …  (shardict dict --help)
 
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
   defaults: a shard that joins takes the cluster's settings from the config it finds).
@@ -172,6 +176,15 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "cluster") return clusterCommand(rest, operatorSecret(), USAGE, fail);
+  if (command === "dict") {
+    try {
+      process.exitCode = await dictCommand(rest);
+    } catch (err) {
+      console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = exitCodeOf(err);
+    }
+    return;
+  }
   if (command === "repair") {
     process.exitCode = await repairCommand(rest, USAGE, fail);
     return;
