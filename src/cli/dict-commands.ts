@@ -14,6 +14,10 @@ import type { DictKey } from "../protocol/keys.js";
 import { confirmed } from "./confirm.js";
 import { EXIT_DECLINED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, UsageError } from "./cli-exit.js";
 import { fromTagged, toTagged, type Json } from "./tagged-json.js";
+import { createWriteStream, existsSync, statSync } from "node:fs";
+import { exportDict, type ExportFormat } from "./dict-export.js";
+import { importDict } from "./dict-import.js";
+import { progress } from "./progress.js";
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
 /** A data command waits this long for an unreachable cluster before giving up (exit 3). */
@@ -149,6 +153,45 @@ const SUBS: Record<string, Sub> = {
     flags: limit,
     run: (c) => each(c, c.dict().items(), ([k, v]) => (c.json ? print({ key: toTagged(k), value: toTagged(v) }) : console.log(`${renderKey(k)}\t${render(v)}`))),
   },
+  export: {
+    args: ["NAME"],
+    summary: "write every entry (with its own TTL and the time it had left) as NDJSON in the tagged form, or msgpack; each partition from one point in time",
+    flags: { out: { type: "string" }, format: { type: "string" } },
+    async run(c) {
+      const d = await c.dict().hydrate();
+      const file = str(c.values.out);
+      const format = formatOf(c, file);
+      const out = file === undefined ? process.stdout : createWriteStream(file);
+      const bar = progress(`export ${name(c)}`, await d.len());
+      try {
+        await exportDict(c.client, d, out, format, bar);
+      } finally {
+        bar.stop();
+      }
+      if (out !== process.stdout) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      return EXIT_OK;
+    },
+  },
+  import: {
+    args: ["NAME", "FILE"],
+    summary: "load an export into NAME (created if missing) in batches; resumes after an interruption",
+    flags: { format: { type: "string" } },
+    async run(c) {
+      const file = c.pos[1] as string;
+      if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+      const d = await Dict.fromName(name(c), { createIfMissing: true, environmentName: c.env, client: c.client }).hydrate();
+      const bar = progress(`import ${name(c)}`, estimateEntries(file));
+      let r;
+      try {
+        r = await importDict(c.client, d, file, formatOf(c, file), bar);
+      } finally {
+        bar.stop();
+      }
+      if (c.json) print({ written: r.written, resumedAfter: r.resumed });
+      else if (r.resumed > 0) console.error(`resumed after ${r.resumed} entries already imported`);
+      return EXIT_OK;
+    },
+  },
   clear: {
     args: ["NAME"],
     summary: "remove every entry, keep the dict (asks on a terminal unless --yes)",
@@ -168,13 +211,15 @@ export function dictUsage(): string {
   return `usage:\n${lines.join("\n")}\n${COMMON}`;
 }
 
+const PLACEHOLDERS: Record<string, string> = { limit: "N", "ttl-ms": "MS", out: "FILE", format: "ndjson|msgpack" };
+
 function subUsage(n: string, s: Sub): string {
   return `usage: shardict dict ${[n, ...s.args].join(" ")} ${flagList(s)}\n  ${s.summary}\n${COMMON}`;
 }
 
 function flagList(s: Sub): string {
   return Object.entries(s.flags ?? {})
-    .map(([f, o]) => `[--${f}${o.type === "string" ? ` ${f === "limit" ? "N" : "MS"}` : ""}]`)
+    .map(([f, o]) => `[--${f}${o.type === "string" ? ` ${PLACEHOLDERS[f] ?? "VALUE"}` : ""}]`)
     .join(" ");
 }
 
@@ -271,6 +316,17 @@ function parseJson(raw: string, what: string): Json {
 
 function print(v: Json | Record<string, Json>): void {
   console.log(JSON.stringify(v));
+}
+
+function formatOf(c: Ctx, file: string | undefined): ExportFormat {
+  const f = str(c.values.format) ?? (file !== undefined && /\.(msgpack|mpk)$/.test(file) ? "msgpack" : "ndjson");
+  if (f !== "ndjson" && f !== "msgpack") throw new UsageError(`--format is ndjson or msgpack, not "${f}"`);
+  return f;
+}
+
+/** Entries in an export, for the progress bar: about a line per 150 bytes until known. */
+function estimateEntries(file: string): number {
+  return Math.max(1, Math.round(statSync(file).size / 150));
 }
 
 /** Print the first `--limit` items of a stream. */

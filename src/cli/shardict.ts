@@ -19,6 +19,7 @@ import { ShardNode } from "../shard/shard-node.js";
 import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFailedError } from "../store/storage-errors.js";
 import { clusterCommand } from "./cluster-commands.js";
 import { dictCommand } from "./dict-commands.js";
+import { backupCommand } from "./backup-commands.js";
 import { exitCodeOf } from "./cli-exit.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
@@ -28,7 +29,8 @@ const USAGE = `usage:
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
   shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
-  shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear …  (shardict dict --help)
+  shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear|export|import …  (shardict dict --help)
+  shardict backup DIR [--env E] [--format ndjson|msgpack] / shardict restore DIR [--env E]
 
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
   defaults: a shard that joins takes the cluster's settings from the config it finds).
@@ -176,9 +178,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "cluster") return clusterCommand(rest, operatorSecret(), USAGE, fail);
-  if (command === "dict") {
+  if (command === "dict" || command === "backup" || command === "restore") {
     try {
-      process.exitCode = await dictCommand(rest);
+      process.exitCode = command === "dict" ? await dictCommand(rest) : await backupCommand(command, rest);
     } catch (err) {
       console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
       process.exitCode = exitCodeOf(err);

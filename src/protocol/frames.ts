@@ -160,6 +160,18 @@ export const Update = request("update", {
   /** The entries' own idle TTL; absent keeps each entry's. */
   ttl: Type.Optional(Ttl),
 });
+/**
+ * A page of an export: a dict's entries in one partition as of the first page (see
+ * export-sessions.ts), from index `from` of that capture. No `session`: start a capture.
+ */
+export const ExportPageReq = request("exportPage", {
+  dict: DictId,
+  part: Partition,
+  epoch: Epoch,
+  session: Type.Optional(Type.String({ maxLength: 64 })),
+  from: Type.Integer({ minimum: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 10000 }),
+});
 /** An entry with its version and expiry (a read). */
 export const GetEntry = request("getEntry", KeyOp);
 /**
@@ -275,6 +287,7 @@ export const FrameSchemas = {
   incr: Incr,
   touch: Touch,
   awaitChange: AwaitChange,
+  exportPage: ExportPageReq,
   ok: Ok,
   err: Err,
 } as const;
@@ -311,4 +324,5 @@ export const DataOps = new Set<RequestType>([
   "incr",
   "touch",
   "awaitChange",
+  "exportPage",
 ]);

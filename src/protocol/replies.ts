@@ -112,6 +112,20 @@ export const ReplySchemas = {
   incr: Type.Uint8Array(),
   touch: Type.Boolean(),
   awaitChange: Type.Boolean(),
+  /** `restart`: the capture is gone; start the partition over. */
+  exportPage: Type.Union([
+    Type.Object({ restart: Type.Literal(true) }),
+    Type.Object({
+      keys: Type.Array(Type.Uint8Array()),
+      values: Type.Array(Type.Uint8Array()),
+      /** Per entry: ms left at the capture, its own TTL (0: the dict's), its version. */
+      left: Type.Array(Type.Number()),
+      ttl: Type.Array(Type.Number()),
+      ver: Type.Array(Version),
+      next: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+      session: Type.String(),
+    }),
+  ]),
 } satisfies Record<string, TSchema>;
 
 export type ReplyType = keyof typeof ReplySchemas;

@@ -44,6 +44,7 @@ const POLICIES: Partial<Record<RequestFrame["type"], RequestPolicy>> = {
   incr: "once",
   touch: "read",
   awaitChange: "read",
+  exportPage: "read",
 };
 
 /** The policy of a request a client sends. */

@@ -6,7 +6,7 @@
 import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
 
 export type DataFrame = FrameOf<
-  "get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan" | "getEntry" | "putEntry" | "delEntry" | "incr" | "touch" | "awaitChange"
+  "get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan" | "getEntry" | "putEntry" | "delEntry" | "incr" | "touch" | "awaitChange" | "exportPage"
 >;
 
 /** The partitions a request touches. */

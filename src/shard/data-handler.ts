@@ -17,7 +17,7 @@ import type { PartitionHost } from "./partition-host.js";
 import { DedupTable, errorAnswer } from "./dedup-table.js";
 import { decidesInOrder, isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
 export { isDataFrame, type DataFrame } from "./data-frames.js";
-import { Latin1Bytes } from "../encoding/latin1-bytes.js";
+import { Latin1Bytes, latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites, track, waitsFor } from "./pending-writes.js";
 import { applyEntryOp, failedCondition } from "./entry-ops.js";
 import { KeyWaiters } from "./key-waiters.js";
@@ -356,6 +356,12 @@ export class DataHandler {
       case "scan": {
         const after = frame.after === null ? null : keyString(frame.after);
         return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
+      }
+      case "exportPage": {
+        const page = host.store(frame.part).exportPage(frame.dict, frame.session, frame.from, frame.limit, now, SCAN_PAGE_BYTES);
+        if (!page) return { restart: true };
+        const e = page.entries;
+        return { keys: e.map((x) => latin1Bytes(x.k)), values: e.map((x) => latin1Bytes(x.value)), left: e.map((x) => x.left), ttl: e.map((x) => x.ttl), ver: e.map((x) => x.ver), next: page.next, session: page.session };
       }
       case "awaitChange":
         return this.waiters.wait(host.store(frame.part), frame.dict, this.key(frame.key, frame.dict, frame.part), frame.ver, frame.timeoutMs);

@@ -79,6 +79,7 @@ export function waitsFor(pending: PendingWrites, frame: DataFrame): Promise<unkn
       for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
       break;
     case "scan":
+    case "exportPage":
       pending.collect(frame.part, frame.dict, undefined, waits);
       break;
     case "update":
@@ -98,6 +99,7 @@ export function track(pending: PendingWrites, frame: DataFrame, result: Promise<
   switch (frame.type) {
     case "len":
     case "scan":
+    case "exportPage":
     // A wait is no write: later writes to its key must not wait for it (they end it).
     case "awaitChange":
       return;

@@ -3,6 +3,7 @@
  * operations on it (the core, versions included, is in entry-table.ts).
  */
 import { ScanSessions } from "./scan-sessions.js";
+import { ExportSessions, type CapturedEntry, type ExportPage } from "./export-sessions.js";
 import { EntryTable, type EntryTableOptions } from "./entry-table.js";
 import type { Entry } from "./partition-entry.js";
 import { copyChunks, entryChunks, type ChunkSource } from "./partition-chunks.js";
@@ -28,12 +29,14 @@ export interface EntryView {
 
 export class PartitionStore extends EntryTable {
   private readonly sessions: ScanSessions;
+  private readonly exports: ExportSessions;
   /** Its slots and deadlines, for reading it back in chunks (partition-chunks.ts). */
   private readonly chunks: ChunkSource = { slots: () => this.dicts.values(), deadlineOf: (e) => this.queue.deadlineOf(e), version: () => this.seq };
 
   constructor(opts: PartitionStoreOptions) {
     super(opts);
     this.sessions = new ScanSessions(opts.part);
+    this.exports = new ExportSessions(opts.part);
   }
 
   /** `key` is `k` as bytes when the caller has them (saves converting back). */
@@ -155,6 +158,7 @@ export class PartitionStore extends EntryTable {
     if (s) this.orphan(s);
     this.dicts.delete(dict);
     this.sessions.forget(dict);
+    this.exports.forget(dict);
   }
 
   /** Take up to `budget` entries of cleared maps out of the heap; returns how many. */
@@ -252,6 +256,21 @@ export class PartitionStore extends EntryTable {
     );
   }
 
+  /**
+   * A page of an export of a dict's entries in this partition as of one point in time (the
+   * first page's): see export-sessions.ts. Undefined when `session` is gone (start over).
+   */
+  exportPage(dict: string, session: string | undefined, from: number, limit: number, now: number, maxBytes: number): ExportPage | undefined {
+    return this.exports.page(dict, session, from, limit, maxBytes, now, () => {
+      const out: CapturedEntry[] = [];
+      for (const e of this.dicts.get(dict)?.entries.values() ?? []) {
+        const left = this.queue.deadlineOf(e) - now;
+        if (left > 0) out.push({ k: e.k, value: e.value, left, ttl: e.ttl, ver: e.ver });
+      }
+      return out;
+    });
+  }
+
   /** Add a record to the next commit (the answer of the request that made these mutations). */
   record(m: Mutation): void {
     if (this.recording) this.pending.push(m);
@@ -329,5 +348,6 @@ export class PartitionStore extends EntryTable {
   release(): void {
     for (const s of this.dicts.values()) this.clearSlot(s);
     this.sessions.clear();
+    this.exports.forget();
   }
 }
