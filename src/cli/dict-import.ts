@@ -1,8 +1,9 @@
 /**
  * `shardict dict import`: load an export (dict-export.ts) into a dict in `update` batches.
  * Every entry is written as a write would be: it gets its own TTL back if it had one, and a
- * fresh idle period either way. Resumable: after each batch is acknowledged, the number of
- * entries done is kept in `FILE.import-progress.json`; a run that finds it (for the same
+ * fresh idle period either way. Resumable: after each batch is acknowledged (and every batch
+ * before it: a few are in flight at once), the number of entries done is kept in
+ * `FILE.import-progress.json`; a run that finds it (for the same
  * dict) skips that many entries and goes on, and removes it at the end. Writing a batch twice
  * is harmless (puts), so an interruption at any point loses nothing and duplicates nothing.
  */
@@ -19,6 +20,8 @@ import { EXPORT_MSGPACK, type ExportFormat } from "./dict-export.js";
 import type { Progress } from "./progress.js";
 
 const BATCH = 1000;
+/** Batches sent before the oldest must have landed. */
+const IN_FLIGHT = 4;
 
 interface Entry {
   key: DictKey;
@@ -42,15 +45,25 @@ export async function importDict(client: Client, d: Dict, file: string, format: 
   let seen = 0;
   let done = resumed;
   let batch: Entry[] = [];
+  // A few batches in flight; the checkpoint only ever counts batches acknowledged in order.
+  const inFlight: { size: number; landed: Promise<void> }[] = [];
+  const settleOldest = async () => {
+    const oldest = inFlight.shift();
+    if (!oldest) return;
+    await oldest.landed;
+    done += oldest.size;
+    bar.add(oldest.size);
+    writeCheckpoint(cp, { dict: d.objectId, done });
+  };
   const flush = async () => {
     // One update per TTL: entries with their own TTL get it back.
     const byTtl = new Map<number, Entry[]>();
     for (const e of batch) (byTtl.get(e.ttl) ?? byTtl.set(e.ttl, []).get(e.ttl))?.push(e);
-    for (const [ttl, es] of byTtl) await d.update(es.map((e) => [e.key, e.value] as const), undefined, ttl === 0 ? {} : { ttlMs: ttl });
-    done += batch.length;
-    bar.add(batch.length);
+    const landed = Promise.all([...byTtl].map(([ttl, es]) => d.update(es.map((e) => [e.key, e.value] as const), undefined, ttl === 0 ? {} : { ttlMs: ttl }))).then(() => {});
+    landed.catch(() => {}); // awaited in order by settleOldest
+    inFlight.push({ size: batch.length, landed });
     batch = [];
-    writeCheckpoint(cp, { dict: d.objectId, done });
+    if (inFlight.length >= IN_FLIGHT) await settleOldest();
   };
   for await (const e of entries(client, file, format)) {
     if (seen++ < resumed) continue;
@@ -58,6 +71,7 @@ export async function importDict(client: Client, d: Dict, file: string, format: 
     if (batch.length >= BATCH) await flush();
   }
   if (batch.length > 0) await flush();
+  while (inFlight.length > 0) await settleOldest();
   rmSync(cp, { force: true });
   return { written: done - resumed, resumed };
 }
