@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, KeyError } from "../../src/index.js";
+import { encodeKey } from "../../src/protocol/keys.js";
+import { RawPeer } from "../helpers/raw-peer.js";
 import { parseSamples, sumOf, type Sample } from "../helpers/prom-text.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
@@ -73,6 +75,27 @@ describe("metrics of an open cluster", () => {
     expect(after.some((s) => s.name === "nodejs_eventloop_lag_seconds")).toBe(true);
   });
 
+  it("counts requests refused before they run: a frame that is not valid, a partition the shard does not own", async () => {
+    const client = await tc.client();
+    const d = Dict.fromName("metrics-refusals", { createIfMissing: true, client });
+    await d.put("x", 1);
+    const part = Array.from({ length: client.table.partitions }, (_, p) => p).find((p) => client.table.primaryOf(p) !== "shard-1");
+    expect(part).toBeDefined();
+    const before = await scrape(tc, "shard-1");
+    const peer = await RawPeer.open(tc.cluster.urlOf("shard-1") ?? "");
+    try {
+      expect((await peer.request({ type: "frobnicate", rid: 1 })).code).toBe("INVALID");
+      const get = { type: "get", rid: 2, dict: d.objectId, part, epoch: client.table.epoch, key: Buffer.from(encodeKey("x")) };
+      expect((await peer.request(get)).code).toBe("WRONG_OWNER");
+    } finally {
+      peer.close();
+    }
+    const after = await scrape(tc, "shard-1");
+    const grew = (labels: Record<string, string>) => sumOf(after, "shardict_requests_total", labels) - sumOf(before, "shardict_requests_total", labels);
+    expect(grew({ op: "other", outcome: "INVALID" })).toBe(1);
+    expect(grew({ op: "get", outcome: "WRONG_OWNER" })).toBe(1);
+  });
+
   it("answers the cluster's view on the coordinator", async () => {
     const m = await scrape(tc, "coordinator");
     expect(sumOf(m, "shardict_cluster_shards", { state: "serving" })).toBe(3);
@@ -110,4 +133,27 @@ describe("metrics of a cluster with client tokens", () => {
       expect(sumOf(await scrape(tc, node, SCRAPER), "process_cpu_user_seconds_total")).toBeGreaterThan(0);
     });
   }
+});
+
+describe("metrics of a shard on LMDB", () => {
+  let tc: TestCluster;
+  beforeAll(async () => {
+    tc = await startTestCluster({ shards: 1, storageEngine: "lmdb" });
+  });
+  afterAll(async () => {
+    await tc?.stop();
+  });
+
+  it("samples each committed transaction", async () => {
+    const client = await tc.client();
+    const d = Dict.fromName("metrics-lmdb", { createIfMissing: true, client });
+    await d.put("warm-up", 0);
+    const before = await scrape(tc, "shard-1");
+    for (let i = 0; i < 10; i++) await d.put(`k${i}`, i);
+    const after = await scrape(tc, "shard-1");
+    const grew = (name: string) => sumOf(after, name) - sumOf(before, name);
+    expect(grew("shardict_fsync_duration_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(grew("shardict_commit_batch_mutations_sum")).toBeGreaterThanOrEqual(10);
+    expect(sumOf(after, "shardict_entries", { role: "primary" })).toBe(11);
+  });
 });
