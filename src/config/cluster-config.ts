@@ -46,6 +46,8 @@ const ConfigSchema = Type.Object(
     suspectAfterMs: Type.Integer({ minimum: 10 }),
     deadAfterMs: Type.Integer({ minimum: 10 }),
     clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
+    /** A token for `GET /metrics` only (besides the client tokens); when set, scrapes need a token. */
+    metricsToken: Type.Optional(Type.String({ minLength: 8 })),
     // ---- per-node and per-connection bounds (README, "Limits") ----
     /** Client connections a node holds at once (connections with the cluster secret do not count). */
     maxConnections: Type.Integer({ minimum: 1 }),

@@ -17,6 +17,7 @@ import { startingPoint } from "./starting-point.js";
 import { EphemeralLeases } from "./ephemeral-leases.js";
 import { Membership } from "./membership.js";
 import { Ownership } from "./ownership.js";
+import { coordinatorMetrics } from "./coordinator-metrics.js";
 import { clusterStatus, ROLE_NAMES, type ClusterStatus, type HeartbeatStats } from "./cluster-status.js";
 import type { Welcome } from "../protocol/replies.js";
 import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./registry-store.js";
@@ -136,6 +137,13 @@ export class CoordinatorNode {
       log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
+      metrics: {
+        registry: coordinatorMetrics(
+          () => this.status(),
+          () => this.server.clientConnections,
+        ),
+        access: { clientTokens: this.cfg.clientTokens, metricsToken: this.cfg.metricsToken },
+      },
     });
   }
 

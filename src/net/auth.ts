@@ -14,7 +14,8 @@ export interface AuthPolicy {
   clusterSecret: string | undefined;
 }
 
-function safeEqual(a: string, b: string): boolean {
+/** Compare secrets in constant time (for equal lengths; a length mismatch is all it tells). */
+export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -30,12 +31,17 @@ export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: 
     return { role: "node" };
   }
   if (policy.clientTokens.length === 0) return { role: "client", token: undefined };
-  const auth = req.headers.authorization;
-  const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+  const token = bearerToken(req);
   if (token === undefined) return { refused: "a client token is required" };
   const known = policy.clientTokens.find((t) => safeEqual(t, token));
   if (known === undefined) return { refused: "unknown client token" };
   return { role: "client", token: known };
+}
+
+/** The token of an `Authorization: Bearer …` header, if there is one. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  return typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
 }
 
 /** Headers a node sends when it connects to another node. */

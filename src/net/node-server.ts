@@ -11,7 +11,8 @@ import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { authenticate, type AuthPolicy, type PeerRole } from "./auth.js";
-import { CloseCode, Peer, type RequestHandler } from "./peer.js";
+import { CloseCode, Peer, type AnswerObserver, type RequestHandler } from "./peer.js";
+import { isMetricsRequest, serveMetrics, type MetricsEndpoint } from "./metrics-endpoint.js";
 import { isLoopback, type ClusterConfig } from "../config/cluster-config.js";
 import { ConnectionCounter } from "./connection-counter.js";
 import { UnfinishedInput } from "./unfinished-input.js";
@@ -37,6 +38,10 @@ export interface NodeServerOptions {
   auth: AuthPolicy;
   label: string;
   onRequest: RequestHandler;
+  /** Told of each answer to a client's request (metrics). */
+  onAnswer?: AnswerObserver;
+  /** Serve `GET /metrics` from this registry (plain HTTP on the same port). */
+  metrics?: MetricsEndpoint;
   onConnection?: (peer: Peer, role: PeerRole) => void;
   onDisconnect?: (peer: Peer, role: PeerRole) => void;
   pingIntervalMs?: number;
@@ -65,6 +70,11 @@ export class NodeServer {
     this.log = opts.log ?? ((line) => console.log(line));
   }
 
+  /** Client connections open now (the cluster's own nodes are not counted). */
+  get clientConnections(): number {
+    return this.clients.count;
+  }
+
   /** Listen; resolves with the address actually bound (port 0 picks a free one). */
   async start(): Promise<string> {
     const { host, auth } = this.opts;
@@ -80,7 +90,12 @@ export class NodeServer {
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload, perMessageDeflate: false });
     this.wss = wss;
-    const http = createServer((_req, res) => {
+    const metrics = this.opts.metrics;
+    const http = createServer((req, res) => {
+      if (metrics !== undefined && isMetricsRequest(req)) {
+        serveMetrics(req, res, metrics);
+        return;
+      }
       res.writeHead(426, { "content-type": "text/plain" }).end("shardict speaks WebSocket\n");
     });
     this.http = http;
@@ -133,6 +148,7 @@ export class NodeServer {
       onRequest: this.opts.onRequest,
       maxFramesPerMessage: limits.maxFramesPerMessage,
       ...(client && { flow: limits }),
+      ...(client && this.opts.onAnswer !== undefined && { onAnswer: this.opts.onAnswer }),
       onClose: (p) => {
         this.peers.delete(p);
         if (client) {

@@ -3,6 +3,13 @@ import type { RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "./peer.js";
 import type { GateLimits } from "./request-gate.js";
 
+/**
+ * Told of each answer sent to a request: the request's type (undefined for a frame refused
+ * as invalid before it could run), the error code sent (undefined for "ok"), and
+ * `performance.now()` when the request started.
+ */
+export type AnswerObserver = (type: string | undefined, code: string | undefined, startedAt: number) => void;
+
 /** Handles one incoming request; its return value is the reply's `result`. */
 export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
 
@@ -10,6 +17,8 @@ export interface PeerOptions {
   /** Where request ids come from (client-wide, so a retry can reuse one). */
   nextRid?: () => number;
   onRequest?: RequestHandler;
+  /** Called once per answer to an incoming request (metrics); costs nothing when unset. */
+  onAnswer?: AnswerObserver;
   /** Let the process exit while nothing is in flight (SDK connections). */
   unrefWhenIdle?: boolean;
   /** Called once when the socket closes, with the reason. */

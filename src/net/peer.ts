@@ -19,7 +19,7 @@ import type { PeerOptions } from "./peer-options.js";
 import { CloseCode } from "./close-codes.js";
 import { errFrame, estimateBytes, truncateUtf8 } from "./reply-frames.js";
 export { CloseCode } from "./close-codes.js";
-export type { PeerOptions, RequestHandler } from "./peer-options.js";
+export type { AnswerObserver, PeerOptions, RequestHandler } from "./peer-options.js";
 export { truncateUtf8 } from "./reply-frames.js";
 
 /**
@@ -207,7 +207,7 @@ export class Peer {
         }
         // An error reply is a reply too: it waits its turn like the requests around it.
         if (gate) gate.push(item);
-        else this.send(errFrame(item.problem.rid, item.problem.code, item.problem.message));
+        else this.refuse(item.problem.rid, item.problem.code, item.problem.message);
         continue;
       }
       const frame = item.frame;
@@ -230,7 +230,7 @@ export class Peer {
       const now = performance.now();
       for (let item = gate.next(this.unsentBytes(), now); item !== undefined; item = gate.next(this.unsentBytes(), now)) {
         if (!item.ok) {
-          this.send(errFrame(item.problem.rid as number, item.problem.code, item.problem.message));
+          this.refuse(item.problem.rid as number, item.problem.code, item.problem.message);
           continue;
         }
         // A reply's bytes count once it is queued: handlers answer what needs no I/O at
@@ -268,11 +268,14 @@ export class Peer {
       this.send(errFrame(frame.rid, WireCode.Invalid, `${frame.type} is not served here`));
       return;
     }
+    const observe = this.opts.onAnswer;
+    const started = observe === undefined ? 0 : performance.now();
     let result: unknown;
     try {
       result = handler(frame, this);
     } catch (err) {
-      this.replyError(frame.rid, err);
+      const code = this.replyError(frame.rid, err);
+      observe?.(frame.type, code, started);
       return;
     }
     if (result instanceof Promise) {
@@ -282,29 +285,45 @@ export class Peer {
         result.then(
           (r: unknown) => {
             this.replyOk(frame.rid, r);
+            observe?.(frame.type, undefined, started);
             this.requestEnded(gate);
           },
           (err: unknown) => {
-            this.replyError(frame.rid, err);
+            const code = this.replyError(frame.rid, err);
+            observe?.(frame.type, code, started);
             this.requestEnded(gate);
           },
         );
         return;
       }
       result.then(
-        (r: unknown) => this.replyOk(frame.rid, r),
-        (err: unknown) => this.replyError(frame.rid, err),
+        (r: unknown) => {
+          this.replyOk(frame.rid, r);
+          observe?.(frame.type, undefined, started);
+        },
+        (err: unknown) => {
+          const code = this.replyError(frame.rid, err);
+          observe?.(frame.type, code, started);
+        },
       );
       return;
     }
     this.replyOk(frame.rid, result);
+    observe?.(frame.type, undefined, started);
+  }
+
+  /** Answer a frame refused before it could run (it failed validation). */
+  private refuse(rid: number, code: string, message: string): void {
+    this.send(errFrame(rid, code, message));
+    this.opts.onAnswer?.(undefined, code, performance.now());
   }
 
   private replyOk(rid: number, result: unknown): void {
     this.send(result === undefined ? { type: "ok", rid } : { type: "ok", rid, result }, estimateBytes(result));
   }
 
-  private replyError(rid: number, err: unknown): void {
+  /** Send the error reply for `err`; returns its wire code. */
+  private replyError(rid: number, err: unknown): string {
     const code = wireCodeOf(err);
     const message = err instanceof Error ? err.message : String(err);
     if (code === WireCode.Internal) console.error(`${this.label}: internal error:`, err);
@@ -319,6 +338,7 @@ export class Peer {
       frame.maybeApplied = true;
     }
     this.send(frame);
+    return code;
   }
 
   private onClosed(reason: string): void {

@@ -33,6 +33,7 @@ import { DataHandler, isDataFrame } from "./data-handler.js";
 import { DictSet } from "./dict-set.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
+import { ShardMetrics } from "./shard-metrics.js";
 
 export interface ShardNodeOptions {
   config: ClusterConfig;
@@ -90,6 +91,8 @@ export class ShardNode {
   readonly removed = new Promise<void>((resolve) => (this.removedResolve = resolve));
   private registered = false;
   private readonly onFatal: ((err: Error) => void) | undefined;
+  /** What `GET /metrics` on this node's port answers. */
+  readonly metrics: ShardMetrics;
 
   /** Lock the node's data folder (held for the process's life), then make the node. */
   static async open(opts: ShardNodeOptions): Promise<ShardNode> {
@@ -118,7 +121,19 @@ export class ShardNode {
     this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
     this.dataDir = opts.lockedDataDir;
     this.onFatal = opts.onFatal;
-    this.engine = opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err) });
+    this.metrics = new ShardMetrics({
+      entries: () => {
+        const n = entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id);
+        return { primary: n.entries, all: n.held };
+      },
+      dicts: () => this.dicts.ids().length,
+      partitions: () => this.partitionCounts(),
+      dedupAnswers: () => this.dedup.size,
+      parkedWaiters: () => this.data.waiters.size,
+      clientConnections: () => this.server.clientConnections,
+    });
+    this.engine =
+      opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });
     const record = this.engine.durable || this.cfg.replicationFactor > 1;
     this.host = new PartitionHost({ ttlMs: this.cfg.entryTtlMs, engine: this.engine, clock: this.clock, log: this.log, record });
     this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
@@ -193,6 +208,8 @@ export class ShardNode {
       limits: this.cfg,
       log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
+      onAnswer: this.metrics.answered,
+      metrics: { registry: this.metrics.registry, access: { clientTokens: this.cfg.clientTokens, metricsToken: this.cfg.metricsToken } },
     });
     this.lifecycle.subscribe((snap) => {
       // Read on every request: kept as a flag rather than matched against the state each time.
@@ -377,6 +394,20 @@ export class ShardNode {
       }
     }
     await this.removed;
+  }
+
+  /** Partitions this node leads, and those it holds as an in-sync replica (for metrics). */
+  private partitionCounts(): { primary: number; replica: number } {
+    const t = this.table;
+    let primary = 0;
+    let replica = 0;
+    if (t) {
+      for (let p = 0; p < t.partitions; p++) {
+        if (t.primaryOf(p) === this.id) primary++;
+        else if (t.replicasOf(p).includes(this.id)) replica++;
+      }
+    }
+    return { primary, replica };
   }
 
   /** Entries held (for status and tests). */

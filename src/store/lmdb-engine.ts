@@ -25,7 +25,7 @@ import type { Database, RootDatabase } from "lmdb";
 import { DiskSpace } from "./disk-space.js";
 import { commitCause, LMDB_GROWTH_FACTOR, LMDB_MARGIN_BYTES, openLmdb, syncDataFile } from "./lmdb-env.js";
 import { StorageFailedError } from "./storage-errors.js";
-import { generationKey, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
+import { generationKey, type BatchObserver, type Mutation, type RecoveredState, type StorageEngine, type StoredEntry } from "./storage-engine.js";
 
 const MAX_INLINE_KEY = 1900;
 const HASHED = 0xff;
@@ -104,6 +104,8 @@ export interface LmdbEngineOptions {
    */
   onFatal?: (err: StorageFailedError) => void;
   log?: (line: string) => void;
+  /** Told of each transaction committed (metrics): its mutations and how long it took. */
+  onBatch?: BatchObserver;
 }
 
 /** Removals nobody reserved (purges, expired answers) wait while less than this is left. */
@@ -169,7 +171,9 @@ export class LmdbEngine implements StorageEngine {
       this.queued = [];
       this.waiters = [];
       try {
+        const started = performance.now();
         await this.write(batch);
+        this.opts.onBatch?.(batch.length, (performance.now() - started) / 1000);
       } catch (err) {
         this.fail(await commitCause(err), "a transaction");
       }

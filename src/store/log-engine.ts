@@ -25,7 +25,7 @@ import { encodeRecord } from "../encoding/log-record.js";
 import { FILE_HEADER, hasRecords, KIND_SEGMENT, KIND_SNAPSHOT, lastNonZero, scanFile, zerosFrom } from "./log-file.js";
 import { DEFAULT_SEGMENT_BYTES, SegmentSpace, segmentName, type Spare } from "./segment-space.js";
 import { CorruptStorageError, isNoSpace, StorageFailedError } from "./storage-errors.js";
-import type { Mutation, RecoveredState, StorageEngine } from "./storage-engine.js";
+import type { BatchObserver, Mutation, RecoveredState, StorageEngine } from "./storage-engine.js";
 import { Replay } from "./log-replay.js";
 import { logFiles, readHead, syncDir, writeAllAt } from "./log-io.js";
 import { writeSnapshotFile } from "./log-snapshot.js";
@@ -50,6 +50,8 @@ export interface LogEngineOptions {
    */
   onFatal?: (err: StorageFailedError) => void;
   log?: (line: string) => void;
+  /** Told of each batch synced (metrics). */
+  onBatch?: BatchObserver;
 }
 
 interface Current {
@@ -296,7 +298,9 @@ export class LogEngine implements StorageEngine {
           const seg = c && c.at + buf.length <= c.size ? c : await this.nextSegment(buf.length);
           // Into the page cache at once (microseconds); only the sync waits on the disk.
           writeAllAt(seg.fd, buf, seg.at);
+          const syncStart = performance.now();
           await new Promise<void>((resolve, reject) => fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
+          this.opts.onBatch?.(batch.length, (performance.now() - syncStart) / 1000);
           seg.at += buf.length;
           this.space.currentFree = seg.size - seg.at;
           this.lastWrittenSeq = seg.seq;

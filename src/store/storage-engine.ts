@@ -35,6 +35,12 @@ export interface RecoveredState {
   dedup: { id: string; at: number; answer: unknown; part?: number }[];
 }
 
+/**
+ * Told of each batch made durable: how many mutations it held, and how long its sync (or,
+ * for LMDB, its transaction with its fsync) took, in seconds. For metrics.
+ */
+export type BatchObserver = (mutations: number, syncSeconds: number) => void;
+
 export interface StorageEngine {
   /** True when commits reach stable storage; the in-memory engine says false. */
   readonly durable: boolean;

@@ -1,0 +1,96 @@
+/**
+ * A shard's metrics (served at `GET /metrics`): its answers to client requests, its storage
+ * batches, and what it holds, read from the node when scraped.
+ */
+import { Gauge, Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+import { nodeRegistry } from "../net/node-registry.js";
+import type { AnswerObserver } from "../net/peer.js";
+import type { BatchObserver } from "../store/storage-engine.js";
+import { RequestMetrics } from "./request-metrics.js";
+
+/** What a shard holds now; each is called only when somebody scrapes. */
+export interface ShardGauges {
+  entries(): { primary: number; all: number };
+  dicts(): number;
+  partitions(): { primary: number; replica: number };
+  dedupAnswers(): number;
+  parkedWaiters(): number;
+  clientConnections(): number;
+}
+
+const SYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384];
+
+export class ShardMetrics {
+  readonly registry: Registry;
+  private readonly requests: RequestMetrics;
+  private readonly fsync: Histogram;
+  private readonly batchSize: Histogram;
+
+  constructor(src: ShardGauges) {
+    const registry = nodeRegistry(() => src.clientConnections());
+    this.registry = registry;
+    this.requests = new RequestMetrics(registry);
+    this.fsync = new Histogram({
+      name: "shardict_fsync_duration_seconds",
+      help: "Time to make one commit batch durable: the log engine's fdatasync, or an LMDB transaction with its fsync.",
+      buckets: SYNC_BUCKETS,
+      registers: [registry],
+    });
+    this.batchSize = new Histogram({
+      name: "shardict_commit_batch_mutations",
+      help: "Mutations written per commit batch (one sync each).",
+      buckets: BATCH_BUCKETS,
+      registers: [registry],
+    });
+    new Gauge({
+      name: "shardict_entries",
+      help: 'Entries held: in the partitions this shard leads (role "primary"), and in every copy it holds, replicas too (role "all").',
+      labelNames: ["role"] as const,
+      registers: [registry],
+      collect() {
+        const n = src.entries();
+        this.set({ role: "primary" }, n.primary);
+        this.set({ role: "all" }, n.all);
+      },
+    });
+    new Gauge({
+      name: "shardict_partitions",
+      help: "Partitions this shard holds, as primary and as in-sync replica.",
+      labelNames: ["role"] as const,
+      registers: [registry],
+      collect() {
+        const n = src.partitions();
+        this.set({ role: "primary" }, n.primary);
+        this.set({ role: "replica" }, n.replica);
+      },
+    });
+    gauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
+    gauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
+    gauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
+  }
+
+  /** For the node server: each answer to a client request. */
+  get answered(): AnswerObserver {
+    return this.requests.answered;
+  }
+
+  /** For the storage engine: each batch made durable. */
+  readonly batch: BatchObserver = (mutations, syncSeconds) => {
+    this.fsync.observe(syncSeconds);
+    this.batchSize.observe(mutations);
+  };
+}
+
+/** A gauge without labels, read when scraped. */
+function gauge(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
