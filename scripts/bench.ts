@@ -17,6 +17,7 @@
  *   memory (RSS of the shards 35 s after the fill, at rest, − before) ÷ entries; also 1 s after
  *   len    len() / DBSIZE latency, median of 20 calls
  *   scan   a full items() scan / SCAN + MGET, entries per second
+ *   export shardict dict export of the big dict to a file, then import into a fresh dict (shardict only)
  * The summary gives the median of `--runs` runs for every figure. See bench/README.md.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -31,7 +32,7 @@ import { incrWorkload, type IncrStats } from "./bench/incr-workload.js";
 import { casWorkload, type CasStats } from "./bench/cas-workload.js";
 import { CAS_ATTEMPTS } from "./bench/contention.js";
 
-const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "len", "scan", "memory"] as const;
+const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "len", "scan", "export", "memory"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -43,7 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
   --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
   --incr-ops N      increments of each incr variant (1 hot key; 10,000 keys) (default 50000)
   --cas-updates N   successful updates of the cas workload, shared by its 8 clients (default 4000)
-  --entries N       entries for len, scan and memory (default 1000000)
+  --entries N       entries for len, scan, export and memory (default 1000000)
   --only a,b        workloads to run, of: ${WORKLOADS.join(", ")} (default all)
   --rest-s N        memory "at rest" is read at least N seconds after the fill (default 35: past
                     the shards' 30 s window of request answers kept for retries), once the
@@ -140,7 +141,7 @@ const ONLY: Set<Workload> = (() => {
   }
   return new Set(picked as Workload[]);
 })();
-const BIG = ONLY.has("len") || ONLY.has("scan") || ONLY.has("memory");
+const BIG = ONLY.has("len") || ONLY.has("scan") || ONLY.has("export") || ONLY.has("memory");
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -199,6 +200,7 @@ interface RunResult {
   fill?: LatencyStats;
   len?: { medianMs: number; minMs: number; maxMs: number; value: number };
   scan?: ScanStats;
+  export?: { exportPerSec: number; importPerSec: number; bytesPerEntry: number };
   memory?: MemoryStats;
   /** VmHWM per server process at the end of the run, bytes. */
   peakRss: Record<string, number>;
@@ -383,6 +385,12 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
         if (n !== ENTRIES) res.warnings.push(`scan: ${n} entries, expected ${ENTRIES}`);
         res.scan = { entriesPerSec: n / seconds, entries: n, seconds, serverCpuPerEntry: cpu / n, clientCpuPerEntry: (client.user + client.system) / n };
       }
+      if (ONLY.has("export") && target.exportImport) {
+        say("export");
+        const x = await target.exportImport();
+        if (x.exported !== ENTRIES || x.imported !== ENTRIES) res.warnings.push(`export: ${x.exported} exported, ${x.imported} imported, expected ${ENTRIES}`);
+        res.export = { exportPerSec: x.exported / x.exportSeconds, importPerSec: x.imported / x.importSeconds, bytesPerEntry: x.fileBytes / Math.max(1, x.exported) };
+      }
     }
     for (const n of target.nodes()) res.peakRss[n.name] = procMemory(n.pid).hwm;
   } finally {
@@ -430,6 +438,9 @@ const FIGURES: Figure[] = [
   { id: "scan.entriesPerSec", label: "full scan, entries/s", unit: "entries/s", better: "higher", of: (r) => r.scan?.entriesPerSec },
   { id: "scan.serverCpuPerEntry", label: "full scan, server CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.serverCpuPerEntry },
   { id: "scan.clientCpuPerEntry", label: "full scan, client CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.clientCpuPerEntry },
+  { id: "export.exportPerSec", label: "shardict dict export (NDJSON), entries/s", unit: "entries/s", better: "higher", of: (r) => r.export?.exportPerSec },
+  { id: "export.importPerSec", label: "shardict dict import (NDJSON), entries/s", unit: "entries/s", better: "higher", of: (r) => r.export?.importPerSec },
+  { id: "export.bytesPerEntry", label: "export file, bytes/entry", unit: "B", better: "lower", of: (r) => r.export?.bytesPerEntry },
   { id: "memory.rssPerEntry", label: "memory per entry at rest, B (RSS delta)", unit: "B", better: "lower", of: (r) => r.memory?.rssPerEntry },
   { id: "memory.rssAfterFillPerEntry", label: "  1 s after the fill, B (RSS delta)", unit: "B", better: "lower", of: (r) => r.memory?.rssAfterFillPerEntry },
   { id: "memory.anonPerEntry", label: "  of which anonymous (heap), B", unit: "B", better: "lower", of: (r) => r.memory?.anonPerEntry, noRatio: true },
@@ -592,6 +603,7 @@ function runLine(r: RunResult): string {
   if (checks.length > 0) parts.push(`checks ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`);
   if (r.len) parts.push(`len ${fmt(r.len.medianMs, "ms")} ms`);
   if (r.scan) parts.push(`scan ${fmt(r.scan.entriesPerSec)}/s`);
+  if (r.export) parts.push(`export ${fmt(r.export.exportPerSec)}/s · import ${fmt(r.export.importPerSec)}/s`);
   if (r.memory) parts.push(`mem ${fmt(r.memory.rssPerEntry)} B/entry`);
   return `  run ${r.run} ${r.system.padEnd(8)} ${parts.join(" · ")}${r.warnings.length ? `  WARNING: ${r.warnings.join("; ")}` : ""}`;
 }

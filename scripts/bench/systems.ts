@@ -16,6 +16,7 @@ import { Dict, connect, type Client } from "../../src/index.js";
 import type { Contender } from "./contention.js";
 import { redisContenders } from "./redis-cas.js";
 import { shardictContenders } from "./shardict-cas.js";
+import { exportImport, type ExportImportStats } from "./export-workload.js";
 
 export type SystemName = "shardict" | "redis";
 
@@ -52,6 +53,8 @@ export interface Target {
   len(): Promise<number>;
   /** Read every entry of the "big" space, keys and values; returns how many were read. */
   scan(): Promise<number>;
+  /** Export the big space to a file and import it into a fresh dict (shardict only). */
+  exportImport?(): Promise<ExportImportStats>;
   /** Redis's own account of its data (`INFO memory` used_memory), bytes; shardict has none. */
   usedMemory(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -141,6 +144,7 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
       return n;
     },
     usedMemory: async () => undefined,
+    exportImport: () => exportImport(c, dir, dicts.big),
     stop: async () => {
       c.close();
       await cluster.stop();

@@ -20,9 +20,9 @@ describe("npm run bench flags", () => {
     for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates"]) expect(r.out).toContain(flag);
   });
 
-  it("--only names every workload, incr and cas among them", () => {
+  it("--only names every workload, incr, cas and export among them", () => {
     const r = bench("--help");
-    expect(r.out).toMatch(/--only a,b +workloads to run, of: put, get, mix, bulk, incr, cas, len, scan, memory/);
+    expect(r.out).toMatch(/--only a,b +workloads to run, of: put, get, mix, bulk, incr, cas, len, scan, export, memory/);
   });
 
   it.each([
@@ -31,7 +31,7 @@ describe("npm run bench flags", () => {
     [["--shards", "0"], /--shards must be an integer ≥ 1, not "0"/],
     [["--cas-updates", "0"], /--cas-updates must be an integer ≥ 1, not "0"/],
     [["--incr-ops", "x"], /--incr-ops must be an integer ≥ 1, not "x"/],
-    [["--only", "incr,cass"], /--only: unknown workload\(s\) cass; pick from put, get, mix, bulk, incr, cas, len, scan, memory/],
+    [["--only", "incr,cass"], /--only: unknown workload\(s\) cass; pick from put, get, mix, bulk, incr, cas, len, scan, export, memory/],
     [["--no-such-flag"], /Unknown option '--no-such-flag'/],
   ])("%j exits 2 naming the flag, before starting anything", (args, message) => {
     const r = bench(...args);
