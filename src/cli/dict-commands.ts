@@ -18,6 +18,7 @@ import { createWriteStream, existsSync, statSync } from "node:fs";
 import { exportDict, type ExportFormat } from "./dict-export.js";
 import { importDict } from "./dict-import.js";
 import { progress } from "./progress.js";
+import { hotKeysOf } from "./hot-keys-query.js";
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
 /** A data command waits this long for an unreachable cluster before giving up (exit 3). */
@@ -152,6 +153,24 @@ const SUBS: Record<string, Sub> = {
     summary: "every entry, unordered (KEY<tab>VALUE per line; {key, value} JSON lines with --json)",
     flags: limit,
     run: (c) => each(c, c.dict().items(), ([k, v]) => (c.json ? print({ key: toTagged(k), value: toTagged(v) }) : console.log(`${renderKey(k)}\t${render(v)}`))),
+  },
+  hotkeys: {
+    args: ["NAME"],
+    summary: "the most-accessed keys (estimated from a 1-in-8 sample) and the largest values, from every shard",
+    flags: limit,
+    async run(c) {
+      const d = await c.dict().hydrate();
+      const r = await hotKeysOf(c.client, d.objectId, Math.min(64, limitOf(c) ?? 10));
+      if (c.json) {
+        print({ accessed: r.accessed.map((x) => ({ key: toTagged(x.key), count: x.count })), largest: r.largest.map((x) => ({ key: toTagged(x.key), bytes: x.bytes })) });
+        return EXIT_OK;
+      }
+      console.log("most accessed (estimated requests):");
+      for (const x of r.accessed) console.log(`  ${x.count}\t${renderKey(x.key)}`);
+      console.log("largest (key + value bytes):");
+      for (const x of r.largest) console.log(`  ${x.bytes}\t${renderKey(x.key)}`);
+      return EXIT_OK;
+    },
   },
   export: {
     args: ["NAME"],

@@ -172,6 +172,8 @@ export const ExportPageReq = request("exportPage", {
   from: Type.Integer({ minimum: 0 }),
   limit: Type.Integer({ minimum: 1, maximum: 10000 }),
 });
+/** A shard's approximate hot keys of a dict: the most accessed and the largest (a client asks every shard). */
+export const HotKeysReq = request("hotKeys", { dict: DictId, limit: Type.Integer({ minimum: 1, maximum: 64 }) });
 /** An entry with its version and expiry (a read). */
 export const GetEntry = request("getEntry", KeyOp);
 /**
@@ -288,6 +290,7 @@ export const FrameSchemas = {
   touch: Touch,
   awaitChange: AwaitChange,
   exportPage: ExportPageReq,
+  hotKeys: HotKeysReq,
   ok: Ok,
   err: Err,
 } as const;

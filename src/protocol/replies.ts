@@ -112,6 +112,10 @@ export const ReplySchemas = {
   incr: Type.Uint8Array(),
   touch: Type.Boolean(),
   awaitChange: Type.Boolean(),
+  hotKeys: Type.Object({
+    accessed: Type.Array(Type.Object({ key: Type.Uint8Array(), count: Type.Number(), error: Type.Number() }), { maxItems: 64 }),
+    largest: Type.Array(Type.Object({ key: Type.Uint8Array(), bytes: Type.Number() }), { maxItems: 64 }),
+  }),
   /** `restart`: the capture is gone; start the partition over. */
   exportPage: Type.Union([
     Type.Object({ restart: Type.Literal(true) }),

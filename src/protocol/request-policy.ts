@@ -45,6 +45,7 @@ const POLICIES: Partial<Record<RequestFrame["type"], RequestPolicy>> = {
   touch: "read",
   awaitChange: "read",
   exportPage: "read",
+  hotKeys: "read",
 };
 
 /** The policy of a request a client sends. */

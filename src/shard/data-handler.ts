@@ -21,6 +21,7 @@ import { Latin1Bytes, latin1Bytes } from "../encoding/latin1-bytes.js";
 import { PendingWrites, track, waitsFor } from "./pending-writes.js";
 import { applyEntryOp, failedCondition } from "./entry-ops.js";
 import { KeyWaiters } from "./key-waiters.js";
+import { HotKeys, noteHotKey } from "./hot-keys.js";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -61,6 +62,8 @@ export class DataHandler {
   private readonly pending = new PendingWrites();
   /** Requests waiting for a key to change (`awaitChange`). */
   readonly waiters: KeyWaiters;
+  /** Approximate hot keys per dict (sampled): `shardict dict hotkeys`. */
+  readonly hotKeys = new HotKeys();
 
   constructor(private readonly ctx: DataHandlerContext) {
     this.waiters = new KeyWaiters(ctx.clock);
@@ -126,6 +129,7 @@ export class DataHandler {
     // Before any reservation: a node that is not serving must not touch its storage (one
     // that lost its data has not set the corrupt files aside yet).
     if (!this.ctx.serving()) throw new RetryableError(WireCode.Unavailable, `${this.ctx.shardId} is not serving yet`);
+    noteHotKey(this.hotKeys, frame);
     let bytes = writeBytes(frame);
     if (bytes === 0) return this.admitted(frame, clientId);
     // A pop's stored answer holds the value it removes; a counter's new value is about its old one's size.

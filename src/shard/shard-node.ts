@@ -30,6 +30,7 @@ import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { CorruptStorageError } from "../store/storage-errors.js";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
+import { latin1Bytes } from "../encoding/latin1-bytes.js";
 import { DictSet } from "./dict-set.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
@@ -362,6 +363,11 @@ export class ShardNode {
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
     if (isDataFrame(frame)) return this.data.handle(frame, peer.session.clientId);
+    if (frame.type === "hotKeys") {
+      if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
+      const r = this.data.hotKeys.report(frame.dict, frame.limit);
+      return { accessed: r.accessed.map((x) => ({ key: latin1Bytes(x.k), count: x.count, error: x.error })), largest: r.largest.map((x) => ({ key: latin1Bytes(x.k), bytes: x.bytes })) };
+    }
     if (frame.type === "repl" || frame.type === "confirm") {
       const who = peer.session.clientId;
       if (peer.session.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);

@@ -112,6 +112,22 @@ describe("shardict dict", () => {
     expect(lines(await ok("keys", "cli-keys", "--json")).sort()).toEqual(['"1"', "1", "[1,2]", '{"$bigint":"5"}'].sort());
   });
 
+  it("hotkeys shows the most-accessed keys and the largest values", async () => {
+    const d = await Dict.objects.create("cli-hot", { client });
+    await d.update(Array.from({ length: 300 }, (_, i) => [`k${i}`, i] as [string, number]));
+    await d.put("big", "x".repeat(50_000));
+    for (let i = 0; i < 800; i++) await d.get("hot");
+    for (let i = 0; i < 300; i++) await d.get(`k${i}`);
+    const r = JSON.parse(await ok("hotkeys", "cli-hot", "--json", "--limit", "5")) as { accessed: { key: string; count: number }[]; largest: { key: string; bytes: number }[] };
+    expect(r.accessed[0]?.key).toBe("hot");
+    // Estimated from a 1-in-8 sample of every request the shard saw: near 800.
+    expect(r.accessed[0]?.count).toBeGreaterThan(600);
+    expect(r.accessed[0]?.count).toBeLessThan(1_000);
+    expect(r.largest[0]).toMatchObject({ key: "big" });
+    expect(r.largest[0]?.bytes).toBeGreaterThan(50_000);
+    expect(await ok("hotkeys", "cli-hot")).toMatch(/most accessed[\s\S]*\thot\n[\s\S]*largest[\s\S]*\tbig/);
+  });
+
   it("exit codes: 1 not found, 2 usage, 3 connection or auth; messages on stderr", async () => {
     await ok("create", "cli-codes");
     const cases: [string[], number][] = [
