@@ -32,6 +32,8 @@ export interface ReplicatorContext {
    * a reset), and how many entries that is about.
    */
   snapshot(part: number): { chunks: Iterator<ReplMutation[]>; total: number };
+  /** A frame a replica (not a learner) acknowledged, `seconds` after it was queued (metrics). */
+  onAcknowledged?(seconds: number): void;
 }
 
 type ReplicatedMutation = ReplMutation;
@@ -50,6 +52,16 @@ export class Replicator {
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly ctx: ReplicatorContext) {}
+
+  /** Frames queued for a replica or learner and not yet acknowledged, with when they were queued. */
+  private readonly unacknowledged = new Map<object, number>();
+
+  /** For metrics: frames in flight, and the age of the oldest (ms; 0 when none): the replicas' lag. */
+  inFlight(now = performance.now()): { frames: number; oldestMs: number } {
+    let oldest = now;
+    for (const at of this.unacknowledged.values()) if (at < oldest) oldest = at;
+    return { frames: this.unacknowledged.size, oldestMs: now - oldest };
+  }
 
   /** Learners being (or done being) caught up, as `learner:part:pepoch`: they get live frames. */
   private readonly syncing = new Map<string, { learner: string; part: number; pepoch: number }>();
@@ -206,10 +218,17 @@ export class Replicator {
   private enqueue(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
     const key = `${replica}:${frame.part}`;
     const prev = this.chains.get(key) ?? Promise.resolve();
+    const token = {};
+    const queuedAt = performance.now();
+    this.unacknowledged.set(token, queuedAt);
     const next = prev.catch(() => {}).then(() => this.deliver(replica, frame, learner));
     this.chains.set(key, next);
     void next
+      .then(() => {
+        if (!learner) this.ctx.onAcknowledged?.((performance.now() - queuedAt) / 1000);
+      })
       .finally(() => {
+        this.unacknowledged.delete(token);
         if (this.chains.get(key) === next) this.chains.delete(key);
       })
       .catch(() => {});

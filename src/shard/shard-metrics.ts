@@ -17,6 +17,8 @@ export interface ShardGauges {
   dedupAnswers(): number;
   parkedWaiters(): number;
   clientConnections(): number;
+  /** Replication frames queued and not yet acknowledged, and the age of the oldest (ms). */
+  replication(): { frames: number; oldestMs: number };
 }
 
 const SYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -27,6 +29,7 @@ export class ShardMetrics {
   private readonly requests: RequestMetrics;
   private readonly fsync: Histogram;
   private readonly batchSize: Histogram;
+  private readonly replicaAck: Histogram;
 
   constructor(src: ShardGauges) {
     const registry = nodeRegistry(() => src.clientConnections());
@@ -66,6 +69,14 @@ export class ShardMetrics {
         this.set({ role: "replica" }, n.replica);
       },
     });
+    this.replicaAck = new Histogram({
+      name: "shardict_replication_ack_seconds",
+      help: "Time from queueing a replication frame to its replica's acknowledgement (what a write waits for its copies).",
+      buckets: SYNC_BUCKETS,
+      registers: [registry],
+    });
+    gauge(registry, "shardict_replication_frames_in_flight", "Replication frames sent or queued to replicas and learners, not yet acknowledged.", () => src.replication().frames);
+    gauge(registry, "shardict_replication_lag_seconds", "Age of the oldest unacknowledged replication frame (0 when none): how far the slowest copy is behind.", () => src.replication().oldestMs / 1000);
     gauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
     gauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
     gauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
@@ -75,6 +86,11 @@ export class ShardMetrics {
   get answered(): AnswerObserver {
     return this.requests.answered;
   }
+
+  /** For the replicator: a frame a replica acknowledged, `seconds` after it was queued. */
+  readonly replicaAcknowledged = (seconds: number): void => {
+    this.replicaAck.observe(seconds);
+  };
 
   /** For the storage engine: each batch made durable. */
   readonly batch: BatchObserver = (mutations, syncSeconds) => {

@@ -132,6 +132,7 @@ export class ShardNode {
       dedupAnswers: () => this.dedup.size,
       parkedWaiters: () => this.data.waiters.size,
       clientConnections: () => this.server.clientConnections,
+      replication: () => this.replicator.inFlight(),
     });
     this.engine =
       opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });
@@ -153,6 +154,7 @@ export class ShardNode {
       },
       refreshTable: () => this.refreshTable(),
       snapshot: (part) => partitionCopy(this.parts(), part),
+      onAcknowledged: this.metrics.replicaAcknowledged,
     });
     this.leadership = new Leadership({
       selfId: this.id,

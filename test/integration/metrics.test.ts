@@ -36,7 +36,7 @@ describe("metrics of an open cluster", () => {
   let tc: TestCluster;
   beforeAll(async () => {
     delete process.env.SHARDICT_TOKEN;
-    tc = await startTestCluster({ shards: 3 });
+    tc = await startTestCluster({ shards: 3, replicationFactor: 2 });
   });
   afterAll(async () => {
     await tc?.stop();
@@ -64,8 +64,13 @@ describe("metrics of an open cluster", () => {
     expect(grew("shardict_fsync_duration_seconds_count", {})).toBeGreaterThan(0);
     expect(grew("shardict_commit_batch_mutations_sum", {})).toBeGreaterThanOrEqual(100);
     expect(sumOf(after, "shardict_entries", { role: "primary" })).toBe(100);
-    expect(sumOf(after, "shardict_entries", { role: "all" })).toBe(100);
+    expect(sumOf(after, "shardict_entries", { role: "all" })).toBe(200); // rf 2: every entry twice
+    // Every write waited for its replica: one acknowledged frame at least per put.
+    expect(grew("shardict_replication_ack_seconds_count", {})).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, "shardict_replication_frames_in_flight", {})).toBe(0);
+    expect(sumOf(after, "shardict_replication_lag_seconds", {})).toBe(0);
     expect(sumOf(after, "shardict_partitions", { role: "primary" })).toBe(64);
+    expect(sumOf(after, "shardict_partitions", { role: "replica" })).toBe(64);
     expect(sumOf(after, "shardict_dicts", {})).toBeGreaterThanOrEqual(3);
     expect(sumOf(after, "shardict_dedup_answers", {})).toBeGreaterThanOrEqual(100);
     expect(sumOf(after, "shardict_parked_waiters", {})).toBe(0);
