@@ -77,6 +77,17 @@ export class PartitionTable {
   }
 
   /** Group partitions by primary shard. */
+  /** How many partitions `shardId` leads, and how many it holds as an in-sync replica. */
+  roleCounts(shardId: string): { primary: number; replica: number } {
+    let primary = 0;
+    let replica = 0;
+    for (let p = 0; p < this.partitions; p++) {
+      if (this.primaryOf(p) === shardId) primary++;
+      else if (this.replicasOf(p).includes(shardId)) replica++;
+    }
+    return { primary, replica };
+  }
+
   partitionsByPrimary(): Map<string, number[]> {
     const out = new Map<string, number[]>();
     for (let p = 0; p < this.partitions; p++) {

@@ -6,6 +6,7 @@
  */
 import { LargestKeys, SpaceSaving } from "../store/space-saving.js";
 import { keyString } from "../store/partition-store.js";
+import { latin1Bytes } from "../encoding/latin1-bytes.js";
 import type { DataFrame } from "./data-frames.js";
 
 /** One key request in this many is counted: the sketch stays off the hot path. */
@@ -70,6 +71,12 @@ export class HotKeys {
       accessed: s.accessed.top(n).map((c) => ({ k: c.key, count: c.count, error: c.error })),
       largest: s.largest.top(n).map((c) => ({ k: c.key, bytes: c.bytes })),
     };
+  }
+
+  /** {@link report} as the `hotKeys` reply: keys as their bytes. */
+  reply(dict: string, n: number): { accessed: { key: Uint8Array; count: number; error: number }[]; largest: { key: Uint8Array; bytes: number }[] } {
+    const r = this.report(dict, n);
+    return { accessed: r.accessed.map((x) => ({ key: latin1Bytes(x.k), count: x.count, error: x.error })), largest: r.largest.map((x) => ({ key: latin1Bytes(x.k), bytes: x.bytes })) };
   }
 
   forget(dict: string): void {

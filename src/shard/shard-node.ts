@@ -30,7 +30,6 @@ import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { CorruptStorageError } from "../store/storage-errors.js";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler, isDataFrame } from "./data-handler.js";
-import { latin1Bytes } from "../encoding/latin1-bytes.js";
 import { DictSet } from "./dict-set.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
@@ -128,7 +127,7 @@ export class ShardNode {
         return { primary: n.entries, all: n.held };
       },
       dicts: () => this.dicts.ids().length,
-      partitions: () => this.partitionCounts(),
+      partitions: () => this.table?.roleCounts(this.id) ?? { primary: 0, replica: 0 },
       dedupAnswers: () => this.dedup.size,
       parkedWaiters: () => this.data.waiters.size,
       clientConnections: () => this.server.clientConnections,
@@ -367,8 +366,7 @@ export class ShardNode {
     if (isDataFrame(frame)) return this.data.handle(frame, peer.session.clientId);
     if (frame.type === "hotKeys") {
       if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
-      const r = this.data.hotKeys.report(frame.dict, frame.limit);
-      return { accessed: r.accessed.map((x) => ({ key: latin1Bytes(x.k), count: x.count, error: x.error })), largest: r.largest.map((x) => ({ key: latin1Bytes(x.k), bytes: x.bytes })) };
+      return this.data.hotKeys.reply(frame.dict, frame.limit);
     }
     if (frame.type === "repl" || frame.type === "confirm") {
       const who = peer.session.clientId;
@@ -402,20 +400,6 @@ export class ShardNode {
       }
     }
     await this.removed;
-  }
-
-  /** Partitions this node leads, and those it holds as an in-sync replica (for metrics). */
-  private partitionCounts(): { primary: number; replica: number } {
-    const t = this.table;
-    let primary = 0;
-    let replica = 0;
-    if (t) {
-      for (let p = 0; p < t.partitions; p++) {
-        if (t.primaryOf(p) === this.id) primary++;
-        else if (t.replicasOf(p).includes(this.id)) replica++;
-      }
-    }
-    return { primary, replica };
   }
 
   /** Entries held (for status and tests). */
