@@ -3,9 +3,11 @@
  *
  * The hot path is cheap: each known operation has a record made up front, found with one
  * Map lookup; its outcome counts are plain numbers, added to the Prometheus counter only
- * when somebody scrapes. The latency histogram's child per operation is made once.
+ * when somebody scrapes. The latency histogram (fast-histogram.ts) has a series per
+ * operation made once.
  */
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
+import { FastHistogram } from "../net/fast-histogram.js";
 import { WireCode } from "../errors.js";
 import { DataOps } from "../protocol/frames.js";
 import type { AnswerObserver } from "../net/peer.js";
@@ -54,19 +56,18 @@ export class RequestMetrics {
         }
       },
     });
-    const duration = new Histogram({
-      name: "shardict_request_duration_seconds",
-      help: "Time from starting a client's data request to queueing its answer, by operation.",
-      labelNames: ["op"] as const,
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
+    const duration = new FastHistogram(
+      "shardict_request_duration_seconds",
+      "Time from starting a client's data request to queueing its answer, by operation.",
+      LATENCY_BUCKETS,
+      registry,
+    );
     const record = (op: string): OpRecord => ({
       op,
       counts: OUTCOMES.map(() => 0),
       reported: OUTCOMES.map(() => 0),
       children: OUTCOMES.map(() => undefined),
-      latency: duration.labels(op),
+      latency: duration.child({ op }),
     });
     for (const op of DataOps) ops.set(op, record(op));
     this.other = record(OTHER);
