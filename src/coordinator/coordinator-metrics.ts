@@ -3,7 +3,7 @@
  * it — shards by role and health, partitions, rebalancing, dicts — computed when scraped.
  */
 import { Gauge, type Registry } from "prom-client";
-import { nodeRegistry } from "../net/node-registry.js";
+import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
 import { ROLE_NAMES, type ClusterStatus } from "./cluster-status.js";
 
 const STATES = Object.values(ROLE_NAMES);
@@ -42,25 +42,14 @@ export function coordinatorMetrics(status: () => ClusterStatus, clientConnection
       for (const [h, n] of counts) this.set({ health: h }, n);
     },
   });
-  plain(registry, "shardict_cluster_partitions", "Partitions of the cluster.", () => now().partitions);
-  plain(registry, "shardict_cluster_epoch", "The partition table's epoch.", () => now().epoch);
-  plain(registry, "shardict_cluster_dicts", "Named dicts in the registry.", () => now().dicts);
-  plain(registry, "shardict_cluster_rebalance_pending_partitions", "Partitions not yet where the rebalancer wants them.", () => now().rebalance.pending);
-  plain(registry, "shardict_cluster_rebalance_moving_partitions", "Partitions being moved now.", () => now().rebalance.moving);
-  plain(registry, "shardict_cluster_moves", "Moves running: replicas being copied and primaries being handed off.", () => now().moves.length);
-  plain(registry, "shardict_cluster_entries", "Entries in the cluster (primaries' copies), from the shards' last heartbeats.", () =>
+  scrapedGauge(registry, "shardict_cluster_partitions", "Partitions of the cluster.", () => now().partitions);
+  scrapedGauge(registry, "shardict_cluster_epoch", "The partition table's epoch.", () => now().epoch);
+  scrapedGauge(registry, "shardict_cluster_dicts", "Named dicts in the registry.", () => now().dicts);
+  scrapedGauge(registry, "shardict_cluster_rebalance_pending_partitions", "Partitions not yet where the rebalancer wants them.", () => now().rebalance.pending);
+  scrapedGauge(registry, "shardict_cluster_rebalance_moving_partitions", "Partitions being moved now.", () => now().rebalance.moving);
+  scrapedGauge(registry, "shardict_cluster_moves", "Moves running: replicas being copied and primaries being handed off.", () => now().moves.length);
+  scrapedGauge(registry, "shardict_cluster_entries", "Entries in the cluster (primaries' copies), from the shards' last heartbeats.", () =>
     now().shards.reduce((n, s) => n + (s.entries ?? 0), 0),
   );
   return registry;
-}
-
-function plain(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
 }

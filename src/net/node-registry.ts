@@ -8,13 +8,18 @@ import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 export function nodeRegistry(clientConnections: () => number): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  scrapedGauge(registry, "shardict_client_connections", "Client connections open on this node (connections of the cluster's own nodes are not counted).", clientConnections);
+  return registry;
+}
+
+/** A gauge without labels whose value is read when scraped. */
+export function scrapedGauge(registry: Registry, name: string, help: string, read: () => number): void {
   new Gauge({
-    name: "shardict_client_connections",
-    help: "Client connections open on this node (connections of the cluster's own nodes are not counted).",
+    name,
+    help,
     registers: [registry],
     collect() {
-      this.set(clientConnections());
+      this.set(read());
     },
   });
-  return registry;
 }

@@ -4,7 +4,7 @@
  */
 import { Gauge, Histogram } from "prom-client";
 import type { Registry } from "prom-client";
-import { nodeRegistry } from "../net/node-registry.js";
+import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
 import type { AnswerObserver } from "../net/peer.js";
 import type { BatchObserver } from "../store/storage-engine.js";
 import { RequestMetrics } from "./request-metrics.js";
@@ -75,11 +75,11 @@ export class ShardMetrics {
       buckets: SYNC_BUCKETS,
       registers: [registry],
     });
-    gauge(registry, "shardict_replication_frames_in_flight", "Replication frames sent or queued to replicas and learners, not yet acknowledged.", () => src.replication().frames);
-    gauge(registry, "shardict_replication_lag_seconds", "Age of the oldest unacknowledged replication frame (0 when none): how far the slowest copy is behind.", () => src.replication().oldestMs / 1000);
-    gauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
-    gauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
-    gauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
+    scrapedGauge(registry, "shardict_replication_frames_in_flight", "Replication frames sent or queued to replicas and learners, not yet acknowledged.", () => src.replication().frames);
+    scrapedGauge(registry, "shardict_replication_lag_seconds", "Age of the oldest unacknowledged replication frame (0 when none): how far the slowest copy is behind.", () => src.replication().oldestMs / 1000);
+    scrapedGauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
+    scrapedGauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
+    scrapedGauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
   }
 
   /** For the node server: each answer to a client request. */
@@ -97,16 +97,4 @@ export class ShardMetrics {
     this.fsync.observe(syncSeconds);
     this.batchSize.observe(mutations);
   };
-}
-
-/** A gauge without labels, read when scraped. */
-function gauge(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
 }

@@ -13,11 +13,8 @@ export const rr = (v: string | undefined): ReadResult => (v === undefined ? ABSE
  */
 export function bruteForce(history: Op[], initial?: string): boolean {
   const ops = history.filter((o) => o.outcome === "ok" || (o.outcome === "indeterminate" && o.op !== "get" && o.op !== "getEntry"));
-  const nOk = ops.filter((o) => o.outcome === "ok").length;
   const versions = new Map<string, string>();
   for (const o of history) if (o.op === "getEntry" && o.outcome === "ok" && o.result?.found === true) versions.set(o.result.version, o.result.value);
-  const used = new Array<boolean>(ops.length).fill(false);
-  const end = (o: Op) => (o.outcome === "ok" ? o.completeAt : Infinity);
   const apply = (o: Op, s: string | undefined): { s: string | undefined } | null => {
     const ok = o.outcome === "ok";
     const same = (r: ReadResult | undefined) => !ok || (r !== undefined && (r.found ? r.value === s : s === undefined));
@@ -43,7 +40,19 @@ export function bruteForce(history: Op[], initial?: string): boolean {
         throw new TypeError("bruteForce: incr on a register");
     }
   };
-  const dfs = (s: string | undefined, done: number): boolean => {
+  return someOrder(ops, initial, apply);
+}
+
+/**
+ * Whether some order of `ops` that respects real time (an ok op that finished before
+ * another began comes first) is accepted by `apply` from `initial`, with every ok op in it
+ * (indeterminate ops may be left out). Exponential: small histories only.
+ */
+export function someOrder<S>(ops: readonly Op[], initial: S, apply: (o: Op, s: S) => { s: S } | null): boolean {
+  const nOk = ops.filter((o) => o.outcome === "ok").length;
+  const used = new Array<boolean>(ops.length).fill(false);
+  const end = (o: Op) => (o.outcome === "ok" ? o.completeAt : Infinity);
+  const dfs = (s: S, done: number): boolean => {
     if (done === nOk) return true;
     for (let i = 0; i < ops.length; i++) {
       if (used[i]) continue;

@@ -7,6 +7,7 @@ import { checkHistory, checkKey, checkNoLostWrites, formatHistory } from "../cha
 import { checkCounter } from "../chaos/counter-checker.js";
 import { ABSENT, present, type Op, type Outcome } from "../chaos/history.js";
 import { mulberry32 } from "../helpers/prng.js";
+import { someOrder } from "../helpers/register-histories.js";
 
 // ---- op builders (key "n" unless given) ----------------------------------------------------
 
@@ -41,9 +42,6 @@ function expectViolation(h: Op[], pattern: RegExp, initial?: string): Exclude<Re
 
 function bruteForce(history: Op[], initial?: number): boolean {
   const ops = history.filter((o) => o.outcome === "ok" || (o.outcome === "indeterminate" && o.op === "incr"));
-  const nOk = ops.filter((o) => o.outcome === "ok").length;
-  const used = new Array<boolean>(ops.length).fill(false);
-  const end = (o: Op) => (o.outcome === "ok" ? o.completeAt : Infinity);
   const apply = (o: Op, s: number | undefined): { s: number | undefined } | null => {
     if (o.op === "incr") {
       const next = (s ?? 0) + o.delta;
@@ -53,22 +51,7 @@ function bruteForce(history: Op[], initial?: number): boolean {
     const r = o.result!;
     return (r.found ? s !== undefined && String(s) === r.value : s === undefined) ? { s } : null;
   };
-  const dfs = (s: number | undefined, done: number): boolean => {
-    if (done === nOk) return true;
-    for (let i = 0; i < ops.length; i++) {
-      if (used[i]) continue;
-      const o = ops[i]!;
-      if (ops.some((x, j) => !used[j] && j !== i && end(x) < o.invokeAt)) continue;
-      const r = apply(o, s);
-      if (!r) continue;
-      used[i] = true;
-      const found = dfs(r.s, done + (o.outcome === "ok" ? 1 : 0));
-      used[i] = false;
-      if (found) return true;
-    }
-    return false;
-  };
-  return dfs(initial, 0);
+  return someOrder<number | undefined>(ops, initial, apply);
 }
 
 /** A linearizable counter history: each op takes effect at a random point inside its interval. */

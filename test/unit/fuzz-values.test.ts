@@ -12,6 +12,7 @@ import { decodeValue, encodeValueNow } from "../../src/client/value-codec.js";
 import "../../src/client/dict.js";
 import { checkValueBytes } from "../../src/protocol/value-check.js";
 import { DeserializationError, InvalidError, RequestSizeError } from "../../src/errors.js";
+import { dump } from "../helpers/value-dump.js";
 import { FUZZ_TIMEOUT_MS, fuzzParams, msgpackSoup, mutated } from "../helpers/fuzz.js";
 
 const key = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom("__proto__", "constructor", "prototype", "__proto_", "toString", "0", "10"));
@@ -53,28 +54,6 @@ const tree = fc.letrec<{ value: unknown; array: unknown[]; object: Record<string
     .chain(([keys, n]) => fc.array(fc.array(leaf, { minLength: keys.length, maxLength: keys.length }), { minLength: n, maxLength: n }).map((rows) => rows.map((row) => objectOf(keys.map((k, i) => [k, row[i]] as const))))),
 }));
 
-/** An exact description: types, own keys in order, shared references. */
-function dump(v: unknown, seen = new Map<object, number>()): string {
-  if (v === undefined) return "u";
-  if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
-  if (typeof v === "bigint") return `${v}n`;
-  if (typeof v !== "object" || v === null) return JSON.stringify(v);
-  const id = seen.get(v);
-  if (id !== undefined) return `#${id}`;
-  seen.set(v, seen.size);
-  if (v instanceof Date) return `D${v.getTime()}`;
-  if (v instanceof Error) return `E(${v.name}:${JSON.stringify(v.message)}:${dump(v.cause, seen)})`;
-  if (v instanceof RegExp) return `R(${v.source}/${v.flags})`;
-  if (v instanceof ArrayBuffer) return `AB(${Buffer.from(v).toString("hex")})`;
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("hex")})`;
-  if (Array.isArray(v)) return `[${v.map((x) => dump(x, seen)).join(",")}]`;
-  if (v instanceof Map) return `M{${[...v].map(([k, x]) => `${dump(k, seen)}=>${dump(x, seen)}`).join(",")}}`;
-  if (v instanceof Set) return `S{${[...v].map((x) => dump(x, seen)).join(",")}}`;
-  const proto = Object.getPrototypeOf(v) === Object.prototype ? "" : "!proto";
-  return `{${Object.keys(v)
-    .map((k) => `${JSON.stringify(k)}:${dump((v as Record<string, unknown>)[k], seen)}`)
-    .join(",")}}${proto}`;
-}
 
 const encoded = tree.value.map((v) => encodeValueNow(v) as Uint8Array);
 
