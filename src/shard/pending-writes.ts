@@ -79,8 +79,11 @@ export function waitsFor(pending: PendingWrites, frame: DataFrame): Promise<unkn
       for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
       break;
     case "scan":
-    case "exportPage":
       pending.collect(frame.part, frame.dict, undefined, waits);
+      break;
+    case "exportPage":
+      // Only the capture (the first page) reads the store; later pages read the capture.
+      if (frame.session === undefined) pending.collect(frame.part, frame.dict, undefined, waits);
       break;
     case "update":
       pending.collect(frame.part, frame.dict, frame.keys.map(keyString), waits);

@@ -130,6 +130,8 @@ export class LmdbEngine implements StorageEngine {
   private failure: StorageFailedError | undefined;
   private queued: Mutation[] = [];
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** Per partition, the highest version stored under `ver ␀ part`. */
+  private readonly keptVersions = new Map<number, number>();
   private looping = false;
 
   constructor(
@@ -271,10 +273,10 @@ export class LmdbEngine implements StorageEngine {
 
   /** Inside a write transaction: keep a partition's highest version (it only grows). */
   private keepVersion(part: number, ver: number | undefined): void {
-    if (ver === undefined || ver === 0) return;
-    const key = `ver\u0000${part}`;
-    const had = this.meta.get(key) as number | undefined;
-    if (had === undefined || ver > had) this.meta.put(key, ver);
+    // What is stored is known (read at recovery, then only raised here): no read per delete.
+    if (ver === undefined || ver <= (this.keptVersions.get(part) ?? 0)) return;
+    this.keptVersions.set(part, ver);
+    this.meta.put(`ver\u0000${part}`, ver);
   }
 
   private dropJob(dict: string): PurgeJob {
@@ -362,7 +364,10 @@ export class LmdbEngine implements StorageEngine {
     for (const { key, value } of this.meta.getRange({})) {
       const [kind, a, b] = key.split("\u0000");
       if (kind === "gen" && a !== undefined && b !== undefined) generations.set(generationKey(Number(b), a), value as number);
-      else if (kind === "ver" && a !== undefined) versions.set(Number(a), value as number);
+      else if (kind === "ver" && a !== undefined) {
+        versions.set(Number(a), value as number);
+        this.keptVersions.set(Number(a), value as number);
+      }
       else if (kind === "dict" && a !== undefined) dicts.push(a);
       else if (kind === "dropped" && a !== undefined) dropped.add(a);
     }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError, Dict, DictError, InvalidError, KeyError, LockTimeoutError, type Client } from "../../src/index.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { parseSamples, sumOf } from "../helpers/prom-text.js";
 
 let tc: TestCluster;
 let client: Client;
@@ -279,7 +280,8 @@ describe("lock", () => {
     expect(err).toBeInstanceOf(LockTimeoutError);
     expect(err).toBeInstanceOf(ConflictError);
     const waiting = d.lock("job", { ttlMs: 5_000, waitMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 50));
+    // The waiter is parked on the shard (its metrics say so), not polling.
+    await until(async () => (await parkedWaiters()) === 1);
     await a.release();
     const b = await waiting;
     expect(b.token).toBeGreaterThan(a.token);
@@ -323,6 +325,16 @@ describe("lock", () => {
     await a.release();
   });
 });
+
+/** Requests parked on the shards (awaitChange), from their /metrics. */
+async function parkedWaiters(): Promise<number> {
+  let n = 0;
+  for (const shard of ["shard-1", "shard-2", "shard-3"]) {
+    const res = await fetch(`${(tc.cluster.urlOf(shard) as string).replace(/^ws:/, "http:")}/metrics`);
+    n += sumOf(parseSamples(await res.text()), "shardict_parked_waiters");
+  }
+  return n;
+}
 
 async function until(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
