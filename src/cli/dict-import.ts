@@ -34,7 +34,7 @@ interface Checkpoint {
   done: number;
 }
 
-export function progressFile(file: string): string {
+function progressFile(file: string): string {
   return `${file}.import-progress.json`;
 }
 

@@ -2,7 +2,7 @@
  * A shard's approximate hot keys per dict: the most-accessed keys (space-saving sketch of a
  * 1-in-SAMPLE sample of key requests, counts scaled back up) and the largest values written.
  * Memory is bounded: SKETCH counters per dict, at most MAX_DICTS dicts (the least recently
- * touched is forgotten first).
+ * touched is forgotten first: a deleted dict's sketches age out that way).
  */
 import { LargestKeys, SpaceSaving } from "../store/space-saving.js";
 import { keyString } from "../store/partition-store.js";
@@ -77,10 +77,6 @@ export class HotKeys {
   reply(dict: string, n: number): { accessed: { key: Uint8Array; count: number; error: number }[]; largest: { key: Uint8Array; bytes: number }[] } {
     const r = this.report(dict, n);
     return { accessed: r.accessed.map((x) => ({ key: latin1Bytes(x.k), count: x.count, error: x.error })), largest: r.largest.map((x) => ({ key: latin1Bytes(x.k), bytes: x.bytes })) };
-  }
-
-  forget(dict: string): void {
-    this.dicts.delete(dict);
   }
 }
 
