@@ -6,7 +6,7 @@
 import type { ClusterConfig } from "../config/cluster-config.js";
 import { InvalidError, NotFoundError, StorageFullError } from "../errors.js";
 import { NodeServer } from "../net/node-server.js";
-import { frameLimit } from "../net/limits.js";
+import { COORDINATOR_MAX_PAYLOAD, frameLimit } from "../net/limits.js";
 import type { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type FrameOf, type Outgoing, type RequestFrame } from "../protocol/frames.js";
 import { systemClock, type Clock } from "../util/clock.js";
@@ -130,7 +130,7 @@ export class CoordinatorNode {
     this.server = new NodeServer({
       host: opts.host ?? this.cfg.coordinator.host,
       port: opts.port ?? this.cfg.coordinator.port,
-      maxPayload: frameLimit(this.cfg.maxEntryBytes),
+      maxPayload: Math.min(frameLimit(this.cfg.maxEntryBytes), COORDINATOR_MAX_PAYLOAD),
       auth: { clientTokens: this.cfg.clientTokens, clusterSecret: opts.clusterSecret },
       label: "coordinator",
       limits: this.cfg,

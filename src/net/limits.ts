@@ -7,6 +7,14 @@ export function frameLimit(maxEntryBytes: number): number {
   return maxEntryBytes + 8 * 1024 * 1024;
 }
 
+/**
+ * The coordinator's payload limit (or the shards', if that is smaller): no value ever travels to it, and its largest inbound
+ * message, a heartbeat listing every move of a shard at the most partitions with the longest
+ * ids (65,536 × about 160 bytes), is about 10 MiB. A larger message is refused as its frame
+ * header arrives, before any of it is buffered.
+ */
+export const COORDINATOR_MAX_PAYLOAD = 16 * 1024 * 1024;
+
 /** Scan pages stop growing past this many bytes of keys and values. */
 export const SCAN_PAGE_BYTES = 4 * 1024 * 1024;
 
