@@ -14,6 +14,7 @@ export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOpti
 export type { DictEntry } from "./client/dict-coordination.js";
 export type { ModifyOptions } from "./client/dict-modify.js";
 export type { Lock, LockOptions } from "./client/dict-lock.js";
+export type { WatchEvent, WatchEventType, WatchOptions } from "./client/watch/watch-events.js";
 export { connect } from "./client/client.js";
 export type { Client, ConnectOptions } from "./client/client.js";
 export type { DictKey } from "./protocol/keys.js";

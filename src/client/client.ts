@@ -114,6 +114,11 @@ export class ClusterClient implements Client {
     return this.tableRef;
   }
 
+  /** The table if the client has one yet (it has once connected). */
+  get knownTable(): PartitionTable | undefined {
+    return this.tableRef;
+  }
+
   get maxEntryBytes(): number {
     return this.welcome?.maxEntryBytes ?? 100 * 1024 * 1024;
   }
@@ -306,7 +311,15 @@ export class ClusterClient implements Client {
    * {@link RetryableError} when it could not be sent, {@link ConnectionError} when it was sent
    * and its outcome is unknown, or with the request's own error.
    */
-  async sendToShard(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
+  sendToShard(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
+    // With the socket open, the frame is queued before this returns: it goes out ahead of
+    // any request made after the call (a watch's start before the caller's next write).
+    const open = this.openShards.get(shard);
+    if (open?.isOpen && !this.closed) return open.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint });
+    return this.sendToShardSlowly(shard, frame, sizeHint);
+  }
+
+  private async sendToShardSlowly(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
     let peer: Peer;
     try {
       peer = await this.shardPeer(shard);

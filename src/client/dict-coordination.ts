@@ -12,6 +12,8 @@ import { formatVersion } from "./versions.js";
 import { modifyEntry, type ModifyOptions } from "./dict-modify.js";
 import { acquireLock, type Lock, type LockOptions } from "./dict-lock.js";
 import type { PutOptions } from "./dict-options.js";
+import { WatchStream } from "./watch/watch-stream.js";
+import type { WatchEvent, WatchOptions } from "./watch/watch-events.js";
 
 export type { WriteOutcome } from "./entry-requests.js";
 
@@ -128,5 +130,26 @@ export abstract class DictCoordination<V> {
    */
   lock(name: DictKey, opts: LockOptions): Promise<Lock> {
     return acquireLock(this.entryHandle(), name, opts);
+  }
+
+  /**
+   * A stream of this dict's changes (of one `key`, of `keys`, of string keys starting with
+   * `prefix`, or all): every acknowledged change after the watch started (or after the
+   * `after` cursor), in the order it took effect, each once, across failovers, partition
+   * moves and reconnects; a `reset` event when that cannot be kept (the history needed to
+   * resume is gone). With `initial`, first the matching entries as `put` events, then
+   * `synced`. Ends when `signal` aborts or the loop breaks. See {@link WatchEvent}.
+   *
+   * @example
+   * ```ts
+   * for await (const e of config.watch({ prefix: "feature." , initial: true })) {
+   *   if (e.type === "put") flags.set(e.key as string, e.value);
+   *   else if (e.type === "delete" || e.type === "expire") flags.delete(e.key as string);
+   *   else if (e.type === "clear" || e.type === "reset") flags.clear();
+   * }
+   * ```
+   */
+  watch(opts: WatchOptions = {}): AsyncIterableIterator<WatchEvent<V>> & { close(): void } {
+    return new WatchStream<V>(this.entryHandle(), opts);
   }
 }

@@ -61,11 +61,14 @@ export function* pairsOf(page: ScanPageReply): Generator<[Uint8Array, Uint8Array
 /** Run `len` or `clear` on every shard for the partitions it leads, regrouping if owners move. */
 export async function fanOut<T extends "len" | "clear">(client: ClusterClient, id: string, type: T): Promise<ReplyOf<T>[]> {
   const retry = client.dataRetry(type === "clear" ? "idempotent" : "read", type);
+  // One id for the whole clear: each partition applies it once however it is retried, and
+  // watchers see the same clear in every partition.
+  const op = type === "clear" ? { op: client.newRid() } : {};
   for (;;) {
     retry.begin();
     const t = client.table;
     const groups = [...t.partitionsByPrimary()];
-    const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts })));
+    const settled = await Promise.allSettled(groups.map(([shard, parts]) => client.sendToShard(shard, { type, dict: id, epoch: t.epoch, parts, ...op })));
     const failed = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed.length === 0) return settled.map((s) => checkReply(type, s.status === "fulfilled" ? s.value : undefined));
     // A clear some shards applied already happened in part.

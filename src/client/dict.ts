@@ -181,6 +181,7 @@ export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDispo
     return {
       client: this.client,
       id: () => this.id(),
+      knownId: () => this.#info?.id,
       decode: (bytes, key) => this.decode(bytes, key),
       checkSize: (kb, vb) => this.checkSize(kb, vb),
       label: this.label,

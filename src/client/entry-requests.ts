@@ -19,6 +19,8 @@ export interface EntryHandle {
   readonly client: ClusterClient;
   /** The dict id, resolving the handle first if needed. */
   id(): Promise<string>;
+  /** The dict id if the handle is resolved already (no wait). */
+  knownId(): string | undefined;
   decode(bytes: Uint8Array, key: unknown): unknown;
   checkSize(keyBytes: Uint8Array, valueBytes: Uint8Array): void;
   readonly label: string;

@@ -65,6 +65,19 @@ const ConfigSchema = Type.Object(
     unfinishedMessageTimeoutMs: Type.Integer({ minimum: 100 }),
     /** Bytes of unfinished messages a node holds over all connections; past it the largest is dropped. */
     maxUnfinishedBytes: Type.Integer({ minimum: 1024 * 1024 }),
+    /**
+     * The change history each partition keeps (in memory, on its primary and replicas) for
+     * watchers to resume from: at most this many changes, bytes and ms old. A watcher whose
+     * position is older gets a `reset`.
+     */
+    watchHistory: Type.Object(
+      {
+        maxEvents: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+        maxBytes: Type.Integer({ minimum: 0 }),
+        maxAgeMs: Type.Integer({ minimum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -99,6 +112,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   slowReaderTimeoutMs: 30_000,
   unfinishedMessageTimeoutMs: 30_000,
   maxUnfinishedBytes: 256 * 1024 * 1024,
+  watchHistory: { maxEvents: 2_000, maxBytes: 1024 * 1024, maxAgeMs: 3_600_000 },
 };
 
 const check = TypeCompiler.Compile(ConfigSchema);
@@ -114,7 +128,14 @@ export function parseConfig(raw: unknown, source = "cluster config"): ClusterCon
     throw new ConfigError(`${source}: the top level must be a JSON object`);
   }
   // A deep copy: callers may change what they get back without changing the defaults.
-  const merged = structuredClone({ ...DEFAULT_CONFIG, ...(raw as Record<string, unknown>) });
+  const given = raw as Record<string, unknown>;
+  const history = given.watchHistory;
+  const merged = structuredClone({
+    ...DEFAULT_CONFIG,
+    ...given,
+    // Give only the bounds you change: the others keep their defaults.
+    ...(typeof history === "object" && history !== null && !Array.isArray(history) && { watchHistory: { ...DEFAULT_CONFIG.watchHistory, ...history } }),
+  });
   if (!check.Check(merged)) {
     const problems = [...check.Errors(merged)].slice(0, 5).map((e) => {
       const field = e.path.replace(/^\//, "").replace(/\//g, ".") || "(top level)";

@@ -58,8 +58,9 @@ const SET_VT = 7;
 type KeyMutation = Extract<Mutation, { op: "set" | "delete" }>;
 type DedupMutation = Extract<Mutation, { op: "dedup" }>;
 
+/** An expiry's delete is packed (it is rare), so it keeps its `expired` flag: replicas tell watchers. */
 function fixed(m: Mutation): m is KeyMutation {
-  return (m.op === "set" || m.op === "delete") && m.part <= 0xffff && m.gen <= 0xffffffff && Number.isInteger(m.gen);
+  return (m.op === "set" || (m.op === "delete" && m.expired !== true)) && m.part <= 0xffff && m.gen <= 0xffffffff && Number.isInteger(m.gen);
 }
 
 function fixedDedup(m: Mutation): m is DedupMutation {

@@ -12,8 +12,10 @@
  */
 export type Mutation =
   | { op: "set"; part: number; dict: string; gen: number; key: Uint8Array; value: Uint8Array; deadline: number; ver: number; ttl: number }
-  | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array; ver: number }
-  | { op: "clear"; part: number; dict: string; gen: number; ver?: number }
+  /** `expired`: removed by idle expiry, not by a client (watchers are told which). */
+  | { op: "delete"; part: number; dict: string; gen: number; key: Uint8Array; ver: number; expired?: boolean }
+  /** `cid`: the clear's id, the same in every partition one clear reaches. */
+  | { op: "clear"; part: number; dict: string; gen: number; ver?: number; cid?: string }
   | { op: "addDict"; dict: string }
   | { op: "dropDict"; dict: string }
   /**
@@ -23,5 +25,22 @@ export type Mutation =
    */
   | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
 
-/** What travels from a primary to its replicas: its mutations, and a snapshot's reset (with the partition's highest version). */
-export type ReplMutation = Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }> | { op: "reset"; part: number; ver?: number };
+/** One change of a partition's watch history as it travels to a learner (see change-history.ts). */
+export interface ReplChange {
+  seq: number;
+  dict: string;
+  kind: number;
+  key?: Uint8Array;
+  value?: Uint8Array;
+  cid?: string;
+}
+
+/**
+ * What travels from a primary to its replicas: its mutations, a snapshot's reset (with the
+ * partition's highest version) and, after the reset, the primary's change history (never
+ * stored: it lives in memory).
+ */
+export type ReplMutation =
+  | Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }>
+  | { op: "reset"; part: number; ver?: number }
+  | { op: "history"; part: number; floor: number; changes: ReplChange[] };

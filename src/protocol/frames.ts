@@ -116,11 +116,13 @@ export const ShardDictRemoved = request("shard.dictRemoved", { id: DictId });
 // ---- primary → replica, replica → coordinator ------------------------------------------
 
 const DictIdField = Type.String({ minLength: 4, maxLength: 64 });
+/** A clear's id (the client's id and the call's op number), the same in every partition it reaches. */
+const ClearId = Type.String({ maxLength: 128 });
 /** One replicated change of a partition (what a primary's storage also gets). */
 export const MutationSchema = Type.Union([
   Type.Object({ op: Type.Literal("set"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, value: Bytes, deadline: Type.Number(), ver: Version, ttl: TtlField }),
-  Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, ver: Version }),
-  Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), ver: Type.Optional(Version) }),
+  Type.Object({ op: Type.Literal("delete"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), key: Bytes, ver: Version, expired: Type.Optional(Type.Boolean()) }),
+  Type.Object({ op: Type.Literal("clear"), part: Partition, dict: DictIdField, gen: Type.Integer({ minimum: 0 }), ver: Type.Optional(Version), cid: Type.Optional(ClearId) }),
   Type.Object({
     op: Type.Literal("dedup"),
     id: Type.String({ maxLength: 200 }),
@@ -132,6 +134,22 @@ export const MutationSchema = Type.Union([
   }),
   /** First of a snapshot: the replica empties the partition before what follows. */
   Type.Object({ op: Type.Literal("reset"), part: Partition, ver: Type.Optional(Version) }),
+  /** After a snapshot's reset: the primary's change history, for watchers (change-history.ts). */
+  Type.Object({
+    op: Type.Literal("history"),
+    part: Partition,
+    floor: Version,
+    changes: Type.Array(
+      Type.Object({
+        seq: Version,
+        dict: DictIdField,
+        kind: Type.Integer({ minimum: 0, maximum: 3 }),
+        key: Type.Optional(Bytes),
+        value: Type.Optional(Bytes),
+        cid: Type.Optional(ClearId),
+      }),
+    ),
+  }),
 ]);
 export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -215,7 +233,28 @@ export const UpdateParts = request("updateParts", {
   /** The entries' own idle TTL; absent keeps each entry's. */
   ttl: Type.Optional(Ttl),
 });
-export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
+/**
+ * Empty a dict in these partitions. `op` names the whole clear call (as for `updateParts`):
+ * each partition is cleared at most once per (client, op), however the call is regrouped and
+ * retried, and watchers see one clear per partition with the same id everywhere.
+ */
+export const Clear = request("clear", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }), op: Type.Optional(Rid) });
+/** The most changes one `watch` answer carries. */
+export const MAX_WATCH_EVENTS = 10_000;
+/**
+ * Read a dict's changes in these partitions after the positions given (null: from now),
+ * only those of `keys` or of string keys starting with `prefix` if given. With nothing to
+ * show yet, the shard holds the request up to `waitMs` (see watch-polls.ts).
+ */
+export const Watch = request("watch", {
+  dict: DictId,
+  epoch: Epoch,
+  parts: Type.Array(Type.Object({ part: Partition, after: Type.Union([Version, Type.Null()]) }, { additionalProperties: false }), { minItems: 1, maxItems: 65536 }),
+  keys: Type.Optional(Type.Array(Bytes, { minItems: 1, maxItems: 10_000 })),
+  prefix: Type.Optional(Type.String({ maxLength: 4096 })),
+  waitMs: Type.Integer({ minimum: 0, maximum: MAX_AWAIT_MS }),
+  maxEvents: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WATCH_EVENTS })),
+});
 export const Len = request("len", { dict: DictId, epoch: Epoch, parts: Type.Array(Partition, { maxItems: 65536 }) });
 /**
  * A page of a partition's entries in key-byte order, after the position `after` (the last
@@ -281,6 +320,7 @@ export const FrameSchemas = {
   update: Update,
   updateParts: UpdateParts,
   clear: Clear,
+  watch: Watch,
   len: Len,
   scan: Scan,
   getEntry: GetEntry,
@@ -319,6 +359,7 @@ export const DataOps = new Set<RequestType>([
   "update",
   "updateParts",
   "clear",
+  "watch",
   "len",
   "scan",
   "getEntry",

@@ -79,6 +79,32 @@ export const ScanPageSchema = Type.Object({
 });
 export type ScanPageReply = Static<typeof ScanPageSchema>;
 
+/**
+ * A `watch` answer, per partition asked: the changes found (`s` its number, `t` its kind:
+ * 0 put, 1 delete, 2 expire, 3 clear; `k` key, `v` a put's value, `c` a clear's id) and the
+ * position read up to; `reset` when the position asked for could not be resumed (the
+ * history no longer reaches back to it): `pos` is then where the partition is now.
+ */
+export const WatchReplySchema = Type.Object({
+  parts: Type.Array(
+    Type.Object({
+      part: Type.Integer({ minimum: 0 }),
+      pos: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+      reset: Type.Optional(Type.Literal(true)),
+      ev: Type.Array(
+        Type.Object({
+          s: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+          t: Type.Integer({ minimum: 0, maximum: 3 }),
+          k: Type.Optional(Type.Uint8Array()),
+          v: Type.Optional(Type.Uint8Array()),
+          c: Type.Optional(Type.String()),
+        }),
+      ),
+    }),
+  ),
+});
+export type WatchReply = Static<typeof WatchReplySchema>;
+
 const Bytes = Type.Union([Type.Uint8Array(), Type.Null(), Type.Undefined()]);
 const Nothing = Type.Union([Type.Undefined(), Type.Null()]);
 const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -112,6 +138,7 @@ export const ReplySchemas = {
   incr: Type.Uint8Array(),
   touch: Type.Boolean(),
   awaitChange: Type.Boolean(),
+  watch: WatchReplySchema,
   hotKeys: Type.Object({
     accessed: Type.Array(Type.Object({ key: Type.Uint8Array(), count: Type.Number(), error: Type.Number() }), { maxItems: 64 }),
     largest: Type.Array(Type.Object({ key: Type.Uint8Array(), bytes: Type.Number() }), { maxItems: 64 }),
@@ -128,6 +155,8 @@ export const ReplySchemas = {
       ver: Type.Array(Version),
       next: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
       session: Type.String(),
+      /** The partition's watch position of the capture (a watch after it misses nothing). */
+      pos: Type.Optional(Version),
     }),
   ]),
 } satisfies Record<string, TSchema>;

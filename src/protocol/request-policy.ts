@@ -44,6 +44,7 @@ const POLICIES: Partial<Record<RequestFrame["type"], RequestPolicy>> = {
   incr: "once",
   touch: "read",
   awaitChange: "read",
+  watch: "read",
   exportPage: "read",
   hotKeys: "read",
 };

@@ -11,13 +11,19 @@ import type { Replicator } from "./replicator.js";
 /** Make a store's pending mutations durable here and on its replicas; undefined when there are none. */
 export function commitAndReplicate(engine: StorageEngine, replicator: Replicator, store: PartitionStore): Promise<void> | undefined {
   const muts = store.takePending();
-  if (muts.length === 0) return undefined;
+  // Watchers are shown the changes up to here once this commit (and every earlier one) has landed.
+  const head = store.history.head;
+  if (muts.length === 0) {
+    store.history.track(head, undefined);
+    return undefined;
+  }
   const local = engine.commit(muts);
   // Applied here already: if the replicas cannot all confirm it (this node stopped leading
   // meanwhile), the client must treat it as "may have happened".
   const remote = replicator.replicate(store.part, muts)?.catch((err: unknown) => {
     throw afterApply(err);
   });
-  if (!remote) return local;
-  return local ? Promise.all([local, remote]).then(() => undefined) : remote;
+  const done = !remote ? local : local ? Promise.all([local, remote]).then(() => undefined) : remote;
+  store.history.track(head, done);
+  return done;
 }

@@ -6,13 +6,13 @@
 import { DataOps, type FrameOf, type RequestFrame } from "../protocol/frames.js";
 
 export type DataFrame = FrameOf<
-  "get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan" | "getEntry" | "putEntry" | "delEntry" | "incr" | "touch" | "awaitChange" | "exportPage"
+  "get" | "contains" | "pop" | "del" | "put" | "update" | "updateParts" | "clear" | "len" | "scan" | "getEntry" | "putEntry" | "delEntry" | "incr" | "touch" | "awaitChange" | "exportPage" | "watch"
 >;
 
 /** The partitions a request touches. */
 export function partsOf(frame: DataFrame): readonly number[] {
   if ("part" in frame) return [frame.part];
-  if (frame.type === "updateParts") return frame.parts.map((g) => g.part);
+  if (frame.type === "updateParts" || frame.type === "watch") return frame.parts.map((g) => g.part);
   return frame.parts;
 }
 

@@ -22,6 +22,8 @@ import { PendingWrites, track, waitsFor } from "./pending-writes.js";
 import { applyEntryOp, failedCondition } from "./entry-ops.js";
 import { KeyWaiters } from "./key-waiters.js";
 import { HotKeys, noteHotKey } from "./hot-keys.js";
+import { WatchPolls } from "./watch-polls.js";
+import { nanoid } from "nanoid";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -62,11 +64,14 @@ export class DataHandler {
   private readonly pending = new PendingWrites();
   /** Requests waiting for a key to change (`awaitChange`). */
   readonly waiters: KeyWaiters;
+  /** Watch requests waiting for changes (`watch`). */
+  readonly watches: WatchPolls;
   /** Approximate hot keys per dict (sampled): `shardict dict hotkeys`. */
   readonly hotKeys = new HotKeys();
 
   constructor(private readonly ctx: DataHandlerContext) {
     this.waiters = new KeyWaiters(ctx.clock);
+    this.watches = new WatchPolls(ctx.clock);
   }
 
   /**
@@ -165,6 +170,8 @@ export class DataHandler {
       // Ownership again after any wait: the table may have changed, or a hand-off begun.
       if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
       if (frame.type === "updateParts") return this.updateParts(frame, clientId);
+      if (frame.type === "clear") return this.clearParts(frame, clientId);
+      if (frame.type === "watch") return this.watchPoll(frame);
       if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
       return this.once(DedupTable.id(clientId, frame.rid), frame.part, (answer) => this.apply(frame, answer));
     };
@@ -248,6 +255,35 @@ export class DataHandler {
     return waits.length === 0 ? n : Promise.all(waits).then(() => n);
   }
 
+  /**
+   * Clear a dict in several partitions: each one at most once per (client, `op`), so a
+   * retried or regrouped clear never empties a partition twice, and every partition records
+   * the clear (even where the dict has nothing) under one id, for watchers.
+   */
+  private clearParts(frame: FrameOf<"clear">, clientId: string | undefined): unknown {
+    const once = clientId !== undefined && frame.op !== undefined;
+    const cid = once ? `${clientId}:${frame.op}` : `anon:${nanoid(12)}`;
+    const waits: Promise<unknown>[] = [];
+    for (const part of frame.parts) {
+      const run = (answer?: (r: unknown) => void) => {
+        const store = this.ctx.host.store(part);
+        store.clear(frame.dict, cid);
+        return this.done(store, null, answer);
+      };
+      const r = once ? this.once(`${DedupTable.id(clientId, frame.op as number)}/${part}`, part, run) : run();
+      if (r instanceof Promise) waits.push(r);
+    }
+    return waits.length === 0 ? null : Promise.all(waits).then(() => null);
+  }
+
+  /** A watch request (see watch-polls.ts): positions and keys are checked first. */
+  private watchPoll(frame: FrameOf<"watch">): unknown {
+    if (new Set(frame.parts.map((g) => g.part)).size !== frame.parts.length) throw new InvalidError("watch names a partition twice");
+    if (frame.keys !== undefined && frame.prefix !== undefined) throw new InvalidError("watch takes keys or a prefix, not both");
+    for (const k of frame.keys ?? []) if (!isCanonicalKey(k)) throw new InvalidError("key bytes are not a canonical key encoding");
+    return this.watches.poll(frame, (part) => this.ctx.host.store(part));
+  }
+
   /** An update's key strings, once every key and size is checked. */
   private updateKeys(dict: string, part: number, keys: readonly Uint8Array[], values: readonly Uint8Array[]): string[] {
     if (keys.length !== values.length) throw new InvalidError("update has different numbers of keys and values");
@@ -299,7 +335,7 @@ export class DataHandler {
   }
 
   /** Apply a request; `answer` (for requests run once) records the result in the same commit. */
-  private apply(frame: Exclude<DataFrame, FrameOf<"updateParts">>, answer?: (result: unknown) => void): unknown {
+  private apply(frame: Exclude<DataFrame, FrameOf<"updateParts" | "clear" | "watch">>, answer?: (result: unknown) => void): unknown {
     const now = this.ctx.clock.now();
     const host = this.ctx.host;
     switch (frame.type) {
@@ -335,25 +371,14 @@ export class DataHandler {
         store.update(frame.dict, ks, frame.values, now, frame.keys, frame.ttl);
         return this.done(store, ks.length, answer);
       }
-      case "clear": {
-        const pending: Promise<void>[] = [];
-        for (const p of frame.parts) {
-          const store = host.existing(p);
-          if (!store) continue;
-          store.clear(frame.dict);
-          const c = this.ctx.persist(store);
-          if (c) pending.push(c);
-        }
-        return pending.length ? Promise.all(pending).then(() => undefined) : undefined;
-      }
       case "len": {
         let n = 0;
         for (const p of frame.parts) {
           const store = host.existing(p);
           if (!store) continue;
           n += store.count(frame.dict, now);
-          // Expiry deletes are local (each replica expires by itself): no need to replicate.
-          store.commit()?.catch(() => {});
+          // Counting expired what was due: those deletes go to storage and the replicas.
+          this.ctx.persist(store)?.catch(() => {});
         }
         return n;
       }
@@ -365,7 +390,7 @@ export class DataHandler {
         const page = host.store(frame.part).exportPage(frame.dict, frame.session, frame.from, frame.limit, now, SCAN_PAGE_BYTES);
         if (!page) return { restart: true };
         const e = page.entries;
-        return { keys: e.map((x) => latin1Bytes(x.k)), values: e.map((x) => latin1Bytes(x.value)), left: e.map((x) => x.left), ttl: e.map((x) => x.ttl), ver: e.map((x) => x.ver), next: page.next, session: page.session };
+        return { keys: e.map((x) => latin1Bytes(x.k)), values: e.map((x) => latin1Bytes(x.value)), left: e.map((x) => x.left), ttl: e.map((x) => x.ttl), ver: e.map((x) => x.ver), next: page.next, session: page.session, pos: page.pos };
       }
       case "awaitChange":
         return this.waiters.wait(host.store(frame.part), frame.dict, this.key(frame.key, frame.dict, frame.part), frame.ver, frame.timeoutMs);

@@ -5,6 +5,7 @@
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { PartitionStore } from "../store/partition-store.js";
 import { generationKey, type RecoveredState, type StorageEngine } from "../store/storage-engine.js";
+import type { HistoryLimits } from "../store/change-history.js";
 
 /**
  * Heap operations one sweep may do, over all partitions, before yielding the event loop:
@@ -23,6 +24,15 @@ export interface PartitionHostOptions {
   log?: (line: string) => void;
   /** Record mutations even without a durable engine (they are replicated). */
   record?: boolean;
+  /** How much change history each partition keeps for watchers. */
+  history?: HistoryLimits;
+  /**
+   * Whether this node leads a partition now: only a primary expires entries (a replica
+   * applies its primary's expiries, so both keep the same history). Default: every one.
+   */
+  leads?: (part: number) => boolean;
+  /** Commit a store's mutations here and to its replicas (default: here only). */
+  persist?: (store: PartitionStore) => Promise<void> | undefined;
 }
 
 export class PartitionHost {
@@ -35,6 +45,9 @@ export class PartitionHost {
   private readonly sweepMs: number;
   private readonly log: (line: string) => void;
   private readonly record: boolean | undefined;
+  private readonly history: HistoryLimits | undefined;
+  private readonly leads: (part: number) => boolean;
+  private readonly persist: (store: PartitionStore) => Promise<void> | undefined;
 
   constructor(opts: PartitionHostOptions) {
     this.ttlMs = opts.ttlMs;
@@ -43,18 +56,28 @@ export class PartitionHost {
     this.sweepMs = opts.sweepMs ?? 250;
     this.log = opts.log ?? ((l) => console.error(l));
     this.record = opts.record;
+    this.history = opts.history;
+    this.leads = opts.leads ?? (() => true);
+    this.persist = opts.persist ?? ((s) => s.commit());
   }
 
   /** Start a commit nobody waits for (sweeps), reporting a failure. */
   private commitInBackground(s: PartitionStore): void {
-    s.commit()?.catch((err: unknown) => this.log(`partition ${s.part}: background commit failed: ${(err as Error).message}`));
+    this.persist(s)?.catch((err: unknown) => this.log(`partition ${s.part}: background commit failed: ${(err as Error).message}`));
   }
 
   /** The store of a partition, created on first use. */
   store(part: number): PartitionStore {
     let s = this.stores.get(part);
     if (!s) {
-      s = new PartitionStore({ part, ttlMs: this.ttlMs, engine: this.engine, ...(this.record !== undefined && { record: this.record }) });
+      s = new PartitionStore({
+        part,
+        ttlMs: this.ttlMs,
+        engine: this.engine,
+        now: () => this.clock.now(),
+        ...(this.record !== undefined && { record: this.record }),
+        ...(this.history !== undefined && { history: this.history }),
+      });
       this.stores.set(part, s);
     }
     return s;
@@ -82,6 +105,7 @@ export class PartitionHost {
       this.store(e.part).load(e.dict, gen, e.key, e.value, e.deadline, e.ver, e.ttl);
       n++;
     }
+    for (const s of this.stores.values()) s.recovered();
     return n;
   }
 
@@ -89,6 +113,17 @@ export class PartitionHost {
   async dropDict(dict: string): Promise<void> {
     for (const s of this.stores.values()) s.drop(dict);
     await this.engine.commit([{ op: "dropDict", dict }]);
+  }
+
+  /** The change history held for watchers, over every partition. */
+  historySize(): { events: number; bytes: number } {
+    let events = 0;
+    let bytes = 0;
+    for (const s of this.stores.values()) {
+      events += s.history.size;
+      bytes += s.history.byteSize;
+    }
+    return { events, bytes };
   }
 
   entryCount(): number {
@@ -107,7 +142,7 @@ export class PartitionHost {
     for (let i = 0; i < stores.length && budget > 0; i++) {
       const s = stores[(this.nextSweep + i) % stores.length] as PartitionStore;
       if (s.reclaiming) budget -= s.reclaim(budget);
-      if (budget <= 0 || (s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now) continue;
+      if (budget <= 0 || (s.nextDeadline() ?? Number.POSITIVE_INFINITY) > now || !this.leads(s.part)) continue;
       s.expireDue(now, budget);
       budget -= Math.max(1, s.lastExpireSteps);
       this.commitInBackground(s);

@@ -78,6 +78,9 @@ export function waitsFor(pending: PendingWrites, frame: DataFrame): Promise<unkn
     case "len":
       for (const part of frame.parts) pending.collect(part, frame.dict, undefined, waits);
       break;
+    case "watch":
+      // It shows only acknowledged changes: nothing pending is seen, so nothing is waited for.
+      break;
     case "scan":
       pending.collect(frame.part, frame.dict, undefined, waits);
       break;
@@ -105,6 +108,7 @@ export function track(pending: PendingWrites, frame: DataFrame, result: Promise<
     case "exportPage":
     // A wait is no write: later writes to its key must not wait for it (they end it).
     case "awaitChange":
+    case "watch":
       return;
     case "clear":
       for (const part of frame.parts) pending.add(part, frame.dict, undefined, result);

@@ -16,6 +16,9 @@ export interface ShardGauges {
   partitions(): { primary: number; replica: number };
   dedupAnswers(): number;
   parkedWaiters(): number;
+  parkedWatches(): number;
+  /** The change history kept for watchers, over every partition held: changes and bytes. */
+  watchHistory(): { events: number; bytes: number };
   clientConnections(): number;
   /** Replication frames queued and not yet acknowledged, and the age of the oldest (ms). */
   replication(): { frames: number; oldestMs: number };
@@ -80,6 +83,9 @@ export class ShardMetrics {
     scrapedGauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
     scrapedGauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
     scrapedGauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
+    scrapedGauge(registry, "shardict_parked_watches", "watch requests waiting for a change to show.", src.parkedWatches);
+    scrapedGauge(registry, "shardict_watch_history_events", "Changes kept for watchers to resume from, over every partition held (bounded by watchHistory).", () => src.watchHistory().events);
+    scrapedGauge(registry, "shardict_watch_history_bytes", "Bytes of keys and values those changes hold (many are shared with live entries).", () => src.watchHistory().bytes);
   }
 
   /** For the node server: each answer to a client request. */

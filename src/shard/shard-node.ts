@@ -130,13 +130,25 @@ export class ShardNode {
       partitions: () => this.table?.roleCounts(this.id) ?? { primary: 0, replica: 0 },
       dedupAnswers: () => this.dedup.size,
       parkedWaiters: () => this.data.waiters.size,
+      parkedWatches: () => this.data.watches.size,
+      watchHistory: () => this.host.historySize(),
       clientConnections: () => this.server.clientConnections,
       replication: () => this.replicator.inFlight(),
     });
     this.engine =
       opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });
     const record = this.engine.durable || this.cfg.replicationFactor > 1;
-    this.host = new PartitionHost({ ttlMs: this.cfg.entryTtlMs, engine: this.engine, clock: this.clock, log: this.log, record });
+    this.host = new PartitionHost({
+      ttlMs: this.cfg.entryTtlMs,
+      engine: this.engine,
+      clock: this.clock,
+      log: this.log,
+      record,
+      history: this.cfg.watchHistory,
+      // Expiry is a primary's change, replicated like a delete (replicas keep the same history).
+      leads: (part) => this.table?.primaryOf(part) === this.id && this.handoffs.target(part) === undefined,
+      persist: (store) => commitAndReplicate(this.engine, this.replicator, store),
+    });
     this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
     this.replicator = new Replicator({
       selfId: this.id,
@@ -342,6 +354,8 @@ export class ShardNode {
     this.replicator.onTable(t);
     this.handoffs.onTable(t);
     this.releaseUnheld(t);
+    // Parked watchers answer now: those of partitions that moved ask their new owners.
+    this.data.watches.wakeAll();
     if (this.registered && !t.shardAddresses().some((a) => a.id === this.id)) {
       this.log(`${this.id}: the coordinator has removed this shard from the cluster`);
       this.removedResolve?.();
@@ -409,6 +423,7 @@ export class ShardNode {
 
   async stop(): Promise<void> {
     this.lifecycle.send({ type: "STOP" });
+    this.data.watches.wakeAll();
     await this.link?.stop();
     this.links.close();
     this.host.stop();

@@ -8,8 +8,9 @@
  * of deadlines with lazy deletion. Every read checks the deadline itself, so correctness
  * never depends on when the sweep runs; the sweep only reclaims memory.
  *
- * Versions: the partition keeps one sequence; every write of an entry takes the next number.
- * It is recorded with every set (and, as the highest so far, with every delete and clear),
+ * Versions: the partition keeps one sequence; every change takes the next number (a write
+ * as its entry's version; a delete, an expiry and a clear as their own place in the change
+ * history watchers read, change-history.ts). It is recorded with every set, delete and clear,
  * restored from storage and copied to replicas and learners, so a key's versions strictly
  * increase and are never reused: not after delete and re-create, a clear, a restart, a
  * failover or a move.
@@ -18,6 +19,7 @@ import { ExpiryQueue } from "./expiry-queue.js";
 import { Entry, persistSlackMs, type DictSlot } from "./partition-entry.js";
 import { latin1Bytes, latin1String } from "../encoding/latin1-bytes.js";
 import type { Mutation, StorageEngine } from "./storage-engine.js";
+import { ChangeHistory, CLEAR, DELETE, EXPIRE, PUT, type HistoryLimits } from "./change-history.js";
 
 export interface EntryTableOptions {
   part: number;
@@ -26,6 +28,10 @@ export interface EntryTableOptions {
   engine: StorageEngine;
   /** Record mutations even for a non-durable engine (they are also replicated). */
   record?: boolean;
+  /** How much change history the partition keeps for watchers. */
+  history?: HistoryLimits;
+  /** The time, for the history's age bound. */
+  now?: () => number;
 }
 
 export class EntryTable {
@@ -47,6 +53,8 @@ export class EntryTable {
    * waits for one (key-waiters.ts); unset otherwise, so the write path pays one check.
    */
   onChange: ((dict: string, k: string | undefined) => void) | undefined = undefined;
+  /** Every change, in sequence order, for watchers (change-history.ts). */
+  readonly history: ChangeHistory;
 
   constructor(opts: EntryTableOptions) {
     this.part = opts.part;
@@ -54,6 +62,7 @@ export class EntryTable {
     this.slackMs = persistSlackMs(opts.ttlMs);
     this.engine = opts.engine;
     this.recording = opts.record ?? opts.engine.durable;
+    this.history = new ChangeHistory(opts.history, opts.now);
   }
 
   /** The highest version this partition has given or seen. */
@@ -68,7 +77,7 @@ export class EntryTable {
 
   protected slot(dict: string): DictSlot {
     let s = this.dicts.get(dict);
-    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map() }));
+    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map(), last: 0 }));
     return s;
   }
 
@@ -78,17 +87,29 @@ export class EntryTable {
     const e = s?.entries.get(k);
     if (e === undefined) return undefined;
     if (this.queue.deadlineOf(e) <= now) {
-      this.remove(e);
+      this.remove(e, true);
       return undefined;
     }
     return e;
   }
 
-  protected remove(e: Entry): void {
+  /**
+   * A removal is a change of its own: it takes the next number (so watchers see it in its
+   * place), recorded with the delete. `expired`: by idle expiry, not by a client.
+   */
+  protected remove(e: Entry, expired = false): void {
+    const ver = ++this.seq;
+    e.slot.last = ver;
+    this.history.append(ver, e.slot.dict, expired ? EXPIRE : DELETE, e.k);
+    this.unlink(e);
+    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: latin1Bytes(e.k), ver, ...(expired && { expired }) });
+  }
+
+  /** Take an entry out of its map and the heap. */
+  protected unlink(e: Entry): void {
     e.slot.entries.delete(e.k);
     this.queue.remove(e);
     this.onChange?.(e.slot.dict, e.k);
-    if (this.recording) this.pending.push({ op: "delete", part: this.part, dict: e.slot.dict, gen: e.slot.gen, key: latin1Bytes(e.k), ver: this.seq });
   }
 
   /** An entry's idle TTL: its own, else the dict's. */
@@ -123,6 +144,8 @@ export class EntryTable {
     // A copy (as a string): the incoming bytes are a view into a whole received frame.
     const stored = latin1String(value);
     const ver = ++this.seq;
+    s.last = ver;
+    this.history.append(ver, s.dict, PUT, k, stored);
     let e = s.entries.get(k);
     let deadline: number;
     if (e) {
@@ -177,10 +200,24 @@ export class EntryTable {
     this.onChange?.(s.dict, undefined);
   }
 
+  /** Empty a dict here without it being a change (a reset, a partition that left). */
   protected clearSlot(s: DictSlot): void {
     if (s.entries.size === 0) return;
     this.orphan(s);
     s.gen += 1;
     if (this.recording) this.pending.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen, ver: this.seq });
+  }
+
+  /**
+   * A client's clear: a change of its own, recorded (and replicated) even when the dict has
+   * nothing here, so every partition's watchers see it, with the same `cid` everywhere.
+   * `ver`: the primary's number for it (a replica), else the next.
+   */
+  protected clearChange(s: DictSlot, cid: string | undefined, ver = ++this.seq): void {
+    s.last = ver;
+    this.history.append(ver, s.dict, CLEAR, undefined, undefined, cid);
+    this.orphan(s);
+    s.gen += 1;
+    if (this.recording) this.pending.push({ op: "clear", part: this.part, dict: s.dict, gen: s.gen, ver, ...(cid !== undefined && { cid }) });
   }
 }

@@ -25,7 +25,15 @@ export interface CapturedEntry {
 interface Session {
   dict: string;
   entries: CapturedEntry[];
+  /** The partition's watch position of the capture: a watch from it sees every later change. */
+  pos: number;
   lastUsed: number;
+}
+
+/** What a capture took: the entries, and the position it stands for. */
+export interface Capture {
+  entries: CapturedEntry[];
+  pos: number;
 }
 
 export interface ExportPage {
@@ -33,6 +41,7 @@ export interface ExportPage {
   /** Where the next page starts (an index into the capture), or null when done. */
   next: number | null;
   session: string;
+  pos: number;
 }
 
 export class ExportSessions {
@@ -44,14 +53,15 @@ export class ExportSessions {
    * A page of the export `session` from `from`, or the first page of a new one (no session
    * given) captured by `capture`. Undefined when the session is gone: start over.
    */
-  page(dict: string, session: string | undefined, from: number, limit: number, maxBytes: number, now: number, capture: () => CapturedEntry[]): ExportPage | undefined {
+  page(dict: string, session: string | undefined, from: number, limit: number, maxBytes: number, now: number, capture: () => Capture): ExportPage | undefined {
     let id = session;
     let s = id === undefined ? undefined : this.sessions.get(id);
     if (id !== undefined && (s === undefined || s.dict !== dict)) return undefined;
     if (s === undefined || id === undefined) {
       this.gc(now);
       id = `${this.part}.x${nanoid(12)}`;
-      s = { dict, entries: capture().sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)), lastUsed: now };
+      const c = capture();
+      s = { dict, entries: c.entries.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)), pos: c.pos, lastUsed: now };
     }
     s.lastUsed = now;
     const out: CapturedEntry[] = [];
@@ -65,7 +75,7 @@ export class ExportSessions {
     const done = i >= s.entries.length;
     if (done) this.sessions.delete(id);
     else this.sessions.set(id, s);
-    return { entries: out, next: done ? null : i, session: id };
+    return { entries: out, next: done ? null : i, session: id, pos: s.pos };
   }
 
   /** The partition left this node, or the dict was cleared or dropped: captures are stale. */

@@ -8,6 +8,7 @@
 import { latin1Bytes } from "../encoding/latin1-bytes.js";
 import type { DictSlot, Entry } from "./partition-entry.js";
 import type { Mutation, ReplMutation } from "./storage-engine.js";
+import type { ReplChange } from "../encoding/mutation.js";
 
 /** The mutations that describe stored entries: valid both for storage and for replicas. */
 type EntryMutation = Extract<Mutation, { op: "set" | "clear" }>;
@@ -17,17 +18,19 @@ export interface ChunkSource {
   deadlineOf(e: Entry): number;
   /** The highest version the partition has given. */
   version(): number;
+  /** Its change history, as it is now. */
+  history(): { floor: number; changes: ReplChange[] };
 }
 
-/** A learner's copy: a reset (with the partition's highest version), then the live entries (with their deadlines in memory). */
+/**
+ * A learner's copy: a reset (with the partition's highest version) and the change history
+ * up to it, then the live entries (with their deadlines in memory).
+ */
 export function* copyChunks(part: number, src: ChunkSource, chunk: number, now: () => number, maxBytes: number): Generator<ReplMutation[], void, undefined> {
   const reset: ReplMutation = { op: "reset", part, ver: src.version() };
-  let first = true;
-  for (const c of entryChunks(part, src, false, chunk, now, maxBytes)) {
-    yield first ? [reset, ...c] : c;
-    first = false;
-  }
-  if (first) yield [reset];
+  const { floor, changes } = src.history();
+  yield [reset, { op: "history", part, floor, changes }];
+  yield* entryChunks(part, src, false, chunk, now, maxBytes);
 }
 
 /**

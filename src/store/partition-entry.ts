@@ -5,6 +5,8 @@ export interface DictSlot {
   /** Bumped by `clear`: storage keeps entries per generation and drops older ones lazily. */
   gen: number;
   entries: Map<string, Entry>;
+  /** The partition sequence number of the dict's last change here (a watch starts after it). */
+  last: number;
 }
 
 /**

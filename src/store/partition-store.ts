@@ -5,7 +5,8 @@
 import { ScanSessions } from "./scan-sessions.js";
 import { ExportSessions, type CapturedEntry, type ExportPage } from "./export-sessions.js";
 import { EntryTable, type EntryTableOptions } from "./entry-table.js";
-import type { Entry } from "./partition-entry.js";
+import type { DictSlot, Entry } from "./partition-entry.js";
+import { DELETE, EXPIRE, PUT, type ChangeKind } from "./change-history.js";
 import { copyChunks, entryChunks, type ChunkSource } from "./partition-chunks.js";
 import { ScanPage } from "../encoding/scan-page.js";
 import { latin1Bytes, latin1String } from "../encoding/latin1-bytes.js";
@@ -31,7 +32,12 @@ export class PartitionStore extends EntryTable {
   private readonly sessions: ScanSessions;
   private readonly exports: ExportSessions;
   /** Its slots and deadlines, for reading it back in chunks (partition-chunks.ts). */
-  private readonly chunks: ChunkSource = { slots: () => this.dicts.values(), deadlineOf: (e) => this.queue.deadlineOf(e), version: () => this.seq };
+  private readonly chunks: ChunkSource = {
+    slots: () => this.dicts.values(),
+    deadlineOf: (e) => this.queue.deadlineOf(e),
+    version: () => this.seq,
+    history: () => this.history.snapshot(),
+  };
 
   constructor(opts: PartitionStoreOptions) {
     super(opts);
@@ -59,6 +65,20 @@ export class PartitionStore extends EntryTable {
   /** Recovery: the highest version the partition had given. */
   restoreVersion(ver: number): void {
     this.saw(ver);
+  }
+
+  /** Recovery is over: the history starts here (what happened before is not known). */
+  recovered(): void {
+    this.history.restart(this.seq);
+  }
+
+  /**
+   * Where a watch of `dict` that starts now begins: after the dict's last change here and
+   * after everything shown (the caller first waits for the dict's unacknowledged writes,
+   * so the position is one a failover cannot take back).
+   */
+  watchStart(dict: string): number {
+    return Math.max(this.history.acked, this.dicts.get(dict)?.last ?? 0);
   }
 
   get(dict: string, k: string, now: number): Uint8Array | undefined {
@@ -147,9 +167,8 @@ export class PartitionStore extends EntryTable {
    * generation starts. The old entries leave the heap in bounded batches ({@link reclaim}),
    * and storage removes the old generation in the background.
    */
-  clear(dict: string): void {
-    const s = this.dicts.get(dict);
-    if (s) this.clearSlot(s);
+  clear(dict: string, cid?: string): void {
+    this.clearChange(this.slot(dict), cid);
   }
 
   /** Forget a deleted dict (storage is told once per node, not per partition). */
@@ -216,7 +235,7 @@ export class PartitionStore extends EntryTable {
         q.rescheduleTop(deadline);
         continue;
       }
-      this.remove(top);
+      this.remove(top, true);
       removed++;
     }
     return removed;
@@ -267,7 +286,8 @@ export class PartitionStore extends EntryTable {
         const left = this.queue.deadlineOf(e) - now;
         if (left > 0) out.push({ k: e.k, value: e.value, left, ttl: e.ttl, ver: e.ver });
       }
-      return out;
+      // The dict's unacknowledged writes were waited for: no change of it is past this position.
+      return { entries: out, pos: this.watchStart(dict) };
     });
   }
 
@@ -300,25 +320,46 @@ export class PartitionStore extends EntryTable {
     for (const m of muts) {
       switch (m.op) {
         case "reset":
-          // A snapshot follows: forget everything this partition held (its versions stay).
+          // A snapshot follows: forget everything this partition held (its versions stay),
+          // and its history (the primary's comes next).
           for (const s of this.dicts.values()) this.clearSlot(s);
           this.saw(m.ver);
+          this.history.restart(this.seq);
+          break;
+        case "history":
+          this.history.adopt(m.floor, m.changes);
           break;
         case "set": {
           const s = this.slot(m.dict);
-          this.place(s, m.key, m.value, m.deadline, m.ver, m.ttl);
+          // A new change (not a moved deadline, nor a snapshot's entry) joins the history.
+          const fresh = m.ver > this.history.head;
+          const e = this.place(s, m.key, m.value, m.deadline, m.ver, m.ttl);
+          if (fresh) this.replicatedChange(s, m.ver, PUT, e.k, e.value);
           this.pending.push({ op: "set", part: this.part, dict: m.dict, gen: s.gen, key: m.key, value: m.value, deadline: m.deadline, ver: m.ver, ttl: m.ttl });
           break;
         }
         case "delete": {
           this.saw(m.ver);
-          const e = this.dicts.get(m.dict)?.entries.get(keyString(m.key));
-          if (e) this.remove(e);
+          const s = this.slot(m.dict);
+          const k = keyString(m.key);
+          const e = s.entries.get(k);
+          if (e) {
+            this.unlink(e);
+            this.pending.push({ op: "delete", part: this.part, dict: m.dict, gen: s.gen, key: m.key, ver: m.ver });
+          }
+          if (m.ver > this.history.head) this.replicatedChange(s, m.ver, m.expired === true ? EXPIRE : DELETE, k);
           break;
         }
         case "clear":
           this.saw(m.ver);
-          this.clear(m.dict);
+          if (m.ver !== undefined && m.ver > this.history.head) {
+            this.clearChange(this.slot(m.dict), m.cid, m.ver);
+            this.history.ack(m.ver);
+          } else {
+            // From a primary that gave clears no number of their own.
+            const s = this.dicts.get(m.dict);
+            if (s) this.clearSlot(s);
+          }
           break;
         case "dedup":
           this.pending.push(m);
@@ -327,9 +368,16 @@ export class PartitionStore extends EntryTable {
     }
   }
 
+  /** A change the primary made, applied here: in the history, and shown (this node has it). */
+  private replicatedChange(s: DictSlot, ver: number, kind: ChangeKind, k: string, value?: string): void {
+    s.last = ver;
+    this.history.append(ver, s.dict, kind, k, value);
+    this.history.ack(ver);
+  }
+
   /**
    * Everything this partition holds, as the mutations that rebuild it on another shard: a
-   * reset, then one `set` per live entry, in chunks read as they are asked for (see
+   * reset and the change history, then one `set` per live entry, in chunks read as they are asked for (see
    * partition-chunks.ts).
    */
   snapshotChunks(chunk: number, now: () => number, maxBytes = Number.POSITIVE_INFINITY): Generator<ReplMutation[], void, undefined> {
@@ -349,5 +397,6 @@ export class PartitionStore extends EntryTable {
     for (const s of this.dicts.values()) this.clearSlot(s);
     this.sessions.clear();
     this.exports.forget();
+    this.history.restart(this.seq);
   }
 }

@@ -103,7 +103,7 @@ describe("per-entry TTL in a partition store", () => {
     expect(s.peek(D, k("a"), 500)!.deadline).toBe(500 + TTL);
   });
 
-  it("records the version and TTL with the set, and the highest version with deletes and clears", () => {
+  it("records the version and TTL with the set, and a number of its own with every delete and clear", () => {
     const engine = new Recording();
     const s = store(engine, true);
     const v = s.write(D, k("a"), val("1"), 0, 2_000);
@@ -113,12 +113,14 @@ describe("per-entry TTL in a partition store", () => {
     expect(engine.batches).toHaveLength(0);
     void s.commit();
     const [batch] = engine.batches;
+    // Every change takes the next number of the partition's sequence: a delete and a clear too.
     expect(batch!.map((m) => [m.op, "ver" in m ? m.ver : undefined, "ttl" in m ? m.ttl : undefined])).toEqual([
       ["set", v, 2_000],
-      ["delete", v, undefined],
-      ["set", v + 1, 0],
-      ["clear", v + 1, undefined],
+      ["delete", v + 1, undefined],
+      ["set", v + 2, 0],
+      ["clear", v + 3, undefined],
     ]);
+    expect(s.version).toBe(v + 3);
   });
 });
 
@@ -134,8 +136,11 @@ describe("versions and TTLs survive what a store is rebuilt from", () => {
     const primary = store(new MemoryEngine(), true);
     primary.write(D, k("a"), val("1"), 0, 2_000);
     primary.write(D, k("b"), val("1"), 0);
-    const top = primary.write(D, k("c"), val("1"), 0);
+    const vc = primary.write(D, k("c"), val("1"), 0);
     primary.delete(D, k("c"), 0);
+    // The delete took a number of its own: it is the highest, and the copies must keep it.
+    const top = primary.version;
+    expect(top).toBe(vc + 1);
     const stream = primary.takePending() as ReplMutation[];
     const replica = store(new MemoryEngine(), true);
     replica.applyReplicated(stream);
@@ -165,8 +170,12 @@ describe("versions and TTLs survive what a store is rebuilt from", () => {
       const s = host.store(3);
       const va = s.write(D, k("a"), val("1"), clock.now(), 2_000);
       s.write(D, k("b"), val("1"), clock.now());
-      const top = s.write(D, k("gone"), val("1"), clock.now());
+      const vgone = s.write(D, k("gone"), val("1"), clock.now());
       s.delete(D, k("gone"), clock.now());
+      // The delete took a number of its own: the highest, held by no entry (and, after the
+      // log's snapshot, by no record of a key either).
+      const top = s.version;
+      expect(top).toBe(vgone + 1);
       await s.commit();
       if (engine instanceof LogEngine) {
         const src = host;

@@ -349,7 +349,7 @@ describe("PartitionStore clear and drop", () => {
     expect(s.reclaiming).toBe(false);
   });
 
-  it("clear() of an empty or unknown dict is a no-op", () => {
+  it("clear() of an empty or unknown dict removes nothing (it is still recorded, for watchers)", () => {
     const s = newStore();
     s.put(D2, k(1), val("b"), false, 0);
     s.clear(D);
@@ -635,8 +635,10 @@ describe("PartitionStore with a durable engine", () => {
     await s.commit();
     s.expireDue(TTL);
     await s.commit();
-    // It carries the partition's highest version (the entry's), which a delete must not lose.
-    expect(engine.batches[1]?.mutations).toEqual([{ op: "delete", dict: D, part: 7, gen: 0, key: expect.any(Uint8Array), ver: 1 }]);
+    // It takes the next number of the partition's sequence (after the entry's 1), and says it
+    // was an expiry (replicas record it as one for watchers).
+    expect(engine.batches[1]?.mutations).toEqual([{ op: "delete", dict: D, part: 7, gen: 0, key: expect.any(Uint8Array), ver: 2, expired: true }]);
+    expect(s.version).toBe(2);
   });
 
   it("the memory engine never receives anything", () => {
