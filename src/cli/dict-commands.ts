@@ -211,6 +211,45 @@ const SUBS: Record<string, Sub> = {
       return EXIT_OK;
     },
   },
+  watch: {
+    args: ["NAME"],
+    summary:
+      "print changes as they come (TYPE<tab>KEY<tab>VALUE; JSON lines with type, key, value, version, cursor with --json) until Ctrl-C or --limit events; --key K or --prefix P to narrow, --initial to print the current entries first, --after CURSOR to resume",
+    flags: { ...keyJson, ...limit, key: { type: "string" }, prefix: { type: "string" }, initial: { type: "boolean" }, after: { type: "string" } },
+    async run(c) {
+      const d = await c.dict().hydrate();
+      const k = str(c.values.key);
+      const prefix = str(c.values.prefix);
+      const after = str(c.values.after);
+      const max = limitOf(c);
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      let n = 0;
+      try {
+        const events = d.watch({
+          signal: ac.signal,
+          ...(k !== undefined && { key: c.values["key-json"] === true ? (fromTagged(parseJson(k, "--key")) as DictKey) : k }),
+          ...(prefix !== undefined && { prefix }),
+          ...(c.values.initial === true && { initial: true }),
+          ...(after !== undefined && { after }),
+        });
+        for await (const e of events) {
+          if (c.json) {
+            print({ type: e.type, ...(e.key !== undefined && { key: toTagged(e.key) }), ...(e.type === "put" && { value: toTagged(e.value) }), ...(e.version !== undefined && { version: e.version }), cursor: e.cursor });
+          } else {
+            console.log([e.type, e.key === undefined ? "" : renderKey(e.key), e.type === "put" ? render(e.value) : ""].join("\t").trimEnd());
+          }
+          if (max !== undefined && ++n >= max) break;
+        }
+      } finally {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+      }
+      return EXIT_OK;
+    },
+  },
   clear: {
     args: ["NAME"],
     summary: "remove every entry, keep the dict (asks on a terminal unless --yes)",
@@ -230,7 +269,7 @@ export function dictUsage(): string {
   return `usage:\n${lines.join("\n")}\n${COMMON}`;
 }
 
-const PLACEHOLDERS: Record<string, string> = { limit: "N", "ttl-ms": "MS", out: "FILE", format: "ndjson|msgpack" };
+const PLACEHOLDERS: Record<string, string> = { limit: "N", "ttl-ms": "MS", out: "FILE", format: "ndjson|msgpack", key: "K", prefix: "P", after: "CURSOR" };
 
 function subUsage(n: string, s: Sub): string {
   return `usage: shardict dict ${[n, ...s.args].join(" ")} ${flagList(s)}\n  ${s.summary}\n${COMMON}`;

@@ -3,13 +3,14 @@
  * the entry's own; held while the SDK touches it at its version every third of the TTL;
  * given back by a delete at that version, so a holder whose lease ran out (and was taken by
  * someone else) can neither renew nor remove the new holder's. The fencing token is the
- * version of the acquiring write, which grows with every write of the key.
+ * version of the acquiring write, which grows with every write of the key. A waiter waits on
+ * a watch of the key (no polling): each change of it is a reason to try again.
  */
 import { hostname } from "node:os";
 import { LockTimeoutError } from "../errors.js";
-import { MAX_AWAIT_MS } from "../protocol/frames.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { deleteAtVersion, keyRequest, writeEntry, type EntryHandle } from "./entry-requests.js";
+import { WatchStream } from "./watch/watch-stream.js";
 import { checkTtl, formatVersion } from "./versions.js";
 import { describeKey } from "./value-codec.js";
 
@@ -95,20 +96,42 @@ class HeldLock implements Lock {
 
 export async function acquireLock(h: EntryHandle, key: DictKey, opts: LockOptions): Promise<Lock> {
   const ttlMs = checkTtl(opts?.ttlMs);
-  const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
+  const waitMs = Math.max(0, opts.waitMs ?? 0);
+  const deadline = Date.now() + waitMs;
   const holder = { host: hostname(), pid: process.pid, at: new Date() };
-  const kb = encodeKey(key);
-  for (;;) {
+  const attempt = async () => {
     const r = await writeEntry(h, key, holder, { ifVersion: null, ttlMs });
-    if (r.ok && r.ver !== null) return new HeldLock(h, key, r.ver, ttlMs);
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new LockTimeoutError(`lock ${describeKey(key)} in dict ${h.label} is held by another${opts.waitMs ? ` (waited ${opts.waitMs} ms)` : ""}`, key, 1, null);
+    return r.ok && r.ver !== null ? new HeldLock(h, key, r.ver, ttlMs) : undefined;
+  };
+  const timedOut = () => new LockTimeoutError(`lock ${describeKey(key)} in dict ${h.label} is held by another${waitMs ? ` (waited ${waitMs} ms)` : ""}`, key, 1, null);
+  if (waitMs === 0) {
+    const lock = await attempt();
+    if (lock) return lock;
+    throw timedOut();
+  }
+  // A watch of the key, started before the first attempt: whatever frees the lock after an
+  // attempt failed (a release, an expiry, a holder's crash running out its lease) is an event.
+  const w = new WatchStream(h, { key, maxBuffered: 16 });
+  try {
+    if (!(await within(w.ready, deadline - Date.now()))) throw timedOut();
+    for (;;) {
+      const lock = await attempt();
+      if (lock) return lock;
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await within(w.next(), left))) throw timedOut();
     }
-    // Parked on the shard until the holder's entry changes (released, expired, retaken).
-    // (Within one attempt's reply timeout, or the wait would read as a lost reply.)
-    const budget = h.client.requestTimeoutMs;
-    const park = Math.floor(Math.min(left, MAX_AWAIT_MS, Math.max(budget - 1_000, budget / 2)));
-    await keyRequest(h, kb, "awaitChange", { ver: r.ver, timeoutMs: park });
+  } finally {
+    w.close();
+  }
+}
+
+/** Whether `p` settles (fulfilled) within `ms`; its rejection is thrown. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

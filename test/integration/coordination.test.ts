@@ -280,8 +280,8 @@ describe("lock", () => {
     expect(err).toBeInstanceOf(LockTimeoutError);
     expect(err).toBeInstanceOf(ConflictError);
     const waiting = d.lock("job", { ttlMs: 5_000, waitMs: 10_000 });
-    // The waiter is parked on the shard (its metrics say so), not polling.
-    await until(async () => (await parkedWaiters()) === 1);
+    // The waiter waits on a watch of the key, parked on its shard (the metrics say so), not polling.
+    await until(async () => (await parkedWatches()) === 1);
     await a.release();
     const b = await waiting;
     expect(b.token).toBeGreaterThan(a.token);
@@ -326,12 +326,12 @@ describe("lock", () => {
   });
 });
 
-/** Requests parked on the shards (awaitChange), from their /metrics. */
-async function parkedWaiters(): Promise<number> {
+/** Watch requests parked on the shards, from their /metrics. */
+async function parkedWatches(): Promise<number> {
   let n = 0;
   for (const shard of ["shard-1", "shard-2", "shard-3"]) {
     const res = await fetch(`${(tc.cluster.urlOf(shard) as string).replace(/^ws:/, "http:")}/metrics`);
-    n += sumOf(parseSamples(await res.text()), "shardict_parked_waiters");
+    n += sumOf(parseSamples(await res.text()), "shardict_parked_watches");
   }
   return n;
 }

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, type Client } from "../../src/index.js";
-import { cleanEnv, runCli, type CliResult } from "../helpers/cli.js";
+import { cleanEnv, runCli, spawnCli, type CliResult } from "../helpers/cli.js";
+import { waitUntil } from "../helpers/wait.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
 const TOKEN = "cli-token-0123456789";
@@ -126,6 +127,38 @@ describe("shardict dict", () => {
     expect(r.largest[0]).toMatchObject({ key: "big" });
     expect(r.largest[0]?.bytes).toBeGreaterThan(50_000);
     expect(await ok("hotkeys", "cli-hot")).toMatch(/most accessed[\s\S]*\thot\n[\s\S]*largest[\s\S]*\tbig/);
+  });
+
+  it("watch prints changes as they come: text, and JSON lines with versions and cursors; --limit ends it", async () => {
+    const d = await Dict.fromName("cli-watch", { createIfMissing: true, client }).hydrate();
+    await d.put("before", 1);
+    const env = cleanEnv({ SHARDICT_URL: tc.url, SHARDICT_TOKEN: TOKEN });
+    // --initial prints the current entry and "synced" once the watch has started.
+    const json = spawnCli(["dict", "watch", "cli-watch", "--json", "--initial", "--limit", "5"], { env });
+    const text = spawnCli(["dict", "watch", "cli-watch", "--prefix", "user:", "--initial", "--limit", "3"], { env });
+    await waitUntil(() => json.stdout.includes('"synced"') && text.stdout.includes("synced"), { what: "both watches to start" });
+    await d.put("user:1", { n: 1 });
+    await d.put("other", "x");
+    await d.delete("user:1");
+    const j = await json.done;
+    const t = await text.done;
+    expect(j.code, json.stderr).toBe(0);
+    expect(t.code, text.stderr).toBe(0);
+    const events = lines(json.stdout).map((l) => JSON.parse(l) as { type: string; key?: unknown; value?: unknown; version?: string; cursor: string });
+    const shown = events.map((e) => [e.type, e.key, e.value]);
+    expect(shown.slice(0, 2)).toEqual([
+      ["put", "before", 1],
+      ["synced", undefined, undefined],
+    ]);
+    // In order per key (keys of different partitions have no order between them).
+    expect(shown.filter((e) => e[1] === "user:1")).toEqual([
+      ["put", "user:1", { n: 1 }],
+      ["delete", "user:1", undefined],
+    ]);
+    expect(shown).toContainEqual(["put", "other", "x"]);
+    expect(events.filter((e) => e.type === "put").every((e) => typeof e.version === "string")).toBe(true);
+    expect(events.every((e) => typeof e.cursor === "string")).toBe(true);
+    expect(lines(text.stdout)).toEqual(["synced", 'put\tuser:1\t{"n":1}', "delete\tuser:1"]);
   });
 
   it("exit codes: 1 not found, 2 usage, 3 connection or auth; messages on stderr", async () => {

@@ -61,6 +61,16 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
   private lastSuccess = Date.now();
   private readonly maxBuffered: number;
   private readonly timer: NodeJS.Timeout;
+  private readyResolve: (() => void) | undefined;
+  /**
+   * Resolves once every watched partition's starting position is known: a change made after
+   * that is shown (rejects if the watch ends first). What `Dict.lock` waits for before trying.
+   */
+  readonly ready = new Promise<void>((resolve, reject) => {
+    this.readyResolve = resolve;
+    this.readyReject = reject;
+  });
+  private readyReject: ((err: Error) => void) | undefined;
 
   constructor(
     private readonly h: EntryHandle,
@@ -70,6 +80,8 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     if (given > 1) throw new InvalidError("watch takes one of key, keys or prefix");
     if (opts.prefix !== undefined && typeof opts.prefix !== "string") throw new InvalidError("watch's prefix must be a string");
     if (opts.keys !== undefined && (!Array.isArray(opts.keys) || opts.keys.length === 0 || opts.keys.length > 10_000)) throw new InvalidError("watch's keys must be an array of 1 to 10,000 keys");
+    // Nobody need wait for it.
+    this.ready.catch(() => {});
     this.maxBuffered = opts.maxBuffered ?? DEFAULT_BUFFER;
     if (!Number.isInteger(this.maxBuffered) || this.maxBuffered < 1) throw new InvalidError("watch's maxBuffered must be a positive integer");
     const keys = opts.key !== undefined ? [opts.key] : opts.keys;
@@ -130,6 +142,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
   /** Stop: no more requests; the consumer gets what is buffered, then the end. */
   close(): void {
     if (this.closed) return;
+    this.readyReject?.(new ConnectionError("the watch was closed"));
     this.closed = true;
     this.polls.clear();
     clearInterval(this.timer);
@@ -145,6 +158,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
   private fail(err: unknown): void {
     if (this.closed) return;
     this.failure = err instanceof Error ? err : new DictError(String(err));
+    this.readyReject?.(this.failure);
     this.polls.clear();
     this.closed = true;
     clearInterval(this.timer);
@@ -196,6 +210,8 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
 
   /** Every partition's start is known: show events from here. */
   private started(start: readonly number[]): void {
+    this.readyResolve?.();
+    this.readyReject = undefined;
     this.parts.forEach((p, i) => this.recv.set(p, start[i] as number));
     this.positions = new Positions(this.id, this.h.client.table.partitions, this.parts, start);
     this.barrier = new ClearBarrier(this.parts.length, {
