@@ -448,6 +448,44 @@ describe("data path rules (shards)", () => {
     expect(after!.version).toBe(version);
   });
 
+  it("(o) watch requests with bad fields get INVALID and change nothing; positions the history cannot resume get reset", async () => {
+    const peer = await raw("shard-1");
+    const epoch = client.table.epoch;
+    const mine = client.table.primaryPartitionsOf("shard-1");
+    const [p0, p1] = mine;
+    if (p0 === undefined || p1 === undefined) throw new Error("unexpected placement");
+    const watch = (fields: Record<string, unknown>) => peer.request({ type: "watch", rid: rid(), dict: dictId, epoch, parts: [{ part: p0, after: null }], waitMs: 0, ...fields });
+    const cases: { what: string; fields: Record<string, unknown>; message?: RegExp }[] = [
+      { what: "no partitions", fields: { parts: [] } },
+      { what: "a partition twice", fields: { parts: [{ part: p0, after: null }, { part: p0, after: 3 }] }, message: /twice/ },
+      { what: "a partition that does not exist", fields: { parts: [{ part: PARTITIONS, after: null }] }, message: /does not exist/ },
+      { what: "a negative position", fields: { parts: [{ part: p0, after: -1 }] } },
+      { what: "a fractional position", fields: { parts: [{ part: p0, after: 1.5 }] } },
+      { what: "keys and a prefix", fields: { keys: [Buffer.from(encodeKey("a"))], prefix: "a" }, message: /not both/ },
+      { what: "a non-canonical key", fields: { keys: [Buffer.from([0x05, 0x09, 0x61])] }, message: /canonical/ },
+      { what: "no keys", fields: { keys: [] } },
+      { what: "a wait past the longest", fields: { waitMs: 10 * 60_000 } },
+      { what: "too many events asked", fields: { maxEvents: 1_000_000 } },
+      { what: "a prefix that is not a string", fields: { prefix: 7 } },
+      { what: "an extra field", fields: { extra: true } },
+    ];
+    for (const { what, fields, message } of cases) {
+      const r = await watch(fields);
+      expect(r.type, what).toBe("err");
+      expectErr(r, "INVALID", message);
+    }
+    // A partition owned by another shard: WRONG_OWNER (the SDK asks the owner).
+    const notMine = client.table.primaryPartitionsOf("shard-2")[0];
+    expectErr(await watch({ parts: [{ part: notMine, after: null }] }), "WRONG_OWNER");
+    // Positions the partition never reached (another cluster's, or a lost one's): reset, not an error.
+    const far = await watch({ parts: [{ part: p1, after: Number.MAX_SAFE_INTEGER }] });
+    expect(far).toMatchObject({ type: "ok", result: { parts: [{ part: p1, reset: true, ev: [] }] } });
+    // From now: a position and no events.
+    expect(await watch({})).toMatchObject({ type: "ok", result: { parts: [{ part: p0, ev: [] }] } });
+    await expectStillOpen(peer);
+    peer.close();
+  });
+
   it("(j) a partition >= partitions gets INVALID; a partition owned by another shard gets WRONG_OWNER", async () => {
     const peer = await raw("shard-1");
     const key = Buffer.from(encodeKey("x"));
