@@ -387,10 +387,17 @@ export class DataHandler {
         return host.store(frame.part).scan(frame.dict, after, frame.session, frame.limit, frame.values, now, SCAN_PAGE_BYTES);
       }
       case "exportPage": {
-        const page = host.store(frame.part).exportPage(frame.dict, frame.session, frame.from, frame.limit, now, SCAN_PAGE_BYTES);
+        const store = host.store(frame.part);
+        // A capture first removes what is past its deadline (invisible already): its expiry
+        // is then before the capture's position, not an event for a key the capture never
+        // showed; and the answer waits for those removals' commit, so the position it gives
+        // is acknowledged.
+        const capturing = frame.session === undefined && store.expireDue(now) > 0;
+        const page = store.exportPage(frame.dict, frame.session, frame.from, frame.limit, now, SCAN_PAGE_BYTES);
         if (!page) return { restart: true };
         const e = page.entries;
-        return { keys: e.map((x) => latin1Bytes(x.k)), values: e.map((x) => latin1Bytes(x.value)), left: e.map((x) => x.left), ttl: e.map((x) => x.ttl), ver: e.map((x) => x.ver), next: page.next, session: page.session, pos: page.pos };
+        const reply = { keys: e.map((x) => latin1Bytes(x.k)), values: e.map((x) => latin1Bytes(x.value)), left: e.map((x) => x.left), ttl: e.map((x) => x.ttl), ver: e.map((x) => x.ver), next: page.next, session: page.session, pos: page.pos };
+        return capturing ? this.done(store, reply) : reply;
       }
       case "awaitChange":
         return this.waiters.wait(host.store(frame.part), frame.dict, this.key(frame.key, frame.dict, frame.part), frame.ver, frame.timeoutMs);

@@ -154,6 +154,26 @@ describe("watch: initial snapshot", () => {
     expect(w.events[301]!.version).toBe((await d.getEntry("k0"))!.version);
   });
 
+  it("an entry past its deadline when the snapshot is taken is neither in it nor expired after it", async () => {
+    const d = await fresh();
+    // Expired just before the watch, before the shard's 250 ms sweep may have removed it.
+    await d.put("gone", 1, { ttlMs: 30 });
+    await d.put("stays", 2);
+    await new Promise((r) => setTimeout(r, 60));
+    const w = collect(d.watch({ initial: true }));
+    await w.until(2);
+    // A sweep would have run by now; a marker write shows the stream is live.
+    await new Promise((r) => setTimeout(r, 400));
+    await d.put("marker", 3);
+    await w.until(3);
+    await w.stop();
+    expect(w.events.map(brief)).toEqual([
+      { type: "put", key: "stays", value: 2 },
+      { type: "synced", key: undefined, value: undefined },
+      { type: "put", key: "marker", value: 3 },
+    ]);
+  });
+
   it("an empty dict gives synced alone", async () => {
     const d = await fresh();
     const w = collect(d.watch({ initial: true }));
