@@ -109,11 +109,13 @@ export class WatchPolls {
    * Read every partition's history after its position; true when something must be
    * answered now (changes found, or a position that could not be resumed).
    */
-  private read(states: PartState[], match: (c: Change) => boolean, maxEvents: number): boolean {
+  private read(states: PartState[], match: (c: Change) => boolean, maxEvents: number, only?: PartitionStore): boolean {
     let events = 0;
     let bytes = 0;
     let any = false;
     for (const st of states) {
+      // Woken by one partition: the others have not moved since they were read.
+      if (only !== undefined && st.store !== only) continue;
       if (st.reset) any = true;
       if (events >= maxEvents || bytes >= WATCH_REPLY_BYTES) break;
       const r = st.store.history.read(st.pos, st.store.version, match, maxEvents - events, WATCH_REPLY_BYTES - bytes);
@@ -170,7 +172,7 @@ export class WatchPolls {
     this.pendingLook.add(store);
     queueMicrotask(() => {
       this.pendingLook.delete(store);
-      for (const p of [...(this.byStore.get(store) ?? [])]) if (this.read(p.states, p.match, p.maxEvents)) this.settle(p);
+      for (const p of [...(this.byStore.get(store) ?? [])]) if (this.read(p.states, p.match, p.maxEvents, store)) this.settle(p);
     });
   }
 
