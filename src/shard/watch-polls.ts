@@ -21,6 +21,11 @@ import { Tag } from "../protocol/key-tags.js";
 
 /** Parked watch requests a node holds at most: past it, a new one is refused (retryable). */
 export const MAX_PARKED_WATCHES = 10_000;
+/**
+ * Partitions named by parked requests, over all of them (each costs a small record while
+ * parked): bounds what many whole-dict watchers can make a node hold to tens of MB.
+ */
+export const MAX_PARKED_PARTITIONS = 500_000;
 /** Changes one answer carries by default. */
 const DEFAULT_EVENTS = 1_000;
 /** Bytes of keys and values one answer carries at most (one change more if a single one is larger). */
@@ -73,7 +78,10 @@ export class WatchPolls {
   /** Parked polls per store, and the store's history callback while it has any. */
   private readonly byStore = new Map<PartitionStore, Set<Parked>>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly limits = { requests: MAX_PARKED_WATCHES, partitions: MAX_PARKED_PARTITIONS },
+  ) {}
 
   get size(): number {
     return this.parked.size;
@@ -95,8 +103,8 @@ export class WatchPolls {
       return { part, store: s, pos: resumable ? after : s.history.acked, reset: !resumable, found: [] };
     });
     if (this.read(states, match, maxEvents) || frame.waitMs <= 0) return reply(states);
-    if (this.parked.size >= MAX_PARKED_WATCHES) {
-      throw new RetryableError(WireCode.Unavailable, `this node holds ${MAX_PARKED_WATCHES} parked watch requests already`);
+    if (this.parked.size >= this.limits.requests || this.parkedParts + states.length > this.limits.partitions) {
+      throw new RetryableError(WireCode.Unavailable, `this node holds as many parked watch requests as it may (${this.parked.size} requests, ${this.parkedParts} partitions)`);
     }
     return new Promise<WatchReply>((resolve) => {
       const p: Parked = { dict: frame.dict, states, match, maxEvents, resolve, timer: undefined };
@@ -137,8 +145,11 @@ export class WatchPolls {
     return any;
   }
 
+  private parkedParts = 0;
+
   private park(p: Parked): void {
     this.parked.add(p);
+    this.parkedParts += p.states.length;
     for (const st of p.states) {
       let set = this.byStore.get(st.store);
       if (!set) {
@@ -152,6 +163,7 @@ export class WatchPolls {
 
   private settle(p: Parked): void {
     if (!this.parked.delete(p)) return;
+    this.parkedParts -= p.states.length;
     p.timer?.cancel();
     for (const st of p.states) {
       const set = this.byStore.get(st.store);

@@ -8,6 +8,7 @@ import type { WatchReply } from "../../src/protocol/replies.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { latin1String } from "../../src/encoding/latin1-bytes.js";
 import { FakeClock } from "../helpers/fake-clock.js";
+import { RetryableError } from "../../src/errors.js";
 
 const DICT = "di-watch";
 const k = (key: string) => latin1String(encodeKey(key));
@@ -104,6 +105,20 @@ describe("WatchPolls", () => {
     // The position stops at the last change shown: the next request continues from it.
     const next = polls.poll(frame([{ part: 0, after: capped.parts[0]!.pos }], { maxEvents: 2 }), store) as WatchReply;
     expect(keysOf(next)).toEqual([k("k2"), k("k3")]);
+  });
+
+  it("parked requests are bounded (in number and in partitions named): past it, refused as retryable; room again once answered", async () => {
+    const { store, frame, clock } = setup();
+    const polls = new WatchPolls(clock, { requests: 3, partitions: 5 });
+    const parked = [polls.poll(frame([{ part: 0, after: 0 }, { part: 1, after: 0 }]), store), polls.poll(frame([{ part: 2, after: 0 }, { part: 3, after: 0 }]), store)];
+    expect(() => polls.poll(frame([{ part: 4, after: 0 }, { part: 5, after: 0 }]), store)).toThrow(RetryableError);
+    parked.push(polls.poll(frame([{ part: 4, after: 0 }]), store));
+    expect(() => polls.poll(frame([{ part: 6, after: 0 }]), store)).toThrow(/parked/);
+    expect(polls.size).toBe(3);
+    polls.wakeAll();
+    await Promise.all(parked);
+    expect(polls.poll(frame([{ part: 0, after: 0 }, { part: 1, after: 0 }, { part: 2, after: 0 }]), store)).toBeInstanceOf(Promise);
+    polls.wakeAll();
   });
 
   it("the filter: keys, a string prefix (by the key's bytes), clears reach every watcher of the dict", () => {
