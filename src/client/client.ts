@@ -311,15 +311,20 @@ export class ClusterClient implements Client {
    * {@link RetryableError} when it could not be sent, {@link ConnectionError} when it was sent
    * and its outcome is unknown, or with the request's own error.
    */
-  sendToShard(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
+  sendToShard(shard: string, frame: Outgoing, sizeHint?: number, rid?: number): Promise<unknown> {
     // With the socket open, the frame is queued before this returns: it goes out ahead of
     // any request made after the call (a watch's start before the caller's next write).
     const open = this.openShards.get(shard);
-    if (open?.isOpen && !this.closed) return open.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint });
-    return this.sendToShardSlowly(shard, frame, sizeHint);
+    if (open?.isOpen && !this.closed) return open.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint, ...(rid !== undefined && { rid }) });
+    return this.sendToShardSlowly(shard, frame, sizeHint, rid);
   }
 
-  private async sendToShardSlowly(shard: string, frame: Outgoing, sizeHint?: number): Promise<unknown> {
+  /** Stop waiting for request `rid` sent to `shard` (see Peer.abandon). */
+  abandonRequest(shard: string, rid: number): void {
+    this.openShards.get(shard)?.abandon(rid, new ConnectionError("request abandoned"));
+  }
+
+  private async sendToShardSlowly(shard: string, frame: Outgoing, sizeHint?: number, rid?: number): Promise<unknown> {
     let peer: Peer;
     try {
       peer = await this.shardPeer(shard);
@@ -327,7 +332,7 @@ export class ClusterClient implements Client {
       if (err instanceof ConnectionError) throw new RetryableError(WireCode.Unavailable, err.message);
       throw err;
     }
-    return peer.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint });
+    return peer.request(frame, { timeoutMs: this.requestTimeoutMs, sizeHint, ...(rid !== undefined && { rid }) });
   }
 
   /**

@@ -127,6 +127,14 @@ export class Peer {
     });
   }
 
+  /**
+   * Stop waiting for the reply to `rid` (it fails with `err`; a reply that comes later is
+   * dropped): a parked request the caller no longer wants must not keep the process alive.
+   */
+  abandon(rid: number, err: Error): void {
+    this.awaited.fail(rid, err);
+  }
+
   /** Queue a frame for the next flush. */
   send(frame: Frame, sizeHint = 64): void {
     if (this.closed) return;

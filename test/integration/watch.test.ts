@@ -299,6 +299,16 @@ describe("watch: back-pressure and lifetime", () => {
     await loop;
   });
 
+  it("a script that breaks out of its watch loop exits at once (its parked request does not hold the process)", async () => {
+    const child = runFixture("watch-and-exit.mjs", [`watch-exit-${++n}`], { SHARDICT_URL: tc.url });
+    const first = (await child.firstLine) as { type: string; at: number };
+    expect(first.type).toBe("synced");
+    const exit = await child.exit;
+    expect(exit.code).toBe(0);
+    // Well before the 30 s a parked request lasts (the process start and the default client's exit take a moment).
+    expect(Date.now() - first.at).toBeLessThan(10_000);
+  });
+
   it("a write acknowledged to its writer reaches a watcher of its key quickly (measured)", async () => {
     const d = await fresh();
     const w = collect(d.watch({ key: "lat" }));

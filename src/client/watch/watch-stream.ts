@@ -35,6 +35,8 @@ const KINDS: Record<number, WatchEventType> = { [PUT]: "put", [DELETE]: "delete"
 interface Poll {
   parts: readonly number[];
   epoch: number;
+  shard: string;
+  rid: number;
 }
 
 export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
@@ -144,9 +146,16 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     if (this.closed) return;
     this.readyReject?.(new ConnectionError("the watch was closed"));
     this.closed = true;
-    this.polls.clear();
+    this.abandonAll();
     clearInterval(this.timer);
     this.notify();
+  }
+
+  /** Requests still parked on shards: nobody wants their answers (nor to wait for them to exit). */
+  private abandonAll(): void {
+    const polls = [...this.polls.values()];
+    this.polls.clear();
+    for (const p of polls) this.h.client.abandonRequest(p.shard, p.rid);
   }
 
   private notify(): void {
@@ -159,7 +168,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     if (this.closed) return;
     this.failure = err instanceof Error ? err : new DictError(String(err));
     this.readyReject?.(this.failure);
-    this.polls.clear();
+    this.abandonAll();
     this.closed = true;
     clearInterval(this.timer);
     this.notify();
@@ -231,7 +240,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
   private async snapshot(): Promise<void> {
     this.snapshotting = true;
     this.epoch++;
-    this.polls.clear();
+    this.abandonAll();
     try {
       for (;;) {
         try {
@@ -313,14 +322,21 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
       if (cur && cur.epoch === this.epoch && sameParts(cur.parts, parts)) continue;
       this.poll(shard, parts, starting);
     }
-    for (const shard of [...this.polls.keys()]) if (!want.has(shard)) this.polls.delete(shard);
+    for (const [shard, p] of [...this.polls]) {
+      if (want.has(shard)) continue;
+      this.polls.delete(shard);
+      this.h.client.abandonRequest(shard, p.rid);
+    }
     if (ownerless) this.retryLater(new RetryableError(WireCode.Unavailable, "a watched partition has no owner"));
   }
 
   private poll(shard: string, parts: readonly number[], starting: boolean): void {
-    const poll: Poll = { parts, epoch: this.epoch };
-    this.polls.set(shard, poll);
     const client = this.h.client;
+    const replaced = this.polls.get(shard);
+    const poll: Poll = { parts, epoch: this.epoch, shard, rid: client.newRid() };
+    this.polls.set(shard, poll);
+    // The request it replaces is not needed: this one covers its partitions from as far back.
+    if (replaced) client.abandonRequest(shard, replaced.rid);
     // Parked on the shard: within one attempt's reply timeout, or it would read as lost.
     const budget = client.requestTimeoutMs;
     const waitMs = starting ? 0 : Math.floor(Math.min(MAX_AWAIT_MS, Math.max(budget - 5_000, budget / 2)));
@@ -337,7 +353,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     };
     let sent: Promise<unknown>;
     try {
-      sent = client.sendToShard(shard, frame);
+      sent = client.sendToShard(shard, frame, undefined, poll.rid);
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -357,7 +373,9 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
         this.schedule();
       },
       (err: unknown) => {
-        if (this.polls.get(shard) === poll) this.polls.delete(shard);
+        // A request replaced or abandoned since: the one in charge speaks for its partitions.
+        if (this.polls.get(shard) !== poll) return;
+        this.polls.delete(shard);
         if (this.closed || poll.epoch !== this.epoch) return;
         this.retryLater(err);
       },
@@ -386,8 +404,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
       .then(() => client.refreshTable().catch(() => {}))
       .then(() => {
         this.retrying = false;
-        // Every request is asked again: one failed, the others may cover moved partitions.
-        this.polls.clear();
+        // Regrouped by the fresh table: requests that still cover their partitions stay.
         this.schedule();
       });
   }
