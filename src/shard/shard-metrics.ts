@@ -11,7 +11,7 @@ import { RequestMetrics } from "./request-metrics.js";
 
 /** What a shard holds now; each is called only when somebody scrapes. */
 export interface ShardGauges {
-  entries(): { primary: number; all: number };
+  entries(): { primary: number; all: number; primaryBytes: number; allBytes: number };
   dicts(): number;
   partitions(): { primary: number; replica: number };
   dedupAnswers(): number;
@@ -59,6 +59,17 @@ export class ShardMetrics {
         const n = src.entries();
         this.set({ role: "primary" }, n.primary);
         this.set({ role: "all" }, n.all);
+      },
+    });
+    new Gauge({
+      name: "shardict_entry_bytes",
+      help: 'Key and value bytes of those entries (as stored, before any overhead), by the same roles as shardict_entries.',
+      labelNames: ["role"] as const,
+      registers: [registry],
+      collect() {
+        const n = src.entries();
+        this.set({ role: "primary" }, n.primaryBytes);
+        this.set({ role: "all" }, n.allBytes);
       },
     });
     new Gauge({

@@ -124,7 +124,7 @@ export class ShardNode {
     this.metrics = new ShardMetrics({
       entries: () => {
         const n = entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id);
-        return { primary: n.entries, all: n.held };
+        return { primary: n.entries, all: n.held, primaryBytes: n.bytes, allBytes: n.heldBytes };
       },
       dicts: () => this.dicts.ids().length,
       partitions: () => this.table?.roleCounts(this.id) ?? { primary: 0, replica: 0 },
@@ -311,7 +311,10 @@ export class ShardNode {
       onPush: (frame) => handlePush(frame, this.parts(), (t) => this.adoptTable(t)),
       heartbeatMs: this.cfg.heartbeatMs,
       onHeartbeat: (sentAt, epoch) => this.leadership.onHeartbeat(sentAt, epoch),
-      stats: () => ({ ...entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id), moves: this.replicator.moves() }),
+      stats: () => {
+        const n = entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id);
+        return { entries: n.entries, held: n.held, moves: this.replicator.moves() };
+      },
       log: this.log,
     });
     this.link.start();

@@ -49,13 +49,20 @@ export function partitionCopy(s: ShardState, part: number): { chunks: Iterator<R
 }
 
 /** Entries in the partitions `self` leads, and in all it holds (replicas too), for `cluster status`. */
-export function entryCounts(host: PartitionHost, primaryOf: (part: number) => string | undefined, self: string): { entries: number; held: number } {
+export function entryCounts(host: PartitionHost, primaryOf: (part: number) => string | undefined, self: string): { entries: number; held: number; bytes: number; heldBytes: number } {
   let entries = 0;
   let held = 0;
+  let bytes = 0;
+  let heldBytes = 0;
   for (const [part, store] of host.all()) {
     const n = store.size;
+    const b = store.bytes;
     held += n;
-    if (primaryOf(part) === self) entries += n;
+    heldBytes += b;
+    if (primaryOf(part) === self) {
+      entries += n;
+      bytes += b;
+    }
   }
-  return { entries, held };
+  return { entries, held, bytes, heldBytes };
 }

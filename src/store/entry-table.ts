@@ -77,7 +77,7 @@ export class EntryTable {
 
   protected slot(dict: string): DictSlot {
     let s = this.dicts.get(dict);
-    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map(), last: 0 }));
+    if (!s) this.dicts.set(dict, (s = { dict, gen: 0, entries: new Map(), last: 0, bytes: 0 }));
     return s;
   }
 
@@ -107,6 +107,7 @@ export class EntryTable {
 
   /** Take an entry out of its map and the heap. */
   protected unlink(e: Entry): void {
+    e.slot.bytes -= e.k.length + e.value.length;
     e.slot.entries.delete(e.k);
     this.queue.remove(e);
     this.onChange?.(e.slot.dict, e.k);
@@ -148,6 +149,7 @@ export class EntryTable {
     this.history.append(ver, s.dict, PUT, k, stored);
     let e = s.entries.get(k);
     let deadline: number;
+    s.bytes += e ? stored.length - e.value.length : k.length + stored.length;
     if (e) {
       e.value = stored;
       e.ver = ver;
@@ -178,6 +180,7 @@ export class EntryTable {
     const bucket = Math.floor(recorded / slack);
     this.saw(ver);
     let e = s.entries.get(k);
+    s.bytes += e ? value.byteLength - e.value.length : k.length + value.byteLength;
     if (e) {
       e.value = latin1String(value);
       e.bucket = bucket;
@@ -197,6 +200,7 @@ export class EntryTable {
   protected orphan(s: DictSlot): void {
     if (s.entries.size > 0) this.orphans.push(s.entries.values());
     s.entries = new Map();
+    s.bytes = 0;
     this.onChange?.(s.dict, undefined);
   }
 

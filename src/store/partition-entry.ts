@@ -7,6 +7,8 @@ export interface DictSlot {
   entries: Map<string, Entry>;
   /** The partition sequence number of the dict's last change here (a watch starts after it). */
   last: number;
+  /** Key and value bytes of the entries in `entries` (metrics: bytes held per node). */
+  bytes: number;
 }
 
 /**

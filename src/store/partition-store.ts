@@ -207,6 +207,13 @@ export class PartitionStore extends EntryTable {
     return this.dicts.get(dict)?.entries.size ?? 0;
   }
 
+  /** Key and value bytes of those entries. */
+  get bytes(): number {
+    let n = 0;
+    for (const s of this.dicts.values()) n += s.bytes;
+    return n;
+  }
+
   /** Total entries in this partition (all dicts), live or awaiting the sweep. */
   get size(): number {
     let n = 0;

@@ -3,6 +3,7 @@
  * shards, storage and holding gauges, the coordinator's cluster view, and the token a
  * cluster with `clientTokens` requires.
  */
+import { encodeValue } from "../../src/client/value-codec.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dict, KeyError } from "../../src/index.js";
 import { encodeKey } from "../../src/protocol/keys.js";
@@ -65,6 +66,10 @@ describe("metrics of an open cluster", () => {
     expect(grew("shardict_commit_batch_mutations_sum", {})).toBeGreaterThanOrEqual(100);
     expect(sumOf(after, "shardict_entries", { role: "primary" })).toBe(100);
     expect(sumOf(after, "shardict_entries", { role: "all" })).toBe(200); // rf 2: every entry twice
+    let bytes = 0;
+    for (let i = 0; i < 100; i++) bytes += encodeKey(`k${i}`).byteLength + (await encodeValue(i)).byteLength;
+    expect(sumOf(after, "shardict_entry_bytes", { role: "primary" })).toBe(bytes);
+    expect(sumOf(after, "shardict_entry_bytes", { role: "all" })).toBe(2 * bytes);
     // Every write waited for its replica: one acknowledged frame at least per put.
     expect(grew("shardict_replication_ack_seconds_count", {})).toBeGreaterThanOrEqual(1);
     expect(sumOf(after, "shardict_replication_frames_in_flight", {})).toBe(0);

@@ -648,3 +648,32 @@ describe("PartitionStore with a durable engine", () => {
     expect(s.commit()).toBeUndefined();
   });
 });
+
+describe("bytes held", () => {
+  it("follow writes, overwrites, deletes, pops, expiry, clear and replication", () => {
+    const s = new PartitionStore({ part: 7, ttlMs: TTL, engine: new MemoryEngine(), record: true });
+    const size = (key: string, value: string) => k(key).length + val(value).byteLength;
+    s.put(D, k("a"), val("12345"), false, 0);
+    s.put(D2, k("b"), val("xy"), false, 0);
+    expect(s.bytes).toBe(size("a", "12345") + size("b", "xy"));
+    s.put(D, k("a"), val("1"), false, 0);
+    expect(s.bytes).toBe(size("a", "1") + size("b", "xy"));
+    expect(text(s.pop(D2, k("b"), 0))).toBe("xy");
+    expect(s.bytes).toBe(size("a", "1"));
+    s.put(D, k("c"), val("zz"), false, 0);
+    s.expireDue(TTL + 1);
+    expect(s.bytes).toBe(0);
+    s.put(D, k("d"), val("abc"), false, 2 * TTL);
+    s.put(D2, k("e"), val("abc"), false, 2 * TTL);
+    s.clear(D);
+    expect(s.bytes).toBe(size("e", "abc"));
+    const replica = newStore();
+    // Everything so far, from the start: the replica holds what the primary does.
+    replica.applyReplicated(s.takePending() as never);
+    expect(replica.bytes).toBe(s.bytes);
+    expect(s.delete(D2, k("e"), 2 * TTL)).toBe(true);
+    replica.applyReplicated(s.takePending() as never);
+    expect(s.bytes).toBe(0);
+    expect(replica.bytes).toBe(0);
+  });
+});
