@@ -263,6 +263,12 @@ const SUBS: Record<string, Sub> = {
   },
 };
 
+/** Every `dict` subcommand with its flags (the common ones too): what shell completion offers. */
+export function dictCompletions(): { name: string; flags: string[] }[] {
+  const common = ["--url", "--token", "--env", "--json", "--help"];
+  return Object.entries(SUBS).map(([name, s]) => ({ name, flags: [...Object.keys(s.flags ?? {}).map((f) => `--${f}`), ...common] }));
+}
+
 /** The usage of every `dict` subcommand. */
 export function dictUsage(): string {
   const lines = Object.entries(SUBS).map(([n, s]) => `  shardict dict ${[n, ...s.args].join(" ")}  ${flagList(s)}\n      ${s.summary}`);

@@ -7,7 +7,8 @@
  *   shardict cluster status [--url ws://H:P] [--json] [--watch]
  *   shardict cluster remove-shard ID [--url ws://H:P] [--wait]
  *   shardict repair --id shard-2 [--data-dir DIR | --config FILE] [--dry-run] [--json]
- *   shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear … (dict-commands.ts)
+ *   shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear|watch … (dict-commands.ts)
+ *   shardict completion bash|zsh
  */
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
@@ -20,6 +21,7 @@ import { CorruptStorageError, EXIT_CORRUPT_DATA, EXIT_STORAGE_FAILED, StorageFai
 import { clusterCommand } from "./cluster-commands.js";
 import { dictCommand } from "./dict-commands.js";
 import { backupCommand } from "./backup-commands.js";
+import { completionCommand } from "./completion.js";
 import { exitCodeOf } from "./cli-exit.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
@@ -29,8 +31,9 @@ const USAGE = `usage:
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
   shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
-  shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear|export|import …  (shardict dict --help)
+  shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear|watch|export|import …  (shardict dict --help)
   shardict backup DIR [--env E] [--format ndjson|msgpack] / shardict restore DIR [--env E]
+  shardict completion bash|zsh   (load with: source <(shardict completion bash))
 
 --config defaults to $SHARDICT_CONFIG, else ./cluster.config.json (if there is none, the
   defaults: a shard that joins takes the cluster's settings from the config it finds).
@@ -178,9 +181,9 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === "cluster") return clusterCommand(rest, operatorSecret(), USAGE, fail);
-  if (command === "dict" || command === "backup" || command === "restore") {
+  if (command === "dict" || command === "backup" || command === "restore" || command === "completion") {
     try {
-      process.exitCode = command === "dict" ? await dictCommand(rest) : await backupCommand(command, rest);
+      process.exitCode = command === "dict" ? await dictCommand(rest) : command === "completion" ? completionCommand(rest) : await backupCommand(command, rest);
     } catch (err) {
       console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
       process.exitCode = exitCodeOf(err);
