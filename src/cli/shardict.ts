@@ -22,12 +22,13 @@ import { clusterCommand } from "./cluster-commands.js";
 import { dictCommand } from "./dict-commands.js";
 import { backupCommand } from "./backup-commands.js";
 import { completionCommand } from "./completion.js";
+import { logFormatOf, nodeLog, type LogFormat, type NodeLog } from "../util/node-log.js";
 import { exitCodeOf } from "./cli-exit.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
 const USAGE = `usage:
-  shardict coordinator [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR]
-  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL]
+  shardict coordinator [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR] [--log-format text|json]
+  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL] [--log-format text|json]
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
   shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
@@ -44,6 +45,8 @@ A shard whose --id is not in the config joins the running cluster at --coordinat
 SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl-C) stops
   it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
+--log-format: readable lines ("text", the default on a terminal) or JSON lines through pino
+  ("json", the default otherwise, or $SHARDICT_LOG_FORMAT): {"level","time","node","pid","msg"}.
 The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config;
   nodes need it to join, and remove-shard needs it. A coordinator on a loopback address
   given none generates one and keeps it in DATADIR/.cluster-secret, where shards and
@@ -72,12 +75,15 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
+/** The running node's log (readable lines, or JSON lines: node-log.ts); plain lines before it exists. */
+let log: NodeLog = Object.assign((line: string) => console.log(line), { error: (line: string) => console.error(line) });
+
 function stopAndExit(node: Stoppable, name: string, why: string): void {
-  console.log(`${name}: ${why}, stopping`);
+  log(`${name}: ${why}, stopping`);
   node.stop().then(
     () => process.exit(0),
     (err: unknown) => {
-      console.error(`${name}: error while stopping:`, err);
+      log.error(`${name}: error while stopping: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       process.exit(1);
     },
   );
@@ -126,8 +132,8 @@ function shardSignals(node: ShardNode): void {
   process.on("SIGTERM", () => {
     if (state !== "running") return stop("second SIGTERM");
     state = "leaving";
-    console.log(`${node.id}: SIGTERM: leaving the cluster; handing partitions off first (SIGTERM again to stop at once)`);
-    node.leave((line) => console.log(line)).then(
+    log(`${node.id}: SIGTERM: leaving the cluster; handing partitions off first (SIGTERM again to stop at once)`);
+    node.leave((line) => log(line)).then(
       () => stop("left the cluster"),
       (err: unknown) => stop(`cannot hand off (${(err as Error).message}); stopping with its data kept`),
     );
@@ -151,12 +157,12 @@ function operatorSecret(): string | undefined {
  * nodes that can read this machine's files. Off loopback there is none: the node refuses to
  * listen without a configured secret.
  */
-function coordinatorSecret(config: ClusterConfig, host: string): string | undefined {
+function coordinatorSecret(config: ClusterConfig, host: string, say: (line: string) => void): string | undefined {
   const given = configuredSecret(config);
   if (given !== undefined || !isLoopback(host)) return given;
   const { secret, created } = ensureLocalSecret(config.dataDir);
   const path = localSecretPath(config.dataDir);
-  console.log(
+  say(
     `coordinator: no cluster secret given: ${created ? "generated one, kept" : "using the one kept"} in ${path} (shards and commands on this machine with this config read it; elsewhere set SHARDICT_CLUSTER_SECRET to its contents)`,
   );
   return secret;
@@ -204,21 +210,33 @@ async function main(argv: string[]): Promise<void> {
       coordinator: { type: "string" },
       advertise: { type: "string" },
       "data-dir": { type: "string" },
+      "log-format": { type: "string" },
     },
     strict: true,
   });
+  let format: LogFormat;
+  try {
+    format = logFormatOf(values["log-format"], process.env.SHARDICT_LOG_FORMAT, process.stdout.isTTY === true);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const configPath = values.config ?? process.env.SHARDICT_CONFIG ?? "cluster.config.json";
   // A shard joining another machine's cluster may have no config file: defaults then.
   const config = values.config === undefined && command === "shard" && !existsSync(configPath) ? parseConfig({}) : loadConfig(configPath);
   const portOverride = port(values.port);
 
   if (command === "coordinator") {
+    const notes: string[] = [];
+    const clusterSecret = coordinatorSecret(config, values.host ?? config.coordinator.host, (line) => notes.push(line));
+    log = nodeLog("coordinator", format, [clusterSecret, ...config.clientTokens, config.metricsToken]);
+    for (const line of notes) log(line);
     const node = await CoordinatorNode.open({
       config,
+      log,
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
       ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
-      clusterSecret: coordinatorSecret(config, values.host ?? config.coordinator.host),
+      clusterSecret,
       // Fail-stop, as for a shard: exit at once for the supervisor to restart it from disk.
       onFatal: () => process.exit(EXIT_STORAGE_FAILED),
     });
@@ -229,9 +247,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === "shard") {
     if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
     const clusterSecret = shardSecret(config, values.id);
+    log = nodeLog(values.id, format, [clusterSecret, ...config.clientTokens, config.metricsToken]);
     repairHint = repairCommandLine(resolve(values["data-dir"] ?? config.dataDir), values.id);
     const node = await ShardNode.open({
       config,
+      log,
       id: values.id,
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
@@ -255,14 +275,14 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) fail(err.message);
   if (err instanceof CorruptStorageError) {
-    console.error(`shardict: ${err.message}`);
-    if (repairHint) console.error(`shardict: at rf 1 (no replica to rebuild from), repair this folder with: ${repairHint} (with --dry-run first, to see what it would drop)`);
+    log.error(`shardict: ${err.message}`);
+    if (repairHint) log.error(`shardict: at rf 1 (no replica to rebuild from), repair this folder with: ${repairHint} (with --dry-run first, to see what it would drop)`);
     process.exit(EXIT_CORRUPT_DATA);
   }
   if (err instanceof StorageFailedError) {
-    console.error(`shardict: FATAL: ${err.message}`);
+    log.error(`shardict: FATAL: ${err.message}`);
     process.exit(EXIT_STORAGE_FAILED);
   }
-  console.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
+  log.error(`shardict: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

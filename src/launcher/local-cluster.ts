@@ -104,7 +104,8 @@ export class LocalCluster {
   }
 
   private coordinatorArgs(port: string | undefined): string[] {
-    const args = ["coordinator", "--config", this.opts.configPath];
+    // Readable lines: the launcher reads them (readiness) and shows them as they are.
+    const args = ["coordinator", "--config", this.opts.configPath, "--log-format", "text"];
     if (port !== undefined) args.push("--port", port);
     const dataDir = this.opts.coordinatorOptions?.dataDir;
     if (dataDir !== undefined) args.push("--data-dir", dataDir);
@@ -117,7 +118,7 @@ export class LocalCluster {
    */
   async startShard(id: string): Promise<string> {
     const extra = this.opts.shardOptions?.(id) ?? {};
-    const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl];
+    const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl, "--log-format", "text"];
     if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
     if (extra.dataDir !== undefined) args.push("--data-dir", extra.dataDir);
     if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");

@@ -28,11 +28,15 @@ export interface CliResult {
   timedOut: boolean;
 }
 
-/** The environment of this process without any SHARDICT_* variable (so nothing leaks in). */
+/**
+ * The environment of this process without any SHARDICT_* variable (so nothing leaks in),
+ * but with readable node logs (`SHARDICT_LOG_FORMAT=text`: tests read node lines; the JSON
+ * default off a terminal is node-logs.test.ts's).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("SHARDICT_")) delete env[k];
-  return { ...env, ...extra };
+  return { ...env, SHARDICT_LOG_FORMAT: "text", ...extra };
 }
 
 /** Start `shardict ...args`; the caller waits on `done` (or kills `child`). */
