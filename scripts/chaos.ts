@@ -2,8 +2,9 @@
  * `npm run chaos -- --seeds N --duration S [--first-seed K]`: a longer chaos run. It runs the
  * chaos suite (test/chaos) with these settings and prints its summary table: operations,
  * faults by type, ok / failed / indeterminate counts (in all and per op type), the counters'
- * totals, violations, and the longest unavailability after each fault type. Exits non-zero
- * on any violation. `--help` lists the flags and the environment variables the suite reads.
+ * totals, the watchers (events checked, resets, missed events), violations (the watchers'
+ * among them), and the longest unavailability after each fault type. Exits non-zero on any
+ * violation. `--help` lists the flags and the environment variables the suite reads.
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";

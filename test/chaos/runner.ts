@@ -1,8 +1,9 @@
 /**
  * One chaos run: a cluster behind fault-injecting proxies, filler data so that partition
- * moves take a while, clients running the workload, faults from the table on a seeded
- * schedule, then healing and settling (every move done), a final read of every key and the
- * linearizability check of every key's history.
+ * moves take a while, watchers (watch-run.ts), clients running the workload, faults from the
+ * table on a seeded schedule, then healing and settling (every move done), a final read of
+ * every key, the linearizability check of every key's history, and the check of every
+ * watcher's stream against it.
  */
 import { Dict, connect } from "../../src/index.js";
 import { clientOf, type ClusterClient } from "../../src/client/client.js";
@@ -15,6 +16,7 @@ import { checkHistory, checkNoLostWrites, formatHistory, type Violation } from "
 import type { Op } from "./history.js";
 import { FAULTS, type Fault } from "./faults.js";
 import { counterName, counterText, keyName, startWorkload } from "./workload.js";
+import { WatchRun, watchLines, watchViolations, type WatchResult } from "./watch-run.js";
 
 export interface ChaosOptions {
   seed: number;
@@ -56,6 +58,8 @@ export interface ChaosResult {
   /** The recorded history and the final reads, for re-checking. */
   history: Op[];
   finalState: Map<string, string | undefined>;
+  /** The watchers' streams and their checks. */
+  watch: WatchResult;
 }
 
 /** Entries of the filler dict, written in chunks of, each of about this many bytes. */
@@ -86,6 +90,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   if (faults.length === 0 && opts.durationMs > 0) throw new Error(`no fault matches ${JSON.stringify(opts.faults)}`);
   const chaos = await ChaosCluster.start({ seed: opts.seed, replicationFactor: opts.replicationFactor ?? 1, log: (l) => log(l) });
   const clients: ClusterClient[] = [];
+  let watch: WatchRun | undefined;
   try {
     for (let i = 0; i < (opts.clients ?? 8); i++) clients.push(clientOf(await connect({ url: chaos.url, retryBudgetMs: opts.retryBudgetMs ?? 4_000 })));
     const setup = clients[0] as ClusterClient;
@@ -102,7 +107,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       await filler.update(chunk);
     }
 
+    // Every watcher has started before the load does: each must show all of its changes.
+    watch = await WatchRun.start({ url: chaos.url, dict: "chaos", keys: keyNames, counters: counterNames, setup: Dict.fromName<unknown>("chaos", { client: setup }), log });
     const load = startWorkload(clients, "chaos", { keys, counters, seed: opts.seed });
+    const handOff = watch.handOff(opts.seed, opts.durationMs);
     const events: FaultEvent[] = [];
     const end = performance.now() + opts.durationMs;
     await sleep(500);
@@ -134,6 +142,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await sleep(2_000);
     await load.stop();
     const stoppedAt = performance.now();
+    await handOff;
     // Every move done and every member serving, so the final reads see the settled cluster.
     await chaos.waitSettled();
 
@@ -149,6 +158,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       );
       finalState.set(key, counterNames.has(key) ? counterText(value.v) : (value.v as string | undefined));
     }
+    await watch.catchUp(Dict.fromName<unknown>("chaos", { client: reader }), performance.now());
+    await watch.stop();
     // Ownership as the final table has it (the reader connected once the cluster settled):
     // a shard that is no longer a member owns none of the keys.
     const ownerOf = (key: string) => reader.table.primaryOf(partitionOf(dict.objectId, encodeKey(key), reader.table.partitions));
@@ -156,7 +167,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const affected = e.target === "coordinator" ? keyNames : keyNames.filter((k) => ownerOf(k) === e.target);
       e.unavailableMs = affected.length ? longestGap(load.okTimes, affected, e.injectAt, Math.min(e.healAt + 10_000, stoppedAt)) : 0;
     }
-    const history = load.recorder.history();
+    const history = [...watch.startMarks.history(), ...load.recorder.history()];
     const violations = [...checkHistory(history).violations];
     const seen = new Set(violations.map((v) => v.key));
     for (const v of checkNoLostWrites(history, finalState).violations) if (!seen.has(v.key)) violations.push(v);
@@ -172,8 +183,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       problems: load.problems,
       history,
       finalState,
+      watch: watch.check(history, finalState),
     };
   } finally {
+    await watch?.stop();
     for (const c of clients) c.close();
     await chaos.stop();
   }
@@ -223,6 +236,7 @@ export function summarize(results: readonly ChaosResult[]): string {
   lines.push(`operations: ${sum((r) => r.operations)} (ok ${sum((r) => r.ok)}, failed ${sum((r) => r.failed)}, indeterminate ${sum((r) => r.indeterminate)}, len ${sum((r) => r.lenCalls)})`);
   lines.push(...opTable(results.flatMap((r) => r.history)));
   lines.push(counterLine(results));
+  lines.push(...watchLines(results));
   const byFault = new Map<string, { count: number; worst: number }>();
   for (const r of results) {
     for (const e of r.events) {
@@ -236,11 +250,13 @@ export function summarize(results: readonly ChaosResult[]): string {
   for (const [name, s] of byFault) lines.push(`  ${name.padEnd(30)} ${String(s.count).padStart(3)}   ${(s.worst / 1000).toFixed(2)} s`);
   const violations = results.flatMap((r) => r.violations.map((v) => ({ seed: r.seed, v })));
   const problems = results.flatMap((r) => r.problems.map((p) => ({ seed: r.seed, p })));
-  lines.push(`violations: ${violations.length + problems.length}`);
+  const watchFound = results.flatMap((r) => watchViolations(r.watch).map((v) => ({ seed: r.seed, v })));
+  lines.push(`violations: ${violations.length + problems.length + watchFound.length}`);
   for (const { seed, v } of violations) {
     lines.push(`  seed ${seed}, key ${v.key}: ${v.message}${v.inconclusive ? " (inconclusive)" : ""}`);
     lines.push(formatHistory(v.minimal).replace(/^/gm, "    "));
   }
   for (const { seed, p } of problems) lines.push(`  seed ${seed}: ${p}`);
+  for (const { seed, v } of watchFound) lines.push(`  seed ${seed}, watcher ${v.watcher}${v.key === undefined ? "" : `, key ${v.key}`}: ${v.kind}: ${v.message}`.replace(/\n/g, "\n    "));
   return lines.join("\n");
 }

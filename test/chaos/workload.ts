@@ -36,7 +36,7 @@ export function counterText(v: unknown): string | undefined {
 }
 
 /** How an error from the SDK maps to an outcome. */
-function outcomeOf(err: unknown): "failed" | "indeterminate" {
+export function outcomeOf(err: unknown): "failed" | "indeterminate" {
   // A ConnectionError from the SDK means the request was never sent (or was refused as
   // "retry elsewhere" every time); an IndeterminateError that it was and no answer came.
   if (err instanceof ConnectionError) return "failed";
