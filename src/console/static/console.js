@@ -233,6 +233,9 @@
     drawCharts();
   }
 
+  /** At least the last minute is shown, so a fresh page's few seconds read as such. */
+  const timeRange = (u, min, max) => [Math.min(min, max - 60), max];
+
   function chartWidth(id) {
     return Math.max(240, $(id).clientWidth || 480);
   }
@@ -252,7 +255,7 @@
           height: 180,
           series: [{}, { label: "cluster", stroke: "#111", width: 2, points: { show: false } }, ...ids.map((id) => ({ label: id, stroke: colorOf(id), width: 1, points: { show: false } }))],
           axes: [{}, yAxis],
-          scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+          scales: { x: { range: timeRange }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
         },
         opsData,
         $("chart-ops"),
@@ -268,7 +271,7 @@
           height: 180,
           series: [{}, { label: "p50", stroke: "#2563eb", width: 1.5, points: { show: false } }, { label: "p99", stroke: "#dc2626", width: 1.5, points: { show: false } }, { label: "mean", stroke: "#059669", width: 1, dash: [4, 4], points: { show: false } }],
           axes: [{}, yAxis],
-          scales: { y: { range: (u, min, max) => [0, Math.max(0.1, max ?? 0)] } },
+          scales: { x: { range: timeRange }, y: { range: (u, min, max) => [0, Math.max(0.1, max ?? 0)] } },
         },
         latData,
         $("chart-latency"),
@@ -341,7 +344,7 @@
       if (current.dict !== id) return;
       $("dict-title").textContent = d.name === null ? `ephemeral dict ${d.id}` : `${d.name} `;
       if (d.name !== null) $("dict-title").append(el("span", { class: "muted", text: `in ${d.env}` }));
-      $("dict-info").textContent = `${d.id} · created ${new Date(d.createdAt).toISOString()}${d.createdBy ? ` by ${d.createdBy}` : ""} · ${d.len === null ? `entries unknown (${d.lenError})` : `${fmt(d.len)} entries`}`;
+      $("dict-info").textContent = `${d.id} · created ${new Date(d.createdAt).toISOString()}${d.createdBy ? ` by ${d.createdBy}` : ""} · ${d.len === null ? `entries unknown (${d.lenError})` : `${fmt(d.len)} ${d.len === 1 ? "entry" : "entries"}`}`;
     } catch (err) {
       if (!(err instanceof AuthNeeded)) $("dict-info").replaceChildren(el("span", { class: "error", text: err.message }));
       return;
