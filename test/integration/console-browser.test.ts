@@ -12,28 +12,43 @@ import { launchChromium, screenshotOnFailure } from "../helpers/chromium.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
 const SHARDS = ["shard-1", "shard-2", "shard-3"];
+const TOKEN = "console-browser-token";
+
+let browser: Browser | undefined;
+beforeAll(async () => {
+  delete process.env.SHARDICT_TOKEN;
+  // chromium may have to be installed first (apt-get): that can take minutes.
+  browser = await launchChromium();
+}, 600_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A new tab, and the console errors and uncaught exceptions it will have. */
+async function newPage(): Promise<{ page: Page; errors: string[] }> {
+  if (!browser) throw new Error("no browser");
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  await page.setViewport({ width: 1280, height: 1000 });
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
+  page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  return { page, errors };
+}
 
 describe("the web console in a browser", () => {
   let tc: TestCluster;
-  let browser: Browser;
   let page: Page;
-  /** Console errors and uncaught exceptions of the page. */
-  const errors: string[] = [];
+  let errors: string[];
 
   beforeAll(async () => {
-    delete process.env.SHARDICT_TOKEN;
-    // chromium may have to be installed first (apt-get): that can take minutes.
-    [tc, browser] = await Promise.all([startTestCluster({ shards: 3, replicationFactor: 2 }), launchChromium()]);
-    page = await browser.newPage();
-    await page.setViewport({ width: 1280, height: 1000 });
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
-    page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
-  }, 600_000);
+    tc = await startTestCluster({ shards: 3, replicationFactor: 2 });
+    ({ page, errors } = await newPage());
+  });
   afterAll(async () => {
-    await browser?.close();
+    await page?.close();
     await tc?.stop();
   });
 
@@ -100,6 +115,43 @@ describe("the web console in a browser", () => {
         ["shard-3", "alive"],
       ]);
       expect(errors).toEqual([]);
+    });
+  });
+});
+
+describe("the web console of a cluster with client tokens, in a browser", () => {
+  let tc: TestCluster;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    tc = await startTestCluster({ shards: 1, clientTokens: [TOKEN] });
+    ({ page, errors } = await newPage());
+  });
+  afterAll(async () => {
+    await page?.close();
+    await tc?.stop();
+  });
+
+  it("asks for a token, refuses a wrong one, and shows the cluster with the right one", async () => {
+    await screenshotOnFailure(page, "console-token", async () => {
+      const client = await tc.client({ token: TOKEN });
+      await Dict.fromName("token-dict", { createIfMissing: true, client }).put("k", "v");
+      await page.goto(`${tc.url.replace(/^ws:/, "http:")}/`, { waitUntil: "load" });
+      await page.waitForSelector("#token-form:not([hidden])", { timeout: 10_000 });
+      expect(await page.$eval("#live", (e) => e.textContent)).toBe("token needed");
+      expect(await page.$$eval("#shards tbody tr", (trs) => trs.length)).toBe(0);
+
+      await page.type("#token", "not-the-token");
+      await page.click("#token-form button");
+      await page.waitForFunction(`document.getElementById("token-note")?.textContent === "unknown client token"`, { timeout: 10_000, polling: 50 });
+      await page.type("#token", TOKEN);
+      await page.click("#token-form button");
+      await page.waitForSelector('#shards tr[data-shard="shard-1"][data-health="alive"]', { timeout: 10_000 });
+      await page.waitForSelector('#dict-list a[data-dict-name="token-dict"]', { timeout: 10_000 });
+      expect(await page.$eval("#token-form", (e) => e.hasAttribute("hidden"))).toBe(true);
+      // The refused token's requests are the only errors the browser reports.
+      expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
     });
   });
 });
