@@ -95,6 +95,13 @@ describe("the web console in a browser", () => {
       await page.click(`${row} td.key a`);
       await page.waitForSelector('#lookup-result [data-found="true"]', { timeout: 10_000 });
       expect(await page.$eval("#lookup-result pre", (e) => e.textContent)).toContain('"hello from the test"');
+      // The hot keys (a shard samples one key request in 8): the most read is the one entry.
+      await Promise.all(Array.from({ length: 64 }, () => d.get("greeting")));
+      await page.click("#hot summary");
+      await page.waitForSelector("#hot-body table", { timeout: 10_000 });
+      const hot = await page.$eval("#hot-body", (e) => e.textContent ?? "");
+      expect(hot).toMatch(/most read.*greeting/);
+      expect(hot).not.toMatch(/null|undefined/);
       expect(errors).toEqual([]);
     });
   });

@@ -342,6 +342,13 @@
     try {
       const d = await api("dict", { id });
       if (current.dict !== id) return;
+      if (d.name !== null && d.env !== current.env) {
+        // Opened by its address: show its environment's list beside it.
+        current.env = d.env;
+        if (![...$("env").options].some((o) => o.value === d.env)) $("env").append(el("option", { value: d.env, text: d.env }));
+        $("env").value = d.env;
+        loadDicts(false);
+      }
       $("dict-title").textContent = d.name === null ? `ephemeral dict ${d.id}` : `${d.name} `;
       if (d.name !== null) $("dict-title").append(el("span", { class: "muted", text: `in ${d.env}` }));
       $("dict-info").textContent = `${d.id} · created ${new Date(d.createdAt).toISOString()}${d.createdBy ? ` by ${d.createdBy}` : ""} · ${d.len === null ? `entries unknown (${d.lenError})` : `${fmt(d.len)} ${d.len === 1 ? "entry" : "entries"}`}`;
@@ -437,11 +444,9 @@
         el("div", null, el("h4", { text: title }), rows.length === 0 ? el("p", { class: "muted", text: "none yet" }) :
           el("table", null, el("thead", null, el("tr", null, el("th", { text: "key" }), el("th", { class: "num", text: col }))),
             el("tbody", null, ...rows.map((x) => el("tr", null, el("td", { class: "mono" }, shown(x.key, "mono")), el("td", { class: "num", text: fmt(val(x)) }))))));
-      body.replaceChildren(
-        table("most read", r.accessed, "reads", (x) => x.count),
-        table("largest", r.largest, "bytes", (x) => x.bytes),
-        r.unreachable.length ? el("p", { class: "error", text: `not answered by ${r.unreachable.join(", ")}` }) : null,
-      );
+      const parts = [table("most read", r.accessed, "reads", (x) => x.count), table("largest", r.largest, "bytes", (x) => x.bytes)];
+      if (r.unreachable.length) parts.push(el("p", { class: "error", text: `not answered by ${r.unreachable.join(", ")}` }));
+      body.replaceChildren(...parts);
       body.className = "";
     } catch (err) {
       if (!(err instanceof AuthNeeded)) body.replaceChildren(el("span", { class: "error", text: err.message }));
