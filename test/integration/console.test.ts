@@ -86,7 +86,12 @@ describe("the console of an open cluster", () => {
   });
 
   it("answers the cluster: shards with health, rebalancing, and the partition map when its epoch changed", async () => {
-    const s = await ok<{ tokenRequired: boolean; status: { shards: { id: string; health: string; state: string }[]; partitions: number; epoch: number; rebalance: { pending: number } }; map: { epoch: number; shards: string[]; primary: number[]; replicas: number[] } | null }>(tc, "status");
+    type Status = { tokenRequired: boolean; status: { shards: { id: string; health: string; state: string }[]; partitions: number; epoch: number; rebalance: { pending: number; moving: number } }; map: { epoch: number; shards: string[]; primary: number[]; replicas: number[]; moving: number[] } | null };
+    // (A young cluster may still be placing replicas.)
+    const s = await waitUntil(async () => {
+      const r = await ok<Status>(tc, "status");
+      return r.status.rebalance.pending === 0 && r.map?.moving.length === 0 ? r : undefined;
+    }, { what: "the cluster to settle" });
     expect(s.tokenRequired).toBe(false);
     expect(s.status.shards.map((x) => [x.id, x.health, x.state])).toEqual([
       ["shard-1", "alive", "serving"],
@@ -107,9 +112,10 @@ describe("the console of an open cluster", () => {
       async () => {
         await Promise.all(Array.from({ length: 200 }, () => d.get("alice")));
         const l = await ok<{ t: number[]; cluster: { ops: number[]; p99Ms: (number | null)[] }; shards: { id: string; ops: (number | null)[] }[] }>(tc, "load");
-        return l.cluster.ops.some((n) => n > 0) && l.cluster.p99Ms.some((x) => x !== null && x > 0) ? l : undefined;
+        // Each shard's line starts at its second report (the first is its base).
+        return l.shards.length === 3 && l.cluster.ops.some((n) => n > 0) && l.cluster.p99Ms.some((x) => x !== null && x > 0) ? l : undefined;
       },
-      { what: "a second with requests in the load history", timeoutMs: 15_000, intervalMs: 200 },
+      { what: "every shard in the load history, and a second with requests", timeoutMs: 15_000, intervalMs: 200 },
     );
     expect(load.shards.map((s) => s.id)).toEqual(["shard-1", "shard-2", "shard-3"]);
     expect(load.t.length).toBe(load.cluster.ops.length);
