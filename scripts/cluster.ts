@@ -72,6 +72,7 @@ async function runCluster(config: ClusterConfig): Promise<void> {
   }
   console.log(`cluster: coordinator ${cluster.coordinatorUrl}`);
   for (const s of config.shards) console.log(`cluster: ${s.id} ${cluster.urlOf(s.id) ?? "?"}`);
+  if (config.console) console.log(`cluster: web console ${cluster.coordinatorUrl.replace(/^ws:/, "http:")}/`);
   console.log(`cluster: ready: ${config.shards.length} shards, ${config.partitions} partitions. Connect with SHARDICT_URL=${cluster.coordinatorUrl}. Ctrl-C stops.`);
 }
 

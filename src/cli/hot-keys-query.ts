@@ -5,7 +5,7 @@
  */
 import { clientOf, type Client } from "../client/client.js";
 import { decodeKey, type DictKey } from "../protocol/keys.js";
-import { checkReply } from "../protocol/replies.js";
+import { checkReply, type ReplyOf } from "../protocol/replies.js";
 import { latin1String } from "../encoding/latin1-bytes.js";
 
 export interface HotKeysView {
@@ -14,9 +14,18 @@ export interface HotKeysView {
 }
 
 export async function hotKeysOf(client: Client, dict: string, limit: number): Promise<HotKeysView> {
-  const c = clientOf(client);
-  const shards = c.table.shardAddresses().map((s) => s.id);
-  const replies = await Promise.all(shards.map(async (s) => checkReply("hotKeys", await c.sendToShard(s, { type: "hotKeys", dict, limit }))));
+  const shards = clientOf(client).table.shardAddresses().map((s) => s.id);
+  const replies = await Promise.all(shards.map((s) => hotKeysOn(client, s, dict, limit)));
+  return mergeHotKeys(replies, limit);
+}
+
+/** One shard's hot keys of a dict. */
+export async function hotKeysOn(client: Client, shard: string, dict: string, limit: number): Promise<ReplyOf<"hotKeys">> {
+  return checkReply("hotKeys", await clientOf(client).sendToShard(shard, { type: "hotKeys", dict, limit }));
+}
+
+/** Shards' answers merged: counts of a key added up, its largest size kept, the top `limit` of each. */
+export function mergeHotKeys(replies: readonly ReplyOf<"hotKeys">[], limit: number): HotKeysView {
   const counts = new Map<string, { key: Uint8Array; count: number }>();
   const sizes = new Map<string, { key: Uint8Array; bytes: number }>();
   for (const r of replies) {

@@ -48,6 +48,8 @@ const ConfigSchema = Type.Object(
     clusterSecret: Type.Optional(Type.String({ minLength: 8 })),
     /** A token for `GET /metrics` only (besides the client tokens); when set, scrapes need a token. */
     metricsToken: Type.Optional(Type.String({ minLength: 8 })),
+    /** The coordinator serves the web console at `GET /` on its port (README, "Web console"). */
+    console: Type.Boolean(),
     // ---- per-node and per-connection bounds (README, "Limits") ----
     /** Client connections a node holds at once (connections with the cluster secret do not count). */
     maxConnections: Type.Integer({ minimum: 1 }),
@@ -99,6 +101,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   maxEntryBytes: 100 * 1024 * 1024,
   ephemeralGraceMs: 60_000,
   clientTokens: [],
+  console: true,
   storageEngine: "log",
   logSegmentBytes: DEFAULT_SEGMENT_BYTES,
   heartbeatMs: 250,

@@ -24,6 +24,7 @@ import { LmdbRegistryStore, MemoryRegistryStore, type RegistryStore } from "./re
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { StorageFailedError } from "../store/storage-errors.js";
 import { join } from "node:path";
+import { WebConsole } from "../console/web-console.js";
 
 export interface CoordinatorOptions {
   config: ClusterConfig;
@@ -72,6 +73,8 @@ export class CoordinatorNode {
   private readonly stats = new Map<string, HeartbeatStats>();
   private readonly onFatal: ((err: Error) => void) | undefined;
   private failedWith: Error | undefined;
+  /** The web console at `GET /` (config `console`). */
+  private readonly console: WebConsole | undefined;
 
   constructor(opts: CoordinatorOptions) {
     this.cfg = opts.config;
@@ -127,6 +130,15 @@ export class CoordinatorNode {
     this.dicts.registry.restore(saved.dicts);
     // Owners get a full grace period from this start to heartbeat again.
     for (const rec of this.dicts.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
+    this.console = this.cfg.console
+      ? new WebConsole({
+          status: () => this.status(),
+          table: () => this.tables.table,
+          registry: this.dicts.registry,
+          clientTokens: this.cfg.clientTokens,
+          log: this.log,
+        })
+      : undefined;
     this.server = new NodeServer({
       host: opts.host ?? this.cfg.coordinator.host,
       port: opts.port ?? this.cfg.coordinator.port,
@@ -137,6 +149,7 @@ export class CoordinatorNode {
       log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
+      ...(this.console !== undefined && { http: this.console.handle }),
       metrics: {
         registry: coordinatorMetrics(
           () => this.status(),
@@ -177,6 +190,7 @@ export class CoordinatorNode {
     this.failedWith = err;
     this.log(`coordinator: FATAL: ${err.message}; stopped serving (fail-stop: what is on disk is the truth, and a restart recovers from it)`);
     if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
+    this.console?.stop();
     this.leases.stop();
     this.membership.stop();
     this.server.abort("storage failed");
@@ -198,16 +212,18 @@ export class CoordinatorNode {
 
   async start(): Promise<string> {
     const url = await this.server.start();
+    this.console?.start(url);
     this.leases.start();
     // Moves are started a few at a time; this picks up the next ones if no event does.
     this.rebalanceTimer = setInterval(() => this.tables.rebalanceSoon(), REBALANCE_EVERY_MS);
     this.rebalanceTimer.unref();
-    this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.expected} shards expected, ${this.cfg.partitions} partitions)`);
+    this.log(`coordinator: listening on ${url} (pid ${process.pid}; ${this.expected} shards expected, ${this.cfg.partitions} partitions)${this.console ? `; web console at ${url.replace(/^ws:/, "http:")}/` : ""}`);
     return url;
   }
 
   async stop(): Promise<void> {
     if (this.rebalanceTimer) clearInterval(this.rebalanceTimer);
+    this.console?.stop();
     this.leases.stop();
     this.membership.stop();
     await this.server.stop();
@@ -274,6 +290,7 @@ export class CoordinatorNode {
         if (typeof id === "string") {
           this.membership.heartbeat(id);
           if (frame.entries !== undefined) this.stats.set(id, { entries: frame.entries, held: frame.held ?? frame.entries, moves: frame.moves ?? [] });
+          if (frame.load !== undefined) this.console?.observe(id, frame.load);
         }
         // The lease this grants holds only for a shard that knows this epoch.
         return { epoch: this.tables.table.epoch };
@@ -371,6 +388,7 @@ export class CoordinatorNode {
     if (typeof id === "string" && this.membership.roleOf(id) === "leaving" && !this.membership.get(id)?.peer) {
       this.membership.remove(id);
       this.stats.delete(id);
+      this.console?.forget(id);
       this.log(`coordinator: shard ${id} has left`);
       void this.tables.changed().catch((err: unknown) => this.log(`coordinator: publishing failed: ${(err as Error).message}`));
     }

@@ -43,6 +43,24 @@ export class FastHistogram {
     };
   }
 
+  /**
+   * Every series added up: observations per bucket (not cumulative, one more for +Inf),
+   * their sum and count, over the series `include` takes (all by default). Costs a pass over
+   * the series; nothing on the hot path.
+   */
+  totals(include: (labels: Record<string, string>) => boolean = () => true): { counts: number[]; sum: number; count: number } {
+    const counts = new Array<number>(this.bounds.length + 1).fill(0);
+    let sum = 0;
+    let count = 0;
+    for (const s of this.series) {
+      if (!include(s.labels)) continue;
+      for (let i = 0; i < counts.length; i++) counts[i] = (counts[i] as number) + (s.counts[i] as number);
+      sum += s.sum;
+      count += s.count;
+    }
+    return { counts, sum, count };
+  }
+
   /** What prom-client's registry formats (the shape of its own histograms' `get()`). */
   get(): { name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];

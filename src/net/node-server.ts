@@ -7,7 +7,7 @@
  * each peer's back-pressure, replies they leave unread. Connections with the cluster secret
  * are the cluster's own nodes and are not bounded here.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { authenticate, type AuthPolicy, type PeerRole } from "./auth.js";
@@ -42,6 +42,11 @@ export interface NodeServerOptions {
   onAnswer?: AnswerObserver;
   /** Serve `GET /metrics` from this registry (plain HTTP on the same port). */
   metrics?: MetricsEndpoint;
+  /**
+   * Other plain HTTP requests (the coordinator's web console): answers the request and
+   * returns true, or returns false to leave it to the node (426: WebSocket only).
+   */
+  http?: (req: IncomingMessage, res: ServerResponse) => boolean;
   onConnection?: (peer: Peer, role: PeerRole) => void;
   onDisconnect?: (peer: Peer, role: PeerRole) => void;
   pingIntervalMs?: number;
@@ -96,6 +101,7 @@ export class NodeServer {
         serveMetrics(req, res, metrics);
         return;
       }
+      if (this.opts.http?.(req, res) === true) return;
       res.writeHead(426, { "content-type": "text/plain" }).end("shardict speaks WebSocket\n");
     });
     this.http = http;

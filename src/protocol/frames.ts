@@ -87,11 +87,32 @@ export const EphemeralCreate = request("ephemeral.create", { env: EnvName });
 /** A move this shard is running as a partition's primary: entries copied so far. */
 export const MoveProgress = Type.Object({ part: Partition, to: Type.String({ maxLength: 128 }), done: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) });
 export type MoveProgressData = Static<typeof MoveProgress>;
-/** Shards add what the coordinator shows in `cluster status`. */
+/**
+ * Upper bounds (seconds) of the latency buckets a shard counts its answers in: the buckets of
+ * `shardict_request_duration_seconds`, and of a heartbeat's `load`.
+ */
+export const LATENCY_BOUNDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+/**
+ * A shard's answers to client data requests since it started (counts only grow; a restart
+ * starts them over): what the web console charts as throughput and latency.
+ */
+export const ShardLoad = Type.Object({
+  /** Answers to data requests. */
+  ops: Type.Integer({ minimum: 0 }),
+  /** Those that were errors (any code, "moved" included). */
+  errors: Type.Integer({ minimum: 0 }),
+  /** Seconds from starting them to queueing their answers, in all. */
+  seconds: Type.Number({ minimum: 0 }),
+  /** Answers per latency bucket (LATENCY_BOUNDS, then one for longer), not cumulative. */
+  buckets: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 64 }),
+});
+export type ShardLoadData = Static<typeof ShardLoad>;
+/** Shards add what the coordinator shows in `cluster status` and the web console. */
 export const Heartbeat = request("heartbeat", {
   entries: Type.Optional(Type.Integer({ minimum: 0 })),
   held: Type.Optional(Type.Integer({ minimum: 0 })),
   moves: Type.Optional(Type.Array(MoveProgress, { maxItems: 65536 })),
+  load: Type.Optional(ShardLoad),
 });
 export const StatusGet = request("status", {});
 /** An operator (with the cluster secret) asks to move every partition off a shard, then forget it. */

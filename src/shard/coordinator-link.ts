@@ -7,7 +7,7 @@ import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { InvalidError, NotFoundError } from "../errors.js";
 import { nodeHeaders } from "../net/auth.js";
 import { Peer, type RequestHandler } from "../net/peer.js";
-import { PROTOCOL_VERSION, type MoveProgressData, type Outgoing, type PartitionTableData } from "../protocol/frames.js";
+import { PROTOCOL_VERSION, type MoveProgressData, type Outgoing, type PartitionTableData, type ShardLoadData } from "../protocol/frames.js";
 
 export interface RegisterResult {
   table: PartitionTableData;
@@ -34,8 +34,8 @@ export interface CoordinatorLinkOptions {
   log: (line: string) => void;
   /** A heartbeat sent at `sentAt` (performance.now()) was answered with the coordinator's table epoch. */
   onHeartbeat?: (sentAt: number, epoch: number) => void;
-  /** What each heartbeat reports for `cluster status`. */
-  stats?: () => { entries: number; held: number; moves: MoveProgressData[] };
+  /** What each heartbeat reports for `cluster status` and the web console. */
+  stats?: () => { entries: number; held: number; moves: MoveProgressData[]; load?: ShardLoadData };
 }
 
 export class CoordinatorLink {

@@ -9,7 +9,7 @@
 import { Counter, type Registry } from "prom-client";
 import { FastHistogram } from "../net/fast-histogram.js";
 import { WireCode } from "../errors.js";
-import { DataOps } from "../protocol/frames.js";
+import { DataOps, LATENCY_BOUNDS, type ShardLoadData } from "../protocol/frames.js";
 import type { AnswerObserver } from "../net/peer.js";
 
 /** Label value for requests that are not data operations, and for frames refused as invalid. */
@@ -18,9 +18,9 @@ const OUTCOMES: readonly string[] = ["ok", ...Object.values(WireCode), OTHER];
 const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
 const OK = 0;
 const OTHER_OUTCOME = OUTCOMES.length - 1;
+/** Operations that are parked until something changes: their time is waiting, not work. */
+const PARKED = new Set(["watch", "awaitChange"]);
 
-/** Latency buckets, in seconds: 50 µs to 10 s. */
-const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface OpRecord {
   op: string;
@@ -35,6 +35,7 @@ interface OpRecord {
 export class RequestMetrics {
   private readonly ops = new Map<string, OpRecord>();
   private readonly other: OpRecord;
+  private readonly duration: FastHistogram;
 
   constructor(registry: Registry) {
     const ops = this.ops;
@@ -56,12 +57,12 @@ export class RequestMetrics {
         }
       },
     });
-    const duration = new FastHistogram(
+    const duration = (this.duration = new FastHistogram(
       "shardict_request_duration_seconds",
       "Time from starting a client's data request to queueing its answer, by operation.",
-      LATENCY_BUCKETS,
+      LATENCY_BOUNDS,
       registry,
-    );
+    ));
     const record = (op: string): OpRecord => ({
       op,
       counts: OUTCOMES.map(() => 0),
@@ -72,6 +73,24 @@ export class RequestMetrics {
     for (const op of DataOps) ops.set(op, record(op));
     this.other = record(OTHER);
     ops.set(OTHER, this.other);
+  }
+
+  /**
+   * The data requests answered since the node started, for the heartbeat (the web console's
+   * charts): added up from the per-operation records when asked, nothing on the hot path.
+   * Requests that wait for a change (`watch`, `awaitChange`: up to 30 s by design) are left
+   * out, or a few watchers would be all the latency chart showed.
+   */
+  load(): ShardLoadData {
+    let ops = 0;
+    let ok = 0;
+    for (const r of this.ops.values()) {
+      if (r === this.other || PARKED.has(r.op)) continue;
+      for (const n of r.counts) ops += n;
+      ok += r.counts[OK] as number;
+    }
+    const t = this.duration.totals((labels) => !PARKED.has(labels.op ?? ""));
+    return { ops, errors: ops - ok, seconds: t.sum, buckets: t.counts };
   }
 
   /** For {@link NodeServer}'s `onAnswer`: counts the answer and times it. */

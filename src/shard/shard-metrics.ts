@@ -8,6 +8,7 @@ import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
 import type { AnswerObserver } from "../net/peer.js";
 import type { BatchObserver } from "../store/storage-engine.js";
 import { RequestMetrics } from "./request-metrics.js";
+import type { ShardLoadData } from "../protocol/frames.js";
 
 /** What a shard holds now; each is called only when somebody scrapes. */
 export interface ShardGauges {
@@ -102,6 +103,11 @@ export class ShardMetrics {
   /** For the node server: each answer to a client request. */
   get answered(): AnswerObserver {
     return this.requests.answered;
+  }
+
+  /** The data requests answered so far (a heartbeat's `load`). */
+  load(): ShardLoadData {
+    return this.requests.load();
   }
 
   /** For the replicator: a frame a replica acknowledged, `seconds` after it was queued. */

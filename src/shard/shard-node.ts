@@ -313,7 +313,7 @@ export class ShardNode {
       onHeartbeat: (sentAt, epoch) => this.leadership.onHeartbeat(sentAt, epoch),
       stats: () => {
         const n = entryCounts(this.host, (part) => this.table?.primaryOf(part), this.id);
-        return { entries: n.entries, held: n.held, moves: this.replicator.moves() };
+        return { entries: n.entries, held: n.held, moves: this.replicator.moves(), load: this.metrics.load() };
       },
       log: this.log,
     });
