@@ -9,7 +9,7 @@ import { PartitionTable } from "../hashing/partition-table.js";
 import { nodeLifecycleMachine } from "../machines/node-lifecycle.machine.js";
 import { frameLimit } from "../net/limits.js";
 import { NodeServer } from "../net/node-server.js";
-import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
+import type { RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
@@ -29,7 +29,8 @@ import { LogEngine } from "../store/log-engine.js";
 import { openDataDir, type DataDir } from "../store/data-dir.js";
 import { CorruptStorageError } from "../store/storage-errors.js";
 import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
-import { DataHandler, isDataFrame } from "./data-handler.js";
+import { DataHandler } from "./data-handler.js";
+import { handleShardRequest, type ShardRequestContext } from "./node-requests.js";
 import { DictSet } from "./dict-set.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
@@ -380,24 +381,14 @@ export class ShardNode {
   }
 
   private handle(frame: RequestFrame, peer: Peer): unknown {
-    if (isDataFrame(frame)) return this.data.handle(frame, peer.session.clientId);
-    if (frame.type === "hotKeys") {
-      if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
-      return this.data.hotKeys.reply(frame.dict, frame.limit);
-    }
-    if (frame.type === "repl" || frame.type === "confirm") {
-      const who = peer.session.clientId;
-      if (peer.session.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
-      return frame.type === "repl" ? this.replica.receive(frame, who.slice(5)) : this.leadership.confirm(frame, who.slice(5));
-    }
-    if (frame.type === "table.get" && this.table) return this.table.toData();
-    if (frame.type === "hello") {
-      if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
-      peer.session.clientId = frame.clientId;
-      return { v: PROTOCOL_VERSION, shardId: this.id };
-    }
-    throw new InvalidError(`${frame.type} is not served by a shard`);
+    return handleShardRequest(this.requestContext, frame, peer);
   }
+
+  private get requestContext(): ShardRequestContext {
+    return (this.requestsOnce ??= { id: this.id, data: this.data, replica: this.replica, leadership: this.leadership, table: () => this.table });
+  }
+
+  private requestsOnce: ShardRequestContext | undefined;
 
   /**
    * Leave the cluster: the coordinator moves every partition this node holds to the others

@@ -1,0 +1,42 @@
+/**
+ * What a shard answers on its port, by request type: the data path (data-handler.ts), hot
+ * keys, replication and leadership confirmations from other nodes (only on node
+ * connections), the table, and the hello that names a client (its id makes retries
+ * recognisable).
+ */
+import { InvalidError } from "../errors.js";
+import type { PartitionTable } from "../hashing/partition-table.js";
+import type { Peer } from "../net/peer.js";
+import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
+import { isDataFrame, type DataHandler } from "./data-handler.js";
+import type { Leadership } from "./leadership.js";
+import type { ReplicaApplier } from "./replica-applier.js";
+
+export interface ShardRequestContext {
+  id: string;
+  data: DataHandler;
+  replica: ReplicaApplier;
+  leadership: Leadership;
+  table(): PartitionTable | undefined;
+}
+
+export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame, peer: Peer): unknown {
+  if (isDataFrame(frame)) return ctx.data.handle(frame, peer.session.clientId);
+  if (frame.type === "hotKeys") {
+    if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
+    return ctx.data.hotKeys.reply(frame.dict, frame.limit);
+  }
+  if (frame.type === "repl" || frame.type === "confirm") {
+    const who = peer.session.clientId;
+    if (peer.session.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
+    return frame.type === "repl" ? ctx.replica.receive(frame, who.slice(5)) : ctx.leadership.confirm(frame, who.slice(5));
+  }
+  const table = ctx.table();
+  if (frame.type === "table.get" && table) return table.toData();
+  if (frame.type === "hello") {
+    if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
+    peer.session.clientId = frame.clientId;
+    return { v: PROTOCOL_VERSION, shardId: ctx.id };
+  }
+  throw new InvalidError(`${frame.type} is not served by a shard`);
+}
