@@ -13,6 +13,11 @@
  *          over 10,000 keys; the counters' sum is checked against the increments done
  *   cas    8 clients (own connections) race on one key with modify() / WATCH…EXEC loops until
  *          `--cas-updates` successful updates: updates/s, latency, conflicts per update
+ *   watch  1 writer puts `--watch-writes` values as fast as it can (`--in-flight`) to
+ *          `--watch-keys` keys while `--watchers` watchers of the whole dict and
+ *          `--key-watchers` of one key each (own connections) take the changes: events/s,
+ *          delivery latency from the writer's acknowledgement, CPU per event, and a check that
+ *          every watcher got every write of its keys once (redis: keyspace notifications)
  *   then a separate dict is filled with `--entries` entries (update chunks of 1,000), and:
  *   memory (RSS of the shards 35 s after the fill, at rest, − before) ÷ entries; also 1 s after
  *   len    len() / DBSIZE latency, median of 20 calls
@@ -31,8 +36,9 @@ import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
 import { incrWorkload, type IncrStats } from "./bench/incr-workload.js";
 import { casWorkload, type CasStats } from "./bench/cas-workload.js";
 import { CAS_ATTEMPTS } from "./bench/contention.js";
+import { expectedWatchEvents, watchWorkload, type WatchStats } from "./bench/watch-workload.js";
 
-const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "len", "scan", "export", "memory"] as const;
+const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "watch", "len", "scan", "export", "memory"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -44,6 +50,10 @@ const USAGE = `usage: npm run bench -- [options]
   --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
   --incr-ops N      increments of each incr variant (1 hot key; 10,000 keys) (default 50000)
   --cas-updates N   successful updates of the cas workload, shared by its 8 clients (default 4000)
+  --watch-writes N  puts of the watch workload's writer (default 5000)
+  --watch-keys N    keys the watch writer spreads its puts over (default 1000)
+  --watchers N      watchers of the whole dict in the watch workload (default 100)
+  --key-watchers N  watchers of one key each in the watch workload (default 100)
   --entries N       entries for len, scan, export and memory (default 1000000)
   --only a,b        workloads to run, of: ${WORKLOADS.join(", ")} (default all)
   --rest-s N        memory "at rest" is read at least N seconds after the fill (default 35: past
@@ -67,6 +77,10 @@ const { values: args } = (() => {
         ops: { type: "string", default: "200000" },
         "incr-ops": { type: "string", default: "50000" },
         "cas-updates": { type: "string", default: "4000" },
+        "watch-writes": { type: "string", default: "5000" },
+        "watch-keys": { type: "string", default: "1000" },
+        watchers: { type: "string", default: "100" },
+        "key-watchers": { type: "string", default: "100" },
         entries: { type: "string", default: "1000000" },
         "rest-s": { type: "string", default: "35" },
         only: { type: "string" },
@@ -117,6 +131,10 @@ const RUNS = positiveInt("runs", args.runs);
 const OPS = positiveInt("ops", args.ops);
 const INCR_OPS = positiveInt("incr-ops", args["incr-ops"]);
 const CAS_UPDATES = positiveInt("cas-updates", args["cas-updates"]);
+const WATCH_WRITES = positiveInt("watch-writes", args["watch-writes"]);
+const WATCH_KEYS = positiveInt("watch-keys", args["watch-keys"]);
+const WATCHERS = positiveInt("watchers", args.watchers, 0);
+const KEY_WATCHERS = positiveInt("key-watchers", args["key-watchers"], 0);
 const ENTRIES = positiveInt("entries", args.entries);
 const REST_MS = positiveInt("rest-s", args["rest-s"]) * 1000;
 const BULK = Math.max(1, Math.floor(OPS / 2));
@@ -127,6 +145,10 @@ const LEN_CALLS = 20;
 const WARMUP = 2_000;
 const INCR_KEYS = 10_000;
 const CAS_CLIENTS = 8;
+if (WATCHERS + KEY_WATCHERS === 0) {
+  console.error(`--watchers and --key-watchers cannot both be 0\n\n${USAGE}`);
+  process.exit(2);
+}
 if (RF > SHARDS) {
   console.error(`--rf ${RF} needs at least ${RF} shards (--shards ${SHARDS})`);
   process.exit(2);
@@ -197,6 +219,7 @@ interface RunResult {
   incrHot?: IncrStats;
   incrSpread?: IncrStats;
   cas?: CasStats;
+  watch?: WatchStats;
   fill?: LatencyStats;
   len?: { medianMs: number; minMs: number; maxMs: number; value: number };
   scan?: ScanStats;
@@ -321,6 +344,23 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
       res.cas = await casWorkload(target, key("cas-", 0), CAS_UPDATES, CAS_CLIENTS, pids);
       if (res.cas.final !== res.cas.ops) res.warnings.push(`cas: final value ${res.cas.final}, expected ${res.cas.ops}`);
     }
+    if (ONLY.has("watch")) {
+      say("watch");
+      const dataPids = () => target.nodes().filter((n) => n.holdsData).map((n) => n.pid);
+      const w = await watchWorkload(await target.watchDriver(), {
+        writes: WATCH_WRITES,
+        keys: WATCH_KEYS,
+        dictWatchers: WATCHERS,
+        keyWatchers: KEY_WATCHERS,
+        inFlight: IN_FLIGHT,
+        valueBytes: VALUE_BYTES,
+        dataPids,
+        say,
+      });
+      res.watch = w;
+      const wrong = watchProblems(w);
+      if (wrong.length > 0) res.warnings.push(`watch: ${wrong.join(", ")}`);
+    }
     if (BIG) {
       const data = () => target.nodes().filter((n) => n.holdsData);
       const sum = (xs: ReturnType<typeof procMemory>[], k: "rss" | "anon" | "file") => xs.reduce((s, x) => s + x[k], 0);
@@ -415,6 +455,8 @@ interface Figure {
   noRatio?: true;
   /** Printed in the contention table rather than the table at `--entries` entries. */
   contention?: true;
+  /** Printed in the watch table. */
+  watch?: true;
 }
 
 const LAT_WORKLOADS = ["put", "get", "mix", "bulk", "incrHot", "incrSpread", "cas", "fill"] as const;
@@ -434,6 +476,18 @@ const FIGURES: Figure[] = [
   ),
   { id: "cas.conflictsPerUpdate", label: "cas: conflicts per successful update", unit: "", better: "lower", of: (r) => r.cas?.conflictsPerUpdate, contention: true },
   { id: "cas.gaveUp", label: `cas: calls that gave up after ${CAS_ATTEMPTS} attempts`, unit: "", better: "lower", of: (r) => r.cas?.gaveUp, contention: true, noRatio: true },
+  { id: "watch.eventsPerSec", label: "events delivered/s (all watchers)", unit: "events/s", better: "higher", of: (r) => r.watch?.eventsPerSec, watch: true },
+  { id: "watch.p50", label: "delivery latency p50 from the ack, µs", unit: "µs", better: "lower", of: (r) => r.watch?.p50, watch: true },
+  { id: "watch.p99", label: "delivery latency p99 from the ack, µs", unit: "µs", better: "lower", of: (r) => r.watch?.p99, watch: true },
+  { id: "watch.p999", label: "delivery latency p99.9 from the ack, µs", unit: "µs", better: "lower", of: (r) => r.watch?.p999, watch: true },
+  { id: "watch.fromCallP50", label: "delivery latency p50 from the put's call, µs", unit: "µs", better: "lower", of: (r) => r.watch?.fromCallP50, watch: true },
+  { id: "watch.fromCallP99", label: "delivery latency p99 from the put's call, µs", unit: "µs", better: "lower", of: (r) => r.watch?.fromCallP99, watch: true },
+  { id: "watch.serverCpuPerEvent", label: "server CPU per event, µs (shards / redis-server)", unit: "µs", better: "lower", of: (r) => r.watch?.serverCpuPerEvent, watch: true },
+  { id: "watch.clientCpuPerEvent", label: "client CPU per event, µs (writer + watchers)", unit: "µs", better: "lower", of: (r) => r.watch?.clientCpuPerEvent, watch: true },
+  { id: "watch.writesPerSec", label: "writer's puts/s while watched", unit: "ops/s", better: "higher", of: (r) => r.watch?.writesPerSec, watch: true },
+  { id: "watch.seconds", label: "first write → last event, s", unit: "s", better: "lower", of: (r) => r.watch?.seconds, watch: true },
+  { id: "watch.beforeAck", label: "events received before the writer saw its ack (counted as 0 above)", unit: "", better: "lower", of: (r) => r.watch?.beforeAck, watch: true, noRatio: true },
+  { id: "watch.startSeconds", label: "opening + confirming the watchers, s", unit: "s", better: "lower", of: (r) => r.watch?.startSeconds, watch: true },
   { id: "len.medianMs", label: `len() ms (median of ${LEN_CALLS} calls)`, unit: "ms", better: "lower", of: (r) => r.len?.medianMs },
   { id: "scan.entriesPerSec", label: "full scan, entries/s", unit: "entries/s", better: "higher", of: (r) => r.scan?.entriesPerSec },
   { id: "scan.serverCpuPerEntry", label: "full scan, server CPU µs/entry", unit: "µs", better: "lower", of: (r) => r.scan?.serverCpuPerEntry },
@@ -468,7 +522,7 @@ function medians(results: RunResult[]): Record<string, number> {
 
 function fmt(x: number | undefined, unit = ""): string {
   if (x === undefined || !Number.isFinite(x)) return "–";
-  if (unit === "ms" || unit === "MiB") return x.toFixed(x < 10 ? 2 : 1);
+  if (unit === "ms" || unit === "MiB" || unit === "s") return x.toFixed(x < 10 ? 2 : 1);
   if (Math.abs(x) >= 100) return Math.round(x).toLocaleString("en");
   return x.toFixed(Math.abs(x) < 10 ? 2 : 1);
 }
@@ -496,10 +550,7 @@ const WL_LABEL: Record<LatWorkload, string> = {
   fill: "fill (update)",
 };
 
-function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, hasRedis: boolean): void {
-  const sh = med.shardict ?? {};
-  const rd = med.redis ?? {};
-  const runsNote = `median of ${RUNS} run${RUNS === 1 ? "" : "s"}`;
+function printLatencies(sh: Record<string, number>, rd: Record<string, number>, hasRedis: boolean, runsNote: string): void {
   console.log(
     `\nThroughput and latency (${runsNote}; latency per call, server CPU = utime+stime of all server processes ÷ ops` +
       `${sh["cas.opsPerSec"] !== undefined ? "; cas: successful updates/s, latency of a successful call with its retries, CPU ÷ successful updates" : ""})`,
@@ -521,6 +572,13 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
   }
   console.log(table(rows, ["l", "l", "r", "r", "r", "r", "r", "r"]));
   if (hasRedis) console.log("ratio shardict/redis: for ops/s above ×1 means shardict is faster; for latency and CPU below ×1 means shardict is better");
+}
+
+function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, hasRedis: boolean): void {
+  const sh = med.shardict ?? {};
+  const rd = med.redis ?? {};
+  const runsNote = `median of ${RUNS} run${RUNS === 1 ? "" : "s"}`;
+  if (LAT_WORKLOADS.some((w) => sh[`${w}.opsPerSec`] !== undefined)) printLatencies(sh, rd, hasRedis, runsNote);
 
   const contention = FIGURES.filter((f) => f.contention);
   if (contention.some((f) => sh[f.id] !== undefined)) {
@@ -534,7 +592,30 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
     console.log(table(rowsC, ["l", "r", "r", "r"]));
   }
 
-  const big = FIGURES.filter((f) => !f.contention && !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
+  const watch = FIGURES.filter((f) => f.watch);
+  if (watch.some((f) => sh[f.id] !== undefined)) {
+    console.log(
+      `\nWatch (${runsNote}; 1 writer, ${WATCH_WRITES.toLocaleString("en")} puts over ${WATCH_KEYS.toLocaleString("en")} keys, ${IN_FLIGHT} in flight; ` +
+        `${WATCHERS} watchers of everything + ${KEY_WATCHERS} of one key each, own connections, in this process; ` +
+        `${fmt(expectedWatchEvents({ writes: WATCH_WRITES, keys: WATCH_KEYS, dictWatchers: WATCHERS, keyWatchers: KEY_WATCHERS }))} events expected per run; latency from the writer's acknowledgement to a watcher's receipt)`,
+    );
+    const rowsW: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis"] : ["figure", "shardict"]];
+    for (const f of watch) {
+      const row = [f.label, fmt(sh[f.id], f.unit)];
+      if (hasRedis) row.push(fmt(rd[f.id], f.unit), f.noRatio ? "" : fmtRatio(ratio(sh[f.id], rd[f.id])));
+      rowsW.push(row);
+    }
+    console.log(table(rowsW, ["l", "r", "r", "r"]));
+    if (hasRedis) {
+      console.log(
+        "Not like for like: a redis keyspace notification carries the key and the command's name, no value (a watcher that needs it must GET it, and may read a later one) and no version;\n" +
+          "it is sent once to the connections subscribed at that moment (fire-and-forget: lost while a watcher is disconnected or its output buffer overflows, no resume, no order or once guarantee across reconnects).\n" +
+          "A shardict event carries the value and the version, and a watcher resumes from its cursor after a reconnection, failover or partition move, each change once, in order (or is told \"reset\").",
+      );
+    }
+  }
+
+  const big = FIGURES.filter((f) => !f.contention && !f.watch && !LAT_WORKLOADS.some((w) => f.id.startsWith(`${w}.`)) && f.id !== "peakRss.total");
   if (big.some((f) => sh[f.id] !== undefined)) {
     console.log(`\nAt ${ENTRIES.toLocaleString("en")} entries (${runsNote}; memory is RSS-based: resident memory of the data processes at rest after the fill − before, ÷ entries; at rest = at least ${REST_MS / 1000} s after, once it stopped falling)`);
     const rows2: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis", "better"] : ["figure", "shardict"]];
@@ -564,11 +645,25 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
 }
 
 /** The correctness checks of incr and cas: read back after the timed loop, in every run. */
-const CHECKS: { label: string; of: (r: RunResult) => { ok: boolean; got: number; want: number } | undefined }[] = [
+const CHECKS: { label: string; of: (r: RunResult) => { ok: boolean; got: number; want: number; detail?: string } | undefined }[] = [
   { label: `${WL_LABEL.incrHot}: counter = increments`, of: (r) => r.incrHot && { ok: r.incrHot.sum === r.incrHot.ops, got: r.incrHot.sum, want: r.incrHot.ops } },
   { label: `${WL_LABEL.incrSpread}: sum of counters = increments`, of: (r) => r.incrSpread && { ok: r.incrSpread.sum === r.incrSpread.ops, got: r.incrSpread.sum, want: r.incrSpread.ops } },
   { label: `${WL_LABEL.cas}: final value = successful updates`, of: (r) => r.cas && { ok: r.cas.final === r.cas.ops, got: r.cas.final, want: r.cas.ops } },
+  {
+    label: "watch: every watcher got every write of its keys once (events delivered)",
+    of: (r) => r.watch && { ok: watchProblems(r.watch).length === 0, got: r.watch.events, want: r.watch.expected, detail: watchProblems(r.watch).join(", ") },
+  },
 ];
+
+/** What went wrong in a watch run: missed, repeated or reordered events, resets, reconnections. */
+function watchProblems(w: WatchStats): string[] {
+  const out: string[] = [];
+  if (w.missing !== 0) out.push(`${w.missing.toLocaleString("en")} events MISSED (${w.watchersWrong} watchers with a count mismatch)`);
+  if (w.duplicates !== 0) out.push(`${w.duplicates.toLocaleString("en")} events delivered twice`);
+  if (w.outOfOrder !== 0) out.push(`${w.outOfOrder.toLocaleString("en")} events out of order`);
+  for (const [what, n] of Object.entries(w.other)) out.push(`${n} × ${what}`);
+  return out;
+}
 
 function printChecks(results: RunResult[], systems: readonly SystemName[]): void {
   const rows: string[][] = [["check", ...systems]];
@@ -580,12 +675,12 @@ function printChecks(results: RunResult[], systems: readonly SystemName[]): void
       const bad = done.filter((o) => !o.check?.ok);
       const want = [...new Set(done.map((o) => o.check?.want))].map((w) => fmt(w)).join("/");
       if (bad.length === 0) return `ok in ${done.length}/${done.length} runs (${want})`;
-      return `WRONG in ${bad.length}/${done.length} runs: ${bad.map((o) => `run ${o.run} got ${fmt(o.check?.got)}, want ${fmt(o.check?.want)}`).join("; ")}`;
+      return `WRONG in ${bad.length}/${done.length} runs: ${bad.map((o) => `run ${o.run} got ${fmt(o.check?.got)}, want ${fmt(o.check?.want)}${o.check?.detail ? ` (${o.check.detail})` : ""}`).join("; ")}`;
     });
     if (cells.some((x) => x !== undefined)) rows.push([c.label, ...cells.map((x) => x ?? "–")]);
   }
   if (rows.length === 1) return;
-  console.log("\nChecks (every run: the counters read back after the timed loop, untimed)");
+  console.log("\nChecks (every run: the counters read back after the timed loop, untimed; the watchers' tallies)");
   console.log(table(rows, ["l", ...systems.map(() => "l" as const)]));
 }
 
@@ -599,6 +694,7 @@ function runLine(r: RunResult): string {
     if (s) parts.push(`${RUN_NAME[w] ?? w} ${fmt(s.opsPerSec)}/s p99 ${fmt(s.p99 / 1000, "ms")} ms`);
   }
   if (r.cas) parts.push(`cas ${fmt(r.cas.conflictsPerUpdate)} conflicts/update${r.cas.gaveUp > 0 ? `, ${r.cas.gaveUp} gave up` : ""}`);
+  if (r.watch) parts.push(`watch ${fmt(r.watch.eventsPerSec)} events/s p50 ${fmt(r.watch.p50 / 1000, "ms")} ms p99 ${fmt(r.watch.p99 / 1000, "ms")} ms ${fmt(r.watch.serverCpuPerEvent)} µs/event`);
   const checks = CHECKS.map((c) => c.of(r)).filter((c) => c !== undefined);
   if (checks.length > 0) parts.push(`checks ${checks.every((c) => c.ok) ? "ok" : "FAILED"}`);
   if (r.len) parts.push(`len ${fmt(r.len.medianMs, "ms")} ms`);
@@ -643,7 +739,8 @@ async function main(): Promise<void> {
     `workloads: ${[...ONLY].join(", ")}; 16-byte keys, ${VALUE_BYTES}-byte values, ${IN_FLIGHT} in flight; put/get/mix ${OPS.toLocaleString("en")} ops, ` +
       `bulk ${BULK.toLocaleString("en")} entries in chunks of ${CHUNK.toLocaleString("en")}` +
       `${ONLY.has("incr") ? `, incr ${INCR_OPS.toLocaleString("en")} on 1 key and ${INCR_OPS.toLocaleString("en")} on ${INCR_KEYS.toLocaleString("en")}` : ""}` +
-      `${ONLY.has("cas") ? `, cas ${CAS_UPDATES.toLocaleString("en")} successful updates by ${CAS_CLIENTS} clients` : ""}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
+      `${ONLY.has("cas") ? `, cas ${CAS_UPDATES.toLocaleString("en")} successful updates by ${CAS_CLIENTS} clients` : ""}` +
+      `${ONLY.has("watch") ? `, watch ${WATCH_WRITES.toLocaleString("en")} puts over ${WATCH_KEYS.toLocaleString("en")} keys to ${WATCHERS} + ${KEY_WATCHERS} watchers` : ""}${BIG ? `, ${ENTRIES.toLocaleString("en")} entries for len/scan/memory` : ""}; ` +
       `${RUNS} run${RUNS === 1 ? "" : "s"}${redis ? " alternating shardict and redis" : ""}, figures are medians over runs`,
   );
 
@@ -696,6 +793,7 @@ async function main(): Promise<void> {
     "memory per entry is RSS-based: (sum of VmRSS of the shards, or redis-server, at rest after the fill − before) ÷ entries; at rest = --rest-s after the fill (default 35 s: past the 30 s window of request answers kept for retries); LMDB pages mapped into the shards count (file-backed)",
     "incr: Dict.incr / INCRBY (auto-pipelined), on 1 key, then spread uniformly (seeded) over 10,000 keys; the counters are read back after the timed loop and must sum to the increments",
     `cas: ${CAS_CLIENTS} clients with their own connections add 1 to one key until ${CAS_UPDATES} successful updates: Dict.modify (getEntry + put ifVersion) / WATCH+GET, MULTI+SET+EXEC; both loops: ${CAS_ATTEMPTS} attempts, full-jitter backoff up to min(100, 2^attempt) ms; latency and CPU per successful call; conflicts = attempts − successful updates`,
+    `watch: 1 writer puts ${WATCH_WRITES} values (write i to key i mod ${WATCH_KEYS}, its value starting with i), ${IN_FLIGHT} in flight, while ${WATCHERS} watchers of the whole dict (redis: PSUBSCRIBE __keyspace@2__:*) and ${KEY_WATCHERS} of one key each (SUBSCRIBE __keyspace@2__:<key>), spread evenly over the keys, each on its own connection (shardict: its own connect()), all in this process, take the changes; every watcher is confirmed started by a marker write before the first put; events/s = events delivered ÷ (first write → last event); latency = a watcher's receipt − the moment the writer's put resolved (same process, same clock; an event received before that counts as 0: the watchers' messages and the writer's reply race in this process), and − the moment the writer called put (its round trip included, no race); server CPU = utime+stime of the shards / redis-server ÷ events; redis keyspace notifications carry no value or version and are fire-and-forget`,
     "peak RSS: VmHWM of each server process at the end of a run",
     "ratios are shardict/redis: above 1 is better for shardict for ops/s and entries/s, below 1 is better for latency, CPU and memory",
   ];
@@ -721,6 +819,10 @@ async function main(): Promise<void> {
       casUpdates: CAS_UPDATES,
       casClients: CAS_CLIENTS,
       casAttempts: CAS_ATTEMPTS,
+      watchWrites: WATCH_WRITES,
+      watchKeys: WATCH_KEYS,
+      watchers: WATCHERS,
+      keyWatchers: KEY_WATCHERS,
       zipfS: ZIPF_S,
       entries: ENTRIES,
       lenCalls: LEN_CALLS,

@@ -17,6 +17,9 @@ import type { Contender } from "./contention.js";
 import { redisContenders } from "./redis-cas.js";
 import { shardictContenders } from "./shardict-cas.js";
 import { exportImport, type ExportImportStats } from "./export-workload.js";
+import type { WatchDriver } from "./watch-workload.js";
+import { shardictWatchDriver } from "./shardict-watch.js";
+import { redisWatchDriver } from "./redis-watch.js";
 
 export type SystemName = "shardict" | "redis";
 
@@ -49,6 +52,8 @@ export interface Target {
   counters(keys: string[]): Promise<number[]>;
   /** `n` clients, each with its own connection, for the cas workload; the caller closes them. */
   contenders(n: number): Promise<Contender[]>;
+  /** The watch workload's writer and watchers (own connections; dict "bench-watch" / db 2). */
+  watchDriver(): Promise<WatchDriver>;
   /** Number of entries in the "big" space: `Dict.len()` / `DBSIZE`. */
   len(): Promise<number>;
   /** Read every entry of the "big" space, keys and values; returns how many were read. */
@@ -137,6 +142,7 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
       return out;
     },
     contenders: (n) => shardictContenders(url, COORD_DICT, n),
+    watchDriver: () => shardictWatchDriver(url, c),
     len: () => dicts.big.len(),
     scan: async () => {
       let n = 0;
@@ -243,6 +249,7 @@ export async function startRedis(path: string, fsync: RedisFsync): Promise<Targe
       return out;
     },
     contenders: (n) => redisContenders(port, n),
+    watchDriver: () => redisWatchDriver(port),
     len: () => db1.dbsize(),
     scan: async () => {
       // SCAN pages of ~1,000 keys, MGET of each page while the next SCAN is in flight

@@ -80,10 +80,12 @@ export const ScanPageSchema = Type.Object({
 export type ScanPageReply = Static<typeof ScanPageSchema>;
 
 /**
- * A `watch` answer, per partition asked: the changes found (`s` its number, `t` its kind:
- * 0 put, 1 delete, 2 expire, 3 clear; `k` key, `v` a put's value, `c` a clear's id) and the
- * position read up to; `reset` when the position asked for could not be resumed (the
- * history no longer reaches back to it): `pos` is then where the partition is now.
+ * A `watch` answer, per partition asked that has something to say: the changes found (`s`
+ * its number, `t` its kind: 0 put, 1 delete, 2 expire, 3 clear; `k` key, `v` a put's value,
+ * `c` a clear's id) and the position read up to; `reset` when the position asked for could
+ * not be resumed (the history no longer reaches back to it): `pos` is then where the
+ * partition is now. A partition asked from a position that is still current is left out
+ * (its position stays); one asked "from now" (null) is always there.
  */
 export const WatchReplySchema = Type.Object({
   parts: Type.Array(

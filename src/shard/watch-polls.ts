@@ -33,10 +33,11 @@ export const WATCH_REPLY_BYTES = 4 * 1024 * 1024;
 
 type WatchFrame = FrameOf<"watch">;
 
-/** One partition of a poll: where it has read to, and what it found. */
+/** One partition of a poll: where it was asked from, where it has read to, and what it found. */
 interface PartState {
   part: number;
   store: PartitionStore;
+  asked: number | null;
   pos: number;
   reset: boolean;
   found: Change[];
@@ -98,9 +99,9 @@ export class WatchPolls {
       const s = store(part);
       // From now: after everything shown (an unacknowledged change is shown once it is:
       // it was concurrent with the watch's start). A position no longer kept: reset.
-      if (after === null) return { part, store: s, pos: s.history.acked, reset: false, found: [] };
+      if (after === null) return { part, store: s, asked: null, pos: s.history.acked, reset: false, found: [] };
       const resumable = after >= s.history.floor && after <= Math.max(s.version, s.history.acked);
-      return { part, store: s, pos: resumable ? after : s.history.acked, reset: !resumable, found: [] };
+      return { part, store: s, asked: after, pos: resumable ? after : s.history.acked, reset: !resumable, found: [] };
     });
     if (this.read(states, match, maxEvents) || frame.waitMs <= 0) return reply(states);
     if (this.parked.size >= this.limits.requests || this.parkedParts + states.length > this.limits.partitions) {
@@ -196,9 +197,14 @@ export class WatchPolls {
   }
 }
 
+/**
+ * The answer: every partition asked "from now" (its starting position) or with something to
+ * say (changes, a position moved, a reset); a partition left out stays where it was asked
+ * from (a watcher of many partitions is not sent them all for a change in one).
+ */
 function reply(states: PartState[]): WatchReply {
   return {
-    parts: states.map((st) => ({
+    parts: states.filter((st) => st.asked === null || st.reset || st.pos !== st.asked || st.found.length > 0).map((st) => ({
       part: st.part,
       pos: st.pos,
       ...(st.reset && { reset: true as const }),

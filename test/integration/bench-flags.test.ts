@@ -17,12 +17,12 @@ describe("npm run bench flags", () => {
   it("--help lists the flags, --redis-fsync and --engine among them", () => {
     const r = bench("--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates"]) expect(r.out).toContain(flag);
+    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates", "--watch-writes", "--watch-keys", "--watchers", "--key-watchers"]) expect(r.out).toContain(flag);
   });
 
-  it("--only names every workload, incr, cas and export among them", () => {
+  it("--only names every workload, incr, cas, watch and export among them", () => {
     const r = bench("--help");
-    expect(r.out).toMatch(/--only a,b +workloads to run, of: put, get, mix, bulk, incr, cas, len, scan, export, memory/);
+    expect(r.out).toMatch(/--only a,b +workloads to run, of: put, get, mix, bulk, incr, cas, watch, len, scan, export, memory/);
   });
 
   it.each([
@@ -31,7 +31,10 @@ describe("npm run bench flags", () => {
     [["--shards", "0"], /--shards must be an integer ≥ 1, not "0"/],
     [["--cas-updates", "0"], /--cas-updates must be an integer ≥ 1, not "0"/],
     [["--incr-ops", "x"], /--incr-ops must be an integer ≥ 1, not "x"/],
-    [["--only", "incr,cass"], /--only: unknown workload\(s\) cass; pick from put, get, mix, bulk, incr, cas, len, scan, export, memory/],
+    [["--only", "incr,cass"], /--only: unknown workload\(s\) cass; pick from put, get, mix, bulk, incr, cas, watch, len, scan, export, memory/],
+    [["--only", "watch", "--watch-writes", "0"], /--watch-writes must be an integer ≥ 1, not "0"/],
+    [["--only", "watch", "--watchers", "many"], /--watchers must be an integer ≥ 0, not "many"/],
+    [["--only", "watch", "--watchers", "0", "--key-watchers", "0"], /--watchers and --key-watchers cannot both be 0/],
     [["--no-such-flag"], /Unknown option '--no-such-flag'/],
   ])("%j exits 2 naming the flag, before starting anything", (args, message) => {
     const r = bench(...args);
