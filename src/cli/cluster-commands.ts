@@ -1,6 +1,7 @@
 /**
  * `shardict cluster …`: ask a running cluster for its status, or remove a shard from it.
  */
+import { socketTls } from "../client/socket.js";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
@@ -19,7 +20,9 @@ const DEFAULT_URL = "ws://127.0.0.1:7700";
  * which a client token must not allow.
  */
 async function adminRequest(url: string, secret: string | undefined, frame: Outgoing): Promise<unknown> {
-  const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, headers: nodeHeaders(secret) });
+  // A wss:// cluster with a private CA: SHARDICT_CA names the CA's certificate file.
+  const tls = socketTls({});
+  const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, ...(tls.ca !== undefined && { ca: typeof tls.ca === "string" ? tls.ca : Buffer.from(tls.ca) }), headers: nodeHeaders(secret) });
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("unexpected-response", (_req, res) => reject(new ConnectionError(`${url} refused the connection (HTTP ${res.statusCode}): is $SHARDICT_CLUSTER_SECRET set?`)));

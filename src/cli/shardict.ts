@@ -177,6 +177,18 @@ function shardSecret(config: ClusterConfig, id: string): string {
   );
 }
 
+/** SIGHUP reads the certificate files again (a rotation without a restart); a bad file keeps the old ones. */
+function reloadTlsOnHup(config: ClusterConfig, reload: () => void): void {
+  if (config.tls === undefined) return;
+  process.on("SIGHUP", () => {
+    try {
+      reload();
+    } catch (err) {
+      log.error(`shardict: SIGHUP: the TLS files could not be reloaded (the old ones stay in use): ${(err as Error).message}`);
+    }
+  });
+}
+
 /** For a shard that refuses its data: the repair command for its folder. */
 let repairHint: string | undefined;
 
@@ -242,6 +254,7 @@ async function main(argv: string[]): Promise<void> {
     });
     await node.start();
     stopOnSignals(node, "coordinator");
+    reloadTlsOnHup(config, () => node.reloadTls());
     return;
   }
   if (command === "shard") {
@@ -267,6 +280,7 @@ async function main(argv: string[]): Promise<void> {
     // Before start: a SIGTERM that arrives while it starts must still mean "leave".
     shardSignals(node);
     await node.start();
+    reloadTlsOnHup(config, () => node.reloadTls());
     return;
   }
   fail(`unknown command "${command}"\n${USAGE}`);

@@ -13,7 +13,7 @@ import { PROTOCOL_VERSION, type Outgoing, type PartitionTableData } from "../pro
 import { policyOf, type RequestPolicy } from "../protocol/request-policy.js";
 import { checkReply, checkWelcome, type ReplyOf, type ReplyType, type Welcome } from "../protocol/replies.js";
 import { Retry } from "./retry.js";
-import { agent, CONNECT_TIMEOUT_MS, openSocket } from "./socket.js";
+import { agent, CONNECT_TIMEOUT_MS, openSocket, socketTls, type SocketTls } from "./socket.js";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -28,6 +28,17 @@ export interface ConnectOptions {
    * (then it is retried within the budget; a write may have happened). Default 60 s.
    */
   requestTimeoutMs?: number;
+  /**
+   * For `wss://` clusters whose certificates a private CA signed: that CA's certificate
+   * (PEM, a string or bytes), trusted besides the system's. Default `SHARDICT_CA` (a file's
+   * path). Without it such a certificate is refused with {@link ConnectionError}.
+   */
+  ca?: string | Uint8Array;
+  /** A client certificate and its key (PEM), for a cluster with `tls.requireClientCert`. */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  /** `false` accepts any certificate (tests only: it defeats TLS). Default true. */
+  rejectUnauthorized?: boolean;
 }
 
 const DEFAULT_URL = "ws://127.0.0.1:7700";
@@ -72,6 +83,7 @@ export interface Client {
 export class ClusterClient implements Client {
   readonly url: string;
   private readonly token: string | undefined;
+  private readonly tls: SocketTls;
   readonly retryBudgetMs: number;
   /** How long one attempt waits for its reply (what a request parked on a node must stay under). */
   readonly requestTimeoutMs: number;
@@ -93,6 +105,7 @@ export class ClusterClient implements Client {
   constructor(opts: ConnectOptions = {}) {
     this.url = opts.url ?? process.env.SHARDICT_URL ?? DEFAULT_URL;
     this.token = opts.token ?? process.env.SHARDICT_TOKEN ?? undefined;
+    this.tls = socketTls(opts);
     this.retryBudgetMs = opts.retryBudgetMs ?? 15_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
@@ -138,7 +151,7 @@ export class ClusterClient implements Client {
   }
 
   private async openCoordinator(): Promise<Peer> {
-    const ws = await openSocket(this.url, this.token, this.payloadLimit);
+    const ws = await openSocket(this.url, this.token, this.payloadLimit, this.tls);
     const peer = new Peer(ws, {
       binary: true,
       label: `client→${this.url}`,
@@ -215,7 +228,7 @@ export class ClusterClient implements Client {
     if (p) return p;
     const url = this.table.urlOf(shardId);
     if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `shard ${shardId} has not joined yet`));
-    p = openSocket(url, this.token, this.payloadLimit).then((ws) => {
+    p = openSocket(url, this.token, this.payloadLimit, this.tls).then((ws) => {
       const peer = new Peer(ws, {
         binary: true,
         label: `client→${shardId}`,

@@ -1,4 +1,5 @@
 /** Opening the SDK's WebSockets: typed errors for refusals, and how a client names itself. */
+import { readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import WebSocket from "ws";
 import { AuthError, ConnectionError, InvalidError } from "../errors.js";
@@ -18,8 +19,48 @@ export function agent(): string {
   return `${user}@${hostname()}`;
 }
 
+/** TLS options of the SDK's sockets (for `wss://` URLs; ignored by `ws://`). */
+export interface SocketTls {
+  ca?: string | Uint8Array;
+  /** A client certificate and its key (PEM), for a cluster with `requireClientCert`. */
+  cert?: string | Uint8Array;
+  key?: string | Uint8Array;
+  rejectUnauthorized?: boolean;
+}
+
+/** `ca` and `rejectUnauthorized` from connect()'s options, else the CA file `SHARDICT_CA` names. */
+export function socketTls(opts: SocketTls): SocketTls {
+  let ca = opts.ca;
+  const file = process.env.SHARDICT_CA;
+  if (ca === undefined && file !== undefined && file !== "") {
+    try {
+      ca = readFileSync(file);
+    } catch (err) {
+      throw new InvalidError(`SHARDICT_CA names ${file}, which cannot be read: ${(err as Error).message}`);
+    }
+  }
+  return {
+    ...(ca !== undefined && { ca }),
+    ...(opts.cert !== undefined && { cert: opts.cert }),
+    ...(opts.key !== undefined && { key: opts.key }),
+    ...(opts.rejectUnauthorized !== undefined && { rejectUnauthorized: opts.rejectUnauthorized }),
+  };
+}
+
+const pem = (v: string | Uint8Array): string | Buffer => (typeof v === "string" ? v : Buffer.from(v));
+
+/** The `ws` options of {@link SocketTls}. */
+function wsTls(tls: SocketTls): { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean } {
+  return {
+    ...(tls.ca !== undefined && { ca: pem(tls.ca) }),
+    ...(tls.cert !== undefined && { cert: pem(tls.cert) }),
+    ...(tls.key !== undefined && { key: pem(tls.key) }),
+    ...(tls.rejectUnauthorized !== undefined && { rejectUnauthorized: tls.rejectUnauthorized }),
+  };
+}
+
 /** Open a WebSocket and resolve once it is open; typed errors for refusals. */
-export function openSocket(url: string, token: string | undefined, maxPayload: number): Promise<WebSocket> {
+export function openSocket(url: string, token: string | undefined, maxPayload: number, tls: SocketTls = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     let ws: WebSocket;
     try {
@@ -27,6 +68,7 @@ export function openSocket(url: string, token: string | undefined, maxPayload: n
         headers: token ? { authorization: `Bearer ${token}` } : {},
         maxPayload,
         ...CLIENT_SOCKET_OPTIONS,
+        ...wsTls(tls),
         handshakeTimeout: CONNECT_TIMEOUT_MS,
       });
     } catch (err) {

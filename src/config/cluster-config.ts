@@ -9,6 +9,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { DEFAULT_SEGMENT_BYTES } from "../store/segment-space.js";
 import { FRAMES_PER_MESSAGE_SENT, MAX_FRAMES_PER_MESSAGE, frameLimit } from "../net/limits.js";
+import { resolveTlsPaths } from "../net/tls.js";
 
 const HostPort = Type.Object(
   {
@@ -67,6 +68,22 @@ const ConfigSchema = Type.Object(
     unfinishedMessageTimeoutMs: Type.Integer({ minimum: 100 }),
     /** Bytes of unfinished messages a node holds over all connections; past it the largest is dropped. */
     maxUnfinishedBytes: Type.Integer({ minimum: 1024 * 1024 }),
+    /**
+     * TLS for every listener and connection: the node's certificate and key, the CA that
+     * signs the cluster's certificates (nodes trust it), and whether clients must show a
+     * certificate it signed. Paths relative to the config file.
+     */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1 }),
+          key: Type.String({ minLength: 1 }),
+          ca: Type.Optional(Type.String({ minLength: 1 })),
+          requireClientCert: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /**
      * The change history each partition keeps (in memory, on its primary and replicas) for
      * watchers to resume from: at most this many changes, bytes and ms old. A watcher whose
@@ -187,7 +204,8 @@ export function loadConfig(path: string): ClusterConfig {
     throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
   }
   const cfg = parseConfig(raw, path);
-  return { ...cfg, dataDir: isAbsolute(cfg.dataDir) ? cfg.dataDir : resolve(dirname(resolve(path)), cfg.dataDir) };
+  const base = dirname(resolve(path));
+  return { ...cfg, dataDir: isAbsolute(cfg.dataDir) ? cfg.dataDir : resolve(base, cfg.dataDir), ...(cfg.tls !== undefined && { tls: resolveTlsPaths(cfg.tls, base) }) };
 }
 
 /** True for addresses that only this machine can reach. */

@@ -56,6 +56,8 @@ export interface ConsoleSources {
   clientTokens: readonly string[];
   /** Where the console's SDK connects: this coordinator's own address (known once it listens). */
   url(): string;
+  /** With TLS: the CA the SDK must trust, and this node's certificate (shown to a cluster that requires one). */
+  tls?: () => { ca?: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 /** An answer: an HTTP status and a JSON body. */
@@ -213,7 +215,8 @@ export class ConsoleApi {
     const k = token ?? "";
     let c = this.clients.get(k);
     if (c === undefined || c.isClosed) {
-      c = new ClusterClient({ url: this.src.url(), ...(token !== undefined && { token }), retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+      const tls = this.src.tls?.();
+      c = new ClusterClient({ url: this.src.url(), ...(token !== undefined && { token }), ...tls, retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
       this.clients.set(k, c);
     }
     return c;

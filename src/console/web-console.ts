@@ -17,6 +17,8 @@ export interface WebConsoleOptions {
   registry: DictRegistry;
   clientTokens: readonly string[];
   log: (line: string) => void;
+  /** With TLS: the CA and this node's certificate (the console's SDK connects to this coordinator over wss://). */
+  tls?: () => { ca?: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 /** Seconds of throughput and latency kept: five minutes. */

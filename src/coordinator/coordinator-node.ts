@@ -3,6 +3,7 @@
  * clients' registry requests and tells shards about the table and about dicts; it is not on
  * the data path.
  */
+import { nodeClientTls, readTls, type TlsMaterial } from "../net/tls.js";
 import type { ClusterConfig } from "../config/cluster-config.js";
 import { InvalidError, NotFoundError, StorageFullError } from "../errors.js";
 import { NodeServer } from "../net/node-server.js";
@@ -75,6 +76,17 @@ export class CoordinatorNode {
   private failedWith: Error | undefined;
   /** The web console at `GET /` (config `console`). */
   private readonly console: WebConsole | undefined;
+  /** Its TLS files (tls.ts), reloaded by {@link reloadTls}. */
+  private tls: TlsMaterial | undefined;
+
+  /** Read the TLS files again (SIGHUP): new connections use them. */
+  reloadTls(): void {
+    if (this.cfg.tls === undefined) throw new Error('the coordinator has no "tls" in its config');
+    const tls = readTls(this.cfg.tls);
+    this.server.reloadTls(tls);
+    this.tls = tls;
+    this.log("coordinator: reloaded its TLS certificate and key");
+  }
 
   constructor(opts: CoordinatorOptions) {
     this.cfg = opts.config;
@@ -130,6 +142,7 @@ export class CoordinatorNode {
     this.dicts.registry.restore(saved.dicts);
     // Owners get a full grace period from this start to heartbeat again.
     for (const rec of this.dicts.registry.all()) if (rec.owner !== null) this.leases.renew(rec.owner);
+    this.tls = this.cfg.tls === undefined ? undefined : readTls(this.cfg.tls);
     this.console = this.cfg.console
       ? new WebConsole({
           status: () => this.status(),
@@ -137,6 +150,7 @@ export class CoordinatorNode {
           registry: this.dicts.registry,
           clientTokens: this.cfg.clientTokens,
           log: this.log,
+          tls: () => nodeClientTls(this.tls),
         })
       : undefined;
     this.server = new NodeServer({
@@ -149,6 +163,7 @@ export class CoordinatorNode {
       log: this.log,
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
+      tls: this.tls,
       ...(this.console !== undefined && { http: this.console.handle }),
       metrics: {
         registry: coordinatorMetrics(

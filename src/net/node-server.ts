@@ -7,7 +7,9 @@
  * each peer's back-pressure, replies they leave unread. Connections with the cluster secret
  * are the cluster's own nodes and are not bounded here.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
+import { serverTlsOptions, type TlsMaterial } from "./tls.js";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { authenticate, type AuthPolicy, type PeerRole } from "./auth.js";
@@ -53,11 +55,13 @@ export interface NodeServerOptions {
   limits: ConnectionLimits;
   /** Where dropped connections are reported; default stdout. */
   log?: (line: string) => void;
+  /** Listen with TLS only (`wss://`), with this certificate (tls.ts). */
+  tls?: TlsMaterial | undefined;
 }
 
 export class NodeServer {
   private readonly opts: NodeServerOptions;
-  private http: Server | undefined;
+  private http: Server | TlsServer | undefined;
   private wss: WebSocketServer | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -73,6 +77,16 @@ export class NodeServer {
     this.clients = new ConnectionCounter(opts.limits);
     this.unfinished = new UnfinishedInput({ maxBytes: opts.limits.maxUnfinishedBytes, timeoutMs: opts.limits.unfinishedMessageTimeoutMs });
     this.log = opts.log ?? ((line) => console.log(line));
+  }
+
+  /**
+   * New certificate files (SIGHUP): connections made from now on use them; open ones keep
+   * theirs. Refused (the old ones stay) for a node started without TLS.
+   */
+  reloadTls(tls: TlsMaterial): void {
+    const server = this.http;
+    if (this.opts.tls === undefined || server === undefined || !("setSecureContext" in server)) throw new Error(`${this.opts.label} was started without TLS: restart it to turn TLS on`);
+    server.setSecureContext(serverTlsOptions(tls));
   }
 
   /** Client connections open now (the cluster's own nodes are not counted). */
@@ -96,14 +110,16 @@ export class NodeServer {
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload, perMessageDeflate: false });
     this.wss = wss;
     const metrics = this.opts.metrics;
-    const http = createServer((req, res) => {
+    const serve: RequestListener = (req, res) => {
       if (metrics !== undefined && isMetricsRequest(req)) {
         serveMetrics(req, res, metrics);
         return;
       }
       if (this.opts.http?.(req, res) === true) return;
       res.writeHead(426, { "content-type": "text/plain" }).end("shardict speaks WebSocket\n");
-    });
+    };
+    const tls = this.opts.tls;
+    const http = tls === undefined ? createServer(serve) : createTlsServer(serverTlsOptions(tls), serve);
     this.http = http;
     http.on("upgrade", (req, socket: Duplex, head) => {
       const verdict = authenticate(req, auth);
@@ -133,7 +149,7 @@ export class NodeServer {
     });
     const addr = http.address();
     const port = typeof addr === "object" && addr ? addr.port : this.opts.port;
-    this.url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    this.url = `${tls === undefined ? "ws" : "wss"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
     const every = this.opts.pingIntervalMs ?? 10_000;
     this.pingTimer = setInterval(() => this.pingAll(), every);
     this.pingTimer.unref();

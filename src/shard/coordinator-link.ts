@@ -2,6 +2,7 @@
  * A shard's connection to the coordinator: registers, heartbeats, takes pushed updates, and
  * reconnects with backoff when the coordinator goes away (data keeps being served meanwhile).
  */
+import { nodeClientTls, type TlsMaterial } from "../net/tls.js";
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { InvalidError, NotFoundError } from "../errors.js";
@@ -23,6 +24,8 @@ export interface CoordinatorLinkOptions {
   advertiseUrl: string;
   clusterSecret: string | undefined;
   maxPayload: number;
+  /** The node's TLS files, as they are now (a SIGHUP may have reloaded them). */
+  tls?: () => TlsMaterial | undefined;
   heartbeatMs?: number;
   onRegistered: (result: RegisterResult) => void;
   /** Whether this node lost its data (corrupt at start): the coordinator must forget its copies. */
@@ -55,6 +58,7 @@ export class CoordinatorLink {
   private connect(): void {
     if (this.stopped) return;
     const ws = new WebSocket(this.opts.coordinatorUrl, {
+      ...nodeClientTls(this.opts.tls?.()),
       headers: nodeHeaders(this.opts.clusterSecret),
       maxPayload: this.opts.maxPayload,
       ...CLIENT_SOCKET_OPTIONS,

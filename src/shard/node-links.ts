@@ -8,6 +8,7 @@ import { ConnectionError, RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import { nodeHeaders } from "../net/auth.js";
 import { Peer } from "../net/peer.js";
+import { nodeClientTls, type TlsMaterial } from "../net/tls.js";
 import { PROTOCOL_VERSION, type Outgoing } from "../protocol/frames.js";
 
 export interface NodeLinksOptions {
@@ -15,6 +16,8 @@ export interface NodeLinksOptions {
   clusterSecret: string | undefined;
   maxPayload: number;
   table: () => PartitionTable | undefined;
+  /** The node's TLS files, as they are now (a SIGHUP may have reloaded them). */
+  tls?: () => TlsMaterial | undefined;
 }
 
 export class NodeLinks {
@@ -29,7 +32,7 @@ export class NodeLinks {
     const url = this.opts.table()?.urlOf(shard);
     if (url === undefined) return Promise.reject(new RetryableError(WireCode.Unavailable, `no address for ${shard}`));
     const p = new Promise<Peer>((resolve, reject) => {
-      const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, headers: nodeHeaders(this.opts.clusterSecret), maxPayload: this.opts.maxPayload });
+      const ws = new WebSocket(url, { ...CLIENT_SOCKET_OPTIONS, ...nodeClientTls(this.opts.tls?.()), headers: nodeHeaders(this.opts.clusterSecret), maxPayload: this.opts.maxPayload });
       ws.once("open", () => {
         ws.removeAllListeners("error");
         const peer = new Peer(ws, {

@@ -35,6 +35,7 @@ import { DictSet } from "./dict-set.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
 import { ShardMetrics } from "./shard-metrics.js";
+import { readTls, type TlsMaterial } from "../net/tls.js";
 
 export interface ShardNodeOptions {
   config: ClusterConfig;
@@ -119,7 +120,8 @@ export class ShardNode {
     this.clock = opts.clock ?? systemClock;
     this.clusterSecret = opts.clusterSecret;
     this.advertiseUrl = opts.advertiseUrl;
-    this.coordinatorUrl = opts.coordinatorUrl ?? `ws://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
+    this.tls = this.cfg.tls === undefined ? undefined : readTls(this.cfg.tls);
+    this.coordinatorUrl = opts.coordinatorUrl ?? `${this.tls ? "wss" : "ws"}://${this.cfg.coordinator.host}:${this.cfg.coordinator.port}`;
     this.dataDir = opts.lockedDataDir;
     this.onFatal = opts.onFatal;
     this.metrics = new ShardMetrics({
@@ -150,7 +152,7 @@ export class ShardNode {
       leads: (part) => this.table?.primaryOf(part) === this.id && this.handoffs.target(part) === undefined,
       persist: (store) => commitAndReplicate(this.engine, this.replicator, store),
     });
-    this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table });
+    this.links = new NodeLinks({ selfId: this.id, clusterSecret: opts.clusterSecret, maxPayload: frameLimit(this.cfg.maxEntryBytes), table: () => this.table, tls: () => this.tls });
     this.replicator = new Replicator({
       selfId: this.id,
       table: () => this.table,
@@ -225,6 +227,7 @@ export class ShardNode {
       onRequest: (frame, peer) => this.handle(frame, peer),
       onAnswer: this.metrics.answered,
       metrics: { registry: this.metrics.registry, access: { clientTokens: this.cfg.clientTokens, metricsToken: this.cfg.metricsToken } },
+      tls: this.tls,
     });
     this.lifecycle.subscribe((snap) => {
       // Read on every request: kept as a flag rather than matched against the state each time.
@@ -234,6 +237,18 @@ export class ShardNode {
         this.log(`${this.id}: ${this.lastState}`);
       }
     });
+  }
+
+  /** Its TLS files (tls.ts), reloaded by {@link reloadTls}. */
+  private tls: TlsMaterial | undefined;
+
+  /** Read the TLS files again (SIGHUP): new connections, both ways, use them. */
+  reloadTls(): void {
+    if (this.cfg.tls === undefined) throw new Error(`${this.id} has no "tls" in its config`);
+    const tls = readTls(this.cfg.tls);
+    this.server.reloadTls(tls);
+    this.tls = tls;
+    this.log(`${this.id}: reloaded its TLS certificate and key`);
   }
 
   /** What this node stores: its partitions, dicts, recent answers and engine. */
@@ -295,6 +310,7 @@ export class ShardNode {
       coordinatorUrl: this.coordinatorUrl,
       shardId: this.id,
       advertiseUrl: this.advertiseUrl ?? url,
+      tls: () => this.tls,
       clusterSecret: this.clusterSecret,
       maxPayload: frameLimit(this.cfg.maxEntryBytes),
       onRegistered: (r) => this.onRegistered(r),

@@ -2,7 +2,7 @@
  * A real cluster for integration tests: one process per node, every node on a free port,
  * config in a temporary folder. Node output is kept and printed if startup fails.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig, type ClusterConfig } from "../../src/config/cluster-config.js";
@@ -68,7 +68,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     url: cluster.coordinatorUrl,
     logs,
     async client(o = {}) {
-      const c = clientOf(await connect({ url: cluster.coordinatorUrl, ...o }));
+      // With TLS, the cluster's own CA is trusted.
+      const ca = config.tls?.ca === undefined ? undefined : readFileSync(config.tls.ca);
+      const c = clientOf(await connect({ url: cluster.coordinatorUrl, ...(ca !== undefined && { ca }), ...o }));
       clients.push(c);
       return c;
     },
