@@ -3,6 +3,8 @@
  *
  *   npm start                          run the cluster of cluster.config.json (or
  *                                      $SHARDICT_CONFIG), one process per node, until Ctrl-C
+ *   npm run cluster -- --tls           the same over TLS, with a throwaway CA made (once)
+ *                                      in <dataDir>/tls/ by openssl
  *   npm run cluster -- add-shard [--id ID]
  *                                      start one more shard on a free port and join it to the
  *                                      running cluster; it runs in the background (log in
@@ -10,7 +12,7 @@
  *                                      remove-shard ID`, SIGTERM, or the cluster's Ctrl-C
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fetchStatus } from "../src/cli/cluster-commands.js";
@@ -18,6 +20,7 @@ import { ConfigError, loadConfig, type ClusterConfig } from "../src/config/clust
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
 import { cliPath, LocalCluster } from "../src/launcher/local-cluster.js";
 import { configuredSecret, ensureLocalSecret } from "../src/launcher/local-secret.js";
+import { makeThrowawayCa } from "../src/launcher/throwaway-ca.js";
 
 const configPath = resolve(process.env.SHARDICT_CONFIG ?? "cluster.config.json");
 
@@ -34,7 +37,20 @@ function readAdded(config: ClusterConfig): { id: string; pid: number }[] {
   }
 }
 
-async function runCluster(config: ClusterConfig): Promise<void> {
+/**
+ * `--tls`: a throwaway CA and node certificate in <dataDir>/tls/ (made once, kept), and the
+ * config with "tls" added beside them, which the nodes are started with.
+ */
+function withLocalTls(config: ClusterConfig): { config: ClusterConfig; path: string; ca: string } {
+  const dir = join(resolve(config.dataDir), "tls");
+  const ca = existsSync(join(dir, "ca.pem")) ? { ca: join(dir, "ca.pem"), cert: join(dir, "node.pem"), key: join(dir, "node.key") } : makeThrowawayCa("shardict-local", dir);
+  const tlsConfig: ClusterConfig = { ...config, tls: { cert: ca.cert, key: ca.key, ca: ca.ca } };
+  const path = join(dir, "cluster.config.json");
+  writeFileSync(path, JSON.stringify(tlsConfig, null, 2));
+  return { config: tlsConfig, path, ca: ca.ca };
+}
+
+async function runCluster(config: ClusterConfig, configPath: string, caPath?: string): Promise<void> {
   const width = Math.max("coordinator".length, ...config.shards.map((s) => s.id.length));
   const cluster = new LocalCluster({
     configPath,
@@ -72,8 +88,9 @@ async function runCluster(config: ClusterConfig): Promise<void> {
   }
   console.log(`cluster: coordinator ${cluster.coordinatorUrl}`);
   for (const s of config.shards) console.log(`cluster: ${s.id} ${cluster.urlOf(s.id) ?? "?"}`);
-  if (config.console) console.log(`cluster: web console ${cluster.coordinatorUrl.replace(/^ws:/, "http:")}/`);
-  console.log(`cluster: ready: ${config.shards.length} shards, ${config.partitions} partitions. Connect with SHARDICT_URL=${cluster.coordinatorUrl}. Ctrl-C stops.`);
+  if (config.console) console.log(`cluster: web console ${cluster.coordinatorUrl.replace(/^ws:/, "http:").replace(/^wss:/, "https:")}/`);
+  const trust = caPath === undefined ? "" : ` SHARDICT_CA=${caPath} (its throwaway CA: trust it in a browser to open the console)`;
+  console.log(`cluster: ready: ${config.shards.length} shards, ${config.partitions} partitions. Connect with SHARDICT_URL=${cluster.coordinatorUrl}${trust}. Ctrl-C stops.`);
 }
 
 /**
@@ -132,12 +149,18 @@ async function addShard(config: ClusterConfig, args: string[]): Promise<void> {
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   const config = loadConfig(configPath);
-  if (command === undefined || command === "start") return runCluster(config);
+  if (command === undefined || command === "start" || command === "--tls") {
+    const tls = command === "--tls" || rest.includes("--tls");
+    if (!tls) return runCluster(config, configPath);
+    const local = withLocalTls(config);
+    console.log(`cluster: TLS with a throwaway CA: ${local.ca} (config ${local.path})`);
+    return runCluster(local.config, local.path, local.ca);
+  }
   if (command === "add-shard") {
     await addShard(config, rest);
     process.exit(0);
   }
-  throw new Error(`unknown command "${command}" (use: npm start, or npm run cluster -- add-shard [--id ID])`);
+  throw new Error(`unknown command "${command}" (use: npm start, npm run cluster -- --tls, or npm run cluster -- add-shard [--id ID])`);
 }
 
 main().catch((err: unknown) => {

@@ -27,8 +27,8 @@ import { exitCodeOf } from "./cli-exit.js";
 import { EXIT_REPAIR_DAMAGE_FOUND, EXIT_REPAIR_LOCKED, repairCommand, repairCommandLine } from "./repair-command.js";
 
 const USAGE = `usage:
-  shardict coordinator [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR] [--log-format text|json]
-  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL] [--log-format text|json]
+  shardict coordinator [--config FILE] [--host HOST] [--port PORT] [--data-dir DIR] [--log-format text|json] [--insecure]
+  shardict shard --id ID [--config FILE] [--coordinator URL] [--host HOST] [--port PORT] [--data-dir DIR] [--advertise URL] [--log-format text|json] [--insecure]
   shardict cluster status [--url URL] [--json] [--watch]
   shardict cluster remove-shard ID [--url URL] [--wait]
   shardict repair --id ID [--data-dir DIR | --config FILE] [--dry-run] [--json]
@@ -45,6 +45,8 @@ A shard whose --id is not in the config joins the running cluster at --coordinat
 SIGTERM makes a shard hand its partitions to the others, then exit; SIGINT (Ctrl-C) stops
   it at once (it keeps its partitions and serves them again when restarted).
 --advertise is the address clients should use for this shard, if not the one it listens on.
+--insecure lets a node listen on a non-loopback address without "tls" in the config (it says so,
+  loudly, in its log): tokens, the cluster secret and all data then cross the network in clear.
 --log-format: readable lines ("text", the default on a terminal) or JSON lines through pino
   ("json", the default otherwise, or $SHARDICT_LOG_FORMAT): {"level","time","node","pid","msg"}.
 The cluster secret comes from $SHARDICT_CLUSTER_SECRET or "clusterSecret" in the config;
@@ -223,6 +225,7 @@ async function main(argv: string[]): Promise<void> {
       advertise: { type: "string" },
       "data-dir": { type: "string" },
       "log-format": { type: "string" },
+      insecure: { type: "boolean" },
     },
     strict: true,
   });
@@ -245,6 +248,7 @@ async function main(argv: string[]): Promise<void> {
     const node = await CoordinatorNode.open({
       config,
       log,
+      ...(values.insecure === true && { insecure: true }),
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),
       ...(values["data-dir"] !== undefined && { dataDir: values["data-dir"] }),
@@ -265,6 +269,7 @@ async function main(argv: string[]): Promise<void> {
     const node = await ShardNode.open({
       config,
       log,
+      ...(values.insecure === true && { insecure: true }),
       id: values.id,
       ...(values.host !== undefined && { host: values.host }),
       ...(portOverride !== undefined && { port: portOverride }),

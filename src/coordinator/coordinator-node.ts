@@ -28,6 +28,8 @@ import { join } from "node:path";
 import { WebConsole } from "../console/web-console.js";
 
 export interface CoordinatorOptions {
+  /** Listen on a non-loopback address without TLS (`--insecure`). */
+  insecure?: boolean;
   config: ClusterConfig;
   host?: string;
   port?: number;
@@ -164,6 +166,7 @@ export class CoordinatorNode {
       onRequest: (frame, peer) => this.handle(frame, peer),
       onDisconnect: (peer) => this.disconnected(peer),
       tls: this.tls,
+      insecure: opts.insecure,
       ...(this.console !== undefined && { http: this.console.handle }),
       metrics: {
         registry: coordinatorMetrics(

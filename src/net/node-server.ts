@@ -57,6 +57,8 @@ export interface NodeServerOptions {
   log?: (line: string) => void;
   /** Listen with TLS only (`wss://`), with this certificate (tls.ts). */
   tls?: TlsMaterial | undefined;
+  /** Allow a non-loopback address without TLS (`--insecure`): tokens and data then travel in clear text. */
+  insecure?: boolean | undefined;
 }
 
 export class NodeServer {
@@ -101,6 +103,14 @@ export class NodeServer {
       throw new Error(
         `${this.opts.label}: refusing to listen on ${host}: a non-loopback address needs "clientTokens" in the config and a cluster secret ("clusterSecret" or SHARDICT_CLUSTER_SECRET), or anyone on the network could read and write every dict`,
       );
+    }
+    if (!isLoopback(host) && this.opts.tls === undefined) {
+      if (this.opts.insecure !== true) {
+        throw new Error(
+          `${this.opts.label}: refusing to listen on ${host} without TLS: tokens, the cluster secret and every value would cross the network in clear text; give "tls" in the config (npm run cluster -- --tls shows how), or start with --insecure to accept that`,
+        );
+      }
+      this.log(`${this.opts.label}: WARNING: --insecure: listening on ${host} WITHOUT TLS: client tokens, the cluster secret and all data cross the network in clear text`);
     }
     if (auth.clientTokens.length > 0 && auth.clusterSecret === undefined) {
       throw new Error(

@@ -40,6 +40,8 @@ import { readTls, type TlsMaterial } from "../net/tls.js";
 export interface ShardNodeOptions {
   config: ClusterConfig;
   id: string;
+  /** Listen on a non-loopback address without TLS (`--insecure`). */
+  insecure?: boolean;
   host?: string;
   port?: number;
   coordinatorUrl?: string;
@@ -228,6 +230,7 @@ export class ShardNode {
       onAnswer: this.metrics.answered,
       metrics: { registry: this.metrics.registry, access: { clientTokens: this.cfg.clientTokens, metricsToken: this.cfg.metricsToken } },
       tls: this.tls,
+      insecure: opts.insecure,
     });
     this.lifecycle.subscribe((snap) => {
       // Read on every request: kept as a flag rather than matched against the state each time.

@@ -251,13 +251,24 @@ describe("the CLI", () => {
     expect(r.stderr).toMatch(/secret/);
   });
 
-  it("does listen on a non-loopback address with clientTokens and a cluster secret (control)", async () => {
+  it("refuses a non-loopback address with clientTokens and a secret but without TLS, unless --insecure", async () => {
     const { dir, path } = writeTempConfig(loopbackConfig({ clientTokens: [TOKEN], clusterSecret: "a-long-cluster-secret" }));
     tempDirs.push(dir);
-    const run = spawnCli(["coordinator", "--config", path, "--host", "0.0.0.0", "--port", "0"]);
+    const r = await runCli(["coordinator", "--config", path, "--host", "0.0.0.0", "--port", "0"]);
+    expect(r.timedOut, `the coordinator started anyway:\n${r.stdout}`).toBe(false);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/refusing to listen on 0\.0\.0\.0 without TLS/);
+    expect(r.stderr).toMatch(/--insecure/);
+  });
+
+  it("does listen on a non-loopback address with clientTokens, a cluster secret and --insecure, saying so loudly (control)", async () => {
+    const { dir, path } = writeTempConfig(loopbackConfig({ clientTokens: [TOKEN], clusterSecret: "a-long-cluster-secret" }));
+    tempDirs.push(dir);
+    const run = spawnCli(["coordinator", "--config", path, "--host", "0.0.0.0", "--port", "0", "--insecure"]);
     try {
       await waitUntil(() => /coordinator: listening on ws:\/\/0\.0\.0\.0:\d+/.test(run.stdout) || run.exit !== undefined, { what: "the coordinator to listen" });
       expect(run.exit, run.stderr).toBeUndefined();
+      expect(run.stdout).toMatch(/WARNING: --insecure: listening on 0\.0\.0\.0 WITHOUT TLS/);
       const port = /listening on ws:\/\/0\.0\.0\.0:(\d+)/.exec(run.stdout)?.[1];
       // Reachable, and it enforces the token.
       const err = await connectError({ url: `ws://127.0.0.1:${port}` });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { connect, ConnectionError, Dict } from "../../src/index.js";
 import { startTestCluster, useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
-import { makeTestCa } from "../helpers/test-ca.js";
+import { makeThrowawayCa as makeTestCa } from "../../src/launcher/throwaway-ca.js";
 import { cleanEnv, runCli } from "../helpers/cli.js";
 
 const ca = makeTestCa();

@@ -1,14 +1,15 @@
 /**
- * A throwaway certificate authority for TLS tests, made with `openssl` (present on Debian):
- * a CA and one certificate for the cluster's nodes, valid for 127.0.0.1 and localhost, for
- * both server and client use (nodes present it to each other).
+ * A throwaway certificate authority for local trials, tests and benchmarks, made with
+ * `openssl` (present on Debian): a CA and one certificate for the cluster's nodes, valid for
+ * 127.0.0.1 and localhost for two days, for both server and client use (nodes present it to
+ * each other). Not for production: its key sits next to the certificates.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export interface TestCa {
+export interface ThrowawayCa {
   dir: string;
   /** Paths. */
   ca: string;
@@ -22,8 +23,9 @@ function openssl(dir: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-export function makeTestCa(name = "shardict-test"): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), "shardict-ca-"));
+/** Make one in `dir` (default a fresh temporary folder). */
+export function makeThrowawayCa(name = "shardict-local", dir = mkdtempSync(join(tmpdir(), "shardict-ca-"))): ThrowawayCa {
+  mkdirSync(dir, { recursive: true });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl(dir, "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", `/CN=${name}-ca`);
   openssl(dir, "req", ...ec, "-keyout", "node.key", "-out", "node.csr", "-subj", `/CN=${name}-node`);
