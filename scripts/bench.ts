@@ -61,6 +61,8 @@ const USAGE = `usage: npm run bench -- [options]
                     resident memory has stopped falling for 10 s (at most 60 s more)
   --profile         start the nodes with --cpu-prof and summarise the profiles
   --engine E        shard storage: log (default), lmdb, or memory (not durable: for comparison)
+  --tls             every shardict connection over TLS (a throwaway CA made by openssl):
+                    compare with a run without it to see what TLS costs
   --vs-redis        also run every workload against redis-server (if on PATH), alternating runs
   --redis-fsync M   when redis fsyncs its append-only file: everysec (default), or always
                     (before every reply, the guarantee shardict gives)`;
@@ -86,6 +88,7 @@ const { values: args } = (() => {
         only: { type: "string" },
         profile: { type: "boolean", default: false },
         engine: { type: "string", default: "log" },
+        tls: { type: "boolean", default: false },
         "vs-redis": { type: "boolean", default: false },
         "redis-fsync": { type: "string", default: "everysec" },
         help: { type: "boolean", short: "h", default: false },
@@ -263,7 +266,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 async function oneRun(system: SystemName, run: number, redisPath: string | undefined, profileRoot: string | undefined): Promise<RunResult> {
   const profileDir = profileRoot !== undefined && system === "shardict" ? join(profileRoot, `run-${run}`) : undefined;
   const target: Target =
-    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE }) : await startRedis(redisPath as string, REDIS_FSYNC);
+    system === "shardict" ? await startShardict({ shards: SHARDS, rf: RF, profileDir, engine: ENGINE, tls: args.tls === true }) : await startRedis(redisPath as string, REDIS_FSYNC);
   running = target;
   const pids = () => target.nodes().map((n) => n.pid);
   const res: RunResult = { system, run, pids: Object.fromEntries(target.nodes().map((n) => [n.name, n.pid])), peakRss: {}, warnings: [] };
@@ -732,7 +735,7 @@ async function main(): Promise<void> {
     if (redis === undefined) console.log(`redis-server not found: install it with "apt-get install redis-server" to compare; running shardict alone`);
   }
   console.log(
-    `shardict: ${SHARDS} shards, rf ${RF}, ${ENGINE === "memory" ? "memory engine (NOT durable: for comparison only)" : `${ENGINE === "lmdb" ? "LMDB" : "append-only log"} (durable: acknowledged after fsync)`}, temporary data folder; one client process (this one), SDK`,
+    `shardict: ${SHARDS} shards, rf ${RF}, ${ENGINE === "memory" ? "memory engine (NOT durable: for comparison only)" : `${ENGINE === "lmdb" ? "LMDB" : "append-only log"} (durable: acknowledged after fsync)`}, temporary data folder; one client process (this one), SDK${args.tls === true ? "; every connection over TLS" : ""}`,
   );
   if (redis) console.log(`redis: redis-server ${redis.version} ${redisArgs(REDIS_FSYNC).map((a) => (a === "" ? '""' : a)).join(" ")}, ioredis with auto-pipelining, same process`);
   console.log(
@@ -830,6 +833,7 @@ async function main(): Promise<void> {
       profile: args.profile,
       vsRedis: args["vs-redis"],
       storageEngine: ENGINE,
+      tls: args.tls === true,
     },
     redis: redis ? { version: redis.version, args: redisArgs(REDIS_FSYNC), client: "ioredis (enableAutoPipelining)" } : null,
     notes,

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { parseConfig } from "../../src/config/cluster-config.js";
+import { makeThrowawayCa } from "../../src/launcher/throwaway-ca.js";
 import { LocalCluster } from "../../src/launcher/local-cluster.js";
 import { Dict, connect, type Client } from "../../src/index.js";
 import type { Contender } from "./contention.js";
@@ -72,6 +73,8 @@ export interface ShardictOptions {
   profileDir: string | undefined;
   /** "memory" measures what durability costs (nothing is written to disk). */
   engine: "lmdb" | "log" | "memory";
+  /** Every connection over TLS (a throwaway CA), to measure what TLS costs. */
+  tls?: boolean;
 }
 
 /** The dict of the incr and cas counters. */
@@ -79,7 +82,15 @@ const COORD_DICT = "bench-coord";
 
 export async function startShardict(opts: ShardictOptions): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), "shardict-bench-"));
+  let tls: { cert: string; key: string; ca: string } | undefined;
+  if (opts.tls === true) {
+    const ca = makeThrowawayCa("shardict-bench", join(dir, "tls"));
+    tls = { cert: ca.cert, key: ca.key, ca: ca.ca };
+    // Every client this process makes (the workloads' own connect()s too) trusts it.
+    process.env.SHARDICT_CA = ca.ca;
+  }
   const config = parseConfig({
+    ...(tls !== undefined && { tls }),
     coordinator: { host: "127.0.0.1", port: 0 },
     shards: Array.from({ length: opts.shards }, (_, i) => ({ id: `shard-${i + 1}`, host: "127.0.0.1", port: 0 })),
     dataDir: join(dir, "data"),
