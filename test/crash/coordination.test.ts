@@ -7,10 +7,10 @@
 import { describe, expect, it } from "vitest";
 import { Dict } from "../../src/index.js";
 import type { ClusterClient } from "../../src/client/client.js";
-import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { clusterSettled } from "../helpers/settled.js";
 import { runFixture } from "../helpers/child.js";
 import { waitUntil } from "../helpers/wait.js";
 
@@ -21,11 +21,7 @@ useTestCluster({ shards: 3, replicationFactor: 2, partitions: 16 }, (t, c) => {
   client = c;
 });
 
-async function settled(ids: string[]): Promise<boolean> {
-  const s = (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
-  const members = s.shards.map((x) => x.id).sort();
-  return s.rebalance.pending === 0 && s.moves.length === 0 && JSON.stringify(members) === JSON.stringify([...ids].sort()) && s.shards.every((x) => x.state === "serving");
-}
+const settled = (ids: string[]) => clusterSettled(client, ids);
 
 describe("versions across failover and moves", () => {
   it("increase through a kill -9 failover and a partition move, and a CAS read before either still matches", async () => {

@@ -9,10 +9,10 @@
 import { describe, expect, it } from "vitest";
 import { Dict, type WatchEvent } from "../../src/index.js";
 import type { ClusterClient } from "../../src/client/client.js";
-import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { partitionOf } from "../../src/hashing/hash.js";
 import { useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { clusterSettled } from "../helpers/settled.js";
 import { waitUntil } from "../helpers/wait.js";
 
 let tc: TestCluster;
@@ -22,11 +22,7 @@ useTestCluster({ shards: 3, replicationFactor: 2, partitions: 16 }, (t, c) => {
   client = c;
 });
 
-async function settled(ids: string[]): Promise<boolean> {
-  const s = (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
-  const members = s.shards.map((x) => x.id).sort();
-  return s.rebalance.pending === 0 && s.moves.length === 0 && JSON.stringify(members) === JSON.stringify([...ids].sort()) && s.shards.every((x) => x.state === "serving");
-}
+const settled = (ids: string[]) => clusterSettled(client, ids);
 
 const KEYS = ["a", "b", "c", "d"];
 
