@@ -14,7 +14,7 @@ import type { DictKey } from "../protocol/keys.js";
 import { confirmed } from "./confirm.js";
 import { EXIT_DECLINED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, UsageError } from "./cli-exit.js";
 import { fromTagged, toTagged, type Json } from "./tagged-json.js";
-import { createWriteStream, existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync, statSync } from "node:fs";
 import { exportDict, type ExportFormat } from "./dict-export.js";
 import { importDict } from "./dict-import.js";
 import { progress } from "./progress.js";
@@ -27,6 +27,7 @@ const RETRY_BUDGET_MS = 5_000;
 const COMMON = `common options:
   --url URL     the cluster (default $SHARDICT_URL, else ${DEFAULT_URL})
   --token T     a client token (default $SHARDICT_TOKEN)
+  --ca FILE     the CA certificate (PEM) a wss:// cluster's certificates are signed by (default $SHARDICT_CA)
   --env E       the environment (default "main")
   --json        JSON output in the tagged form (JSON lines for lists)
 exit codes: 0 ok, 1 not found (unknown dict, missing key), 2 usage, 3 connection or auth`;
@@ -265,7 +266,7 @@ const SUBS: Record<string, Sub> = {
 
 /** Every `dict` subcommand with its flags (the common ones too): what shell completion offers. */
 export function dictCompletions(): { name: string; flags: string[] }[] {
-  const common = ["--url", "--token", "--env", "--json", "--help"];
+  const common = ["--url", "--token", "--ca", "--env", "--json", "--help"];
   return Object.entries(SUBS).map(([name, s]) => ({ name, flags: [...Object.keys(s.flags ?? {}).map((f) => `--${f}`), ...common] }));
 }
 
@@ -301,6 +302,7 @@ export async function dictCommand(args: string[]): Promise<number> {
     options: {
       url: { type: "string" },
       token: { type: "string" },
+      ca: { type: "string" },
       env: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -320,7 +322,8 @@ export async function dictCommand(args: string[]): Promise<number> {
   const url = str(values.url) ?? process.env.SHARDICT_URL ?? DEFAULT_URL;
   const token = str(values.token) ?? process.env.SHARDICT_TOKEN;
   const env = str(values.env) ?? "main";
-  const client = await connect({ url, ...(token !== undefined && { token }), retryBudgetMs: RETRY_BUDGET_MS });
+  const ca = caFile(str(values.ca));
+  const client = await connect({ url, ...(token !== undefined && { token }), ...(ca !== undefined && { ca }), retryBudgetMs: RETRY_BUDGET_MS });
   const ctx: Ctx = {
     client,
     env,
@@ -342,6 +345,16 @@ export async function dictCommand(args: string[]): Promise<number> {
 
 function name(c: Ctx): string {
   return c.pos[0] as string;
+}
+
+/** The CA file of `--ca` (a usage error if it cannot be read). */
+function caFile(path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--ca ${path}: ${(err as Error).message}`);
+  }
 }
 
 function str(v: unknown): string | undefined {

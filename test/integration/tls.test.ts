@@ -50,7 +50,7 @@ describe("TLS", () => {
     await expect(connect({ url: tc.url.replace(/^wss:/, "ws:"), ca: ca.caPem })).rejects.toBeInstanceOf(ConnectionError);
   });
 
-  it("the CLI trusts the CA named by SHARDICT_CA", async () => {
+  it("the CLI trusts the CA named by SHARDICT_CA or --ca", async () => {
     const env = cleanEnv({ SHARDICT_URL: tc.url, SHARDICT_CA: ca.ca });
     expect((await runCli(["dict", "create", "cli-tls"], { env })).code).toBe(0);
     expect((await runCli(["dict", "put", "cli-tls", "k", "v"], { env })).code).toBe(0);
@@ -58,6 +58,9 @@ describe("TLS", () => {
     expect(got.stdout).toBe("v\n");
     const refused = await runCli(["dict", "get", "cli-tls", "k"], { env: cleanEnv({ SHARDICT_URL: tc.url }) });
     expect(refused.code).toBe(3);
+    // Or given as --ca.
+    const flag = await runCli(["dict", "get", "cli-tls", "k", "--ca", ca.ca, "--url", tc.url], { env: cleanEnv() });
+    expect(flag.stdout).toBe("v\n");
   });
 });
 
