@@ -24,6 +24,8 @@ export const WireCode = {
   Unavailable: "UNAVAILABLE",
   /** The node's disk is full: the write was refused before anything changed. */
   StorageFull: "STORAGE_FULL",
+  /** Over the token's requests per second on that node (retried with backoff). */
+  RateLimited: "RATE_LIMITED",
   Internal: "INTERNAL",
 } as const;
 export type WireCode = (typeof WireCode)[keyof typeof WireCode];
@@ -119,6 +121,14 @@ export class StorageFullError extends DictError {
   }
 }
 
+/**
+ * A client token made more requests a second of a node than `maxRequestsPerSecondPerToken`
+ * allows, for longer than the SDK's retry budget (it retries with backoff until then).
+ */
+export class RateLimitError extends DictError {
+  override name = "RateLimitError" as const;
+}
+
 /** The connection was refused for a missing or wrong token. */
 export class AuthError extends DictError {
   override name = "AuthError" as const;
@@ -202,6 +212,7 @@ export function errorFromWire(code: string, message: string, data?: { limit?: nu
       return new StorageFullError(message, data?.node ?? "", data?.folder ?? "");
     case WireCode.WrongOwner:
     case WireCode.Unavailable:
+    case WireCode.RateLimited:
       return new RetryableError(code, message, data?.maybeApplied === true);
     default:
       return new NodeFailure(code, message);

@@ -32,4 +32,5 @@ export {
   StorageFullError,
   ConflictError,
   LockTimeoutError,
+  RateLimitError,
 } from "./errors.js";

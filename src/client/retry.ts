@@ -4,7 +4,7 @@
  * (request-policy.ts), backs off, and when the budget is spent fails with
  * {@link IndeterminateError} if any attempt may have taken effect, else {@link ConnectionError}.
  */
-import { ConnectionError, DictError, IndeterminateError, NodeFailure, RetryableError, WireCode } from "../errors.js";
+import { ConnectionError, DictError, IndeterminateError, NodeFailure, RateLimitError, RetryableError, WireCode } from "../errors.js";
 import { mayApply, type RequestPolicy } from "../protocol/request-policy.js";
 import { backoff } from "../util/backoff.js";
 
@@ -78,6 +78,8 @@ export class Retry {
     if (Date.now() > this.deadline) {
       const why = `after ${this.attempts} attempts in ${this.host.retryBudgetMs} ms: ${this.lastError?.message ?? "unknown"}`;
       if (this.maybeApplied) throw new IndeterminateError(`the outcome of this ${this.what} is unknown ${why}`, { cause: this.lastError });
+      const last = this.lastError;
+      if (last instanceof RetryableError && last.code === WireCode.RateLimited) throw new RateLimitError(`${this.what} refused: ${last.message} (still after ${this.attempts} attempts in ${this.host.retryBudgetMs} ms)`, { cause: last });
       throw new ConnectionError(`gave up ${why}`, { cause: this.lastError });
     }
     await backoff(this.attempts, MAX_BACKOFF_MS);

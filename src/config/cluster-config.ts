@@ -56,6 +56,8 @@ const ConfigSchema = Type.Object(
     maxConnections: Type.Integer({ minimum: 1 }),
     /** Client connections a node holds at once per client token (only with `clientTokens`). */
     maxConnectionsPerToken: Type.Integer({ minimum: 1 }),
+    /** Requests a second one client token may make of one node (its connections together); 0: no limit. */
+    maxRequestsPerSecondPerToken: Type.Integer({ minimum: 0 }),
     /** Frames (requests or replies) in one WebSocket message; our own peers send at most FRAMES_PER_MESSAGE_SENT. */
     maxFramesPerMessage: Type.Integer({ minimum: FRAMES_PER_MESSAGE_SENT, maximum: MAX_FRAMES_PER_MESSAGE }),
     /** Requests of one connection being worked on at once; more wait, unread. */
@@ -126,6 +128,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   deadAfterMs: 750,
   maxConnections: 1024,
   maxConnectionsPerToken: 256,
+  maxRequestsPerSecondPerToken: 0,
   maxFramesPerMessage: 4096,
   maxRequestsInFlight: 1024,
   maxReplyBytesInFlight: 8 * 1024 * 1024,

@@ -18,6 +18,8 @@ import { isMetricsRequest, serveMetrics, type MetricsEndpoint } from "./metrics-
 import { isLoopback, type ClusterConfig } from "../config/cluster-config.js";
 import { ConnectionCounter } from "./connection-counter.js";
 import { UnfinishedInput } from "./unfinished-input.js";
+import { TokenRates } from "./token-rates.js";
+import { RetryableError, WireCode } from "../errors.js";
 import { unfinishedBytesOf } from "./ws-receiver.js";
 
 /** The config fields that bound connections. */
@@ -25,6 +27,7 @@ export type ConnectionLimits = Pick<
   ClusterConfig,
   | "maxConnections"
   | "maxConnectionsPerToken"
+  | "maxRequestsPerSecondPerToken"
   | "maxFramesPerMessage"
   | "maxRequestsInFlight"
   | "maxReplyBytesInFlight"
@@ -63,6 +66,7 @@ export interface NodeServerOptions {
 
 export class NodeServer {
   private readonly opts: NodeServerOptions;
+  private readonly rates: TokenRates;
   private http: Server | TlsServer | undefined;
   private wss: WebSocketServer | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -77,6 +81,7 @@ export class NodeServer {
   constructor(opts: NodeServerOptions) {
     this.opts = opts;
     this.clients = new ConnectionCounter(opts.limits);
+    this.rates = new TokenRates(opts.limits.maxRequestsPerSecondPerToken);
     this.unfinished = new UnfinishedInput({ maxBytes: opts.limits.maxUnfinishedBytes, timeoutMs: opts.limits.unfinishedMessageTimeoutMs });
     this.log = opts.log ?? ((line) => console.log(line));
   }
@@ -175,9 +180,21 @@ export class NodeServer {
     ws.on("pong", () => this.alive.set(ws, true));
     const limits = this.opts.limits;
     const client = role === "client";
+    const rates = this.rates;
+    const limit = this.opts.limits.maxRequestsPerSecondPerToken;
+    // A client's requests count against its token's rate (refused before any work, retryable).
+    const onRequest: RequestHandler =
+      client && token !== undefined && rates.limited
+        ? (frame, p) => {
+            if (!rates.take(token, performance.now())) {
+              throw new RetryableError(WireCode.RateLimited, `this client token made more than ${limit} requests a second of ${this.opts.label} (maxRequestsPerSecondPerToken)`);
+            }
+            return this.opts.onRequest(frame, p);
+          }
+        : this.opts.onRequest;
     const peer = new Peer(ws, {
       label: `${this.opts.label}←${role}`,
-      onRequest: this.opts.onRequest,
+      onRequest,
       maxFramesPerMessage: limits.maxFramesPerMessage,
       ...(client && { flow: limits }),
       ...(client && this.opts.onAnswer !== undefined && { onAnswer: this.opts.onAnswer }),

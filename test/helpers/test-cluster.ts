@@ -86,11 +86,11 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
  * One cluster (and a client of it) for every test of the file: started before all (handed to
  * `ready`), stopped after all.
  */
-export function useTestCluster(opts: TestClusterOptions, ready: (tc: TestCluster, client: ClusterClient) => void): void {
+export function useTestCluster(opts: TestClusterOptions, ready: (tc: TestCluster, client: ClusterClient) => void, clientOpts: { token?: string } = {}): void {
   let tc: TestCluster | undefined;
   beforeAll(async () => {
     tc = await startTestCluster(opts);
-    ready(tc, await tc.client());
+    ready(tc, await tc.client(clientOpts));
   });
   afterAll(async () => {
     await tc?.stop();
