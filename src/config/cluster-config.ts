@@ -56,6 +56,13 @@ const ConfigSchema = Type.Object(
     maxConnections: Type.Integer({ minimum: 1 }),
     /** Client connections a node holds at once per client token (only with `clientTokens`). */
     maxConnectionsPerToken: Type.Integer({ minimum: 1 }),
+    /**
+     * Web origins whose pages may open a WebSocket to the nodes (`https://app.example`). A
+     * browser always names its page's origin; an upgrade naming any other is refused, so a
+     * web page cannot reach a cluster on this machine's loopback behind its user's back.
+     * Programs (the SDK, other nodes) send no origin and are not concerned.
+     */
+    allowedOrigins: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 1024 }),
     /** Requests a second one client token may make of one node (its connections together); 0: no limit. */
     maxRequestsPerSecondPerToken: Type.Integer({ minimum: 0 }),
     /** Frames (requests or replies) in one WebSocket message; our own peers send at most FRAMES_PER_MESSAGE_SENT. */
@@ -129,6 +136,7 @@ export const DEFAULT_CONFIG: ClusterConfig = {
   maxConnections: 1024,
   maxConnectionsPerToken: 256,
   maxRequestsPerSecondPerToken: 0,
+  allowedOrigins: [],
   maxFramesPerMessage: 4096,
   maxRequestsInFlight: 1024,
   maxReplyBytesInFlight: 8 * 1024 * 1024,

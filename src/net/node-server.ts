@@ -28,6 +28,7 @@ export type ConnectionLimits = Pick<
   | "maxConnections"
   | "maxConnectionsPerToken"
   | "maxRequestsPerSecondPerToken"
+  | "allowedOrigins"
   | "maxFramesPerMessage"
   | "maxRequestsInFlight"
   | "maxReplyBytesInFlight"
@@ -136,7 +137,15 @@ export class NodeServer {
     const tls = this.opts.tls;
     const http = tls === undefined ? createServer(serve) : createTlsServer(serverTlsOptions(tls), serve);
     this.http = http;
+    const origins = new Set(this.opts.limits.allowedOrigins);
     http.on("upgrade", (req, socket: Duplex, head) => {
+      // A browser's page: only from a listed origin (a page of any site could otherwise reach
+      // a cluster on its user's loopback, which needs no token).
+      const origin = req.headers.origin;
+      if (origin !== undefined && !origins.has(origin)) {
+        socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\norigin ${JSON.stringify(origin.slice(0, 200))} is not in this cluster's allowedOrigins\n`);
+        return;
+      }
       const verdict = authenticate(req, auth);
       if ("refused" in verdict) {
         socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${verdict.refused}\n`);

@@ -290,3 +290,42 @@ describe("connection errors are not auth errors", () => {
     expect(err).not.toBeInstanceOf(AuthError);
   });
 });
+
+describe("browser origins", () => {
+  /** Open a raw WebSocket as a browser would (naming its page's origin); resolves with the HTTP status, or 101 once open. */
+  function upgradeStatus(url: string, origin: string | undefined, token?: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, {
+        ...(origin !== undefined && { origin }),
+        ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+      });
+      ws.once("open", () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.once("unexpected-response", (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once("error", reject);
+    });
+  }
+
+  it("a page of an origin not in allowedOrigins is refused (403) even with a valid token; a listed one, and programs naming none, are let in", async () => {
+    const open = await startTestCluster({ shards: 1, allowedOrigins: ["https://app.example"] });
+    try {
+      const shard = open.cluster.urlOf("shard-1") as string;
+      for (const url of [open.url, shard]) {
+        expect(await upgradeStatus(url, "https://evil.example")).toBe(403);
+        expect(await upgradeStatus(url, "null")).toBe(403);
+        expect(await upgradeStatus(url, "https://app.example")).toBe(101);
+        expect(await upgradeStatus(url, undefined)).toBe(101);
+      }
+    } finally {
+      await open.stop();
+    }
+    // By default no origin is listed: no web page may connect, token or not.
+    expect(await upgradeStatus(tc.url, "http://localhost:3000", TOKEN)).toBe(403);
+    expect(await upgradeStatus(tc.url, undefined, TOKEN)).toBe(101);
+  });
+});
