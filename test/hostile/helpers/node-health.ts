@@ -3,10 +3,12 @@
  * memory stayed under a stated bound, the coordinator never suspected it (no failover), and it
  * answers a normal put and get.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fixturePath } from "../../helpers/child.js";
 import { expect } from "vitest";
 import { Dict, type Client } from "../../../src/index.js";
-import { RawPeer } from "../../helpers/raw-peer.js";
 import type { TestCluster } from "../../helpers/test-cluster.js";
 
 /** The memory every attack must stay under, per node (a node at rest uses about 100 MiB). */
@@ -45,28 +47,28 @@ export async function expectHealthy(tc: TestCluster, client: Client, node: strin
 
 /**
  * Round trips to a node while an attack runs: a `table.get` every 20 ms on a connection of
- * its own. The longest one bounds how long the node's event loop was blocked (a heartbeat
- * waits as long), which must stay well under the time after which the coordinator suspects it.
+ * its own, from a process of its own (test/fixtures/latency-probe.mjs: the attacker's work in
+ * this process, building and sending a 104 MB message, must not count as the node's). The
+ * longest one bounds how long the node's event loop was blocked (a heartbeat waits as long),
+ * which must stay well under the time after which the coordinator suspects it.
  */
 export async function probeLatency(url: string): Promise<{ stop(): Promise<number> }> {
-  const peer = await RawPeer.client(url, `probe-${Date.now()}`);
-  let worst = 0;
-  let running = true;
-  let rid = 1_000_000;
-  const loop = (async () => {
-    while (running) {
-      const t0 = performance.now();
-      await peer.request({ type: "table.get", rid: ++rid }, 30_000);
-      worst = Math.max(worst, performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  const child = spawn(process.execPath, [fixturePath("latency-probe.mjs"), url], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code) => reject(new Error(`the latency probe exited (${String(code)}): ${stderr}`)));
+    });
+  const ready = await next();
+  if (ready !== "ready") throw new Error(`the latency probe said ${ready}`);
   return {
     async stop() {
-      running = false;
-      await loop;
-      peer.close();
-      return worst;
+      const worst = next();
+      child.stdin.end();
+      return Number(await worst);
     },
   };
 }
