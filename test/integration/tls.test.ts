@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, ConnectionError, Dict } from "../../src/index.js";
+import { clientOf } from "../../src/client/client.js";
+import type { ClusterStatus } from "../../src/coordinator/coordinator-node.js";
 import { startTestCluster, useTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 import { makeThrowawayCa as makeTestCa } from "../../src/launcher/throwaway-ca.js";
@@ -39,6 +41,15 @@ describe("TLS", () => {
       const again = await connect({ url: tc.url, ca: Buffer.from(ca.caPem) });
       expect(await Dict.fromName("over-tls", { client: again }).get("k49")).toEqual({ i: 49 });
       again.close();
+      // Every entry is held twice: the replicas got them over node-to-node TLS (a replica that
+      // could not be reached would have been dropped, and the writes acknowledged without it).
+      const cc = clientOf(client);
+      await waitUntil(async () => {
+        const st = (await cc.coordinatorRequest({ type: "status" })) as ClusterStatus;
+        const primary = st.shards.reduce((n, x) => n + (x.entries ?? 0), 0);
+        const held = st.shards.reduce((n, x) => n + (x.held ?? 0), 0);
+        return primary === 50 && held === 100 && st.shards.every((x) => x.health === "alive");
+      }, { what: "every entry on a primary and a replica" });
     } finally {
       client.close();
     }

@@ -152,6 +152,14 @@ describe("watch: initial snapshot", () => {
     await w.stop();
     expect(brief(w.events[301]!)).toEqual({ type: "put", key: "k0", value: "changed" });
     expect(w.events[301]!.version).toBe((await d.getEntry("k0"))!.version);
+    // A snapshot larger than the buffer waits for the consumer, page by page, and is whole.
+    const small = d.watch({ initial: true, prefix: "k", maxBuffered: 50 });
+    const seen = new Set<unknown>();
+    for await (const e of small) {
+      if (e.type === "synced") break;
+      seen.add(e.key);
+    }
+    expect(seen.size).toBe(300);
   });
 
   it("an entry past its deadline when the snapshot is taken is neither in it nor expired after it", async () => {
@@ -260,10 +268,10 @@ describe("watch: back-pressure and lifetime", () => {
     await first;
     const writes = Array.from({ length: 2_000 }, (_, i) => d.put(`w${i % 500}`, i));
     await Promise.all(writes);
-    const stream = it1 as unknown as { queue: unknown[]; head: number };
+    const stream = it1 as unknown as { queue: unknown[]; head: number; polls: Map<string, unknown> };
     await waitUntil(() => stream.queue.length - stream.head >= 100, { what: "the buffer to fill" });
-    // Some time for more answers to arrive, if the watcher still asked.
-    await new Promise((r) => setTimeout(r, 300));
+    // Full, it stops asking: once its requests in flight have come back, nothing more arrives.
+    await waitUntil(() => stream.polls.size === 0, { what: "the watcher to stop asking" });
     // The buffer, plus at most one answer (each fits the buffer) per shard in flight when it filled.
     expect(stream.queue.length - stream.head).toBeLessThanOrEqual(100 + 3 * 100);
     let held = 0;

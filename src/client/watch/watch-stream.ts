@@ -123,6 +123,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
         }
         // Room again: ask for more (at half the bound, so requests are not one event each).
         if (this.buffered() === Math.floor(this.maxBuffered / 2)) this.schedule();
+        if (this.roomWake !== undefined && this.buffered() < this.maxBuffered) this.wakeRoom();
         return { value: e, done: false };
       }
       if (this.failure) {
@@ -148,6 +149,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     this.closed = true;
     this.abandonAll();
     clearInterval(this.timer);
+    this.wakeRoom();
     this.notify();
   }
 
@@ -171,6 +173,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     this.abandonAll();
     this.closed = true;
     clearInterval(this.timer);
+    this.wakeRoom();
     this.notify();
   }
 
@@ -284,7 +287,16 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
 
   /** Resolves once the consumer has taken enough events to make room for more. */
   private async room(): Promise<void> {
-    while (!this.closed && this.buffered() >= this.maxBuffered) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    while (!this.closed && this.buffered() >= this.maxBuffered) await new Promise<void>((resolve) => (this.roomWake = resolve));
+  }
+
+  /** The snapshot waiting for the consumer to take events (woken by next() and close()). */
+  private roomWake: (() => void) | undefined;
+
+  private wakeRoom(): void {
+    const w = this.roomWake;
+    this.roomWake = undefined;
+    w?.();
   }
 
   private snapshotFilter(): (kb: Uint8Array, key: DictKey) => boolean {
