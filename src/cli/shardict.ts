@@ -10,6 +10,7 @@
  *   shardict dict list|create|delete|info|len|get|put|pop|keys|items|clear|watch … (dict-commands.ts)
  *   shardict completion bash|zsh
  */
+import { tokenSecrets } from "../net/token-scope.js";
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -243,7 +244,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === "coordinator") {
     const notes: string[] = [];
     const clusterSecret = coordinatorSecret(config, values.host ?? config.coordinator.host, (line) => notes.push(line));
-    log = nodeLog("coordinator", format, [clusterSecret, ...config.clientTokens, config.metricsToken]);
+    log = nodeLog("coordinator", format, [clusterSecret, ...tokenSecrets(config.clientTokens), config.metricsToken]);
     for (const line of notes) log(line);
     const node = await CoordinatorNode.open({
       config,
@@ -264,7 +265,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === "shard") {
     if (values.id === undefined) fail("shard needs --id (a shard id in the config, or a new one to join the cluster)");
     const clusterSecret = shardSecret(config, values.id);
-    log = nodeLog(values.id, format, [clusterSecret, ...config.clientTokens, config.metricsToken]);
+    log = nodeLog(values.id, format, [clusterSecret, ...tokenSecrets(config.clientTokens), config.metricsToken]);
     repairHint = repairCommandLine(resolve(values["data-dir"] ?? config.dataDir), values.id);
     const node = await ShardNode.open({
       config,

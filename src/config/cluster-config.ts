@@ -19,6 +19,17 @@ const HostPort = Type.Object(
   { additionalProperties: false },
 );
 
+const ClientToken = Type.String({ minLength: 8 });
+const ScopedToken = Type.Object(
+  {
+    token: ClientToken,
+    env: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9._-]+$" })),
+    dicts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 65, pattern: "^[A-Za-z0-9._-]*\\*?$" }), { maxItems: 10_000 })),
+    ops: Type.Array(Type.Union([Type.Literal("read"), Type.Literal("write"), Type.Literal("admin")]), { maxItems: 3 }),
+  },
+  { additionalProperties: false },
+);
+
 const ShardConfig = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._-]+$" }),
@@ -38,7 +49,11 @@ const ConfigSchema = Type.Object(
     entryTtlMs: Type.Integer({ minimum: 1 }),
     maxEntryBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
     ephemeralGraceMs: Type.Integer({ minimum: 100 }),
-    clientTokens: Type.Array(Type.String({ minLength: 8 })),
+    /**
+     * Who may connect: a token that may do everything, or one held to an environment,
+     * some dicts (names, or prefixes ending in `*`) and some ops (README, "Security").
+     */
+    clientTokens: Type.Array(Type.Union([ClientToken, ScopedToken])),
     storageEngine: Type.Union([Type.Literal("lmdb"), Type.Literal("log"), Type.Literal("memory")]),
     /** The log engine's segment size: made ahead of use, filled with zeros (disk-full safety). */
     logSegmentBytes: Type.Integer({ minimum: 64 * 1024, maximum: 1024 * 1024 * 1024 }),
@@ -179,6 +194,13 @@ export function parseConfig(raw: unknown, source = "cluster config"): ClusterCon
   for (const [i, s] of cfg.shards.entries()) {
     if (ids.has(s.id)) throw new ConfigError(`${source}: field "shards.${i}.id": duplicate shard id "${s.id}"`);
     ids.add(s.id);
+  }
+  const tokens = new Set<string>();
+  for (const [i, t] of cfg.clientTokens.entries()) {
+    const token = typeof t === "string" ? t : t.token;
+    // Never the token itself in the message: the config's errors end up in logs.
+    if (tokens.has(token)) throw new ConfigError(`${source}: field "clientTokens.${i}": the same token is listed twice (which scope would it have?)`);
+    tokens.add(token);
   }
   const addrs = new Set<string>([`${cfg.coordinator.host}:${cfg.coordinator.port}`]);
   for (const [i, s] of cfg.shards.entries()) {

@@ -19,6 +19,8 @@
  * size (pages and lists are capped); a few data requests run at once and more are refused
  * with 503 rather than queued.
  */
+import { anyAccessRefusal, grantOf, nameRefusal, tokenOf, type ClientTokenEntry, type TokenScope } from "../net/token-scope.js";
+import { factsOf } from "../coordinator/dict-registry.js";
 import { ClusterClient } from "../client/client.js";
 import { Dict } from "../client/dict.js";
 import { hotKeysOn, mergeHotKeys } from "../cli/hot-keys-query.js";
@@ -53,7 +55,7 @@ export interface ConsoleSources {
   table(): PartitionTable;
   registry: DictRegistry;
   load: LoadHistory;
-  clientTokens: readonly string[];
+  clientTokens: readonly ClientTokenEntry[];
   /** Where the console's SDK connects: this coordinator's own address (known once it listens). */
   url(): string;
   /** With TLS: the CA the SDK must trust, and this node's certificate (shown to a cluster that requires one). */
@@ -91,17 +93,19 @@ export class ConsoleApi {
    * The token the request may use (undefined when the cluster needs none), or why it is
    * refused: the SDK's rule, a listed client token, compared in constant time.
    */
-  authorize(bearer: string | undefined): { token: string | undefined } | { refused: string } {
+  authorize(bearer: string | undefined): { token: string | undefined; scope?: TokenScope } | { refused: string } {
     const tokens = this.src.clientTokens;
     if (tokens.length === 0) return { token: undefined };
     if (bearer === undefined) return { refused: "a client token is required: send `Authorization: Bearer <token>`" };
-    let known: string | undefined;
-    for (const t of tokens) if (safeEqual(t, bearer) && known === undefined) known = t;
-    return known === undefined ? { refused: "unknown client token" } : { token: known };
+    let known: ClientTokenEntry | undefined;
+    for (const t of tokens) if (safeEqual(tokenOf(t), bearer) && known === undefined) known = t;
+    if (known === undefined) return { refused: "unknown client token" };
+    const grant = grantOf(known);
+    return grant.scope === undefined ? { token: grant.token } : { token: grant.token, scope: grant.scope };
   }
 
   /** Answer `GET /console/api/<name>?…` for a caller already authorized with `token`. */
-  async answer(name: string, q: URLSearchParams, token: string | undefined): Promise<ApiAnswer> {
+  async answer(name: string, q: URLSearchParams, token: string | undefined, scope?: TokenScope): Promise<ApiAnswer> {
     try {
       switch (name) {
         case "access":
@@ -111,14 +115,14 @@ export class ConsoleApi {
         case "load":
           return ok(this.src.load.series(optionalNumber(q, "since")));
         case "envs":
-          return ok({ envs: this.envs() });
+          return ok({ envs: this.envs(scope) });
         case "dicts":
-          return ok(this.dicts(q));
+          return ok(this.dicts(q, scope));
         case "dict":
         case "entries":
         case "entry":
         case "hot":
-          return await this.data(name, q, token);
+          return await this.data(name, q, token, scope);
         default:
           return { status: 404, body: { error: `no such console request: ${name}` } };
       }
@@ -133,19 +137,25 @@ export class ConsoleApi {
     return { time: Date.now(), tokenRequired: this.tokenRequired, status, map: knownEpoch === table.epoch ? null : partitionMap(table) };
   }
 
-  private envs(): { env: string; dicts: number }[] {
+  /** Environments with their named dicts' counts: of those a scoped token reaches only. */
+  private envs(scope: TokenScope | undefined): { env: string; dicts: number }[] {
     const counts = new Map<string, number>();
-    for (const rec of this.src.registry.all()) if (!rec.ephemeral) counts.set(rec.env, (counts.get(rec.env) ?? 0) + 1);
-    if (!counts.has("main")) counts.set("main", 0);
+    for (const rec of this.src.registry.all()) {
+      if (rec.ephemeral || (scope !== undefined && rec.name !== null && nameRefusal(scope, rec.name, rec.env) !== undefined)) continue;
+      counts.set(rec.env, (counts.get(rec.env) ?? 0) + 1);
+    }
+    const home = scope?.env ?? "main";
+    if (!counts.has(home)) counts.set(home, 0);
     return [...counts].sort((a, b) => a[0].localeCompare(b[0])).slice(0, MAX_ENVS).map(([env, dicts]) => ({ env, dicts }));
   }
 
-  private dicts(q: URLSearchParams): unknown {
-    const env = q.get("env") ?? "main";
+  private dicts(q: URLSearchParams, scope: TokenScope | undefined): unknown {
+    const env = q.get("env") ?? scope?.env ?? "main";
     if (!ENV_PATTERN.test(env)) throw new InvalidError(`bad environment name: ${JSON.stringify(env.slice(0, 80))}`);
     const limit = optionalInt(q, "limit", 1, MAX_DICTS) ?? 100;
     const before = optionalNumber(q, "before");
-    const recs = this.src.registry.list(env, limit + 1, before);
+    const all = this.src.registry.list(env, undefined, before);
+    const recs = (scope === undefined ? all : all.filter((r) => r.name !== null && nameRefusal(scope, r.name, r.env) === undefined)).slice(0, limit + 1);
     const page = recs.slice(0, limit);
     return {
       env,
@@ -155,11 +165,14 @@ export class ConsoleApi {
   }
 
   /** The requests that read dict data through the SDK: a few at once. */
-  private async data(name: "dict" | "entries" | "entry" | "hot", q: URLSearchParams, token: string | undefined): Promise<ApiAnswer> {
+  private async data(name: "dict" | "entries" | "entry" | "hot", q: URLSearchParams, token: string | undefined, scope: TokenScope | undefined): Promise<ApiAnswer> {
     const id = q.get("dict") ?? q.get("id") ?? "";
     if (!ID_PATTERN.test(id)) throw new InvalidError(`bad dict id: ${JSON.stringify(id.slice(0, 80))}`);
     const rec = this.src.registry.getById(id);
     if (rec === undefined) throw new NotFoundError(`no dict has id ${id}`);
+    // The console's own client has no ephemeral dicts: a scoped token sees named dicts it reaches.
+    const refused = scope === undefined ? undefined : anyAccessRefusal(scope, factsOf(rec), undefined);
+    if (refused !== undefined) throw new AuthError(refused);
     // Checked before taking a slot: bad input never waits.
     const key = name === "entry" ? parseKey(required(q, "key")) : undefined;
     const page = name === "entries" ? (q.get("page") ?? null) : null;
@@ -253,7 +266,7 @@ function failure(err: unknown): ApiAnswer {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof InvalidError) return { status: 400, body: { error: message } };
   if (err instanceof NotFoundError) return { status: 404, body: { error: message } };
-  if (err instanceof AuthError) return { status: 401, body: { error: message } };
+  if (err instanceof AuthError) return { status: 403, body: { error: message } };
   if (err instanceof ConnectionError || err instanceof IndeterminateError || err instanceof RetryableError) return { status: 503, body: { error: message } };
   if (err instanceof DictError) return { status: 502, body: { error: message } };
   return { status: 500, body: { error: `the console failed: ${message}` } };

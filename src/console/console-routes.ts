@@ -6,6 +6,7 @@
  * them, as the SDK does. Anything else on the port is 404, and only GET and HEAD are
  * answered (the console writes nothing).
  */
+import type { TokenScope } from "../net/token-scope.js";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -127,6 +128,7 @@ export class ConsoleRoutes {
     const json = (status: number, body: unknown, extra: Record<string, string> = {}) =>
       send(res, status, "application/json; charset=utf-8", req.method === "HEAD" ? "" : JSON.stringify(body), { ...headers, ...extra });
     let token: string | undefined;
+    let scope: TokenScope | undefined;
     if (name !== "access") {
       const verdict = this.api.authorize(bearerToken(req));
       if ("refused" in verdict) {
@@ -134,8 +136,9 @@ export class ConsoleRoutes {
         return;
       }
       token = verdict.token;
+      scope = verdict.scope;
     }
-    this.api.answer(name, q, token).then(
+    this.api.answer(name, q, token, scope).then(
       (a) => json(a.status, a.body),
       (err: unknown) => json(500, { error: `the console failed: ${(err as Error).message}` }),
     );

@@ -3,6 +3,7 @@
  * history fed by heartbeats and sampled once a second, the API, and the HTTP routes the
  * coordinator's node server hands its plain requests to.
  */
+import type { ClientTokenEntry } from "../net/token-scope.js";
 import type { ClusterStatus } from "../coordinator/cluster-status.js";
 import type { DictRegistry } from "../coordinator/dict-registry.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
@@ -15,7 +16,7 @@ export interface WebConsoleOptions {
   status(): ClusterStatus;
   table(): PartitionTable;
   registry: DictRegistry;
-  clientTokens: readonly string[];
+  clientTokens: readonly ClientTokenEntry[];
   log: (line: string) => void;
   /** With TLS: the CA and this node's certificate (the console's SDK connects to this coordinator over wss://). */
   tls?: () => { ca?: Buffer; cert?: Buffer; key?: Buffer };

@@ -293,7 +293,7 @@ export class CoordinatorNode {
       case "dict.delete":
       case "dict.deleteId":
       case "ephemeral.create":
-        return this.dicts.handle(frame, { clientId: helloId(peer.session), agent: peer.session.agent ?? null });
+        return this.dicts.handle(frame, { clientId: helloId(peer.session), agent: peer.session.agent ?? null, scope: peer.session.scope });
       default:
         throw new InvalidError(`${frame.type} is not served by the coordinator`);
     }
@@ -314,7 +314,8 @@ export class CoordinatorNode {
         return { epoch: this.tables.table.epoch };
       }
       case "dict.get":
-        return this.dicts.get(frame.id);
+        // A shard asks about an id it has not heard of, and what scoped tokens' checks need of it.
+        return this.dicts.facts(frame.id);
       case "table.get":
         return this.tables.table.toData();
       case "status":

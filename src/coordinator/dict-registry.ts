@@ -6,12 +6,20 @@
 import { nanoid } from "nanoid";
 import { AlreadyExistsError, NotFoundError } from "../errors.js";
 import type { DictInfoData } from "../protocol/frames.js";
+import type { DictFacts } from "../net/token-scope.js";
 
 export interface DictRecord extends DictInfoData {
   /** Creation order, to break ties of equal `createdAt` in listings. */
   seq: number;
   /** For ephemeral dicts: the client whose heartbeats keep it alive. */
   owner: string | null;
+  /** For ephemeral dicts made with a scoped token: that token's principal (token-scope.ts). Absent in older records. */
+  ownerKey?: string | null;
+}
+
+/** What scope checks need of a record. */
+export function factsOf(rec: DictRecord): DictFacts {
+  return { id: rec.id, name: rec.name, env: rec.env, owner: rec.owner, ownerKey: rec.ownerKey ?? null };
 }
 
 export function newDictId(): string {
@@ -28,11 +36,11 @@ export class DictRegistry {
     return `${env}\u0000${name}`;
   }
 
-  private add(name: string | null, env: string, createdBy: string | null, owner: string | null): DictRecord {
+  private add(name: string | null, env: string, createdBy: string | null, owner: string | null, ownerKey: string | null = null): DictRecord {
     // Strictly increasing creation times keep "newest first" and `createdBefore` exact.
     const createdAt = Math.max(Date.now(), this.lastCreatedAt + 1);
     this.lastCreatedAt = createdAt;
-    const rec: DictRecord = { id: newDictId(), name, env, createdAt, createdBy, ephemeral: name === null, seq: ++this.seq, owner };
+    const rec: DictRecord = { id: newDictId(), name, env, createdAt, createdBy, ephemeral: name === null, seq: ++this.seq, owner, ...(ownerKey !== null && { ownerKey }) };
     this.byId.set(rec.id, rec);
     if (name !== null) this.byName.set(this.nameKey(env, name), rec.id);
     return rec;
@@ -83,8 +91,8 @@ export class DictRegistry {
     return { rec: this.add(name, env, createdBy, null), created: true };
   }
 
-  createEphemeral(env: string, owner: string, createdBy: string | null): DictRecord {
-    return this.add(null, env, createdBy, owner);
+  createEphemeral(env: string, owner: string, createdBy: string | null, ownerKey: string | null = null): DictRecord {
+    return this.add(null, env, createdBy, owner, ownerKey);
   }
 
   /** Named dicts of an environment, newest first. */

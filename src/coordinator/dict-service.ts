@@ -3,9 +3,11 @@
  * create, list, delete, ephemeral dicts), each record durable before the reply and before
  * the shards hear of it, and a create every connected shard recorded, or none.
  */
-import { InvalidError, NotFoundError, StorageFullError } from "../errors.js";
+import { AuthError, InvalidError, NotFoundError, StorageFullError } from "../errors.js";
+import { nameRefusal, type DictFacts, type TokenScope } from "../net/token-scope.js";
 import type { Outgoing, RequestFrame } from "../protocol/frames.js";
-import { DictRegistry, publicInfo, type DictRecord } from "./dict-registry.js";
+import { DictRegistry, factsOf, publicInfo, type DictRecord } from "./dict-registry.js";
+import { scopeRefusal } from "./registry-scope.js";
 import type { EphemeralLeases } from "./ephemeral-leases.js";
 import type { RegistryStore } from "./registry-store.js";
 
@@ -19,10 +21,11 @@ export interface DictServiceContext {
   log: (line: string) => void;
 }
 
-/** Who asks: the client's id (from its hello) and its `user@host`. */
+/** Who asks: the client's id (from its hello), its `user@host`, and its token's scope (none: everything). */
 export interface Caller {
   clientId: string;
   agent: string | null;
+  scope?: TokenScope | undefined;
 }
 
 export class DictService {
@@ -35,6 +38,8 @@ export class DictService {
   /** A client's registry request. */
   async handle(frame: RequestFrame, caller: Caller): Promise<unknown> {
     const registry = this.registry;
+    // Checked before anything is looked at or made: a refusal changes nothing.
+    if (caller.scope !== undefined) this.checkScope(frame, caller, caller.scope);
     switch (frame.type) {
       case "dict.lookup": {
         const { rec, created } = registry.lookup(frame.name, frame.env, frame.createIfMissing, caller.agent);
@@ -48,8 +53,13 @@ export class DictService {
         await (created ? this.created(rec) : this.found(rec));
         return publicInfo(rec);
       }
-      case "dict.list":
-        return registry.list(frame.env, frame.max, frame.createdBefore).map(publicInfo);
+      case "dict.list": {
+        const scope = caller.scope;
+        if (scope === undefined) return registry.list(frame.env, frame.max, frame.createdBefore).map(publicInfo);
+        // A scoped token lists only the dicts it reaches (it is not told the others exist).
+        const reached = registry.list(frame.env, undefined, frame.createdBefore).filter((r) => r.name !== null && nameRefusal(scope, r.name, r.env) === undefined);
+        return (frame.max === undefined ? reached : reached.slice(0, frame.max)).map(publicInfo);
+      }
       case "dict.delete": {
         const rec = registry.deleteByName(frame.name, frame.env);
         if (!rec) {
@@ -67,13 +77,27 @@ export class DictService {
         return true;
       }
       case "ephemeral.create": {
-        const rec = registry.createEphemeral(frame.env, caller.clientId, caller.agent);
+        const rec = registry.createEphemeral(frame.env, caller.clientId, caller.agent, caller.scope?.principal ?? null);
         await this.created(rec);
         return publicInfo(rec);
       }
       default:
         throw new InvalidError(`${frame.type} is not served by the coordinator`);
     }
+  }
+
+  /** Throws {@link AuthError} when a scoped token may not make this request. */
+  private checkScope(frame: RequestFrame, caller: Caller, scope: TokenScope): void {
+    const refused = scopeRefusal(this.registry, frame, caller.clientId, scope);
+    if (refused !== undefined) throw new AuthError(refused);
+  }
+
+  /** What a shard needs to check a scoped token's requests: the public record, and an ephemeral dict's owner. */
+  async facts(id: string): Promise<DictFacts & ReturnType<typeof publicInfo>> {
+    const rec = this.registry.getById(id);
+    if (!rec) throw new NotFoundError(`Dict with id ${id} not found`);
+    await this.found(rec);
+    return { ...publicInfo(rec), ...factsOf(rec) };
   }
 
   /** A dict's public record, once durable (clients, and shards asking about an id they do not know). */

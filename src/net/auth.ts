@@ -4,13 +4,14 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { grantOf, tokenOf, type ClientGrant, type ClientTokenEntry } from "./token-scope.js";
 
 export const SECRET_HEADER = "x-shardict-secret";
 
 export type PeerRole = "client" | "node";
 
 export interface AuthPolicy {
-  clientTokens: readonly string[];
+  clientTokens: readonly ClientTokenEntry[];
   clusterSecret: string | undefined;
 }
 
@@ -21,8 +22,11 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The role a handshake earns (and, for a client, the token it presented), or a reason to refuse it. */
-export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: "node" } | { role: "client"; token: string | undefined } | { refused: string } {
+/**
+ * The role a handshake earns (and, for a client, the token it presented with its scope), or
+ * a reason to refuse it.
+ */
+export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: "node" } | { role: "client"; token: string | undefined; grant?: ClientGrant } | { refused: string } {
   const secret = req.headers[SECRET_HEADER];
   if (typeof secret === "string") {
     // Node rights only ever come from a match: a node without a secret grants them to nobody.
@@ -33,9 +37,12 @@ export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: 
   if (policy.clientTokens.length === 0) return { role: "client", token: undefined };
   const token = bearerToken(req);
   if (token === undefined) return { refused: "a client token is required" };
-  const known = policy.clientTokens.find((t) => safeEqual(t, token));
+  // Every entry is compared, so the time taken says nothing of which one matched.
+  let known: ClientTokenEntry | undefined;
+  for (const entry of policy.clientTokens) if (safeEqual(tokenOf(entry), token) && known === undefined) known = entry;
   if (known === undefined) return { refused: "unknown client token" };
-  return { role: "client", token: known };
+  const grant = grantOf(known);
+  return { role: "client", token: grant.token, grant };
 }
 
 /** The token of an `Authorization: Bearer …` header, if there is one. */

@@ -3,6 +3,7 @@
  * cluster lists `clientTokens` (or sets `metricsToken`), a scrape must present one of them,
  * or the metrics token, as `Authorization: Bearer …`, compared in constant time.
  */
+import { tokenOf, type ClientTokenEntry } from "./token-scope.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { bearerToken, safeEqual } from "./auth.js";
@@ -10,7 +11,7 @@ import { bearerToken, safeEqual } from "./auth.js";
 export const METRICS_PATH = "/metrics";
 
 export interface MetricsAccess {
-  clientTokens: readonly string[];
+  clientTokens: readonly ClientTokenEntry[];
   /** A token for scrapers only; when set, scrapes need a token even without `clientTokens`. */
   metricsToken?: string | undefined;
 }
@@ -28,7 +29,7 @@ export function metricsRefusal(req: IncomingMessage, access: MetricsAccess): str
   if (token === undefined) return "a token is required: send `Authorization: Bearer <client token or metricsToken>`";
   // Every candidate is compared, so the time taken does not tell which one (if any) matched.
   let ok = metricsToken !== undefined && safeEqual(metricsToken, token);
-  for (const t of clientTokens) ok = safeEqual(t, token) || ok;
+  for (const t of clientTokens) ok = safeEqual(tokenOf(t), token) || ok;
   return ok ? undefined : "unknown token";
 }
 

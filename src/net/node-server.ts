@@ -19,6 +19,7 @@ import { isLoopback, type ClusterConfig } from "../config/cluster-config.js";
 import { ConnectionCounter } from "./connection-counter.js";
 import { UnfinishedInput } from "./unfinished-input.js";
 import { TokenRates } from "./token-rates.js";
+import type { TokenScope } from "./token-scope.js";
 import { RetryableError, WireCode } from "../errors.js";
 import { unfinishedBytesOf } from "./ws-receiver.js";
 
@@ -162,7 +163,7 @@ export class NodeServer {
         return;
       }
       // (handleUpgrade calls back synchronously here: nothing is admitted in between.)
-      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, "client", verdict.token));
+      wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, "client", verdict.token, verdict.grant?.scope));
     });
     await new Promise<void>((resolve, reject) => {
       http.once("error", reject);
@@ -184,7 +185,7 @@ export class NodeServer {
     return this.url;
   }
 
-  private accept(ws: WebSocket, role: PeerRole, token?: string): void {
+  private accept(ws: WebSocket, role: PeerRole, token?: string, scope?: TokenScope): void {
     this.alive.set(ws, true);
     ws.on("pong", () => this.alive.set(ws, true));
     const limits = this.opts.limits;
@@ -217,6 +218,7 @@ export class NodeServer {
       },
     });
     peer.session.role = role;
+    peer.session.scope = scope;
     const socket = (ws as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
     // Kept for the log line of a dropped connection (the socket forgets it once closed).
     peer.session.remote = `${socket?.remoteAddress ?? "?"}:${socket?.remotePort ?? "?"}`;

@@ -4,6 +4,7 @@
  */
 import { InvalidError } from "../errors.js";
 import type { PeerRole } from "./auth.js";
+import type { TokenScope } from "./token-scope.js";
 
 export interface Session {
   /** A client, or a node (it showed the cluster secret). Set by the listener. */
@@ -16,10 +17,12 @@ export interface Session {
   agent: string | undefined;
   /** On the coordinator: the shard this connection registered as. */
   shardId: string | undefined;
+  /** A client's token's scope (README, "Security"); undefined: it may do everything. Set by the listener. */
+  scope: TokenScope | undefined;
 }
 
 export function newSession(): Session {
-  return { role: undefined, remote: undefined, clientId: undefined, agent: undefined, shardId: undefined };
+  return { role: undefined, remote: undefined, clientId: undefined, agent: undefined, shardId: undefined, scope: undefined };
 }
 
 /** The client id from the connection's hello; a request before it is refused. */

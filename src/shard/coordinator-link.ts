@@ -2,6 +2,9 @@
  * A shard's connection to the coordinator: registers, heartbeats, takes pushed updates, and
  * reconnects with backoff when the coordinator goes away (data keeps being served meanwhile).
  */
+import { Type } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { DictFacts } from "../net/token-scope.js";
 import { nodeClientTls, type TlsMaterial } from "../net/tls.js";
 import WebSocket from "ws";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
@@ -171,6 +174,21 @@ export class CoordinatorLink {
     }
   }
 
+  /** A dict's facts for scoped tokens' checks (dict-access.ts), or undefined when there is no such dict. */
+  async dictFacts(id: string): Promise<DictFacts | undefined> {
+    const peer = this.peer;
+    if (!peer?.isOpen) throw new Error("coordinator not connected");
+    let answer: unknown;
+    try {
+      answer = await peer.request({ type: "dict.get", id }, { timeoutMs: 5_000 });
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (!checkFacts.Check(answer) || answer.id !== id) throw new Error(`the coordinator's answer about dict ${id} is not a dict's facts`);
+    return { id, name: answer.name, env: answer.env, owner: answer.owner ?? null, ownerKey: answer.ownerKey ?? null };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -178,3 +196,14 @@ export class CoordinatorLink {
     this.peer?.close(1001, "shard stopping");
   }
 }
+
+/** The coordinator's answer to a node's `dict.get` (older coordinators send no owner fields). */
+const checkFacts = TypeCompiler.Compile(
+  Type.Object({
+    id: Type.String(),
+    name: Type.Union([Type.String(), Type.Null()]),
+    env: Type.String(),
+    owner: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    ownerKey: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  }),
+);

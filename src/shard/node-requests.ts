@@ -9,22 +9,29 @@ import type { PartitionTable } from "../hashing/partition-table.js";
 import type { Peer } from "../net/peer.js";
 import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
 import { isDataFrame, type DataHandler } from "./data-handler.js";
+import type { DictAccess } from "./dict-access.js";
 import type { Leadership } from "./leadership.js";
 import type { ReplicaApplier } from "./replica-applier.js";
 
 export interface ShardRequestContext {
   id: string;
   data: DataHandler;
+  /** Scoped tokens' checks, before a request touches anything. */
+  access: DictAccess;
   replica: ReplicaApplier;
   leadership: Leadership;
   table(): PartitionTable | undefined;
 }
 
 export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame, peer: Peer): unknown {
-  if (isDataFrame(frame)) return ctx.data.handle(frame, peer.session.clientId);
+  if (isDataFrame(frame)) {
+    const checked = ctx.access.check(peer.session, frame.type, frame.dict);
+    return checked === undefined ? ctx.data.handle(frame, peer.session.clientId) : checked.then(() => ctx.data.handle(frame, peer.session.clientId));
+  }
   if (frame.type === "hotKeys") {
     if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
-    return ctx.data.hotKeys.reply(frame.dict, frame.limit);
+    const checked = ctx.access.check(peer.session, frame.type, frame.dict);
+    return checked === undefined ? ctx.data.hotKeys.reply(frame.dict, frame.limit) : checked.then(() => ctx.data.hotKeys.reply(frame.dict, frame.limit));
   }
   if (frame.type === "repl" || frame.type === "confirm") {
     const who = peer.session.clientId;

@@ -32,6 +32,7 @@ import { CoordinatorLink, type RegisterResult } from "./coordinator-link.js";
 import { DataHandler } from "./data-handler.js";
 import { handleShardRequest, type ShardRequestContext } from "./node-requests.js";
 import { DictSet } from "./dict-set.js";
+import { DictAccess } from "./dict-access.js";
 import { HandoffFollower } from "./handoff-follower.js";
 import { PartitionHost } from "./partition-host.js";
 import { ShardMetrics } from "./shard-metrics.js";
@@ -74,6 +75,7 @@ export class ShardNode {
   private readonly server: NodeServer;
   private readonly host: PartitionHost;
   private readonly dicts: DictSet;
+  private readonly access: DictAccess;
   private readonly dedup = new DedupTable();
   private readonly links: NodeLinks;
   private readonly leadership: Leadership;
@@ -185,6 +187,10 @@ export class ShardNode {
       table: () => this.table,
       refreshTable: () => this.refreshTable(),
       apply: (frame) => applyReplicated(this.parts(), frame),
+    });
+    this.access = new DictAccess((id) => {
+      if (!this.link) return Promise.reject(new Error("not linked to the coordinator"));
+      return this.link.dictFacts(id);
     });
     this.dicts = new DictSet(async (id) => {
       if (!this.link) throw new Error("not linked to the coordinator");
@@ -404,7 +410,7 @@ export class ShardNode {
   }
 
   private get requestContext(): ShardRequestContext {
-    return (this.requestsOnce ??= { id: this.id, data: this.data, replica: this.replica, leadership: this.leadership, table: () => this.table });
+    return (this.requestsOnce ??= { id: this.id, data: this.data, access: this.access, replica: this.replica, leadership: this.leadership, table: () => this.table });
   }
 
   private requestsOnce: ShardRequestContext | undefined;

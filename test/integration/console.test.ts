@@ -12,6 +12,7 @@ import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const TOKEN = "console-token-aaaa";
+const SCOPED = "console-scoped-token";
 
 function base(tc: TestCluster): string {
   return tc.url.replace(/^ws:/, "http:");
@@ -237,7 +238,7 @@ describe("the console of an open cluster", () => {
 describe("the console of a cluster with client tokens", () => {
   let tc: TestCluster;
   beforeAll(async () => {
-    tc = await startTestCluster({ shards: 1, clientTokens: [TOKEN] });
+    tc = await startTestCluster({ shards: 1, clientTokens: [TOKEN, { token: SCOPED, dicts: ["pub-*"], ops: ["read"] }] });
   });
   afterAll(async () => {
     await tc?.stop();
@@ -262,6 +263,20 @@ describe("the console of a cluster with client tokens", () => {
     expect((await api(tc, `entries?dict=${id}`)).status).toBe(401);
     const page = await ok<Page>(tc, `entries?dict=${id}`, TOKEN);
     expect(page.entries.map((e) => [e.key.json, e.value.json])).toEqual([['"k"', '"v"']]);
+  });
+
+  it("shows a scoped token only the dicts it reaches, and refuses the others' entries (403)", async () => {
+    const client = await tc.client({ token: TOKEN });
+    const pub = Dict.fromName("pub-1", { createIfMissing: true, client });
+    await pub.put("a", 1);
+    const secret = await Dict.fromName("secret", { createIfMissing: true, client }).hydrate();
+    const listed = await ok<{ dicts: { name: string }[] }>(tc, "dicts?env=main", SCOPED);
+    expect(listed.dicts.map((d) => d.name)).toEqual(["pub-1"]);
+    const refused = await api<{ error: string }>(tc, `entries?dict=${secret.objectId}`, SCOPED);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatch(/dict "secret"/);
+    const page = await ok<Page>(tc, `entries?dict=${(await pub.hydrate()).objectId}`, SCOPED);
+    expect(page.entries).toHaveLength(1);
   });
 });
 

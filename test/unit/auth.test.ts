@@ -27,8 +27,21 @@ describe("authenticate", () => {
   it("a client is told apart by its token (none without clientTokens)", () => {
     expect(authenticate(req({}), { clientTokens: [], clusterSecret: SECRET })).toEqual({ role: "client", token: undefined });
     const policy = { clientTokens: ["token-aaaaaaaa", "token-bbbbbbbb"], clusterSecret: SECRET };
-    expect(authenticate(req({ authorization: "Bearer token-bbbbbbbb" }), policy)).toEqual({ role: "client", token: "token-bbbbbbbb" });
+    expect(authenticate(req({ authorization: "Bearer token-bbbbbbbb" }), policy)).toEqual({ role: "client", token: "token-bbbbbbbb", grant: { token: "token-bbbbbbbb", scope: undefined } });
     expect(authenticate(req({ authorization: "Bearer token-cccccccc" }), policy)).toEqual({ refused: "unknown client token" });
     expect(authenticate(req({}), policy)).toEqual({ refused: "a client token is required" });
+  });
+
+  it("a scoped entry gives its client the entry's scope; strings and objects mix", () => {
+    const policy = { clientTokens: ["token-aaaaaaaa", { token: "token-scoped1", dicts: ["jobs-*"], ops: ["read" as const] }], clusterSecret: SECRET };
+    const v = authenticate(req({ authorization: "Bearer token-scoped1" }), policy);
+    expect(v).toMatchObject({ role: "client", token: "token-scoped1" });
+    const scope = "grant" in v ? v.grant?.scope : undefined;
+    expect(scope?.dicts).toEqual(["jobs-*"]);
+    expect([...(scope?.ops ?? [])]).toEqual(["read"]);
+    expect(scope?.principal).toMatch(/^tk-/);
+    expect(scope?.principal).not.toContain("token-scoped1");
+    expect(authenticate(req({ authorization: "Bearer token-aaaaaaaa" }), policy)).toMatchObject({ grant: { scope: undefined } });
+    expect(authenticate(req({ authorization: "Bearer token-scoped" }), policy)).toEqual({ refused: "unknown client token" });
   });
 });

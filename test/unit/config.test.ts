@@ -109,6 +109,13 @@ describe("parseConfig", () => {
     ["a zero TTL", { entryTtlMs: 0 }, "entryTtlMs"],
     ["a tiny maxEntryBytes", { maxEntryBytes: 10 }, "maxEntryBytes"],
     ["a short client token", { clientTokens: ["long-enough", "short"] }, "clientTokens.1"],
+    ["a scoped token with an unknown op", { clientTokens: ["long-enough", { token: "scoped-token", ops: ["read", "delete"] }] }, "clientTokens.1"],
+    ["a scoped token without ops", { clientTokens: [{ token: "scoped-token" }] }, "clientTokens.0"],
+    ["a scoped token with a misspelt field", { clientTokens: [{ token: "scoped-token", ops: ["read"], dict: ["a"] }] }, "clientTokens.0"],
+    ["a scoped token with a star inside a dict pattern", { clientTokens: [{ token: "scoped-token", ops: ["read"], dicts: ["jobs*x"] }] }, "clientTokens.0"],
+    ["a scoped token with a short token", { clientTokens: [{ token: "short", ops: ["read"] }] }, "clientTokens.0"],
+    ["a scoped token with a bad env", { clientTokens: [{ token: "scoped-token", env: "no spaces", ops: ["read"] }] }, "clientTokens.0"],
+    ["the same token twice", { clientTokens: ["scoped-token", { token: "scoped-token", ops: ["read"] }] }, "clientTokens.1"],
     ["a short cluster secret", { clusterSecret: "abc" }, "clusterSecret"],
     ["maxConnections 0", { maxConnections: 0 }, "maxConnections"],
     ["maxConnectionsPerToken 0", { maxConnectionsPerToken: 0 }, "maxConnectionsPerToken"],
@@ -124,6 +131,12 @@ describe("parseConfig", () => {
     const err = configError(raw, "test.json");
     expect(err.message).toContain(`"${field}"`);
     expect(err.message.startsWith("test.json: ")).toBe(true);
+  });
+
+  it("takes strings and scoped tokens together, and never repeats a token in its message", () => {
+    const cfg = parseConfig({ clientTokens: ["all-powerful", { token: "jobs-reader", env: "main", dicts: ["jobs-*", "x"], ops: ["read"] }] });
+    expect(cfg.clientTokens).toHaveLength(2);
+    expect(configError({ clientTokens: ["same-token-x", "same-token-x"] }).message).not.toContain("same-token-x");
   });
 
   it("uses a default source name", () => {
