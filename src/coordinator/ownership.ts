@@ -4,6 +4,7 @@
  * active members. The coordinator publishes each new state as a partition table.
  */
 import type { Handoff } from "../hashing/partition-table.js";
+import { balancedPlacement } from "../hashing/balanced-placement.js";
 import { placePartitions } from "../hashing/ring.js";
 import { flipPrimary, isMoving, rebalance } from "./rebalancer.js";
 
@@ -33,8 +34,10 @@ export class Ownership {
     active: readonly string[],
     saved: SavedOwnership | undefined,
   ) {
+    // The desired placement starts from where partitions are (balanced-placement.ts).
+    this.owners = saved ? saved.owners.map((o) => [...o]) : [];
     this.setActive(active);
-    this.owners = saved ? saved.owners.map((o) => [...o]) : this.desired.map((d) => [...d]);
+    if (!saved) this.owners = this.desired.map((d) => [...d]);
     this.pepochs = saved ? [...saved.pepochs] : Array.from({ length: partitions }, () => 1);
     this.learners = Array.from({ length: partitions }, () => []);
     this.handoffs = saved?.handoffs?.length === partitions ? saved.handoffs.map((h) => (h ? { ...h } : null)) : Array.from({ length: partitions }, () => null);
@@ -47,7 +50,7 @@ export class Ownership {
     if (key === this.activeKey && this.desired.length > 0) return;
     this.activeKey = key;
     if (ids.length === 0) return; // nowhere to place: keep the last plan
-    this.desired = placePartitions(ids, this.partitions, this.replicationFactor);
+    this.desired = balancedPlacement(ids, this.partitions, this.replicationFactor, this.owners);
     this.preference = placePartitions(ids, this.partitions, ids.length);
   }
 

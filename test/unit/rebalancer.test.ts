@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Handoff } from "../../src/hashing/partition-table.js";
-import { placePartitions } from "../../src/hashing/ring.js";
+import { balancedPlacement } from "../../src/hashing/balanced-placement.js";
 import { MAX_CONCURRENT_MOVES, Ownership } from "../../src/coordinator/ownership.js";
 import { flipPrimary, isMoving, rebalance, type Placement, type RebalanceInput } from "../../src/coordinator/rebalancer.js";
 import { mulberry32 } from "../helpers/prng.js";
@@ -29,6 +29,11 @@ function at<T>(arr: readonly T[], i: number): T {
   const v = arr[i];
   if (v === undefined) throw new Error(`no element at index ${i}`);
   return v;
+}
+
+/** Where the ownership wants every partition now (it starts from the owners of its last change of members). */
+function desiredNow(own: Ownership): string[][] {
+  return Array.from({ length: own.partitions }, (_, p) => [...own.desiredOf(p)]);
 }
 
 function primaryOf(own: Ownership, p: number): string {
@@ -355,7 +360,7 @@ describe("rebalance (pure step)", () => {
 describe("Ownership: initial state", () => {
   it("starts at the desired placement, with pepoch 1 and nothing moving", () => {
     const own = new Ownership(P, 2, [S3, S1, S2], undefined);
-    const desired = placePartitions(THREE, P, 2);
+    const desired = balancedPlacement(THREE, P, 2);
     expect(own.owners).toEqual(desired);
     expect(own.pepochs).toEqual(new Array<number>(P).fill(1));
     for (let p = 0; p < P; p++) expect(own.desiredOf(p)).toEqual(desired[p]);
@@ -369,7 +374,7 @@ describe("Ownership: initial state", () => {
   });
 
   it("restores saved owners, pepochs and hand-offs", () => {
-    const owners = placePartitions(THREE, 4, 1);
+    const owners = balancedPlacement(THREE, 4, 1);
     const saved = { owners, pepochs: [3, 4, 5, 6], handoffs: [null, { to: S2, id: 9 }, null, null] };
     const own = new Ownership(4, 1, THREE, saved);
     expect(own.owners).toEqual(owners);
@@ -380,7 +385,7 @@ describe("Ownership: initial state", () => {
   });
 
   it("ignores saved hand-offs of the wrong length", () => {
-    const owners = placePartitions(THREE, 4, 1);
+    const owners = balancedPlacement(THREE, 4, 1);
     const own = new Ownership(4, 1, THREE, { owners, pepochs: [1, 1, 1, 1], handoffs: [{ to: S2, id: 9 }] });
     expect(own.handoffs).toEqual([null, null, null, null]);
   });
@@ -399,9 +404,9 @@ describe("Ownership: a shard joins (rf 1)", () => {
   it("converges to exactly the 4-shard placement, moving only what the new shard should own", () => {
     const own = new Ownership(P, 1, THREE, undefined);
     const initial = snapshot(own);
-    expect(initial.owners).toEqual(placePartitions(THREE, P, 1));
+    expect(initial.owners).toEqual(balancedPlacement(THREE, P, 1));
     own.setActive(FOUR);
-    const desired = placePartitions(FOUR, P, 1);
+    const desired = desiredNow(own);
     const toNew = desired.flatMap((d, p) => (d.includes(S4) ? [p] : []));
     const untouched = desired.flatMap((d, p) => (d.includes(S4) ? [] : [p]));
     expect(own.progress().pending).toBe(toNew.length);
@@ -441,7 +446,7 @@ describe("Ownership: a shard joins (rf 1)", () => {
     expect(MAX_CONCURRENT_MOVES).toBe(4);
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
-    const needed = placePartitions(FOUR, P, 1).filter((d) => d.includes(S4)).length;
+    const needed = desiredNow(own).filter((d) => d.includes(S4)).length;
     // Otherwise the throttle would not be exercised.
     expect(needed).toBeGreaterThan(MAX_CONCURRENT_MOVES);
 
@@ -458,7 +463,7 @@ describe("Ownership: a shard joins (rf 1)", () => {
   it("the first step starts learners on the new shard for the lowest-numbered partitions only", () => {
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
-    const toNew = placePartitions(FOUR, P, 1).flatMap((d, p) => (d.includes(S4) ? [p] : []));
+    const toNew = desiredNow(own).flatMap((d, p) => (d.includes(S4) ? [p] : []));
     expect(own.rebalance(everyone, everyone, 2)).toBe(true);
     const withLearners = own.learners.flatMap((l, p) => (l.length > 0 ? [p] : []));
     expect(withLearners).toEqual(toNew.slice(0, MAX_CONCURRENT_MOVES));
@@ -483,7 +488,7 @@ describe("Ownership: a shard joins (rf 2)", () => {
     const own = new Ownership(P, 2, THREE, undefined);
     const initial = snapshot(own);
     own.setActive(FOUR);
-    const desired = placePartitions(FOUR, P, 2);
+    const desired = desiredNow(own);
     const changedSets = desired.filter((d, p) => JSON.stringify(sorted(d)) !== JSON.stringify(sorted(at(initial.owners, p)))).length;
     expect(changedSets).toBeGreaterThan(MAX_CONCURRENT_MOVES);
 
@@ -529,7 +534,7 @@ describe("Ownership: a shard joins (rf 2)", () => {
         },
       });
       expect(short).toEqual([]);
-      const desired = placePartitions(FOUR, P, 2);
+      const desired = desiredNow(own);
       for (let p = 0; p < P; p++) {
         expect(at(own.owners, p)[0]).toBe(at(desired, p)[0]);
         expect(sorted(at(own.owners, p))).toEqual(sorted(at(desired, p)));
@@ -546,7 +551,7 @@ describe("Ownership: a shard leaves", () => {
     const leaver = S2;
     const remaining = FOUR.filter((s) => s !== leaver);
     own.setActive(remaining);
-    const desired = placePartitions(remaining, P, 1);
+    const desired = desiredNow(own);
     const leaverParts = initial.owners.flatMap((o, p) => (o.includes(leaver) ? [p] : []));
     expect(leaverParts.length).toBeGreaterThan(MAX_CONCURRENT_MOVES);
     expect(own.hasItsShare(leaver)).toBe(true); // it should have nothing now
@@ -584,7 +589,7 @@ describe("Ownership: a shard leaves", () => {
     own.setActive(remaining);
     drive(own, { active: (id) => id !== leaver });
     expect(own.holdsAny(leaver)).toBe(false);
-    const desired = placePartitions(remaining, P, 2);
+    const desired = desiredNow(own);
     for (let p = 0; p < P; p++) {
       expect(at(own.owners, p)[0]).toBe(at(desired, p)[0]);
       expect(sorted(at(own.owners, p))).toEqual(sorted(at(desired, p)));
@@ -618,7 +623,7 @@ describe("Ownership: reports", () => {
   function withHandoff(): { own: Ownership; p: number; from: string; id: number } {
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
-    const p = placePartitions(FOUR, P, 1).findIndex((d) => d[0] === S4);
+    const p = desiredNow(own).findIndex((d) => d[0] === S4);
     expect(p).toBeGreaterThanOrEqual(0);
     const from = primaryOf(own, p);
     expect(own.rebalance(everyone, everyone, 10)).toBe(true);
@@ -696,7 +701,7 @@ describe("Ownership: reports", () => {
   it("ignores caught-up reports from a non-primary, under a wrong pepoch, or for a non-learner", () => {
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
-    const p = placePartitions(FOUR, P, 1).findIndex((d) => d[0] === S4);
+    const p = desiredNow(own).findIndex((d) => d[0] === S4);
     const from = primaryOf(own, p);
     const other = THREE.find((s) => s !== from) as string;
     expect(own.rebalance(everyone, everyone, 2)).toBe(true);
@@ -732,7 +737,7 @@ describe("Ownership: failures during moves", () => {
   function withHandoff(): { own: Ownership; p: number; from: string; id: number } {
     const own = new Ownership(P, 1, THREE, undefined);
     own.setActive(FOUR);
-    const p = placePartitions(FOUR, P, 1).findIndex((d) => d[0] === S4);
+    const p = desiredNow(own).findIndex((d) => d[0] === S4);
     const from = primaryOf(own, p);
     own.rebalance(everyone, everyone, 10);
     expect(own.caughtUp(p, 1, from, S4)).toBe(true);
@@ -809,7 +814,7 @@ describe("Ownership: failures during moves", () => {
     for (const p of done) expect(own.owners[p]).toEqual([S4]);
     const r = drive(own, { epoch });
     expect(r.epoch).toBeGreaterThan(epoch);
-    expect(own.owners).toEqual(placePartitions(FOUR, P, 1));
+    expect(own.owners).toEqual(desiredNow(own));
   });
 });
 
@@ -848,7 +853,7 @@ describe("Ownership: a dead desired shard (rf 2)", () => {
 
     // When it comes back, everything converges to the desired placement.
     drive(own, { epoch: r.epoch });
-    const desired = placePartitions(THREE, P, 2);
+    const desired = desiredNow(own);
     for (let p = 0; p < P; p++) {
       expect(at(own.owners, p)[0]).toBe(at(desired, p)[0]);
       expect(sorted(at(own.owners, p))).toEqual(sorted(at(desired, p)));
@@ -857,13 +862,15 @@ describe("Ownership: a dead desired shard (rf 2)", () => {
   });
 
   it("keeps a rebuilt replica while a desired member is dead: desired [A,B], B dead, owners [A,C] stays", () => {
-    const desired = placePartitions(THREE, P, 2);
+    const own = new Ownership(P, 2, THREE, undefined);
+    const desired = desiredNow(own);
     const owners = desired.map((d) => {
       const a = at(d, 0);
       const c = THREE.find((s) => !d.includes(s)) as string;
       return [a, c];
     });
-    const own = new Ownership(P, 2, THREE, { owners, pepochs: new Array<number>(P).fill(1), handoffs: undefined });
+    // As after B died and each replica was rebuilt on C (the desired placement stays put).
+    own.owners = owners.map((o) => [...o]);
     // Each partition's second desired shard is dead; use one shard to make it concrete.
     const dead = S2;
     const alive = allBut(dead);
