@@ -34,6 +34,8 @@ export interface NetnsHosts {
   readonly subnet: string;
   /** The root namespace's address on it. */
   readonly gateway: string;
+  /** The namespace holding the bridge; host i's port on it is `h<i>`. */
+  readonly switchNs: string;
   /** The argument list that runs a command on host `i` (prepend it to the command's). */
   execArgs(i: number): string[];
   /** Cut host `i` off from every other host and from the root namespace (its switch port down). */
@@ -195,9 +197,11 @@ export async function createNetnsHosts(count: number): Promise<NetnsHosts> {
   };
   const signals = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((signal) => {
     const handler = (): void => {
+      // Another listener (a launcher stopping its nodes first) decides whether the process
+      // exits, and the exit handler cleans up then; alone, do what the signal would have done.
+      if (process.listenerCount(signal) > 0) return;
       cleanup();
-      // Ours was the only listener: do what the signal would have done without it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      process.kill(process.pid, signal);
     };
     return { signal, handler };
   });
@@ -248,6 +252,7 @@ export async function createNetnsHosts(count: number): Promise<NetnsHosts> {
       hosts,
       subnet: `${base}.0/24`,
       gateway: `${base}.254`,
+      switchNs: sw,
       execArgs: (i) => ["netns", "exec", hostAt(i).ns],
       down: async (i) => void (await ip(["-n", sw, "link", "set", "dev", `h${hostAt(i).index}`, "down"])),
       up: async (i) => void (await ip(["-n", sw, "link", "set", "dev", `h${hostAt(i).index}`, "up"])),
