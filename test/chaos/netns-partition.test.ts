@@ -81,6 +81,8 @@ describe.skipIf(!support.ok)(`a cluster across three hosts in network namespaces
     const ackedAtDead = load.acked();
     // The survivors took over its partitions: writes to every key are acknowledged again.
     await waitUntil(() => load.acked() >= ackedAtDead + 600, { what: "writes to go on while host 2 is cut off", timeoutMs: 30_000 });
+    // Cut off from its side too (no process was touched): it lost the coordinator, and runs on.
+    expect(tc.logs.some((l) => l.startsWith(`[${victim}] ${victim}: lost the coordinator`))).toBe(true);
     expect(tc.cluster.isRunning(victim)).toBe(true);
     const partitionMs = performance.now() - cutAt;
 
