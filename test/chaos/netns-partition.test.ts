@@ -105,6 +105,9 @@ describe.skipIf(!support.ok)(`a cluster across three hosts in network namespaces
     const reader = await connect({ url: tc.url, ca, token: layout.token });
     clients.push(reader);
     expect(await verifyHistory(Dict.fromName("netns", { client: reader }), history)).toEqual([]);
+    // kill -9 reaches a node inside a namespace as it does any other.
+    await tc.cluster.kill("shard-2", "SIGKILL");
+    expect(tc.cluster.isRunning("shard-2")).toBe(false);
     const acked = history.filter((r) => r.outcome === "ok").length;
     console.log(
       `netns partition: ${acked} writes acknowledged (${history.length - acked} failed or unanswered); ${victim} declared dead ${declaredMs.toFixed(0)} ms after its link went down, link down ${partitionMs.toFixed(0)} ms; whole test ${((performance.now() - started) / 1000).toFixed(1)} s`,
