@@ -5,6 +5,10 @@
  *                                      $SHARDICT_CONFIG), one process per node, until Ctrl-C
  *   npm run cluster -- --tls           the same over TLS, with a throwaway CA made (once)
  *                                      in <dataDir>/tls/ by openssl
+ *   npm run cluster -- --netns         (root, Linux) each shard on a pretend host of its own:
+ *                                      a network namespace with a private address, the
+ *                                      coordinator beside the first shard, TLS and a client
+ *                                      token (config in <dataDir>/netns/); all deleted at exit
  *   npm run cluster -- add-shard [--id ID]
  *                                      start one more shard on a free port and join it to the
  *                                      running cluster; it runs in the background (log in
@@ -18,9 +22,11 @@ import { parseArgs } from "node:util";
 import { fetchStatus } from "../src/cli/cluster-commands.js";
 import { ConfigError, loadConfig, type ClusterConfig } from "../src/config/cluster-config.js";
 import type { ClusterStatus } from "../src/coordinator/coordinator-node.js";
-import { cliPath, LocalCluster } from "../src/launcher/local-cluster.js";
+import { cliPath, LocalCluster, type LocalClusterOptions } from "../src/launcher/local-cluster.js";
 import { configuredSecret, ensureLocalSecret } from "../src/launcher/local-secret.js";
 import { makeThrowawayCa } from "../src/launcher/throwaway-ca.js";
+import { createNetnsHosts } from "../src/launcher/netns-hosts.js";
+import { layOutOnHosts } from "../src/launcher/netns-cluster.js";
 
 const configPath = resolve(process.env.SHARDICT_CONFIG ?? "cluster.config.json");
 
@@ -50,7 +56,25 @@ function withLocalTls(config: ClusterConfig): { config: ClusterConfig; path: str
   return { config: tlsConfig, path, ca: ca.ca };
 }
 
-async function runCluster(config: ClusterConfig, configPath: string, caPath?: string): Promise<void> {
+/**
+ * `--netns`: the multi-host path on one machine (netns-hosts.ts): one host per shard, the
+ * coordinator on the first, each node on its host's private address, over TLS with a CA made
+ * for those addresses, a client token, not --insecure.
+ */
+async function runOnHosts(config: ClusterConfig): Promise<void> {
+  const hosts = await createNetnsHosts(config.shards.length);
+  const dir = join(resolve(config.dataDir), "netns");
+  mkdirSync(dir, { recursive: true });
+  // Made again each time: the hosts' addresses (in the certificate) are new each time.
+  const layout = layOutOnHosts(config, hosts, join(dir, "tls"));
+  const path = join(dir, "cluster.config.json");
+  writeFileSync(path, JSON.stringify(layout.config, null, 2));
+  console.log(`cluster: ${hosts.hosts.length} hosts in network namespaces on ${hosts.subnet}: ${hosts.hosts.map((h) => `${h.ns} ${h.address}`).join(", ")}`);
+  console.log(`cluster: cut a host off with: ip -n ${hosts.switchNs} link set dev h<i> down (up to heal)`);
+  return runCluster(layout.config, path, layout.ca.ca, { netns: layout.place, token: layout.token });
+}
+
+async function runCluster(config: ClusterConfig, configPath: string, caPath?: string, hosts: { netns?: LocalClusterOptions["netns"]; token?: string } = {}): Promise<void> {
   const width = Math.max("coordinator".length, ...config.shards.map((s) => s.id.length));
   const cluster = new LocalCluster({
     configPath,
@@ -58,6 +82,7 @@ async function runCluster(config: ClusterConfig, configPath: string, caPath?: st
     clusterSecret: localSecret(config),
     // A node that crashes or fail-stops on a storage error is restarted, with backoff.
     supervise: true,
+    ...(hosts.netns !== undefined && { netns: hosts.netns }),
     onLine: (node, line) => console.log(`[${node.padEnd(width)}] ${line}`),
   });
   let stopping = false;
@@ -89,7 +114,7 @@ async function runCluster(config: ClusterConfig, configPath: string, caPath?: st
   console.log(`cluster: coordinator ${cluster.coordinatorUrl}`);
   for (const s of config.shards) console.log(`cluster: ${s.id} ${cluster.urlOf(s.id) ?? "?"}`);
   if (config.console) console.log(`cluster: web console ${cluster.coordinatorUrl.replace(/^ws:/, "http:").replace(/^wss:/, "https:")}/`);
-  const trust = caPath === undefined ? "" : ` SHARDICT_CA=${caPath} (its throwaway CA: trust it in a browser to open the console)`;
+  const trust = `${caPath === undefined ? "" : ` SHARDICT_CA=${caPath}`}${hosts.token === undefined ? "" : ` SHARDICT_TOKEN=${hosts.token}`}${caPath === undefined ? "" : " (its throwaway CA: trust it in a browser to open the console)"}`;
   console.log(`cluster: ready: ${config.shards.length} shards, ${config.partitions} partitions. Connect with SHARDICT_URL=${cluster.coordinatorUrl}${trust}. Ctrl-C stops.`);
 }
 
@@ -149,6 +174,7 @@ async function addShard(config: ClusterConfig, args: string[]): Promise<void> {
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   const config = loadConfig(configPath);
+  if (command === "--netns" || (command === "start" && rest.includes("--netns"))) return runOnHosts(config);
   if (command === undefined || command === "start" || command === "--tls") {
     const tls = command === "--tls" || rest.includes("--tls");
     if (!tls) return runCluster(config, configPath);
@@ -160,7 +186,7 @@ async function main(): Promise<void> {
     await addShard(config, rest);
     process.exit(0);
   }
-  throw new Error(`unknown command "${command}" (use: npm start, npm run cluster -- --tls, or npm run cluster -- add-shard [--id ID])`);
+  throw new Error(`unknown command "${command}" (use: npm start, npm run cluster -- --tls, npm run cluster -- --netns, or npm run cluster -- add-shard [--id ID])`);
 }
 
 main().catch((err: unknown) => {

@@ -39,6 +39,15 @@ export interface LocalClusterOptions {
    * comes back on the address it had, where shards and clients look for it.
    */
   supervise?: boolean;
+  /**
+   * Run each node on a host of its own (netns-hosts.ts, netns-cluster.ts): inside the
+   * network namespace named here (`ip netns exec`, which execs, so the pid tracked is the
+   * node's), listening on the host's address, and a shard advertising it. The config gives
+   * each node that address and a fixed port (hosts do not share ports); `freePorts` is
+   * ignored. Off loopback, a node needs TLS, client tokens and the cluster secret: the real
+   * multi-host path.
+   */
+  netns?: (node: string) => { ns: string; address: string };
 }
 
 /** A node that ran this long before exiting restarts without waiting. */
@@ -100,13 +109,15 @@ export class LocalCluster {
 
   /** Start the coordinator alone (on a free port with `freePorts`). */
   async startCoordinator(): Promise<string> {
-    return this.spawnNode("coordinator", this.coordinatorArgs(this.opts.freePorts ? "0" : undefined), this.opts.coordinatorOptions?.env);
+    return this.spawnNode("coordinator", this.coordinatorArgs(this.opts.freePorts && !this.opts.netns ? "0" : undefined), this.opts.coordinatorOptions?.env);
   }
 
   private coordinatorArgs(port: string | undefined): string[] {
     // Readable lines: the launcher reads them (readiness) and shows them as they are.
     const args = ["coordinator", "--config", this.opts.configPath, "--log-format", "text"];
     if (port !== undefined) args.push("--port", port);
+    const host = this.opts.netns?.("coordinator");
+    if (host !== undefined) args.push("--host", host.address);
     const dataDir = this.opts.coordinatorOptions?.dataDir;
     if (dataDir !== undefined) args.push("--data-dir", dataDir);
     return args;
@@ -121,8 +132,20 @@ export class LocalCluster {
     const args = ["shard", "--config", this.opts.configPath, "--id", id, "--coordinator", extra.coordinatorUrl ?? this.coordinatorUrl, "--log-format", "text"];
     if (extra.advertiseUrl !== undefined) args.push("--advertise", extra.advertiseUrl);
     if (extra.dataDir !== undefined) args.push("--data-dir", extra.dataDir);
-    if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");
+    if (this.opts.netns) args.push(...this.netnsShardArgs(id, extra.advertiseUrl));
+    else if (this.opts.freePorts || !this.opts.config.shards.some((s) => s.id === id)) args.push("--port", "0");
     return this.spawnNode(id, args, extra.env);
+  }
+
+  /** On its host: listen on the host's address, at the shard's configured port, and advertise that. */
+  private netnsShardArgs(id: string, advertiseUrl: string | undefined): string[] {
+    const host = this.opts.netns?.(id);
+    const port = this.opts.config.shards.find((s) => s.id === id)?.port;
+    if (host === undefined) return [];
+    // A free port could not be advertised before the shard is listening.
+    if (port === undefined || port === 0) throw new Error(`${id}: on a host of its own, a shard needs a fixed port in the config`);
+    const scheme = this.opts.config.tls === undefined ? "ws" : "wss";
+    return ["--host", host.address, ...(advertiseUrl === undefined ? ["--advertise", `${scheme}://${host.address}:${port}`] : [])];
   }
 
   /**
@@ -154,7 +177,10 @@ export class LocalCluster {
   }
 
   private async spawnNode(name: string, args: string[], env?: NodeJS.ProcessEnv, crashes = 0): Promise<string> {
-    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), cliPath(), ...args], {
+    const nodeArgv = [...(this.opts.nodeArgs ?? []), cliPath(), ...args];
+    const ns = this.opts.netns?.(name)?.ns;
+    const [command, argv]: [string, string[]] = ns === undefined ? [process.execPath, nodeArgv] : ["ip", ["netns", "exec", ns, process.execPath, ...nodeArgv]];
+    const child = spawn(command, argv, {
       stdio: ["ignore", "pipe", "pipe"],
       // The node stops by itself if this process dies without stopping it.
       env: { ...process.env, ...this.opts.env, ...env, SHARDICT_CLUSTER_SECRET: this.clusterSecret, SHARDICT_PARENT_PID: String(process.pid) },
