@@ -5,6 +5,7 @@
  * a node insists on TLS, client tokens and a cluster secret, so the config gets a throwaway CA
  * whose node certificate names every host's address, and a client token if it has none.
  */
+import { tokenOf } from "../net/token-scope.js";
 import { randomBytes } from "node:crypto";
 import type { ClusterConfig } from "../config/cluster-config.js";
 import type { NetnsHost, NetnsHosts } from "./netns-hosts.js";
@@ -32,7 +33,9 @@ export function layOutOnHosts(base: ClusterConfig, hosts: NetnsHosts, caDir: str
   const hostOf = (node: string): number => (node === "coordinator" ? 0 : (shardIndex.get(node) ?? 0) % n);
   const place = (node: string): NetnsHost => hosts.hosts[hostOf(node)] as NetnsHost;
   const ca = makeThrowawayCa("shardict-netns", caDir, hosts.hosts.map((h) => h.address));
-  const token = base.clientTokens[0] ?? randomBytes(18).toString("base64url");
+  // The clients' token: the first listed one (a scoped one too), or a fresh one.
+  const listed = base.clientTokens[0];
+  const token = listed === undefined ? randomBytes(18).toString("base64url") : tokenOf(listed);
   const config: ClusterConfig = {
     ...base,
     coordinator: { host: place("coordinator").address, port: base.coordinator.port || FIRST_PORT },
