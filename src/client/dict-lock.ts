@@ -13,6 +13,7 @@ import { deleteAtVersion, keyRequest, writeEntry, type EntryHandle } from "./ent
 import { WatchStream } from "./watch/watch-stream.js";
 import { checkTtl, formatVersion } from "./versions.js";
 import { describeKey } from "./value-codec.js";
+import { unrefTimer } from "../util/unref-timer.js";
 
 export interface LockOptions {
   /** How long the lock outlives its holder's last renewal. */
@@ -47,8 +48,7 @@ class HeldLock implements Lock {
     private readonly ttlMs: number,
   ) {
     this.token = version;
-    this.#timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
-    this.#timer.unref();
+    this.#timer = unrefTimer(setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3))));
   }
 
   get signal(): AbortSignal {
