@@ -6,7 +6,6 @@
  * version of the acquiring write, which grows with every write of the key. A waiter waits on
  * a watch of the key (no polling): each change of it is a reason to try again.
  */
-import { hostname } from "node:os";
 import { LockTimeoutError } from "../errors.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { deleteAtVersion, keyRequest, writeEntry, type EntryHandle } from "./entry-requests.js";
@@ -98,7 +97,7 @@ export async function acquireLock(h: EntryHandle, key: DictKey, opts: LockOption
   const ttlMs = checkTtl(opts?.ttlMs);
   const waitMs = Math.max(0, opts.waitMs ?? 0);
   const deadline = Date.now() + waitMs;
-  const holder = { host: hostname(), pid: process.pid, at: new Date() };
+  const holder = { ...h.client.platform.lockHolder(), at: new Date() };
   const attempt = async () => {
     const r = await writeEntry(h, key, holder, { ifVersion: null, ttlMs });
     return r.ok && r.ver !== null ? new HeldLock(h, key, r.ver, ttlMs) : undefined;

@@ -15,7 +15,7 @@ import { DeserializationError, DictError, InvalidError, KeyError, RequestSizeErr
 import { partitionOf } from "../hashing/hash.js";
 import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
-import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./client.js";
+import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./cluster-client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, HANDLE_ID, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";

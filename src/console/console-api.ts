@@ -19,7 +19,7 @@
  * size (pages and lists are capped); a few data requests run at once and more are refused
  * with 503 rather than queued.
  */
-import { ClusterClient } from "../client/client.js";
+import { nodeClient, type ClusterClient } from "../client/client.js";
 import { Dict } from "../client/dict.js";
 import { hotKeysOn, mergeHotKeys } from "../cli/hot-keys-query.js";
 import type { ClusterStatus } from "../coordinator/cluster-status.js";
@@ -216,7 +216,7 @@ export class ConsoleApi {
     let c = this.clients.get(k);
     if (c === undefined || c.isClosed) {
       const tls = this.src.tls?.();
-      c = new ClusterClient({ url: this.src.url(), ...(token !== undefined && { token }), ...tls, retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+      c = nodeClient({ url: this.src.url(), ...(token !== undefined && { token }), ...tls, retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
       this.clients.set(k, c);
     }
     return c;
