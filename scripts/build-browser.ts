@@ -12,12 +12,13 @@
  * Usage: node dist/scripts/build-browser.js [--out <dir>]
  */
 import { existsSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile, type Plugin } from "esbuild";
 
-/** The repository's root (this file runs from dist/scripts/). */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository's root: this file runs from dist/scripts/ (npm run build), or from scripts/ (a test). */
+const ROOT = basename(dirname(HERE)) === "dist" ? resolve(HERE, "../..") : resolve(HERE, "..");
 
 const browserTwins: Plugin = {
   name: "browser-twins",
