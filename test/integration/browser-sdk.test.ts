@@ -2,8 +2,9 @@
  * The browser SDK (`shardict/browser`) in a real headless browser (Debian's chromium via
  * puppeteer-core) against a real cluster with client tokens: a page served from an origin
  * the cluster allows uses the same Dict API as Node (values of several types, iteration,
- * ephemeral dicts, typed errors), its writes read back from Node; a page of another origin,
- * or with a wrong token, cannot connect. And the bundle itself imports nothing of Node's.
+ * ephemeral dicts, counters, locks, watches, typed errors), its writes read back from Node;
+ * a page of another origin, or with a wrong token, cannot connect. And the bundle itself
+ * imports nothing of Node's.
  *
  * The bundle is built from the sources here (the same build `npm run build` runs), into a
  * temporary folder; the cluster runs from dist/ like every integration test.
@@ -111,7 +112,7 @@ describe("the browser bundle", () => {
 });
 
 describe("the browser SDK in chromium", () => {
-  it("does what the Node SDK does: values of every kind, update, iteration, len, delete, pop, ephemeral dicts, typed errors", async () => {
+  it("does what the Node SDK does: values of every kind, update, iteration, len, delete, pop, ephemeral dicts, counters, locks, watches, typed errors", async () => {
     const { page, errors } = await open(allowed.origin);
     await screenshotOnFailure(page, "browser-sdk-api", async () => {
       const r = await inPage<Record<string, unknown>>(
@@ -161,6 +162,16 @@ describe("the browser SDK in chromium", () => {
           r.ephemeralAfterClose = await errorOf(e.get("k"));
           r.withEphemeral = await Dict.withEphemeral(async (w) => { await w.put("a", 1); return w.len(); }, { client });
           r.noClient = await errorOf(Promise.resolve().then(() => Dict.fromName("x").len()));
+          // Coordination and watches run on the SDK's timers, which a browser's are too.
+          r.incr = [await d.incr("counter"), await d.incr("counter", 5)];
+          const lock = await d.lock("the-lock", { ttlMs: 5000 });
+          r.lock = { token: typeof lock.token, held: await errorOf(d.lock("the-lock", { ttlMs: 5000 })) };
+          await lock.release();
+          const w = d.watch({ key: "watched" });
+          await d.put("watched", { seen: true });
+          const ev = (await w.next()).value;
+          w.close();
+          r.watch = { type: ev.type, key: ev.key, value: ev.value };
           return r;
         } finally {
           client.close();
@@ -188,6 +199,9 @@ describe("the browser SDK in chromium", () => {
         ephemeralAfterClose: { name: "NotFoundError", isKeyError: false, isDictError: true },
         withEphemeral: 1,
         noClient: { name: "InvalidError", isKeyError: false, isDictError: true },
+        incr: [1, 6],
+        lock: { token: "number", held: { name: "LockTimeoutError", isKeyError: false, isDictError: true } },
+        watch: { type: "put", key: "watched", value: { seen: true } },
       });
       expect(r.items).toMatchObject({ s: "hello, browser", n: 42, bytes: "bytes", "7": "a number key", u3: [3, { three: 3 }] });
       expect(errors).toEqual([]);
