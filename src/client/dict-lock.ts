@@ -6,13 +6,13 @@
  * version of the acquiring write, which grows with every write of the key. A waiter waits on
  * a watch of the key (no polling): each change of it is a reason to try again.
  */
-import { hostname } from "node:os";
 import { LockTimeoutError } from "../errors.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { deleteAtVersion, keyRequest, writeEntry, type EntryHandle } from "./entry-requests.js";
 import { WatchStream } from "./watch/watch-stream.js";
 import { checkTtl, formatVersion } from "./versions.js";
 import { describeKey } from "./value-codec.js";
+import { unrefTimer } from "../util/unref-timer.js";
 
 export interface LockOptions {
   /** How long the lock outlives its holder's last renewal. */
@@ -47,8 +47,7 @@ class HeldLock implements Lock {
     private readonly ttlMs: number,
   ) {
     this.token = version;
-    this.#timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3)));
-    this.#timer.unref();
+    this.#timer = unrefTimer(setInterval(() => void this.renew(), Math.max(1, Math.floor(ttlMs / 3))));
   }
 
   get signal(): AbortSignal {
@@ -98,7 +97,7 @@ export async function acquireLock(h: EntryHandle, key: DictKey, opts: LockOption
   const ttlMs = checkTtl(opts?.ttlMs);
   const waitMs = Math.max(0, opts.waitMs ?? 0);
   const deadline = Date.now() + waitMs;
-  const holder = { host: hostname(), pid: process.pid, at: new Date() };
+  const holder = { ...h.client.platform.lockHolder(), at: new Date() };
   const attempt = async () => {
     const r = await writeEntry(h, key, holder, { ifVersion: null, ttlMs });
     return r.ok && r.ver !== null ? new HeldLock(h, key, r.ver, ttlMs) : undefined;

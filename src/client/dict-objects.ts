@@ -3,7 +3,7 @@
  */
 import { InvalidError } from "../errors.js";
 import type { DictInfoData, Outgoing } from "../protocol/frames.js";
-import { clientOf, type Client } from "./client.js";
+import { clientOf, type Client } from "./cluster-client.js";
 import type { Dict } from "./dict.js";
 import { checkEnvironment, checkName } from "./names.js";
 

@@ -1,5 +1,5 @@
 /** The options and results of the `Dict` API. */
-import type { Client } from "./client.js";
+import type { Client } from "./cluster-client.js";
 
 /** What {@link Dict.info} returns. */
 export interface DictInfo {

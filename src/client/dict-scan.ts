@@ -6,7 +6,7 @@
 import { ConnectionError, DictError } from "../errors.js";
 import { checkReply, type ReplyOf, type ScanPageReply } from "../protocol/replies.js";
 import { routeOf } from "./routing.js";
-import type { ClusterClient } from "./client.js";
+import type { ClusterClient } from "./cluster-client.js";
 
 /** Entries per scan page: large enough to amortise a round trip, small enough to stream. */
 const SCAN_PAGE = 5000;

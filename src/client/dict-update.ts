@@ -12,7 +12,7 @@ import { checkTtl } from "./versions.js";
 import { MAX_UPDATE_ENTRIES } from "../encoding/decode-limits.js";
 import { encodeKey, type DictKey } from "../protocol/keys.js";
 import { latin1String } from "../encoding/latin1-bytes.js";
-import type { ClusterClient } from "./client.js";
+import type { ClusterClient } from "./cluster-client.js";
 import { routeOf } from "./routing.js";
 import { encodeValue, encodeValueNow } from "./value-codec.js";
 

@@ -11,12 +11,11 @@
  * for await (const [k, v] of d.items()) console.log(k, v);
  * ```
  */
-import { inspect } from "node:util";
 import { DeserializationError, DictError, InvalidError, KeyError, RequestSizeError } from "../errors.js";
 import { partitionOf } from "../hashing/hash.js";
 import type { DictInfoData } from "../protocol/frames.js";
 import { decodeKey, encodeKey, type DictKey } from "../protocol/keys.js";
-import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./client.js";
+import { clientOf, getDefaultClient, type Client, type ClusterClient } from "./cluster-client.js";
 import { checkEnvironment, checkId, checkName } from "./names.js";
 import { decodeValue, describeKey, encodeValue, encodeValueNow, HANDLE_ID, registerHandleCodec } from "./value-codec.js";
 import { dictObjects } from "./dict-objects.js";
@@ -388,7 +387,8 @@ export class Dict<V = unknown> extends DictCoordination<V> implements AsyncDispo
     await this.client.coordinatorRequest({ type: "dict.deleteId", id: this.#info.id });
   }
 
-  [inspect.custom](): string {
+  // util.inspect.custom is this registered symbol: Node finds it, and a browser needs no node:util.
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
     return `Dict(${this.name !== null ? JSON.stringify(this.name) : (this[HANDLE_ID] ?? "unresolved")})`;
   }
 }

@@ -11,7 +11,7 @@ import { InvalidError } from "../errors.js";
 import type { PutOptions } from "./dict-options.js";
 import { encodeValue } from "./value-codec.js";
 import { checkTtl, parseVersion } from "./versions.js";
-import type { ClusterClient } from "./client.js";
+import type { ClusterClient } from "./cluster-client.js";
 import { routeOf } from "./routing.js";
 
 /** What the entry operations need of a `Dict` handle. */

@@ -4,9 +4,7 @@ import { hostname, userInfo } from "node:os";
 import WebSocket from "ws";
 import { AuthError, ConnectionError, InvalidError } from "../errors.js";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
-
-/** How long opening a connection (and its hello) may take. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+import { CONNECT_TIMEOUT_MS } from "./platform.js";
 
 /** `user@host` of this process, which the coordinator records as a dict's creator. */
 export function agent(): string {

@@ -7,7 +7,7 @@
  * them, and `put` refuses a value whose encoding a reader would refuse, so what one SDK
  * stores every SDK reads. Own `__proto__` keys round-trip exactly (proto-keys.ts).
  */
-import { isUtf8 } from "node:buffer";
+import { isUtf8 } from "../encoding/is-utf8.js";
 import { Packr, addExtension } from "msgpackr";
 import { DeserializationError, InvalidError } from "../errors.js";
 import { checkValueBytes, scanValue } from "../protocol/value-check.js";

@@ -21,7 +21,7 @@
  */
 import { anyAccessRefusal, grantOf, nameRefusal, tokenOf, type ClientTokenEntry, type TokenScope } from "../net/token-scope.js";
 import { factsOf } from "../coordinator/dict-registry.js";
-import { ClusterClient } from "../client/client.js";
+import { nodeClient, type ClusterClient } from "../client/client.js";
 import { Dict } from "../client/dict.js";
 import { hotKeysOn, mergeHotKeys } from "../cli/hot-keys-query.js";
 import type { ClusterStatus } from "../coordinator/cluster-status.js";
@@ -229,7 +229,7 @@ export class ConsoleApi {
     let c = this.clients.get(k);
     if (c === undefined || c.isClosed) {
       const tls = this.src.tls?.();
-      c = new ClusterClient({ url: this.src.url(), ...(token !== undefined && { token }), ...tls, retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+      c = nodeClient({ url: this.src.url(), ...(token !== undefined && { token }), ...tls, retryBudgetMs: RETRY_BUDGET_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS });
       this.clients.set(k, c);
     }
     return c;

@@ -5,6 +5,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { grantOf, tokenOf, type ClientGrant, type ClientTokenEntry } from "./token-scope.js";
+import { protocolToken } from "./subprotocol-token.js";
 
 export const SECRET_HEADER = "x-shardict-secret";
 
@@ -45,10 +46,14 @@ export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: 
   return { role: "client", token: grant.token, grant };
 }
 
-/** The token of an `Authorization: Bearer …` header, if there is one. */
+/**
+ * The token of an `Authorization: Bearer …` header, if there is one; else the one a browser
+ * offers as a subprotocol, which cannot set that header (subprotocol-token.ts).
+ */
 export function bearerToken(req: IncomingMessage): string | undefined {
   const auth = req.headers.authorization;
-  return typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+  if (typeof auth === "string" && auth.startsWith("Bearer ")) return auth.slice(7);
+  return protocolToken(req.headers["sec-websocket-protocol"]);
 }
 
 /** Headers a node sends when it connects to another node. */

@@ -5,6 +5,7 @@
  */
 import { ConnectionError, errorFromWire } from "../errors.js";
 import type { FrameOf } from "../protocol/frames.js";
+import { unrefTimer } from "../util/unref-timer.js";
 
 interface Awaited {
   resolve(result: unknown): void;
@@ -37,8 +38,7 @@ export class AwaitedReplies {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     this.byRid.set(rid, { resolve, reject, deadline, type, timeoutMs: timeoutMs ?? Number.POSITIVE_INFINITY });
     if (timeoutMs !== undefined && !this.sweeper) {
-      this.sweeper = setInterval(() => this.sweep(), TIMEOUT_SWEEP_MS);
-      this.sweeper.unref();
+      this.sweeper = unrefTimer(setInterval(() => this.sweep(), TIMEOUT_SWEEP_MS));
     }
     this.onCountChange();
   }

@@ -22,6 +22,15 @@ import { TokenRates } from "./token-rates.js";
 import type { TokenScope } from "./token-scope.js";
 import { RetryableError, WireCode } from "../errors.js";
 import { unfinishedBytesOf } from "./ws-receiver.js";
+import { SUBPROTOCOL } from "./subprotocol-token.js";
+
+/**
+ * A browser that offers subprotocols (its token among them) fails the connection unless
+ * the answer selects one of them: `shardict`, never the token's.
+ */
+function selectProtocol(offered: Set<string>): string | false {
+  return offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+}
 
 /** The config fields that bound connections. */
 export type ConnectionLimits = Pick<
@@ -124,7 +133,7 @@ export class NodeServer {
         `${this.opts.label}: "clientTokens" are configured but there is no cluster secret ("clusterSecret" or SHARDICT_CLUSTER_SECRET): nodes could not authenticate each other, and anyone could pose as a node`,
       );
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload, perMessageDeflate: false });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload, perMessageDeflate: false, handleProtocols: selectProtocol });
     this.wss = wss;
     const metrics = this.opts.metrics;
     const serve: RequestListener = (req, res) => {

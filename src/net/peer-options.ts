@@ -2,6 +2,8 @@
 import type { RequestFrame } from "../protocol/frames.js";
 import type { Peer } from "./peer.js";
 import type { GateLimits } from "./request-gate.js";
+import type { PeerSocket } from "./peer-socket.js";
+import type WebSocket from "ws";
 
 /**
  * Told of each answer sent to a request: the request's type (undefined for a frame refused
@@ -11,18 +13,18 @@ import type { GateLimits } from "./request-gate.js";
 export type AnswerObserver = (type: string | undefined, code: string | undefined, startedAt: number) => void;
 
 /** Handles one incoming request; its return value is the reply's `result`. */
-export type RequestHandler = (frame: RequestFrame, peer: Peer) => unknown;
+export type RequestHandler<S extends PeerSocket = WebSocket> = (frame: RequestFrame, peer: Peer<S>) => unknown;
 
-export interface PeerOptions {
+export interface PeerOptions<S extends PeerSocket = WebSocket> {
   /** Where request ids come from (client-wide, so a retry can reuse one). */
   nextRid?: () => number;
-  onRequest?: RequestHandler;
+  onRequest?: RequestHandler<S>;
   /** Called once per answer to an incoming request (metrics); costs nothing when unset. */
   onAnswer?: AnswerObserver;
   /** Let the process exit while nothing is in flight (SDK connections). */
   unrefWhenIdle?: boolean;
   /** Called once when the socket closes, with the reason. */
-  onClose?: (peer: Peer, reason: string) => void;
+  onClose?: (peer: Peer<S>, reason: string) => void;
   /** A frame above this many bytes is flushed on its own. */
   batchBytes?: number;
   /**

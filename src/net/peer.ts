@@ -18,6 +18,7 @@ import { AwaitedReplies, keepAliveWhile } from "./awaited-replies.js";
 import type { PeerOptions } from "./peer-options.js";
 import { CloseCode } from "./close-codes.js";
 import { errFrame, estimateBytes, truncateUtf8 } from "./reply-frames.js";
+import type { PeerSocket } from "./peer-socket.js";
 export { CloseCode } from "./close-codes.js";
 export type { AnswerObserver, PeerOptions, RequestHandler } from "./peer-options.js";
 export { truncateUtf8 } from "./reply-frames.js";
@@ -31,8 +32,12 @@ const SEND_PIECE_BYTES = 1024 * 1024;
 let ridCounter = 0;
 const defaultRid = () => ++ridCounter;
 
-export class Peer {
-  readonly ws: WebSocket;
+/**
+ * `S` is the socket's type: a `ws` socket on nodes and in the Node SDK (whose servers use
+ * more of it than Peer does), any {@link PeerSocket} in the browser SDK.
+ */
+export class Peer<S extends PeerSocket = WebSocket> {
+  readonly ws: S;
   readonly label: string;
   private readonly nextRid: () => number;
   private readonly awaited: AwaitedReplies;
@@ -42,14 +47,14 @@ export class Peer {
   private closed = false;
   private closeReason = "";
   private binary: boolean;
-  private readonly opts: PeerOptions;
+  private readonly opts: PeerOptions<S>;
   /** What the server that owns this peer knows about the connection. */
   readonly session: Session = newSession();
   /** Requests waiting for the peer to take its replies (with `flow`). */
   private readonly gate: RequestGate<DecodedItem> | undefined;
   private pumping = false;
 
-  constructor(ws: WebSocket, opts: PeerOptions = {}) {
+  constructor(ws: S, opts: PeerOptions<S> = {}) {
     this.ws = ws;
     this.opts = opts;
     this.label = opts.label ?? "peer";

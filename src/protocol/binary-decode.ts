@@ -1,5 +1,5 @@
 /** Decoding the binary form (see binary-frames.ts), within the message's object budget. */
-import { decodeBody } from "../encoding/log-record.js";
+import { decodeBody } from "../encoding/log-body.js";
 import { DecodeLimitError, type ObjectBudget } from "../encoding/decode-budget.js";
 import { T_PACKED, T_GET, T_CONTAINS, T_POP, T_DEL, T_PUT, T_UPDATE_PARTS, T_REPL, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OP_NAMES } from "./binary-tags.js";
 

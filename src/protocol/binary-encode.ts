@@ -2,7 +2,7 @@
 import type { Frame } from "./frames.js";
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { ScanPage } from "../encoding/scan-page.js";
-import { encodeBody } from "../encoding/log-record.js";
+import { encodeBody } from "../encoding/log-body.js";
 import type { Mutation } from "../encoding/mutation.js";
 import { BINARY_MESSAGE, T_PACKED, T_PUT, T_UPDATE_PARTS, T_REPL, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OPS, isBytes, isU16, isNum, type AnyFrame } from "./binary-tags.js";
 

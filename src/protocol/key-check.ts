@@ -2,7 +2,7 @@
  * Whether key bytes from the wire are canonical (what encodeKey writes), checked in place:
  * a shard never builds a peer's key, so a key cannot make it allocate more than its bytes.
  */
-import { isUtf8 } from "node:buffer";
+import { isUtf8 } from "../encoding/is-utf8.js";
 import { MAX_DEPTH, MAX_KEY_CONTAINERS, Tag } from "./key-tags.js";
 
 /**

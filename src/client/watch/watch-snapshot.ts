@@ -8,7 +8,7 @@
  * capture is read page by page as the consumer takes the entries.
  */
 import { checkReply, type ReplyOf } from "../../protocol/replies.js";
-import type { ClusterClient } from "../client.js";
+import type { ClusterClient } from "../cluster-client.js";
 import { routeOf } from "../routing.js";
 
 type ExportReply = Extract<ReplyOf<"exportPage">, { session: string }>;

@@ -19,6 +19,7 @@ import { decodeKey, encodeKey, type DictKey } from "../../protocol/keys.js";
 import { checkReply, type WatchReply } from "../../protocol/replies.js";
 import { CLEAR, DELETE, EXPIRE, PUT } from "../../store/change-history.js";
 import { backoff } from "../../util/backoff.js";
+import { unrefTimer } from "../../util/unref-timer.js";
 import type { EntryHandle } from "../entry-requests.js";
 import { formatVersion } from "../versions.js";
 import { ClearBarrier, BARRIER_TIMEOUT_MS, type RawChange } from "./clear-barrier.js";
@@ -90,8 +91,7 @@ export class WatchStream<V> implements AsyncIterableIterator<WatchEvent<V>> {
     // Checked now: a bad key is the caller's error, thrown by watch() itself.
     this.keyBytes = keys?.map((k) => encodeKey(k));
     if (opts.after !== undefined && typeof opts.after !== "string") throw new InvalidError("watch's after must be a cursor string");
-    this.timer = setInterval(() => this.checkBarrier(), 1_000);
-    this.timer.unref();
+    this.timer = unrefTimer(setInterval(() => this.checkBarrier(), 1_000));
     if (opts.signal?.aborted) {
       this.close();
       return;
