@@ -5,6 +5,7 @@ import WebSocket from "ws";
 import { AuthError, ConnectionError, InvalidError } from "../errors.js";
 import { CLIENT_SOCKET_OPTIONS } from "../net/client-socket-options.js";
 import { CONNECT_TIMEOUT_MS } from "./platform.js";
+import { watchLiveness } from "./socket-liveness.js";
 
 /** `user@host` of this process, which the coordinator records as a dict's creator. */
 export function agent(): string {
@@ -82,6 +83,7 @@ export function openSocket(url: string, token: string | undefined, maxPayload: n
     ws.once("open", () => {
       ws.removeAllListeners("error");
       ws.removeAllListeners("unexpected-response");
+      watchLiveness(ws);
       resolve(ws);
     });
     ws.once("unexpected-response", (_req, res) => {
