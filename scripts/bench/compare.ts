@@ -324,7 +324,8 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     targets: list.map((t) => ({ id: t.id, label: t.label, value: t.value ?? null, target: t.target, met: verdict(t) === "✓" ? true : verdict(t) === "✗" ? false : null })),
     runs: rows,
   };
-  const dir = join(o.root, "bench", "results");
+  // BENCH_RESULTS_DIR: elsewhere (the tests' small run must not overwrite a real run's figures).
+  const dir = process.env.BENCH_RESULTS_DIR ?? join(o.root, "bench", "results");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${out.date}-vs-redis-cluster.json`);
   writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
