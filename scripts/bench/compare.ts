@@ -195,7 +195,7 @@ function targets(med: Record<string, Record<string, number>>, rows: Row[]): Targ
     { id: "rf1.getP99/rc.getP99", label: "rf 1 get p99 ÷ redis cluster get p99", value: ratio(rf1["get.p99"], rc["get.p99"]), kind: "ratio", max: 1.0, target: "≤ ×1.0 (no worse)" },
     { id: "rf2.put/rf1.put", label: "rf 2 put ÷ rf 1 put (same run)", value: Number.isFinite(sameRun) ? sameRun : undefined, kind: "ratio", min: 0.7, target: "≥ ×0.7" },
     { id: "rf2.put/natsR3.put", label: "rf 2 put ÷ nats R3 put", value: r3 && ratio(rf2["put.opsPerSec"], r3["put.opsPerSec"]), kind: "ratio", min: 2.0, target: "≥ ×2.0" },
-    { id: "rf2.get/rf1.get", label: "rf 2 get ÷ rf 1 get", value: ratio(rf2["get.opsPerSec"], rf1["get.opsPerSec"]), kind: "ratio", min: 0.9, target: "≥ ×0.9 (within 10%)" },
+    { id: "rf2.get/rf1.get", label: "rf 2 get ÷ rf 1 get", value: ratio(rf2["get.opsPerSec"], rf1["get.opsPerSec"]), kind: "ratio", min: 0.9, target: "≥ ×0.9 (within 10%, or faster)" },
     { id: "rf1.shardCpuPerPut", label: "shard CPU per rf 1 put, µs", value: rf1["put.serverCpuPerOp"], kind: "µs", max: 30, target: "≤ 30 µs" },
     { id: "rf1.shardCpuPerGet", label: "shard CPU per rf 1 get, µs", value: rf1["get.serverCpuPerOp"], kind: "µs", max: 8, target: "≤ 8 µs" },
     { id: "rf1.clientCpuPerPut/ioredis", label: "client CPU per put: SDK (rf 1) ÷ ioredis", value: ratio(rf1["put.clientCpuPerOp"], rc["put.clientCpuPerOp"]), kind: "ratio", max: 1.0, target: "≤ ×1.0" },
