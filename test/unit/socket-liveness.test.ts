@@ -19,7 +19,7 @@ async function server(answers: boolean): Promise<string> {
   servers.push(wss);
   await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
   const addr = wss.address();
-  if (typeof addr === "string") throw new Error("no port");
+  if (addr === null || typeof addr === "string") throw new Error("no port");
   return `ws://127.0.0.1:${addr.port}`;
 }
 
