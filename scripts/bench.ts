@@ -24,6 +24,9 @@
  *   scan   a full items() scan / SCAN + MGET, entries per second
  *   export shardict dict export of the big dict to a file, then import into a fresh dict (shardict only)
  * The summary gives the median of `--runs` runs for every figure. See bench/README.md.
+ *
+ * `--vs-redis-cluster` (with `--vs-nats`, `--vs-etcd`) is another mode, put then get only:
+ * scripts/bench/compare.ts; this file parses its flags and hands over.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
@@ -37,6 +40,7 @@ import { incrWorkload, type IncrStats } from "./bench/incr-workload.js";
 import { casWorkload, type CasStats } from "./bench/cas-workload.js";
 import { CAS_ATTEMPTS } from "./bench/contention.js";
 import { expectedWatchEvents, watchWorkload, type WatchStats } from "./bench/watch-workload.js";
+import { compareMain, stopRunning } from "./bench/compare.js";
 
 const WORKLOADS = ["put", "get", "mix", "bulk", "incr", "cas", "watch", "len", "scan", "export", "memory"] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -46,8 +50,9 @@ const USAGE = `usage: npm run bench -- [options]
   --rf N            replication factor (default 1)
   --in-flight N     requests in flight for put/get/mix/incr (default 50)
   --value-bytes N   value size in bytes (default 100)
-  --runs N          runs; figures are medians over runs (default 5)
-  --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000)
+  --runs N          runs; figures are medians over runs (default 5; 3 with --vs-redis-cluster)
+  --ops N           operations for put, get and mix; bulk writes N/2 entries (default 200000;
+                    100000 with --vs-redis-cluster)
   --incr-ops N      increments of each incr variant (1 hot key; 10,000 keys) (default 50000)
   --cas-updates N   successful updates of the cas workload, shared by its 8 clients (default 4000)
   --watch-writes N  puts of the watch workload's writer (default 5000)
@@ -65,9 +70,17 @@ const USAGE = `usage: npm run bench -- [options]
                     compare with a run without it to see what TLS costs
   --vs-redis        also run every workload against redis-server (if on PATH), alternating runs
   --redis-fsync M   when redis fsyncs its append-only file: everysec (default), or always
-                    (before every reply, the guarantee shardict gives)`;
+                    (before every reply, the guarantee shardict gives)
+  --vs-redis-cluster  another mode: put then get only, alternating run by run shardict (3 shards,
+                    rf 1), shardict (3 shards, rf 2) and a 3-master Redis Cluster (appendfsync
+                    always, no replica; ioredis Cluster): ops/s, p50, p99, client and server CPU
+                    per op, syncs and messages per put, ratios and the issue's targets. Takes
+                    only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd
+  --vs-nats         with --vs-redis-cluster: also NATS JetStream KV, R1 and R3 (3 clustered
+                    nats-server -js; apt-get install -y nats-server)
+  --vs-etcd         with --vs-redis-cluster: also etcd, one member (apt-get install -y etcd-server)`;
 
-const { values: args } = (() => {
+const { values: args, tokens } = (() => {
   try {
     return parseArgs({
       options: {
@@ -75,8 +88,8 @@ const { values: args } = (() => {
         rf: { type: "string", default: "1" },
         "in-flight": { type: "string", default: "50" },
         "value-bytes": { type: "string", default: "100" },
-        runs: { type: "string", default: "5" },
-        ops: { type: "string", default: "200000" },
+        runs: { type: "string" },
+        ops: { type: "string" },
         "incr-ops": { type: "string", default: "50000" },
         "cas-updates": { type: "string", default: "4000" },
         "watch-writes": { type: "string", default: "5000" },
@@ -91,9 +104,13 @@ const { values: args } = (() => {
         tls: { type: "boolean", default: false },
         "vs-redis": { type: "boolean", default: false },
         "redis-fsync": { type: "string", default: "everysec" },
+        "vs-redis-cluster": { type: "boolean", default: false },
+        "vs-nats": { type: "boolean", default: false },
+        "vs-etcd": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
+      tokens: true,
     });
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
@@ -130,8 +147,9 @@ const IN_FLIGHT = positiveInt("in-flight", args["in-flight"]);
 const VALUE_BYTES = positiveInt("value-bytes", args["value-bytes"], 0);
 const ENGINE = oneOf("engine", args.engine, ["lmdb", "log", "memory"] as const);
 const REDIS_FSYNC: RedisFsync = oneOf("redis-fsync", args["redis-fsync"], ["everysec", "always"] as const);
-const RUNS = positiveInt("runs", args.runs);
-const OPS = positiveInt("ops", args.ops);
+const VS_CLUSTER = args["vs-redis-cluster"] === true;
+const RUNS = positiveInt("runs", args.runs ?? (VS_CLUSTER ? "3" : "5"));
+const OPS = positiveInt("ops", args.ops ?? (VS_CLUSTER ? "100000" : "200000"));
 const INCR_OPS = positiveInt("incr-ops", args["incr-ops"]);
 const CAS_UPDATES = positiveInt("cas-updates", args["cas-updates"]);
 const WATCH_WRITES = positiveInt("watch-writes", args["watch-writes"]);
@@ -151,6 +169,23 @@ const CAS_CLIENTS = 8;
 if (WATCHERS + KEY_WATCHERS === 0) {
   console.error(`--watchers and --key-watchers cannot both be 0\n\n${USAGE}`);
   process.exit(2);
+}
+if (!VS_CLUSTER) {
+  for (const flag of ["vs-nats", "vs-etcd"] as const) {
+    if (args[flag] === true) {
+      console.error(`--${flag} goes with --vs-redis-cluster\n\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+} else {
+  // The mode runs put and get on shardict at 3 shards, rf 1 and rf 2, with the durable log.
+  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "ops", "runs", "in-flight", "value-bytes"]);
+  const given = [...new Set((tokens ?? []).flatMap((t) => (t.kind === "option" ? [t.name] : [])))];
+  const other = given.filter((n) => !TAKES.has(n));
+  if (other.length > 0) {
+    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
+    process.exit(2);
+  }
 }
 if (RF > SHARDS) {
   console.error(`--rf ${RF} needs at least ${RF} shards (--shards ${SHARDS})`);
@@ -258,7 +293,7 @@ let running: Target | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     console.error(`\nbench: ${signal}: stopping the system under test`);
-    const stop = running?.stop() ?? Promise.resolve();
+    const stop = VS_CLUSTER ? stopRunning() : (running?.stop() ?? Promise.resolve());
     void stop.finally(() => process.exit(130));
   });
 }
@@ -850,7 +885,7 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
 }
 
-main().then(
+(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, command: commandLine(), root: ROOT }) : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

@@ -61,6 +61,8 @@ export interface Target {
   scan(): Promise<number>;
   /** Export the big space to a file and import it into a fresh dict (shardict only). */
   exportImport?(): Promise<ExportImportStats>;
+  /** shardict only: every node's `GET /metrics` address (coordinator and shards). */
+  metricsUrls?(): { name: string; url: string }[];
   /** Redis's own account of its data (`INFO memory` used_memory), bytes; shardict has none. */
   usedMemory(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -160,6 +162,11 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
       for await (const [k, v] of dicts.big.items()) if (k !== undefined && v !== undefined) n++;
       return n;
     },
+    metricsUrls: () =>
+      cluster.names().flatMap((name) => {
+        const ws = name === "coordinator" ? url : cluster.urlOf(name);
+        return ws === undefined || ws === "" ? [] : [{ name, url: `${ws.replace(/^ws/, "http")}/metrics` }];
+      }),
     usedMemory: async () => undefined,
     exportImport: () => exportImport(c, dir, dicts.big),
     stop: async () => {

@@ -32,6 +32,9 @@ const SEND_PIECE_BYTES = 1024 * 1024;
 let ridCounter = 0;
 const defaultRid = () => ++ridCounter;
 
+/** WebSocket messages and the frames in them sent by this process's peers (read by its `/metrics`). */
+export const wsSent = { messages: 0, frames: 0 };
+
 /**
  * `S` is the socket's type: a `ws` socket on nodes and in the Node SDK (whose servers use
  * more of it than Peer does), any {@link PeerSocket} in the browser SDK.
@@ -172,6 +175,8 @@ export class Peer<S extends PeerSocket = WebSocket> {
       for (const f of q) this.awaited.fail(f.rid, err as Error);
       return;
     }
+    wsSent.messages++;
+    wsSent.frames += q.length;
     const gate = this.gate;
     const sent = (err?: Error | null) => {
       if (err) this.onClosed(`send failed: ${err.message}`);

@@ -80,6 +80,10 @@ describe("metrics of an open cluster", () => {
     expect(sumOf(after, "shardict_dedup_answers", {})).toBeGreaterThanOrEqual(100);
     expect(sumOf(after, "shardict_parked_waiters", {})).toBe(0);
     expect(sumOf(after, "shardict_client_connections", {})).toBeGreaterThanOrEqual(3);
+    // 151 replies at least left the shards, batched into WebSocket messages.
+    expect(grew("shardict_ws_frames_sent_total", {})).toBeGreaterThanOrEqual(151);
+    expect(grew("shardict_ws_messages_sent_total", {})).toBeGreaterThanOrEqual(1);
+    expect(grew("shardict_ws_messages_sent_total", {})).toBeLessThanOrEqual(grew("shardict_ws_frames_sent_total", {}));
     // prom-client's default metrics, per node.
     expect(after.some((s) => s.name === "process_cpu_user_seconds_total")).toBe(true);
     expect(after.some((s) => s.name === "nodejs_eventloop_lag_seconds")).toBe(true);

@@ -1,0 +1,333 @@
+/**
+ * `npm run bench -- --vs-redis-cluster [--vs-nats] [--vs-etcd]`: put then get, run by run
+ * alternating shardict (3 shards, rf 1), shardict (3 shards, rf 2), a 3-master Redis Cluster
+ * (fsynced, no replica), and where asked and installed NATS JetStream KV (R1, R3) and etcd
+ * (one member); each started fresh for its run. Prints ops/s, p50, p99, client and server
+ * CPU per op, shardict's syncs and messages per put, the ratios of the medians and the
+ * issue's targets (✓/✗), and writes bench/results/<date>-vs-redis-cluster.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, platform, release, totalmem } from "node:os";
+import { join, relative } from "node:path";
+import { closedLoop, cpuMicros, median, prng, shuffled, type LatencyStats } from "./measure.js";
+import { startShardict } from "./systems.js";
+import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
+import type { KvTarget } from "./servers.js";
+
+export interface CompareOptions {
+  runs: number;
+  ops: number;
+  inFlight: number;
+  value: string;
+  nats: boolean;
+  etcd: boolean;
+  /** The command line, for the header and the JSON. */
+  command: string;
+  /** Where bench/results is. */
+  root: string;
+}
+
+const WARMUP = 2_000;
+const SHARDS = 3;
+
+/** A 16-byte key: a 4-character prefix and 12 digits (as in the main bench). */
+const key = (prefix: string, i: number): string => prefix + String(i).padStart(12, "0");
+
+interface Phase extends LatencyStats {
+  /** shardict: the coordinator's CPU per op, µs (serverCpuPerOp is then the shards' alone). */
+  coordinatorCpuPerOp?: number;
+}
+
+interface Row {
+  system: string;
+  run: number;
+  put: Phase;
+  get: Phase;
+  /** shardict: fsyncs summed over the shards ÷ puts, over the put phase. */
+  syncsPerPut?: number;
+  /** shardict: WebSocket messages sent by every node (coordinator included) ÷ puts. */
+  messagesPerPut?: number;
+  framesPerPut?: number;
+  missing: number;
+}
+
+/** The system being measured, so that a signal stops it instead of leaving its processes behind. */
+let current: KvTarget | undefined;
+export function stopRunning(): Promise<void> {
+  return current?.stop() ?? Promise.resolve();
+}
+
+/** Sum of the samples named `name` in Prometheus text (all label sets). */
+function promSum(text: string, name: string): number {
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== " " && rest[0] !== "{") continue;
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(v)) n += v;
+  }
+  return n;
+}
+
+async function startShardictKv(rf: number): Promise<KvTarget> {
+  const t = await startShardict({ shards: SHARDS, rf, profileDir: undefined, engine: "log" });
+  return {
+    label: `shardict rf ${rf}`,
+    pids: () => t.nodes().map((n) => ({ group: n.holdsData ? "shards" : "coordinator", pid: n.pid })),
+    put: (k, v) => t.put(k, v),
+    get: (k) => t.get(k),
+    counters: async () => {
+      const out = { fsyncs: 0, messages: 0, frames: 0 };
+      for (const { name, url } of t.metricsUrls?.() ?? []) {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+        const text = await res.text();
+        if (name !== "coordinator") out.fsyncs += promSum(text, "shardict_fsync_duration_seconds_count");
+        out.messages += promSum(text, "shardict_ws_messages_sent_total");
+        out.frames += promSum(text, "shardict_ws_frames_sent_total");
+      }
+      return out;
+    },
+    stop: () => t.stop(),
+  };
+}
+
+/** A closed loop of `ops` calls; the coordinator's CPU apart from the other servers'. */
+async function phase(t: KvTarget, ops: number, inFlight: number, op: (i: number) => Promise<unknown>): Promise<Phase> {
+  const coordinator = () => t.pids().filter((p) => p.group === "coordinator").map((p) => p.pid);
+  const servers = () => t.pids().filter((p) => p.group !== "coordinator").map((p) => p.pid);
+  const c0 = coordinator().reduce((s, p) => s + cpuMicros(p), 0);
+  const stats: Phase = await closedLoop(ops, inFlight, op, servers);
+  if (coordinator().length > 0) stats.coordinatorCpuPerOp = (coordinator().reduce((s, p) => s + cpuMicros(p), 0) - c0) / ops;
+  return stats;
+}
+
+async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOptions): Promise<Row> {
+  const t = await start();
+  current = t;
+  try {
+    await closedLoop(WARMUP, o.inFlight, (i) => t.put(key("wrm-", i), o.value), () => []);
+    await closedLoop(WARMUP, o.inFlight, (i) => t.get(key("wrm-", i)), () => []);
+    const order = shuffled(o.ops, prng(1000 + run));
+    const before = await t.counters?.();
+    const put = await phase(t, o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value));
+    const after = await t.counters?.();
+    let missing = 0;
+    const get = await phase(t, o.ops, o.inFlight, async (i) => {
+      if ((await t.get(key("key-", order[i] as number))) == null) missing++;
+    });
+    const row: Row = { system: t.label, run, put, get, missing };
+    if (before && after) {
+      row.syncsPerPut = (after.fsyncs - before.fsyncs) / o.ops;
+      row.messagesPerPut = (after.messages - before.messages) / o.ops;
+      row.framesPerPut = (after.frames - before.frames) / o.ops;
+    }
+    return row;
+  } finally {
+    await t.stop();
+    current = undefined;
+  }
+}
+
+// ---- figures ----------------------------------------------------------------------------------
+
+const PHASE_FIELDS = ["opsPerSec", "p50", "p99", "clientCpuPerOp", "serverCpuPerOp", "coordinatorCpuPerOp"] as const;
+
+function medians(rows: Row[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const put = (id: string, xs: (number | undefined)[]) => {
+    const ok = xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
+    if (ok.length > 0) out[id] = median(ok);
+  };
+  for (const p of ["put", "get"] as const) for (const f of PHASE_FIELDS) put(`${p}.${f}`, rows.map((r) => r[p][f]));
+  put("syncsPerPut", rows.map((r) => r.syncsPerPut));
+  put("messagesPerPut", rows.map((r) => r.messagesPerPut));
+  put("framesPerPut", rows.map((r) => r.framesPerPut));
+  return out;
+}
+
+function fmt(x: number | undefined, digits?: number): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  if (digits !== undefined) return x.toFixed(digits);
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString("en");
+  return x.toFixed(Math.abs(x) < 10 ? 2 : 1);
+}
+
+const fmtRatio = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? "–" : `×${x.toFixed(2)}`);
+
+function table(rows: string[][], align: ("l" | "r")[]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, c) => (align[c] === "l" ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  ").trimEnd()).join("\n");
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0 ? undefined : a / b;
+}
+
+interface Target {
+  id: string;
+  label: string;
+  value: number | undefined;
+  /** "ratio": printed as ×n; "µs": a CPU figure. */
+  kind: "ratio" | "µs";
+  /** The issue's target: value ≥ min / value ≤ max; none: shown for information. */
+  min?: number;
+  max?: number;
+  target: string;
+}
+
+function targets(med: Record<string, Record<string, number>>, rows: Row[]): Target[] {
+  const rf1 = med["shardict rf 1"] ?? {};
+  const rf2 = med["shardict rf 2"] ?? {};
+  const rc = med["redis cluster"] ?? {};
+  const r3 = med["nats R3"];
+  // rf 2 ÷ rf 1 from the same run, then the median over runs.
+  const sameRun = median(
+    rows
+      .filter((r) => r.system === "shardict rf 2")
+      .map((r) => ratio(r.put.opsPerSec, rows.find((x) => x.system === "shardict rf 1" && x.run === r.run)?.put.opsPerSec) ?? Number.NaN),
+  );
+  return [
+    { id: "rf1.put/rc.put", label: "rf 1 put ops/s ÷ redis cluster put", value: ratio(rf1["put.opsPerSec"], rc["put.opsPerSec"]), kind: "ratio", min: 1.0, target: "≥ ×1.0" },
+    { id: "rf1.get/rc.get", label: "rf 1 get ops/s ÷ redis cluster get", value: ratio(rf1["get.opsPerSec"], rc["get.opsPerSec"]), kind: "ratio", min: 1.2, target: "≥ ×1.2" },
+    { id: "rf1.putP99/rc.putP99", label: "rf 1 put p99 ÷ redis cluster put p99", value: ratio(rf1["put.p99"], rc["put.p99"]), kind: "ratio", max: 1.0, target: "≤ ×1.0 (no worse)" },
+    { id: "rf1.getP99/rc.getP99", label: "rf 1 get p99 ÷ redis cluster get p99", value: ratio(rf1["get.p99"], rc["get.p99"]), kind: "ratio", max: 1.0, target: "≤ ×1.0 (no worse)" },
+    { id: "rf2.put/rf1.put", label: "rf 2 put ÷ rf 1 put (same run)", value: Number.isFinite(sameRun) ? sameRun : undefined, kind: "ratio", min: 0.7, target: "≥ ×0.7" },
+    { id: "rf2.put/natsR3.put", label: "rf 2 put ÷ nats R3 put", value: r3 && ratio(rf2["put.opsPerSec"], r3["put.opsPerSec"]), kind: "ratio", min: 2.0, target: "≥ ×2.0" },
+    { id: "rf2.get/rf1.get", label: "rf 2 get ÷ rf 1 get", value: ratio(rf2["get.opsPerSec"], rf1["get.opsPerSec"]), kind: "ratio", min: 0.9, target: "≥ ×0.9 (within 10%, or faster)" },
+    { id: "rf1.shardCpuPerPut", label: "shard CPU per rf 1 put, µs", value: rf1["put.serverCpuPerOp"], kind: "µs", max: 30, target: "≤ 30 µs" },
+    { id: "rf1.shardCpuPerGet", label: "shard CPU per rf 1 get, µs", value: rf1["get.serverCpuPerOp"], kind: "µs", max: 8, target: "≤ 8 µs" },
+    { id: "rf1.clientCpuPerPut/ioredis", label: "client CPU per put: SDK (rf 1) ÷ ioredis", value: ratio(rf1["put.clientCpuPerOp"], rc["put.clientCpuPerOp"]), kind: "ratio", max: 1.0, target: "≤ ×1.0" },
+    { id: "rf1.clientCpuPerGet/ioredis", label: "client CPU per get: SDK (rf 1) ÷ ioredis", value: ratio(rf1["get.clientCpuPerOp"], rc["get.clientCpuPerOp"]), kind: "ratio", max: 1.0, target: "≤ ×1.0" },
+    { id: "rf1.serverCpuPerPut/rc", label: "server CPU per put: shards (rf 1) ÷ redis-servers", value: ratio(rf1["put.serverCpuPerOp"], rc["put.serverCpuPerOp"]), kind: "ratio", target: "–" },
+    { id: "rf1.serverCpuPerGet/rc", label: "server CPU per get: shards (rf 1) ÷ redis-servers", value: ratio(rf1["get.serverCpuPerOp"], rc["get.serverCpuPerOp"]), kind: "ratio", target: "–" },
+  ];
+}
+
+function verdict(t: Target): string {
+  if (t.min === undefined && t.max === undefined) return "";
+  if (t.value === undefined) return "not run";
+  return (t.min === undefined || t.value >= t.min) && (t.max === undefined || t.value <= t.max) ? "✓" : "✗";
+}
+
+function printTables(systems: string[], med: Record<string, Record<string, number>>, runs: number): void {
+  const note = `median of ${runs} run${runs === 1 ? "" : "s"}`;
+  console.log(
+    `\nPut then get (${note}; latency per call; client CPU = this process's ÷ ops; servers' CPU = utime+stime of the data processes ÷ ops ` +
+      `(shardict: the shards; the coordinator apart); syncs = the shards' fsyncs, messages/frames = WebSocket messages/frames sent by every node, per put)`,
+  );
+  const head = ["system", "op", "ops/s", "p50 µs", "p99 µs", "client µs/op", "servers µs/op", "coordinator µs/op", "syncs/put", "msgs/put", "frames/put"];
+  const rows: string[][] = [head];
+  for (const s of systems) {
+    const m = med[s] ?? {};
+    for (const p of ["put", "get"] as const) {
+      const extra = p === "put" ? [fmt(m.syncsPerPut, 3), fmt(m.messagesPerPut, 3), fmt(m.framesPerPut, 3)] : ["", "", ""];
+      rows.push([p === "put" ? s : "", p, fmt(m[`${p}.opsPerSec`]), fmt(m[`${p}.p50`]), fmt(m[`${p}.p99`]), fmt(m[`${p}.clientCpuPerOp`]), fmt(m[`${p}.serverCpuPerOp`]), fmt(m[`${p}.coordinatorCpuPerOp`]), ...extra]);
+    }
+  }
+  console.log(table(rows, ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"]));
+}
+
+function printTargets(list: Target[], runs: number): void {
+  console.log(`\nRatios and the issue's targets (from the medians of ${runs} run${runs === 1 ? "" : "s"}; rf 2 ÷ rf 1 put: per run, then the median)`);
+  const rows: string[][] = [["figure", "value", "target", "met"]];
+  for (const t of list) rows.push([t.label, t.kind === "ratio" ? fmtRatio(t.value) : fmt(t.value), t.target, verdict(t)]);
+  console.log(table(rows, ["l", "r", "l", "l"]));
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+export async function compareMain(o: CompareOptions): Promise<void> {
+  const started = new Date();
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", node: process.version, os: `${platform()} ${release()}`, memoryGiB: Math.round(totalmem() / 2 ** 30) };
+  console.log(`shardict bench --vs-redis-cluster, ${started.toISOString()}`);
+  console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.os}`);
+  console.log(`command: ${o.command}${process.env.npm_lifecycle_event === "bench" ? "  (via npm run bench)" : ""}`);
+
+  const systems: { name: string; start: () => Promise<KvTarget> }[] = [
+    { name: "shardict rf 1", start: () => startShardictKv(1) },
+    { name: "shardict rf 2", start: () => startShardictKv(2) },
+  ];
+  const describe: Record<string, string> = {};
+  console.log(`shardict: ${SHARDS} shards at rf 1 and at rf 2, append-only log (durable: acknowledged after fsync on every copy), temporary data folder; SDK in this process`);
+
+  const redis = findRedisCluster();
+  if (redis === undefined) console.log("redis-server not found: apt-get install -y redis-server to compare (redis-cli comes with it)");
+  else {
+    systems.push({ name: "redis cluster", start: () => startRedisCluster(redis) });
+    describe.redis = `redis-server ${redis.version}, 3 masters, no replica, each ${clusterArgs(0, "<tmp>/<port>").slice(4).map((a) => (a === "" ? '""' : a)).join(" ")}; ioredis Cluster with auto-pipelining`;
+    console.log(`redis cluster: ${describe.redis} (fsynced, no replica)`);
+  }
+  if (o.nats) {
+    const { findNats, startNatsKv } = await import("./nats-kv.js");
+    const nats = findNats();
+    if (nats === undefined) console.log("nats-server not found: apt-get install -y nats-server to compare");
+    else {
+      systems.push({ name: "nats R1", start: () => startNatsKv(nats, 1) }, { name: "nats R3", start: () => startNatsKv(nats, 3) });
+      describe.nats = `nats-server ${nats.version}, 3 servers clustered, JetStream KV bucket with replicas 1 (R1) and 3 (R3); ${
+        nats.syncAlways ? "sync_interval: always (fsync before every acknowledgement)" : "NOT fsynced per write: this nats-server has no sync_interval: always (2.10 and later), so JetStream syncs every 2 minutes"
+      }; @nats-io/kv over @nats-io/transport-node`;
+      console.log(`nats: ${describe.nats}`);
+    }
+  }
+  if (o.etcd) {
+    const { findEtcd, startEtcd } = await import("./etcd.js");
+    const etcd = findEtcd();
+    if (etcd === undefined) console.log("etcd not found: apt-get install -y etcd-server to compare");
+    else {
+      systems.push({ name: "etcd", start: () => startEtcd(etcd.path) });
+      describe.etcd = `etcd ${etcd.version}, one member (fsyncs its WAL before acknowledging); etcd3 client`;
+      console.log(`etcd: ${describe.etcd}`);
+    }
+  }
+  console.log(
+    `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
+      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")}; figures are medians over runs`,
+  );
+
+  const rows: Row[] = [];
+  for (let run = 1; run <= o.runs; run++) {
+    for (const s of systems) {
+      const r = await oneRun(s.start, run, o);
+      rows.push(r);
+      const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put`;
+      console.log(
+        `  run ${run} ${s.name.padEnd(13)} put ${fmt(r.put.opsPerSec)}/s p99 ${fmt(r.put.p99 / 1000, 2)} ms · get ${fmt(r.get.opsPerSec)}/s p99 ${fmt(r.get.p99 / 1000, 2)} ms${counters}` +
+          `${r.missing > 0 ? `  WARNING: get: ${r.missing} keys missing` : ""}`,
+      );
+    }
+  }
+
+  const med: Record<string, Record<string, number>> = {};
+  for (const s of systems) med[s.name] = medians(rows.filter((r) => r.system === s.name));
+  printTables(systems.map((s) => s.name), med, o.runs);
+  const list = targets(med, rows);
+  printTargets(list, o.runs);
+
+  const out = {
+    date: started.toISOString().slice(0, 10),
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: o.command,
+    machine,
+    mode: "vs-redis-cluster",
+    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, vsNats: o.nats, vsEtcd: o.etcd, storageEngine: "log" },
+    systems: { shardict: `${SHARDS} shards, rf 1 and rf 2, log engine`, ...describe },
+    notes: [
+      `every figure is the median over ${o.runs} run(s); each run starts fresh servers in a temporary folder`,
+      "latency per call, µs, from perf_hooks histograms; client CPU = process.cpuUsage() of this process ÷ ops",
+      "servers' CPU = utime+stime from /proc/<pid>/stat summed over the data processes (shardict's shards, the redis-servers, the nats-servers, etcd) ÷ ops; shardict's coordinator apart",
+      "syncsPerPut = shardict_fsync_duration_seconds_count summed over the shards, after − before the put phase, ÷ puts; messagesPerPut / framesPerPut = shardict_ws_messages_sent_total / shardict_ws_frames_sent_total summed over every node, coordinator included",
+    ],
+    medians: med,
+    targets: list.map((t) => ({ id: t.id, label: t.label, value: t.value ?? null, target: t.target, met: verdict(t) === "✓" ? true : verdict(t) === "✗" ? false : null })),
+    runs: rows,
+  };
+  // BENCH_RESULTS_DIR: elsewhere (the tests' small run must not overwrite a real run's figures).
+  const dir = process.env.BENCH_RESULTS_DIR ?? join(o.root, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${out.date}-vs-redis-cluster.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
+}

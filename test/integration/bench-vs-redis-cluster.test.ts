@@ -1,0 +1,107 @@
+/**
+ * `npm run bench -- --vs-redis-cluster` (and --vs-nats, --vs-etcd): bad combinations stop it
+ * before it starts anything (exit 2, with the usage), --help lists the flags, and a small run
+ * prints every row and the targets, says what is not installed, and leaves no process or
+ * folder behind. The run needs redis-server and redis-cli (apt-get install -y redis-server);
+ * without them it is skipped, saying so. Runs the built script (dist/scripts/bench.js).
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const BENCH = fileURLToPath(new URL("../../dist/scripts/bench.js", import.meta.url));
+
+function bench(...args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [BENCH, ...args], { encoding: "utf8", timeout: 30_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+function which(name: string): string | undefined {
+  const r = spawnSync("which", [name], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+describe("npm run bench -- --vs-redis-cluster flags", () => {
+  it("--help lists --vs-redis-cluster, --vs-nats and --vs-etcd, and the mode's defaults", () => {
+    const r = bench("--help");
+    expect(r.code).toBe(0);
+    for (const flag of ["--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-redis "]) expect(r.out).toContain(flag);
+    expect(r.out).toMatch(/default 5; 3 with --vs-redis-cluster/);
+    expect(r.out).toMatch(/100000 with --vs-redis-cluster/);
+  });
+
+  it.each([
+    [["--vs-nats"], /--vs-nats goes with --vs-redis-cluster/],
+    [["--vs-etcd"], /--vs-etcd goes with --vs-redis-cluster/],
+    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd, not --vs-redis/],
+    [["--vs-redis-cluster", "--rf", "2"], /not --rf/],
+    [["--vs-redis-cluster", "--shards", "3"], /not --shards/],
+    [["--vs-redis-cluster", "--only", "put"], /not --only/],
+    [["--vs-redis-cluster", "--vs-nats", "--engine", "memory"], /not --engine/],
+    [["--vs-redis-cluster", "--runs", "0"], /--runs must be an integer ≥ 1, not "0"/],
+    [["--vs-redis-cluster", "--ops", "many"], /--ops must be an integer ≥ 1, not "many"/],
+    [["--vs-redis-cluster", "--in-flight", "0"], /--in-flight must be an integer ≥ 1, not "0"/],
+    [["--vs-redis-cluster=yes"], /--vs-redis-cluster/],
+  ])("%j exits 2 with the usage, before starting anything", (args, message) => {
+    const r = bench(...args);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(message);
+    expect(r.out).toContain("usage: npm run bench");
+  });
+});
+
+const redisServer = which("redis-server");
+const redisCli = which("redis-cli");
+const haveRedis = redisServer !== undefined && redisCli !== undefined;
+if (!haveRedis) console.warn("bench-vs-redis-cluster: redis-server or redis-cli not on PATH (apt-get install -y redis-server): the small run is skipped");
+
+describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", () => {
+  it("prints a row per system and op, the targets, says nats-server and etcd are missing, and stops everything", async () => {
+    // A PATH with redis and `which` only: nats-server and etcd are missing, whatever is installed.
+    const bin = mkdtempSync(join(tmpdir(), "bench-path-"));
+    for (const [name, path] of [["redis-server", redisServer], ["redis-cli", redisCli], ["which", which("which")], ["getconf", which("getconf")]] as const) {
+      if (path !== undefined) symlinkSync(path, join(bin, name));
+    }
+    // Its own temporary folder (servers' data) and results folder, checked afterwards.
+    const tmp = mkdtempSync(join(tmpdir(), "bench-tmp-"));
+    const results = mkdtempSync(join(tmpdir(), "bench-results-"));
+    let out = "";
+    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--ops", "2000", "--runs", "1", "--in-flight", "20"], {
+      env: { ...process.env, PATH: bin, TMPDIR: tmp, BENCH_RESULTS_DIR: results },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    rmSync(bin, { recursive: true, force: true });
+
+    expect(code, out).toBe(0);
+    expect(out).toContain("nats-server not found: apt-get install -y nats-server to compare");
+    expect(out).toContain("etcd not found: apt-get install -y etcd-server to compare");
+    for (const system of ["shardict rf 1", "shardict rf 2", "redis cluster"]) {
+      expect(out).toMatch(new RegExp(`^  run 1 ${system} +put [\\d,]+/s`, "m"));
+      // The summary: put with its counters (shardict: syncs, messages and frames per put), then get.
+      const row = system.startsWith("shardict") ? String.raw`\d+\.\d{3} +\d+\.\d{3} +\d+\.\d{3}` : "– +– +–";
+      expect(out).toMatch(new RegExp(`^${system} +put +[\\d,]+ .* ${row}$`, "m"));
+    }
+    expect(out.match(/^ +get +[\d,]+ /gm)).toHaveLength(3);
+    expect(out).toMatch(/^rf 1 put ops\/s ÷ redis cluster put +×\d+\.\d\d +≥ ×1\.0 +[✓✗]$/m);
+    expect(out).toMatch(/^rf 2 put ÷ nats R3 put +– +≥ ×2\.0 +not run$/m);
+    expect(out).toMatch(/^shard CPU per rf 1 put, µs +[\d.,]+ +≤ 30 µs +[✓✗]$/m);
+    const file = out.match(/^wrote (.*-vs-redis-cluster\.json)$/m)?.[1];
+    expect(file).toBeDefined();
+    const json = JSON.parse(readFileSync(join(results, readdirSync(results)[0] ?? "none"), "utf8")) as { mode: string; medians: Record<string, Record<string, number>> };
+    expect(json.mode).toBe("vs-redis-cluster");
+    expect(Object.keys(json.medians)).toEqual(["shardict rf 1", "shardict rf 2", "redis cluster"]);
+    expect(json.medians["shardict rf 1"]?.syncsPerPut).toBeGreaterThan(0);
+    expect(json.medians["shardict rf 2"]?.messagesPerPut).toBeGreaterThan(0);
+    expect(file).toMatch(/-vs-redis-cluster\.json$/);
+    // Nothing left behind in its temporary folder: every server's folder was removed.
+    expect(readdirSync(tmp)).toEqual([]);
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(results, { recursive: true, force: true });
+  }, 180_000);
+});
