@@ -50,26 +50,4 @@ export function connect(opts: ConnectOptions): Promise<Client> {
 }
 
 export type { Client } from "../client/cluster-client.js";
-export { Dict } from "../client/dict.js";
-export type { DictInfo, FromNameOptions, ClientOption, EphemeralOptions, PutOptions, DeleteOptions, UpdateOptions } from "../client/dict.js";
-export type { DictEntry } from "../client/dict-coordination.js";
-export type { ModifyOptions } from "../client/dict-modify.js";
-export type { Lock, LockOptions } from "../client/dict-lock.js";
-export type { WatchEvent, WatchEventType, WatchOptions } from "../client/watch/watch-events.js";
-export type { DictKey } from "../protocol/keys.js";
-export {
-  DictError,
-  KeyError,
-  NotFoundError,
-  AlreadyExistsError,
-  InvalidError,
-  RequestSizeError,
-  DeserializationError,
-  ConnectionError,
-  AuthError,
-  IndeterminateError,
-  StorageFullError,
-  ConflictError,
-  LockTimeoutError,
-  RateLimitError,
-} from "../errors.js";
+export * from "../sdk-exports.js";
