@@ -21,6 +21,8 @@ import { launchChromium, screenshotOnFailure } from "../helpers/chromium.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
 
 const TOKEN = "browser-sdk-token";
+/** A scoped token: reads "browser-sdk" only. */
+const READER = "browser-sdk-reader";
 const PAGE = `<!doctype html><meta charset="utf-8"><title>shardict browser SDK test</title><p>test page</p>`;
 
 let browser: Browser | undefined;
@@ -55,7 +57,7 @@ beforeAll(async () => {
   bundle = await buildBrowser(outDir);
   allowed = await servePage(outDir);
   forbidden = await servePage(outDir);
-  tc = await startTestCluster({ shards: 2, clientTokens: [TOKEN], allowedOrigins: [allowed.origin] });
+  tc = await startTestCluster({ shards: 2, clientTokens: [TOKEN, { token: READER, dicts: ["browser-sdk"], ops: ["read"] }], allowedOrigins: [allowed.origin] });
   // chromium may have to be installed first (apt-get): that can take minutes.
   browser = await launchChromium();
 }, 600_000);
@@ -235,5 +237,34 @@ describe("the browser SDK in chromium", () => {
       expect(await inPage(page, { url: tc.url, token: TOKEN }, TRY_CONNECT)).toBe("connected");
     });
     await page.close();
+  });
+
+  it("with a scoped token: reads what it may, and a write or another dict is refused with AuthError, changing nothing", async () => {
+    const d = Dict.fromName("browser-sdk", { client: await tc.client({ token: TOKEN }), createIfMissing: true });
+    await d.put("scoped", "as written by node");
+    await Dict.objects.create("browser-secret", { client: await tc.client({ token: TOKEN }), allowExisting: true });
+    const { page, errors } = await open(allowed.origin);
+    await screenshotOnFailure(page, "browser-sdk-scoped-token", async () => {
+      const r = await inPage<Record<string, unknown>>(
+        page,
+        { url: tc.url, token: READER },
+        `
+        const client = await sdk.connect(params);
+        const d = sdk.Dict.fromName("browser-sdk", { client });
+        const read = await d.get("scoped");
+        const failure = async (p) => { try { await p; return "went through"; } catch (e) { return { name: e.name, isAuthError: e instanceof sdk.AuthError, message: e.message }; } };
+        const write = await failure(d.put("scoped", "overwritten by a reader"));
+        const other = await failure(sdk.Dict.fromName("browser-secret", { client }).get("k"));
+        client.close();
+        return { read, write, other };`,
+      );
+      expect(r.read).toBe("as written by node");
+      expect(r.write).toMatchObject({ name: "AuthError", isAuthError: true });
+      expect(String((r.write as { message: string }).message)).toMatch(/may not write dict "browser-sdk"/);
+      expect(r.other).toMatchObject({ name: "AuthError", isAuthError: true });
+      expect(errors).toEqual([]);
+    });
+    await page.close();
+    expect(await d.get("scoped")).toBe("as written by node");
   });
 });
