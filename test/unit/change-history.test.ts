@@ -513,3 +513,49 @@ describe("ChangeHistory: maxEvents 0", () => {
     expect(h.floor).toBe(4);
   });
 });
+
+describe("ChangeHistory: the ring's storage", () => {
+  it("wraps around its arrays and grows, keeping order, the floor and clears' ids, over many bounds' worth of changes", () => {
+    const { h } = history({ maxEvents: 100 });
+    h.ack(Number.MAX_SAFE_INTEGER);
+    let seq = 0;
+    for (let round = 0; round < 37; round++) {
+      puts(h, seq + 1, 9);
+      seq += 9;
+      h.append(++seq, "d", CLEAR, undefined, undefined, `c${seq}`);
+      h.append(++seq, "d", DELETE, `k${seq}`);
+    }
+    expect(h.size).toBe(100);
+    expect(h.floor).toBe(seq - 100);
+    const all = readAll(h, h.floor)?.changes ?? [];
+    expect(seqs(all)).toEqual(Array.from({ length: 100 }, (_, i) => seq - 99 + i));
+    for (const c of all) {
+      if (c.kind === CLEAR) expect(c.cid).toBe(`c${c.seq}`);
+      else expect(c.cid).toBeUndefined();
+      if (c.kind === PUT) expect(c.value).toBe(`v${c.seq}`);
+    }
+    // What the bytes bound counts follows what is in the ring, clears' ids included.
+    const counted = all.reduce((n, c) => n + 64 + (c.k?.length ?? 0) + (c.value?.length ?? 0) + (c.cid?.length ?? 0), 0);
+    expect(h.byteSize).toBe(counted);
+  });
+
+  it("adopts a ring longer than its own bound (another node's config), then trims it to its bound", () => {
+    const { h } = history({ maxEvents: 10 });
+    const changes: ReplChange[] = Array.from({ length: 50 }, (_, i) => ({ seq: i + 1, dict: "d", kind: PUT, key: Uint8Array.of(i), value: Uint8Array.of(1) }));
+    h.adopt(0, changes);
+    expect(h.size).toBe(10);
+    expect(h.floor).toBe(40);
+    expect(seqs(readAll(h, 40)?.changes)).toEqual([41, 42, 43, 44, 45, 46, 47, 48, 49, 50]);
+  });
+
+  it("hands a filter one reused view, and the reader changes of its own", () => {
+    const { h } = history();
+    h.ack(Number.MAX_SAFE_INTEGER);
+    puts(h, 1, 3);
+    const seen: Change[] = [];
+    const r = h.read(0, h.head, (c) => (seen.push(c), true), NO_LIMIT, NO_LIMIT);
+    expect(new Set(seen).size).toBe(1);
+    expect(seqs(r?.changes)).toEqual([1, 2, 3]);
+    expect(new Set(r?.changes).size).toBe(3);
+  });
+});
