@@ -19,7 +19,7 @@
  * size (pages and lists are capped); a few data requests run at once and more are refused
  * with 503 rather than queued.
  */
-import { anyAccessRefusal, grantOf, nameRefusal, tokenOf, type ClientTokenEntry, type TokenScope } from "../net/token-scope.js";
+import { anyAccessRefusal, grantOf, nameRefusal, type ClientTokenEntry, type TokenScope } from "../net/token-scope.js";
 import { factsOf } from "../coordinator/dict-registry.js";
 import { nodeClient, type ClusterClient } from "../client/client.js";
 import { Dict } from "../client/dict.js";
@@ -28,7 +28,7 @@ import type { ClusterStatus } from "../coordinator/cluster-status.js";
 import type { DictRegistry } from "../coordinator/dict-registry.js";
 import { AuthError, ConnectionError, DictError, IndeterminateError, InvalidError, NotFoundError, RetryableError } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
-import { safeEqual } from "../net/auth.js";
+import { findToken } from "../net/auth.js";
 import type { ReplyOf } from "../protocol/replies.js";
 import { DEFAULT_PAGE, entriesPage, KEY_CHARS, lookUp, MAX_PAGE, parseKey, show } from "./dict-pages.js";
 import type { LoadHistory } from "./load-history.js";
@@ -97,8 +97,7 @@ export class ConsoleApi {
     const tokens = this.src.clientTokens;
     if (tokens.length === 0) return { token: undefined };
     if (bearer === undefined) return { refused: "a client token is required: send `Authorization: Bearer <token>`" };
-    let known: ClientTokenEntry | undefined;
-    for (const t of tokens) if (safeEqual(tokenOf(t), bearer) && known === undefined) known = t;
+    const known = findToken(tokens, bearer);
     if (known === undefined) return { refused: "unknown client token" };
     const grant = grantOf(known);
     return grant.scope === undefined ? { token: grant.token } : { token: grant.token, scope: grant.scope };

@@ -50,8 +50,8 @@ export class Ownership {
     if (key === this.activeKey && this.desired.length > 0) return;
     this.activeKey = key;
     if (ids.length === 0) return; // nowhere to place: keep the last plan
-    this.desired = balancedPlacement(ids, this.partitions, this.replicationFactor, this.owners);
     this.preference = placePartitions(ids, this.partitions, ids.length);
+    this.desired = balancedPlacement(ids, this.partitions, this.replicationFactor, this.owners, this.preference);
   }
 
   desiredOf(part: number): readonly string[] {

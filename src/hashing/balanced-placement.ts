@@ -28,13 +28,20 @@ export function capOf(total: number, shards: number): number {
 /**
  * Per partition, its owners (primary first, `replicas` of them, fewer if there are fewer
  * shards) over `shardIds`, starting from `current` (the owners now; none for a new cluster).
+ * `preference`: each partition's ring order over every shard, when the caller has it already.
  */
-export function balancedPlacement(shardIds: readonly string[], partitions: number, replicas: number, current?: readonly (readonly string[])[]): string[][] {
+export function balancedPlacement(
+  shardIds: readonly string[],
+  partitions: number,
+  replicas: number,
+  current?: readonly (readonly string[])[],
+  preference?: readonly (readonly string[])[],
+): string[][] {
   const ids = [...new Set(shardIds)].sort();
   if (ids.length === 0) throw new Error("cannot place partitions on zero shards");
   const n = ids.length;
   const r = Math.min(replicas, n);
-  const preference = placePartitions(ids, partitions, n);
+  const order = preference ?? placePartitions(ids, partitions, n);
   const active = new Set(ids);
   const owners: string[][] = [];
   for (let p = 0; p < partitions; p++) {
@@ -42,7 +49,7 @@ export function balancedPlacement(shardIds: readonly string[], partitions: numbe
     for (const s of current?.[p] ?? []) if (active.has(s) && !kept.includes(s) && kept.length < r) kept.push(s);
     owners.push(kept);
   }
-  const rank = (p: number, s: string): number => (preference[p] as string[]).indexOf(s);
+  const rank = (p: number, s: string): number => (order[p] as readonly string[]).indexOf(s);
   const copies = countCopies(owners, ids);
   const capAll = capOf(partitions * r, n);
 
@@ -64,7 +71,7 @@ export function balancedPlacement(shardIds: readonly string[], partitions: numbe
   //    (primaries are evened out afterwards, by flips).
   for (let p = 0; p < partitions; p++) {
     const o = owners[p] as string[];
-    for (const s of preference[p] as string[]) {
+    for (const s of order[p] as readonly string[]) {
       if (o.length >= r) break;
       if (o.includes(s) || (copies.get(s) ?? 0) >= capAll) continue;
       o.push(s);
@@ -73,7 +80,7 @@ export function balancedPlacement(shardIds: readonly string[], partitions: numbe
     // Greedy in partition order can leave a partition whose only candidates are full: one of
     // them hands a copy of another partition to a shard with room, and takes this one.
     while (o.length < r && makeRoom(p, owners, ids, copies, capAll, rank)) {
-      const s = (preference[p] as string[]).find((x) => !o.includes(x) && (copies.get(x) ?? 0) < capAll);
+      const s = (order[p] as readonly string[]).find((x) => !o.includes(x) && (copies.get(x) ?? 0) < capAll);
       if (s === undefined) break;
       o.push(s);
       copies.set(s, (copies.get(s) ?? 0) + 1);

@@ -14,6 +14,7 @@
  * policy of DROP, as Docker sets, seen by bridged traffic through br_netfilter) cannot drop
  * traffic between hosts. Needs root and `ip` (iproute2); `netnsSupport()` says why not.
  */
+import { pidAlive } from "../util/pid-alive.js";
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { promisify } from "node:util";
@@ -140,14 +141,6 @@ async function freeSubnet(): Promise<string> {
   throw new Error("no free /24 found in 10.64.0.0-10.254.255.255 (everything there is routed)");
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Delete namespaces left by runs whose process is gone (killed before its cleanup could

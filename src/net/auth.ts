@@ -38,12 +38,20 @@ export function authenticate(req: IncomingMessage, policy: AuthPolicy): { role: 
   if (policy.clientTokens.length === 0) return { role: "client", token: undefined };
   const token = bearerToken(req);
   if (token === undefined) return { refused: "a client token is required" };
-  // Every entry is compared, so the time taken says nothing of which one matched.
-  let known: ClientTokenEntry | undefined;
-  for (const entry of policy.clientTokens) if (safeEqual(tokenOf(entry), token) && known === undefined) known = entry;
+  const known = findToken(policy.clientTokens, token);
   if (known === undefined) return { refused: "unknown client token" };
   const grant = grantOf(known);
   return { role: "client", token: grant.token, grant };
+}
+
+/**
+ * The `clientTokens` entry whose token is `presented`, if any. Every entry is compared, in
+ * constant time, so the time taken says nothing of which one matched.
+ */
+export function findToken(entries: readonly ClientTokenEntry[], presented: string): ClientTokenEntry | undefined {
+  let known: ClientTokenEntry | undefined;
+  for (const entry of entries) if (safeEqual(tokenOf(entry), presented) && known === undefined) known = entry;
+  return known;
 }
 
 /**

@@ -3,10 +3,10 @@
  * cluster lists `clientTokens` (or sets `metricsToken`), a scrape must present one of them,
  * or the metrics token, as `Authorization: Bearer …`, compared in constant time.
  */
-import { tokenOf, type ClientTokenEntry } from "./token-scope.js";
+import type { ClientTokenEntry } from "./token-scope.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
-import { bearerToken, safeEqual } from "./auth.js";
+import { bearerToken, findToken, safeEqual } from "./auth.js";
 
 export const METRICS_PATH = "/metrics";
 
@@ -28,9 +28,9 @@ export function metricsRefusal(req: IncomingMessage, access: MetricsAccess): str
   const token = bearerToken(req);
   if (token === undefined) return "a token is required: send `Authorization: Bearer <client token or metricsToken>`";
   // Every candidate is compared, so the time taken does not tell which one (if any) matched.
-  let ok = metricsToken !== undefined && safeEqual(metricsToken, token);
-  for (const t of clientTokens) ok = safeEqual(tokenOf(t), token) || ok;
-  return ok ? undefined : "unknown token";
+  const scraper = metricsToken !== undefined && safeEqual(metricsToken, token);
+  const client = findToken(clientTokens, token) !== undefined;
+  return scraper || client ? undefined : "unknown token";
 }
 
 /** Whether `req` is for the metrics path (any query string aside). */

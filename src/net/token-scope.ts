@@ -57,12 +57,20 @@ export function principalOf(token: string): string {
   return `tk-${createHash("sha256").update(`shardict-token\u0000${token}`).digest("base64url").slice(0, 22)}`;
 }
 
+/** Grants made so far, by config entry: a handshake finds its scope made once, not digested again. */
+const grants = new Map<ClientTokenEntry, ClientGrant>();
+
 export function grantOf(entry: ClientTokenEntry): ClientGrant {
-  if (typeof entry === "string") return { token: entry, scope: undefined };
-  return {
-    token: entry.token,
-    scope: { env: entry.env, dicts: entry.dicts, ops: new Set(entry.ops), principal: principalOf(entry.token) },
-  };
+  let grant = grants.get(entry);
+  if (grant === undefined) {
+    grant =
+      typeof entry === "string"
+        ? { token: entry, scope: undefined }
+        : { token: entry.token, scope: { env: entry.env, dicts: entry.dicts, ops: new Set(entry.ops), principal: principalOf(entry.token) } };
+    // Entries come from the config: a handful, for the life of the process.
+    grants.set(entry, grant);
+  }
+  return grant;
 }
 
 /** Does `name` match a `dicts` pattern: the name itself, or a prefix ending in `*`. */

@@ -163,15 +163,7 @@ export class CoordinatorLink {
 
   /** Ask the coordinator whether a dict id exists. */
   async dictExists(id: string): Promise<boolean> {
-    const peer = this.peer;
-    if (!peer?.isOpen) throw new Error("coordinator not connected");
-    try {
-      await peer.request({ type: "dict.get", id }, { timeoutMs: 5_000 });
-      return true;
-    } catch (err) {
-      if (err instanceof NotFoundError) return false;
-      throw err;
-    }
+    return (await this.dictFacts(id)) !== undefined;
   }
 
   /** A dict's facts for scoped tokens' checks (dict-access.ts), or undefined when there is no such dict. */

@@ -15,6 +15,7 @@
  * find the same stale LOCK at once can both remove it, and the second remove can delete the
  * first one's fresh lock.
  */
+import { pidAlive } from "../util/pid-alive.js";
 import { createHash } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -32,14 +33,6 @@ export interface DataDir {
 /** Folders this process holds through the pid-file fallback, where our own pid reads as stale. */
 const heldHere = new Set<string>();
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** The pid in LOCK, or undefined when it is missing, empty or garbage (never 0: `kill(0)` targets our own group). */
 function readHolder(lockPath: string): number | undefined {
@@ -75,7 +68,7 @@ async function lockWithSocket(path: string, lockPath: string): Promise<Server> {
   const server = await bindSocket(`\0shardict-lock-${key}`);
   if (!server) {
     const holder = readHolder(lockPath);
-    throw lockedError(path, holder !== undefined && isRunning(holder) ? holder : undefined);
+    throw lockedError(path, holder !== undefined && pidAlive(holder) ? holder : undefined);
   }
   try {
     // Rename so a reader never sees the file empty or half-written.
@@ -104,7 +97,7 @@ function lockWithPidFile(path: string, lockPath: string): void {
       }
       // Our own pid here is a previous run (containers reuse pids), not a live holder.
       const holder = readHolder(lockPath);
-      if (holder !== undefined && holder !== process.pid && isRunning(holder)) throw lockedError(path, holder);
+      if (holder !== undefined && holder !== process.pid && pidAlive(holder)) throw lockedError(path, holder);
       rmSync(lockPath, { force: true });
     }
   } finally {
