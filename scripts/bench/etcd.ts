@@ -5,11 +5,9 @@
  * is a devDependency).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
-import { freePort, onPath, startServer, waitFor, type KvTarget, type Server } from "./servers.js";
+import { freePort, onPath, serverRoom, startServer, waitFor, type KvTarget } from "./servers.js";
 
 /** etcd on PATH and its version; undefined if absent. */
 export function findEtcd(): { path: string; version: string } | undefined {
@@ -20,13 +18,11 @@ export function findEtcd(): { path: string; version: string } | undefined {
 }
 
 export async function startEtcd(path: string): Promise<KvTarget> {
-  const dir = mkdtempSync(join(tmpdir(), "shardict-bench-etcd-"));
-  const servers: Server[] = [];
+  const { dir, servers, stop: stopServers } = serverRoom("shardict-bench-etcd-");
   let client: Etcd3 | undefined;
   const stop = async () => {
     client?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    await stopServers();
   };
   try {
     const clientUrl = `http://127.0.0.1:${await freePort()}`;

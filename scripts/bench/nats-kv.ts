@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
-import { freePort, onPath, startServer, waitFor, type KvTarget, type Server } from "./servers.js";
+import { freePort, onPath, serverRoom, startServer, waitFor, type KvTarget } from "./servers.js";
 
 const SERVERS = 3;
 const BUCKET = "bench";
@@ -41,13 +41,11 @@ export function findNats(): NatsBinary | undefined {
 }
 
 export async function startNatsKv(bin: NatsBinary, replicas: 1 | 3): Promise<KvTarget> {
-  const root = mkdtempSync(join(tmpdir(), "shardict-bench-nats-"));
-  const servers: Server[] = [];
+  const { dir: root, servers, stop: stopServers } = serverRoom("shardict-bench-nats-");
   let nc: NatsConnection | undefined;
   const stop = async () => {
     await nc?.close().catch(() => undefined);
-    await Promise.all(servers.map((s) => s.stop()));
-    rmSync(root, { recursive: true, force: true });
+    await stopServers();
   };
   try {
     const ports: { client: number; route: number }[] = [];

@@ -6,12 +6,11 @@
  * afterwards, also when starting fails.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster } from "ioredis";
-import { freePort, onPath, startServer, waitFor, type KvTarget, type Server } from "./servers.js";
+import { freePort, onPath, serverRoom, startServer, waitFor, type KvTarget } from "./servers.js";
 import { findRedis } from "./systems.js";
 
 const run = promisify(execFile);
@@ -37,13 +36,11 @@ export function findRedisCluster(): RedisBinaries | undefined {
 }
 
 export async function startRedisCluster(bin: RedisBinaries): Promise<KvTarget> {
-  const root = mkdtempSync(join(tmpdir(), "shardict-bench-rcluster-"));
-  const servers: Server[] = [];
+  const { dir: root, servers, stop: stopServers } = serverRoom("shardict-bench-rcluster-");
   let client: Cluster | undefined;
   const stop = async () => {
     client?.disconnect();
-    await Promise.all(servers.map((s) => s.stop()));
-    rmSync(root, { recursive: true, force: true });
+    await stopServers();
   };
   try {
     const ports: number[] = [];

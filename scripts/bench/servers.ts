@@ -4,7 +4,10 @@
  * error messages, waiting for a condition, and stopping it (SIGTERM, then SIGKILL after 5 s).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { sleep } from "./measure.js";
 
@@ -88,6 +91,27 @@ export function startServer(name: string, path: string, args: string[]): Server 
       const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
       await exit;
       clearTimeout(t);
+    },
+  };
+}
+
+/** A temporary folder and the servers started in it, stopped and removed together. */
+export interface ServerRoom {
+  readonly dir: string;
+  readonly servers: Server[];
+  /** Stop every server (SIGTERM, then SIGKILL), then remove the folder. */
+  stop(): Promise<void>;
+}
+
+export function serverRoom(prefix: string): ServerRoom {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const servers: Server[] = [];
+  return {
+    dir,
+    servers,
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

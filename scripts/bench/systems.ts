@@ -3,12 +3,10 @@
  * (through the public SDK) and, with `--vs-redis`, a redis-server (through ioredis). Both are
  * started fresh for each run in a temporary folder and removed afterwards.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import { parseConfig } from "../../src/config/cluster-config.js";
 import { makeThrowawayCa } from "../../src/launcher/throwaway-ca.js";
@@ -21,6 +19,7 @@ import { exportImport, type ExportImportStats } from "./export-workload.js";
 import type { WatchDriver } from "./watch-workload.js";
 import { shardictWatchDriver } from "./shardict-watch.js";
 import { redisWatchDriver } from "./redis-watch.js";
+import { freePort, onPath, serverRoom, startServer, waitFor } from "./servers.js";
 
 export type SystemName = "shardict" | "redis";
 
@@ -179,24 +178,11 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
 
 /** The `redis-server` on PATH, or undefined. */
 export function findRedis(): { path: string; version: string } | undefined {
-  const which = spawnSync("which", ["redis-server"], { encoding: "utf8" });
-  const path = which.status === 0 ? which.stdout.trim() : "";
-  if (path === "") return undefined;
+  const path = onPath("redis-server");
+  if (path === undefined) return undefined;
   const v = spawnSync(path, ["--version"], { encoding: "utf8" });
   const version = v.stdout?.match(/v=(\S+)/)?.[1] ?? "unknown";
   return { path, version };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** When redis fsyncs its append-only file: once a second (the default baseline), or before every reply (shardict's guarantee). */
@@ -208,40 +194,12 @@ export function redisArgs(fsync: RedisFsync): string[] {
 }
 
 export async function startRedis(path: string, fsync: RedisFsync): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), "shardict-bench-redis-"));
+  const { dir, servers, stop: stopServer } = serverRoom("shardict-bench-redis-");
   const port = await freePort();
-  const child: ChildProcess = spawn(path, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", ...redisArgs(fsync)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const log: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${log.join("\n")}`)), 10_000);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited before it was ready:\n${log.join("\n")}`));
-    });
-    for (const stream of [child.stdout, child.stderr]) {
-      if (!stream) continue;
-      createInterface({ input: stream }).on("line", (line) => {
-        log.push(line);
-        if (log.length > 100) log.shift();
-        if (/Ready to accept connections/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
-  });
-  const stopServer = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(t);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const server = startServer("redis-server", path, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--daemonize", "no", ...redisArgs(fsync)]);
+  servers.push(server);
   try {
-    await ready;
+    await waitFor("redis-server to accept connections", async () => server.log().includes("Ready to accept connections"), [server], 10_000);
   } catch (err) {
     await stopServer();
     throw err;
@@ -249,10 +207,10 @@ export async function startRedis(path: string, fsync: RedisFsync): Promise<Targe
   const options = { host: "127.0.0.1", port, enableAutoPipelining: true, maxRetriesPerRequest: 0 };
   const db0 = new Redis({ ...options, db: 0 });
   const db1 = new Redis({ ...options, db: 1 });
-  const pid = child.pid as number;
+  const pid = server.pid;
   return {
     system: "redis",
-    nodes: () => (child.exitCode === null ? [{ name: "redis-server", pid, holdsData: true }] : []),
+    nodes: () => (server.exited() ? [] : [{ name: "redis-server", pid, holdsData: true }]),
     put: (k, v) => db0.set(k, v),
     get: (k) => db0.get(k),
     bulk: (space, entries) => {
