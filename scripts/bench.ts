@@ -618,16 +618,20 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
   const runsNote = `median of ${RUNS} run${RUNS === 1 ? "" : "s"}`;
   if (LAT_WORKLOADS.some((w) => sh[`${w}.opsPerSec`] !== undefined)) printLatencies(sh, rd, hasRedis, runsNote);
 
+  /** One row per figure: shardict's, and with redis, redis's and the ratio. */
+  const figureTable = (figures: typeof FIGURES): string => {
+    const rows: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis"] : ["figure", "shardict"]];
+    for (const f of figures) {
+      const row = [f.label, fmt(sh[f.id], f.unit)];
+      if (hasRedis) row.push(fmt(rd[f.id], f.unit), f.noRatio ? "" : fmtRatio(ratio(sh[f.id], rd[f.id])));
+      rows.push(row);
+    }
+    return table(rows, ["l", "r", "r", "r"]);
+  };
   const contention = FIGURES.filter((f) => f.contention);
   if (contention.some((f) => sh[f.id] !== undefined)) {
     console.log(`\nContention (${runsNote}; a conflict is an attempt whose conditional write lost: attempts − successful updates)`);
-    const rowsC: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis"] : ["figure", "shardict"]];
-    for (const f of contention) {
-      const row = [f.label, fmt(sh[f.id], f.unit)];
-      if (hasRedis) row.push(fmt(rd[f.id], f.unit), f.noRatio ? "" : fmtRatio(ratio(sh[f.id], rd[f.id])));
-      rowsC.push(row);
-    }
-    console.log(table(rowsC, ["l", "r", "r", "r"]));
+    console.log(figureTable(contention));
   }
 
   const watch = FIGURES.filter((f) => f.watch);
@@ -637,13 +641,7 @@ function printSummary(med: Partial<Record<SystemName, Record<string, number>>>, 
         `${WATCHERS} watchers of everything + ${KEY_WATCHERS} of one key each, own connections, in this process; ` +
         `${fmt(expectedWatchEvents({ writes: WATCH_WRITES, keys: WATCH_KEYS, dictWatchers: WATCHERS, keyWatchers: KEY_WATCHERS }))} events expected per run; latency from the writer's acknowledgement to a watcher's receipt)`,
     );
-    const rowsW: string[][] = [hasRedis ? ["figure", "shardict", "redis", "shardict/redis"] : ["figure", "shardict"]];
-    for (const f of watch) {
-      const row = [f.label, fmt(sh[f.id], f.unit)];
-      if (hasRedis) row.push(fmt(rd[f.id], f.unit), f.noRatio ? "" : fmtRatio(ratio(sh[f.id], rd[f.id])));
-      rowsW.push(row);
-    }
-    console.log(table(rowsW, ["l", "r", "r", "r"]));
+    console.log(figureTable(watch));
     if (hasRedis) {
       console.log(
         "Not like for like: a redis keyspace notification carries the key and the command's name, no value (a watcher that needs it must GET it, and may read a later one) and no version;\n" +
