@@ -2,7 +2,8 @@
  * A shard's metrics (served at `GET /metrics`): its answers to client requests, its storage
  * batches, and what it holds, read from the node when scraped.
  */
-import { Gauge, Histogram } from "prom-client";
+import { Gauge } from "prom-client";
+import { FastHistogram } from "../net/fast-histogram.js";
 import type { Registry } from "prom-client";
 import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
 import type { AnswerObserver } from "../net/peer.js";
@@ -31,26 +32,22 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384]
 export class ShardMetrics {
   readonly registry: Registry;
   private readonly requests: RequestMetrics;
-  private readonly fsync: Histogram;
-  private readonly batchSize: Histogram;
-  private readonly replicaAck: Histogram;
+  // Observed per sync and per replica acknowledgement: FastHistogram, not prom-client's.
+  private readonly fsync: { observe(v: number): void };
+  private readonly batchSize: { observe(v: number): void };
+  private readonly replicaAck: { observe(v: number): void };
 
   constructor(src: ShardGauges) {
     const registry = nodeRegistry(() => src.clientConnections());
     this.registry = registry;
     this.requests = new RequestMetrics(registry);
-    this.fsync = new Histogram({
-      name: "shardict_fsync_duration_seconds",
-      help: "Time to make one commit batch durable: the log engine's fdatasync, or an LMDB transaction with its fsync.",
-      buckets: SYNC_BUCKETS,
-      registers: [registry],
-    });
-    this.batchSize = new Histogram({
-      name: "shardict_commit_batch_mutations",
-      help: "Mutations written per commit batch (one sync each).",
-      buckets: BATCH_BUCKETS,
-      registers: [registry],
-    });
+    this.fsync = new FastHistogram(
+      "shardict_fsync_duration_seconds",
+      "Time to make one commit batch durable: the log engine's fdatasync, or an LMDB transaction with its fsync.",
+      SYNC_BUCKETS,
+      registry,
+    ).child({});
+    this.batchSize = new FastHistogram("shardict_commit_batch_mutations", "Mutations written per commit batch (one sync each).", BATCH_BUCKETS, registry).child({});
     new Gauge({
       name: "shardict_entries",
       help: 'Entries held: in the partitions this shard leads (role "primary"), and in every copy it holds, replicas too (role "all").',
@@ -84,12 +81,12 @@ export class ShardMetrics {
         this.set({ role: "replica" }, n.replica);
       },
     });
-    this.replicaAck = new Histogram({
-      name: "shardict_replication_ack_seconds",
-      help: "Time from queueing a replication frame to its replica's acknowledgement (what a write waits for its copies).",
-      buckets: SYNC_BUCKETS,
-      registers: [registry],
-    });
+    this.replicaAck = new FastHistogram(
+      "shardict_replication_ack_seconds",
+      "Time from queueing a replication frame to its replica's acknowledgement (what a write waits for its copies).",
+      SYNC_BUCKETS,
+      registry,
+    ).child({});
     scrapedGauge(registry, "shardict_replication_frames_in_flight", "Replication frames sent or queued to replicas and learners, not yet acknowledged.", () => src.replication().frames);
     scrapedGauge(registry, "shardict_replication_lag_seconds", "Age of the oldest unacknowledged replication frame (0 when none): how far the slowest copy is behind.", () => src.replication().oldestMs / 1000);
     scrapedGauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
