@@ -44,3 +44,25 @@ export type ReplMutation =
   | Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }>
   | { op: "reset"; part: number; ver?: number }
   | { op: "history"; part: number; floor: number; changes: ReplChange[] };
+
+/** An upper bound of the log bytes a replicated mutation takes. */
+export function replBytes(m: ReplMutation): number {
+  switch (m.op) {
+    case "set":
+      return m.key.byteLength + m.value.byteLength + m.dict.length + 64;
+    case "delete":
+      return m.key.byteLength + m.dict.length + 64;
+    case "dedup": {
+      // A pop's answer holds the value it removed.
+      const r = (m.answer as { r?: unknown } | undefined)?.r;
+      return m.id.length + 128 + (r instanceof Uint8Array ? r.byteLength : 0);
+    }
+    case "history": {
+      let n = 128;
+      for (const c of m.changes) n += (c.key?.byteLength ?? 0) + (c.value?.byteLength ?? 0) + c.dict.length + (c.cid?.length ?? 0) + 64;
+      return n;
+    }
+    default:
+      return 128;
+  }
+}

@@ -11,13 +11,13 @@ import { encodeFrames, isBinaryMessage, readMessage, type DecodedItem } from "..
 import { DecodeLimitError } from "../encoding/decode-budget.js";
 import type { Frame, Outgoing, RequestFrame } from "../protocol/frames.js";
 import { newSession, type Session } from "./session.js";
-import { ConnectionError, RequestSizeError, RetryableError, StorageFullError, WireCode, wireCodeOf } from "../errors.js";
+import { ConnectionError, WireCode } from "../errors.js";
 import { FRAMES_PER_MESSAGE_SENT } from "./limits.js";
 import { RequestGate } from "./request-gate.js";
 import { AwaitedReplies, keepAliveWhile } from "./awaited-replies.js";
 import type { PeerOptions } from "./peer-options.js";
 import { CloseCode } from "./close-codes.js";
-import { errFrame, estimateBytes, truncateUtf8 } from "./reply-frames.js";
+import { errFrame, estimateBytes, truncateUtf8, wireError } from "./reply-frames.js";
 import type { PeerSocket } from "./peer-socket.js";
 export { CloseCode } from "./close-codes.js";
 export type { AnswerObserver, PeerOptions, RequestHandler } from "./peer-options.js";
@@ -100,11 +100,12 @@ export class Peer<S extends PeerSocket = WebSocket> {
    * On the SDK's hot path two options save work per request: `owned` says the frame is the
    * caller's own fresh object, so the rid is set on it instead of on a copy; `onError` turns
    * a failure into the value to resolve with (a retry, say), instead of a rejection the
-   * caller would catch with one more promise.
+   * caller would catch with one more promise. `now` sends it (with whatever is queued) at
+   * once instead of at the end of the turn: for a sender about to block its thread.
    */
   request(
     frame: Outgoing,
-    opts: { rid?: number; timeoutMs?: number; sizeHint?: number | undefined; owned?: boolean; onError?: (err: Error) => unknown } = {},
+    opts: { rid?: number; timeoutMs?: number; sizeHint?: number | undefined; owned?: boolean; onError?: (err: Error) => unknown; now?: boolean | undefined } = {},
   ): Promise<unknown> {
     const onError = opts.onError;
     if (this.closed) {
@@ -132,6 +133,7 @@ export class Peer<S extends PeerSocket = WebSocket> {
         out = { ...frame, rid } as Frame;
       }
       this.send(out, opts.sizeHint ?? 64);
+      if (opts.now === true) this.flush();
     });
   }
 
@@ -342,21 +344,10 @@ export class Peer<S extends PeerSocket = WebSocket> {
 
   /** Send the error reply for `err`; returns its wire code. */
   private replyError(rid: number, err: unknown): string {
-    const code = wireCodeOf(err);
-    const message = err instanceof Error ? err.message : String(err);
-    if (code === WireCode.Internal) console.error(`${this.label}: internal error:`, err);
-    const frame = errFrame(rid, code, message);
-    if (err instanceof RequestSizeError) {
-      frame.limit = err.limit;
-      frame.size = err.size;
-    } else if (err instanceof StorageFullError) {
-      frame.node = err.node;
-      frame.folder = err.folder;
-    } else if (err instanceof RetryableError && err.maybeApplied) {
-      frame.maybeApplied = true;
-    }
-    this.send(frame);
-    return code;
+    const w = wireError(err);
+    if (w.code === WireCode.Internal) console.error(`${this.label}: internal error:`, err);
+    this.send({ type: "err", rid, ...w });
+    return w.code;
   }
 
   private onClosed(reason: string): void {

@@ -2,6 +2,26 @@
 import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { ScanPage } from "../encoding/scan-page.js";
 import type { FrameOf } from "../protocol/frames.js";
+import { RequestSizeError, RetryableError, StorageFullError, wireCodeOf } from "../errors.js";
+
+/** What an error reply says of `err`, besides its request id (also an item of a batch's answer). */
+export type WireError = Omit<FrameOf<"err">, "type" | "rid">;
+
+/** The wire form of `err`: its code, its message cut to the schema's bound, and the fields its kind carries. */
+export function wireError(err: unknown): WireError {
+  const message = err instanceof Error ? err.message : String(err);
+  const out: WireError = { code: wireCodeOf(err), message: message.length > 4000 ? `${message.slice(0, 3997)}...` : message };
+  if (err instanceof RequestSizeError) {
+    out.limit = err.limit;
+    out.size = err.size;
+  } else if (err instanceof StorageFullError) {
+    out.node = err.node;
+    out.folder = err.folder;
+  } else if (err instanceof RetryableError && err.maybeApplied) {
+    out.maybeApplied = true;
+  }
+  return out;
+}
 
 /** An error reply, its message cut to what the frame schema allows. */
 export function errFrame(rid: number, code: string, message: string): FrameOf<"err"> {

@@ -11,6 +11,8 @@ export const T_PUT = 5;
 export const T_UPDATE_PARTS = 6;
 /** Replication: the mutations travel as a log-record body (log-record.ts). */
 export const T_REPL = 7;
+/** Replication of several partitions: a count, then per item its partition, epoch and body. */
+export const T_REPL_BATCH = 8;
 export const T_OK = 16;
 export const T_OK_TRUE = 17;
 export const T_OK_FALSE = 18;

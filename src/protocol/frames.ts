@@ -173,6 +173,14 @@ export const MutationSchema = Type.Union([
   }),
 ]);
 export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
+/**
+ * Several partitions' `repl` frames to one replica in one request (replication-batches.ts):
+ * at most one item per partition. The reply's result is null when every item was applied,
+ * else per item null or the error that refused it.
+ */
+export const ReplBatch = request("replb", {
+  items: Type.Array(Type.Object({ part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) }), { minItems: 1, maxItems: 65536 }),
+});
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 /** A primary without a current lease asks its replicas whether it still leads these partitions. */
 export const Confirm = request("confirm", { parts: Type.Array(Type.Object({ part: Partition, pepoch: Epoch }), { maxItems: 65536 }) });
@@ -333,6 +341,7 @@ export const FrameSchemas = {
   "cluster.removeShard": RemoveShard,
   confirm: Confirm,
   repl: Repl,
+  replb: ReplBatch,
   get: Get,
   contains: Contains,
   pop: Pop,

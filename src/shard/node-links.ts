@@ -60,9 +60,10 @@ export class NodeLinks {
     return p;
   }
 
-  async request(shard: string, frame: Outgoing, timeoutMs: number): Promise<unknown> {
+  /** `sizeHint`: about how many bytes the frame takes; `now`: send it at once (see Peer.request). */
+  async request(shard: string, frame: Outgoing, timeoutMs: number, sizeHint?: number, now?: boolean): Promise<unknown> {
     const peer = await this.connect(shard);
-    return peer.request(frame, { timeoutMs });
+    return peer.request(frame, { timeoutMs, sizeHint, now });
   }
 
   close(): void {

@@ -12,8 +12,12 @@
  * only once every frame of that partition that arrived before it has finished.
  */
 import { RetryableError, WireCode } from "../errors.js";
+import { wireError, type WireError } from "../net/reply-frames.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { FrameOf } from "../protocol/frames.js";
+
+/** How long a batch's answer waits for an item that could not be applied at once. */
+export const SLOW_ITEM_WAIT_MS = 250;
 
 export interface ReplicaApplierContext {
   selfId: string;
@@ -22,6 +26,11 @@ export interface ReplicaApplierContext {
   refreshTable(): Promise<void>;
   /** Apply an accepted frame's mutations and make them durable. */
   apply(frame: FrameOf<"repl">): Promise<void>;
+  /**
+   * Apply several accepted items (of different partitions) and make them durable in one
+   * step; undefined, having done nothing, when that cannot be done at once (no disk room).
+   */
+  applyBatch(items: readonly Omit<FrameOf<"repl">, "type" | "rid">[]): Promise<void> | undefined;
 }
 
 export class ReplicaApplier {
@@ -47,6 +56,77 @@ export class ReplicaApplier {
   }
 
   /**
+   * Handle a batch's items (one per partition), each as its own frame: the answer is null
+   * when all were applied, else per item null or why it was refused (the sender retries
+   * those alone; the others stay applied).
+   */
+  async receiveBatch(items: readonly Omit<FrameOf<"repl">, "type" | "rid">[], sender: string): Promise<(WireError | null)[] | null> {
+    // The common case, applied together (one reservation, one commit, one promise): items
+    // whose partition has nothing queued before them and whose sender this node already
+    // knows as the primary at their epoch. The others go the long way, in order.
+    const t = this.ctx.table();
+    const ready: Omit<FrameOf<"repl">, "type" | "rid">[] = [];
+    const seen = new Set<number>();
+    for (const it of items) {
+      if (!seen.has(it.part) && !this.queues.has(it.part) && t !== undefined && this.accepts(t, it, sender)) ready.push(it);
+      seen.add(it.part);
+    }
+    let together: Promise<void> | undefined;
+    if (ready.length > 0) {
+      together = this.ctx.applyBatch(ready);
+      if (together !== undefined) {
+        // Later frames of these partitions wait for this step, as they would for a frame each.
+        const settled = together.then(
+          () => undefined,
+          () => undefined,
+        );
+        for (const it of ready) this.queues.set(it.part, settled);
+        void settled.then(() => {
+          for (const it of ready) if (this.queues.get(it.part) === settled) this.queues.delete(it.part);
+        });
+      }
+    }
+    const inBatch = together !== undefined ? new Set(ready) : undefined;
+    // An item that has to wait (for a table refresh, or behind a stalled frame of its
+    // partition) must not hold up the answer for the others: past a short wait it is
+    // answered "unavailable", and its sender sends it again (it is queued behind this
+    // attempt, and applying a frame twice in order is harmless).
+    let timer: NodeJS.Timeout | undefined;
+    let gaveUp: Promise<never> | undefined;
+    const patience = (): Promise<never> =>
+      (gaveUp ??= new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RetryableError(WireCode.Unavailable, `${this.ctx.selfId} is still waiting to apply this partition's earlier frames`)), SLOW_ITEM_WAIT_MS);
+      }));
+    let failed = false;
+    const results = await Promise.all(
+      items.map((it) => {
+        const done = inBatch?.has(it)
+          ? (together as Promise<void>)
+          : Promise.race([this.receive({ type: "repl", rid: 0, part: it.part, pepoch: it.pepoch, muts: it.muts }, sender), patience()]);
+        return done.then(
+          () => null,
+          (err: unknown) => {
+            failed = true;
+            return wireError(err);
+          },
+        );
+      }),
+    );
+    if (timer !== undefined) clearTimeout(timer);
+    return failed ? results : null;
+  }
+
+  /** Whether this node takes `frame` from `sender` by the table it has now. */
+  private accepts(t: PartitionTable, frame: Pick<FrameOf<"repl">, "part" | "pepoch">, sender: string): boolean {
+    const self = this.ctx.selfId;
+    return (
+      t.primaryOf(frame.part) === sender &&
+      t.pepochOf(frame.part) === frame.pepoch &&
+      (t.replicasOf(frame.part).includes(self) || t.learnersOf(frame.part).includes(self))
+    );
+  }
+
+  /**
    * Refuse a sender that is not the partition's primary at the partition epoch this node
    * knows: a deposed primary can then never get a write acknowledged. A sender ahead of it
    * makes it fetch the table first.
@@ -55,8 +135,7 @@ export class ReplicaApplier {
     if ((this.ctx.table()?.pepochOf(frame.part) ?? -1) < frame.pepoch) await this.ctx.refreshTable().catch(() => {});
     const t = this.ctx.table();
     const self = this.ctx.selfId;
-    const mine = t !== undefined && (t.replicasOf(frame.part).includes(self) || t.learnersOf(frame.part).includes(self));
-    if (!t || t.primaryOf(frame.part) !== sender || t.pepochOf(frame.part) !== frame.pepoch || !mine) {
+    if (!t || !this.accepts(t, frame, sender)) {
       throw new RetryableError(
         WireCode.WrongOwner,
         `${self} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,

@@ -4,27 +4,11 @@
  * heard of recorded in the same step.
  */
 import type { FrameOf } from "../protocol/frames.js";
-import type { Mutation, ReplMutation, StorageEngine } from "../store/storage-engine.js";
+import { replBytes } from "../encoding/mutation.js";
+import type { Mutation, StorageEngine } from "../store/storage-engine.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
-
-/** An upper bound of the log bytes a replicated mutation takes. */
-function replBytes(m: ReplMutation): number {
-  switch (m.op) {
-    case "set":
-      return m.key.byteLength + m.value.byteLength + m.dict.length + 64;
-    case "delete":
-      return m.key.byteLength + m.dict.length + 64;
-    case "dedup": {
-      // A pop's answer holds the value it removed.
-      const r = (m.answer as { r?: unknown } | undefined)?.r;
-      return m.id.length + 128 + (r instanceof Uint8Array ? r.byteLength : 0);
-    }
-    default:
-      return 128;
-  }
-}
 
 export interface ReplicaStores {
   engine: StorageEngine;
@@ -33,25 +17,68 @@ export interface ReplicaStores {
   dicts: DictSet;
 }
 
-/** Apply an accepted frame; a replica whose disk is full refuses (the primary reports it, and goes on without it). */
-export async function applyReplicated(s: ReplicaStores, frame: FrameOf<"repl">): Promise<void> {
+type Item = Pick<FrameOf<"repl">, "part" | "muts">;
+
+function bytesOf(items: readonly Item[]): number {
   let bytes = 0;
-  for (const m of frame.muts) bytes += replBytes(m);
-  await s.engine.reserve(bytes);
-  try {
-    const store = s.host.store(frame.part);
-    store.applyReplicated(frame.muts);
-    // A replica records a dict the first time it applies a write of it, with that write.
-    const added: Mutation[] = [];
-    for (const m of frame.muts) {
-      if (m.op === "dedup") s.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? frame.part);
+  for (const it of items) for (const m of it.muts) bytes += replBytes(m);
+  return bytes;
+}
+
+/** Apply accepted items in memory; their log mutations, with any dict first heard of, in one commit. */
+function applyInMemory(s: ReplicaStores, items: readonly Item[]): Promise<void> {
+  const logged: Mutation[] = [];
+  // A replica records a dict the first time it applies a write of it, with that write.
+  const added: Mutation[] = [];
+  for (const it of items) {
+    const store = s.host.store(it.part);
+    store.applyReplicated(it.muts);
+    for (const m of it.muts) {
+      if (m.op === "dedup") s.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? it.part);
       else if ("dict" in m && !s.dicts.has(m.dict)) {
         s.dicts.add(m.dict);
         added.push({ op: "addDict", dict: m.dict });
       }
     }
-    await Promise.all([store.commit(), added.length > 0 ? s.engine.commit(added) : undefined]);
+    for (const m of store.takePending()) logged.push(m);
+  }
+  for (const m of added) logged.push(m);
+  return s.engine.commit(logged) ?? Promise.resolve();
+}
+
+/** Apply an accepted frame; a replica whose disk is full refuses (the primary reports it, and goes on without it). */
+export async function applyReplicated(s: ReplicaStores, frame: FrameOf<"repl">): Promise<void> {
+  const bytes = bytesOf([frame]);
+  await s.engine.reserve(bytes);
+  try {
+    await applyInMemory(s, [frame]);
   } finally {
     s.engine.release(bytes);
   }
+}
+
+/**
+ * Apply several accepted items (of different partitions) at once, with one reservation and
+ * one commit; undefined, having done nothing, when the disk has no room for them right now
+ * (the caller then applies them one by one, each waiting for its room or refused).
+ */
+export function applyReplicatedBatch(s: ReplicaStores, items: readonly Item[]): Promise<void> | undefined {
+  const bytes = bytesOf(items);
+  const room = s.engine.reserve(bytes);
+  if (room !== undefined) {
+    // Asked for nothing that is not there: hand back what a later grant would take.
+    void room.then(
+      () => s.engine.release(bytes),
+      () => {},
+    );
+    return undefined;
+  }
+  let done: Promise<void>;
+  try {
+    done = applyInMemory(s, items);
+  } catch (err) {
+    s.engine.release(bytes);
+    throw err;
+  }
+  return done.finally(() => s.engine.release(bytes));
 }

@@ -15,6 +15,7 @@ import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
+import { BATCH_BYTES, itemBytes, ReplicationBatches } from "./replication-batches.js";
 
 /** How long a replica may fail to answer before it is reported. */
 const REPORT_AFTER_MS = 1_000;
@@ -46,10 +47,27 @@ interface Batch {
   done: Promise<void>;
 }
 
+/** A frame queued for one replica and partition that has not started its delivery yet. */
+interface Waiting {
+  frame: Omit<FrameOf<"repl">, "rid">;
+  learner: boolean;
+  done: Promise<void>;
+  /** About how many bytes it holds: it takes no more once past BATCH_BYTES. */
+  bytes: number;
+}
+
 export class Replicator {
   private readonly batches = new Map<number, Batch>();
   /** Per `replica:part`: the last frame's delivery, which the next one waits for. */
   private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Per `replica:part`: the live frame queued behind the one in flight, which later writes of
+   * the partition join instead of queueing a frame each (so one frame carries every write
+   * made while the one before it was on its way).
+   */
+  private readonly waiting = new Map<string, Waiting>();
+  /** Per replica: the batches its frames leave in (replication-batches.ts). */
+  private readonly batchesTo = new Map<string, ReplicationBatches>();
 
   constructor(private readonly ctx: ReplicatorContext) {}
 
@@ -144,7 +162,7 @@ export class Replicator {
       const frames: Promise<void>[] = [];
       for (let next = chunks.next(); !next.done; next = chunks.next()) {
         const muts = next.value;
-        frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts }, true));
+        frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts }, true, false));
         const settled = frames.length - CHUNKS_IN_FLIGHT;
         if (settled >= 0) await frames[settled];
         progress.done += muts.length;
@@ -214,14 +232,36 @@ export class Replicator {
     await Promise.all(replicas.map((replica) => this.enqueue(replica, frame, false)));
   }
 
-  /** Deliver a frame after the previous one to the same replica and partition. */
-  private enqueue(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
+  /**
+   * Deliver a frame after the previous one to the same replica and partition. A live frame
+   * joins the one still waiting its turn there, if any; a snapshot chunk never does, and
+   * nothing later joins a frame queued before it (that would apply a later write before the
+   * chunk, which may hold the older value).
+   */
+  private enqueue(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean, live = true): Promise<void> {
     const key = `${replica}:${frame.part}`;
+    const open = this.waiting.get(key);
+    if (live && open && open.learner === learner && open.frame.pepoch === frame.pepoch && open.bytes < BATCH_BYTES) {
+      for (const m of frame.muts) open.frame.muts.push(m);
+      open.bytes += itemBytes(frame);
+      return open.done;
+    }
+    // Its own array: the same frame goes to every replica, and each may gather more writes.
+    const own = live ? { ...frame, muts: [...frame.muts] } : frame;
     const prev = this.chains.get(key) ?? Promise.resolve();
     const token = {};
     const queuedAt = performance.now();
     this.unacknowledged.set(token, queuedAt);
-    const next = prev.catch(() => {}).then(() => this.deliver(replica, frame, learner));
+    const entry: Waiting = { frame: own, learner, done: Promise.resolve(), bytes: live ? itemBytes(own) : 0 };
+    const next = prev
+      .catch(() => {})
+      .then(() => {
+        if (this.waiting.get(key) === entry) this.waiting.delete(key);
+        return this.deliver(replica, own, learner);
+      });
+    entry.done = next;
+    if (live) this.waiting.set(key, entry);
+    else this.waiting.delete(key);
     this.chains.set(key, next);
     void next
       .then(() => {
@@ -233,6 +273,15 @@ export class Replicator {
       })
       .catch(() => {});
     return next;
+  }
+
+  private batchesFor(replica: string): ReplicationBatches {
+    let b = this.batchesTo.get(replica);
+    if (!b) {
+      b = new ReplicationBatches((frame, bytes) => this.ctx.links.request(replica, frame, ATTEMPT_TIMEOUT_MS, bytes, true));
+      this.batchesTo.set(replica, b);
+    }
+    return b;
   }
 
   private async deliver(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
@@ -249,7 +298,7 @@ export class Replicator {
         return; // no longer a replica: not waited for
       }
       try {
-        await this.ctx.links.request(replica, frame, ATTEMPT_TIMEOUT_MS);
+        await this.batchesFor(replica).deliver({ part: frame.part, pepoch: frame.pepoch, muts: frame.muts });
         return;
       } catch (err) {
         if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {

@@ -661,6 +661,18 @@ describe("coordinator rules", () => {
     await expectStillOpen(other);
     other.close();
 
+    // Replication, single or batched, is for nodes: a client's is refused before it is applied.
+    const key = encodeKey("replb-from-a-client");
+    const { part, owner } = route(key);
+    const toShard = await raw(owner);
+    expect((await toShard.request(helloFrame())).type).toBe("ok");
+    const set = { op: "set", part, dict: dictId, gen: 0, key, value: await encodeValue("forged"), deadline: 0, ver: 1, ttl: 0 };
+    expectErr(await toShard.request({ type: "replb", rid: rid(), items: [{ part, pepoch: 1, muts: [set] }] }), "INVALID", /replb is for nodes/);
+    expectErr(await toShard.request({ type: "repl", rid: rid(), part, pepoch: 1, muts: [set] }), "INVALID", /repl is for nodes/);
+    await expectStillOpen(toShard);
+    toShard.close();
+    expect(await d.get("replb-from-a-client")).toBeUndefined();
+
     // The table still routes shard-1 to its real address, at the same epoch.
     await client.refreshTable();
     expect(client.table.epoch).toBe(epochBefore);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeMessage, encodeFrames } from "../../src/protocol/codec.js";
 import { BINARY_MESSAGE } from "../../src/protocol/binary-frames.js";
-import type { Frame } from "../../src/protocol/frames.js";
+import type { Frame, FrameOf } from "../../src/protocol/frames.js";
 import { ScanPage } from "../../src/encoding/scan-page.js";
 import { Latin1Bytes } from "../../src/encoding/latin1-bytes.js";
 import { mulberry32 } from "../helpers/prng.js";
@@ -168,5 +168,26 @@ describe("binary frames", () => {
     // A msgpack body (the older form) holding a number instead of mutations: invalid, with its rid.
     const items = decodeMessage(repl([0x2a]));
     expect(items?.map((it) => (it.ok ? "ok" : it.problem.rid))).toEqual([42]);
+  });
+
+  it("carry a replication batch (tag 8) item by item, and refuse one whose count runs past the message", () => {
+    const r = frames.find((f) => f.type === "repl") as FrameOf<"repl">;
+    const batch = { type: "replb", rid: 5, items: [{ part: 1, pepoch: 3, muts: r.muts }, { part: 2, pepoch: 4, muts: [] }] } as unknown as Frame;
+    const bytes = encodeFrames([batch], true);
+    expect(bytes[1]).toBe(8);
+    const back = decodeMessage(bytes);
+    expect(back?.[0]?.ok).toBe(true);
+    const f = back?.[0]?.ok ? (back[0].frame as FrameOf<"replb">) : undefined;
+    expect(f?.items.map((it) => [it.part, it.pepoch, it.muts.length])).toEqual([
+      [1, 3, r.muts.length],
+      [2, 4, 0],
+    ]);
+    // 1,000 items announced, none there.
+    const head = Buffer.alloc(1 + 1 + 8 + 2);
+    head[0] = BINARY_MESSAGE;
+    head[1] = 8;
+    head.writeDoubleLE(6, 2);
+    head.writeUInt16LE(1000, 10);
+    expect(decodeMessage(head)).toBeNull();
   });
 });

@@ -3,10 +3,10 @@
  * waits for a table refresh that a later one does not need.
  */
 import { describe, expect, it } from "vitest";
-import { RetryableError } from "../../src/errors.js";
+import { RetryableError, WireCode } from "../../src/errors.js";
 import { PartitionTable } from "../../src/hashing/partition-table.js";
 import type { FrameOf } from "../../src/protocol/frames.js";
-import { ReplicaApplier } from "../../src/shard/replica-applier.js";
+import { ReplicaApplier, SLOW_ITEM_WAIT_MS } from "../../src/shard/replica-applier.js";
 
 function table(epoch: number, pepoch: number): PartitionTable {
   return new PartitionTable({
@@ -40,6 +40,7 @@ function replica() {
   let current = table(1, 1);
   const applied: string[] = [];
   const refreshes: (() => void)[] = [];
+  const batches: number[] = [];
   const r = new ReplicaApplier({
     selfId: "r",
     table: () => current,
@@ -48,8 +49,13 @@ function replica() {
     apply: async (f) => {
       applied.push(valueOf(f));
     },
+    applyBatch: (items) => {
+      batches.push(items.length);
+      for (const it of items) applied.push(valueOf({ type: "repl", rid: 0, ...it }));
+      return Promise.resolve();
+    },
   });
-  return { r, applied, refreshes };
+  return { r, applied, refreshes, batches };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -89,5 +95,56 @@ describe("ReplicaApplier", () => {
     await expect(x.r.receive(frame(0, 1, "A"), "r")).rejects.toBeInstanceOf(RetryableError);
     await x.r.receive(frame(0, 1, "B"), "p");
     expect(x.applied).toEqual(["B"]);
+  });
+
+  it("applies a batch's ready items in one step and answers null when all were applied", async () => {
+    const x = replica();
+    const items = [frame(0, 1, "A"), frame(1, 1, "B")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts }));
+    await expect(x.r.receiveBatch(items, "p")).resolves.toBeNull();
+    expect(x.batches).toEqual([2]);
+    expect(x.applied).toEqual(["A", "B"]);
+  });
+
+  it("answers a batch per item: a refused item fails alone, the others stay applied", async () => {
+    const x = replica();
+    // Partition 0 at an epoch older than the replica's: refused (the table says epoch 1).
+    const items = [frame(0, 0, "old"), frame(1, 1, "B")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts }));
+    const out = await x.r.receiveBatch(items, "p");
+    expect(out).toHaveLength(2);
+    expect(out?.[0]?.code).toBe(WireCode.WrongOwner);
+    expect(out?.[1]).toBeNull();
+    expect(x.applied).toEqual(["B"]);
+  });
+
+  it("keeps a batch's item behind an earlier frame of its partition that is still waiting", async () => {
+    const x = replica();
+    const stalled = x.r.receive(frame(0, 2, "A"), "p");
+    await turn();
+    const batch = x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts })), "p");
+    await turn();
+    // The other partition went through at once; partition 0's item waits for A.
+    expect(x.applied).toEqual(["other"]);
+    x.refreshes[0]?.();
+    await stalled;
+    await expect(batch).resolves.toBeNull();
+    expect(x.applied).toEqual(["other", "A", "B"]);
+  });
+
+  it("answers a batch without waiting long for an item stuck behind its partition's earlier frame", async () => {
+    const x = replica();
+    // Partition 0's frame waits for a table refresh that does not come.
+    const stalled = x.r.receive(frame(0, 2, "A"), "p");
+    await turn();
+    const started = performance.now();
+    const out = await x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts })), "p");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(SLOW_ITEM_WAIT_MS - 5);
+    expect(out?.[0]?.code).toBe(WireCode.Unavailable);
+    expect(out?.[1]).toBeNull();
+    expect(x.applied).toEqual(["other"]);
+    // The stuck item is still applied in order once its partition moves on.
+    x.refreshes[0]?.();
+    await stalled;
+    await turn();
+    expect(x.applied).toEqual(["other", "A", "B"]);
   });
 });
