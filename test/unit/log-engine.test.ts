@@ -85,6 +85,22 @@ describe("LogEngine", () => {
     await again.close();
   });
 
+  it("commits made later in the same turn (after promise hops) share the round", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    await engine.commit([{ op: "addDict", dict: "d" }]);
+    const first = engine.commit([set(0, "d", 0, "a", "1")]);
+    // A write that reaches the engine a few promise hops later (a replica's apply does).
+    const hops = (async () => {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      return engine.commit([set(1, "d", 0, "b", "2")]);
+    })();
+    await Promise.all([first, hops]);
+    await engine.close();
+    // The addDict, then one record for both.
+    expect(written(dir)).toEqual([{ name: expect.stringMatching(/\.log$/) as unknown as string, records: 2 }]);
+  });
+
   it("a torn last record (an untouched sector inside it) is cut off and zeroed; later starts write new segments", async () => {
     const dir = folder();
     const { engine } = reopen(dir);
