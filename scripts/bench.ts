@@ -33,7 +33,7 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { closedLoop, median, procMemory, prng, shuffled, sleep, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
+import { closedLoop, median, procMemory, prng, shuffled, sleep, warmUp, zipfSampler, cpuMicros, type LatencyStats } from "./bench/measure.js";
 import { findRedis, redisArgs, startRedis, startShardict, type RedisFsync, type SystemName, type Target } from "./bench/systems.js";
 import { profilesIn, summarise, type ProfileSummary } from "./bench/profile.js";
 import { incrWorkload, type IncrStats } from "./bench/incr-workload.js";
@@ -64,6 +64,9 @@ const USAGE = `usage: npm run bench -- [options]
   --rest-s N        memory "at rest" is read at least N seconds after the fill (default 35: past
                     the shards' 30 s window of request answers kept for retries), once the
                     resident memory has stopped falling for 10 s (at most 60 s more)
+  --warmup-s N      before each system is measured, put for N seconds and get for N/2 (at least
+                    2,000 of each; default 5): V8 compiles the shards' hot path only after tens
+                    of thousands of calls, which a short warm-up leaves inside the measurement
   --profile         start the nodes with --cpu-prof and summarise the profiles
   --engine E        shard storage: log (default), lmdb, or memory (not durable: for comparison)
   --tls             every shardict connection over TLS (a throwaway CA made by openssl):
@@ -75,7 +78,7 @@ const USAGE = `usage: npm run bench -- [options]
                     rf 1), shardict (3 shards, rf 2) and a 3-master Redis Cluster (appendfsync
                     always, no replica; ioredis Cluster): ops/s, p50, p99, client and server CPU
                     per op, syncs and messages per put, ratios and the issue's targets. Takes
-                    only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd
+                    only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd
   --vs-nats         with --vs-redis-cluster: also NATS JetStream KV, R1 and R3 (3 clustered
                     nats-server -js; apt-get install -y nats-server)
   --vs-etcd         with --vs-redis-cluster: also etcd, one member (apt-get install -y etcd-server)`;
@@ -98,6 +101,7 @@ const { values: args, tokens } = (() => {
         "key-watchers": { type: "string", default: "100" },
         entries: { type: "string", default: "1000000" },
         "rest-s": { type: "string", default: "35" },
+        "warmup-s": { type: "string", default: "5" },
         only: { type: "string" },
         profile: { type: "boolean", default: false },
         engine: { type: "string", default: "log" },
@@ -158,12 +162,12 @@ const WATCHERS = positiveInt("watchers", args.watchers, 0);
 const KEY_WATCHERS = positiveInt("key-watchers", args["key-watchers"], 0);
 const ENTRIES = positiveInt("entries", args.entries);
 const REST_MS = positiveInt("rest-s", args["rest-s"]) * 1000;
+const WARMUP_S = positiveInt("warmup-s", args["warmup-s"], 0);
 const BULK = Math.max(1, Math.floor(OPS / 2));
 const MIX_KEYS = 100_000;
 const ZIPF_S = 0.99;
 const CHUNK = 1_000;
 const LEN_CALLS = 20;
-const WARMUP = 2_000;
 const INCR_KEYS = 10_000;
 const CAS_CLIENTS = 8;
 if (WATCHERS + KEY_WATCHERS === 0) {
@@ -179,11 +183,11 @@ if (!VS_CLUSTER) {
   }
 } else {
   // The mode runs put and get on shardict at 3 shards, rf 1 and rf 2, with the durable log.
-  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "ops", "runs", "in-flight", "value-bytes"]);
+  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "ops", "runs", "in-flight", "value-bytes", "warmup-s"]);
   const given = [...new Set((tokens ?? []).flatMap((t) => (t.kind === "option" ? [t.name] : [])))];
   const other = given.filter((n) => !TAKES.has(n));
   if (other.length > 0) {
-    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
+    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
     process.exit(2);
   }
 }
@@ -313,8 +317,12 @@ async function oneRun(system: SystemName, run: number, redisPath: string | undef
   };
   try {
     say("warm-up");
-    await closedLoop(WARMUP, IN_FLIGHT, (i) => target.put(key("wrm-", i), VALUE), pids);
-    await closedLoop(WARMUP, IN_FLIGHT, (i) => target.get(key("wrm-", i)), pids);
+    await warmUp(
+      WARMUP_S,
+      IN_FLIGHT,
+      (i) => target.put(key("wrm-", i), VALUE),
+      (i) => target.get(key("wrm-", i)),
+    );
 
     // Keys key-0 … key-(filled - 1) are in the main space.
     let filled = 0;
@@ -883,7 +891,7 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
 }
 
-(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, command: commandLine(), root: ROOT }) : main()).then(
+(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, warmupS: WARMUP_S, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, command: commandLine(), root: ROOT }) : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, median, prng, shuffled, type LatencyStats } from "./measure.js";
+import { closedLoop, cpuMicros, median, prng, shuffled, warmUp, type LatencyStats } from "./measure.js";
 import { startShardict } from "./systems.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
 import type { KvTarget } from "./servers.js";
@@ -19,6 +19,8 @@ export interface CompareOptions {
   ops: number;
   inFlight: number;
   value: string;
+  /** Seconds of puts (and half as long of gets) before each system is measured. */
+  warmupS: number;
   nats: boolean;
   etcd: boolean;
   /** The command line, for the header and the JSON. */
@@ -27,7 +29,6 @@ export interface CompareOptions {
   root: string;
 }
 
-const WARMUP = 2_000;
 const SHARDS = 3;
 
 /** A 16-byte key: a 4-character prefix and 12 digits (as in the main bench). */
@@ -107,8 +108,12 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
   const t = await start();
   current = t;
   try {
-    await closedLoop(WARMUP, o.inFlight, (i) => t.put(key("wrm-", i), o.value), () => []);
-    await closedLoop(WARMUP, o.inFlight, (i) => t.get(key("wrm-", i)), () => []);
+    await warmUp(
+      o.warmupS,
+      o.inFlight,
+      (i) => t.put(key("wrm-", i), o.value),
+      (i) => t.get(key("wrm-", i)),
+    );
     const order = shuffled(o.ops, prng(1000 + run));
     const before = await t.counters?.();
     const put = await phase(t, o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value));

@@ -17,7 +17,7 @@ describe("npm run bench flags", () => {
   it("--help lists the flags, --redis-fsync and --engine among them", () => {
     const r = bench("--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates", "--watch-writes", "--watch-keys", "--watchers", "--key-watchers"]) expect(r.out).toContain(flag);
+    for (const flag of ["--shards", "--rf", "--vs-redis", "--redis-fsync", "--engine", "--incr-ops", "--cas-updates", "--watch-writes", "--watch-keys", "--watchers", "--key-watchers", "--warmup-s"]) expect(r.out).toContain(flag);
   });
 
   it("--only names every workload, incr, cas, watch and export among them", () => {
@@ -35,6 +35,7 @@ describe("npm run bench flags", () => {
     [["--only", "watch", "--watch-writes", "0"], /--watch-writes must be an integer ≥ 1, not "0"/],
     [["--only", "watch", "--watchers", "many"], /--watchers must be an integer ≥ 0, not "many"/],
     [["--only", "watch", "--watchers", "0", "--key-watchers", "0"], /--watchers and --key-watchers cannot both be 0/],
+    [["--warmup-s", "soon"], /--warmup-s must be an integer ≥ 0, not "soon"/],
     [["--no-such-flag"], /Unknown option '--no-such-flag'/],
   ])("%j exits 2 naming the flag, before starting anything", (args, message) => {
     const r = bench(...args);

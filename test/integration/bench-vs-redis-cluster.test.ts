@@ -36,7 +36,7 @@ describe("npm run bench -- --vs-redis-cluster flags", () => {
   it.each([
     [["--vs-nats"], /--vs-nats goes with --vs-redis-cluster/],
     [["--vs-etcd"], /--vs-etcd goes with --vs-redis-cluster/],
-    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --vs-nats and --vs-etcd, not --vs-redis/],
+    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd, not --vs-redis/],
     [["--vs-redis-cluster", "--rf", "2"], /not --rf/],
     [["--vs-redis-cluster", "--shards", "3"], /not --shards/],
     [["--vs-redis-cluster", "--only", "put"], /not --only/],
@@ -69,7 +69,7 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const tmp = mkdtempSync(join(tmpdir(), "bench-tmp-"));
     const results = mkdtempSync(join(tmpdir(), "bench-results-"));
     let out = "";
-    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--ops", "2000", "--runs", "1", "--in-flight", "20"], {
+    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
       env: { ...process.env, PATH: bin, TMPDIR: tmp, BENCH_RESULTS_DIR: results },
       stdio: ["ignore", "pipe", "pipe"],
     });
