@@ -46,11 +46,15 @@ const update: Frame = {
   parts: Array.from({ length: 100 }, (_, p) => ({ part: p, keys: Array.from({ length: 100 }, (_, i) => key(p * 100 + i)), values: Array.from({ length: 100 }, () => value100) })),
 };
 const repl: Frame = {
-  type: "repl",
+  type: "replb",
   rid: 1,
-  part: 5,
-  pepoch: 2,
-  muts: Array.from({ length: 1000 }, (_, i) => ({ op: "set" as const, part: 5, dict, gen: 0, key: key(i), value: value100, deadline: 1e13, ver: i + 1, ttl: 0 })),
+  items: [
+    {
+      part: 5,
+      pepoch: 2,
+      muts: Array.from({ length: 1000 }, (_, i) => ({ op: "set" as const, part: 5, dict, gen: 0, key: key(i), value: value100, deadline: 1e13, ver: i + 1, ttl: 0 })),
+    },
+  ],
 };
 const table: Frame = {
   type: "shard.table",

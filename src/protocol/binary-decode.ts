@@ -1,7 +1,7 @@
 /** Decoding the binary form (see binary-frames.ts), within the message's object budget. */
 import { decodeBody } from "../encoding/log-body.js";
 import { DecodeLimitError, type ObjectBudget } from "../encoding/decode-budget.js";
-import { T_PACKED, T_GET, T_CONTAINS, T_POP, T_DEL, T_PUT, T_UPDATE_PARTS, T_REPL, T_REPL_BATCH, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OP_NAMES } from "./binary-tags.js";
+import { T_PACKED, T_GET, T_CONTAINS, T_POP, T_DEL, T_PUT, T_UPDATE_PARTS, T_REPL_BATCH, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OP_NAMES } from "./binary-tags.js";
 
 /**
  * The last short string decoded (a dict id: nearly every frame names the same one), so a
@@ -152,14 +152,6 @@ export function decodeBinary(data: Buffer, opts: BinaryDecodeOptions): unknown[]
           parts[g] = { part, keys, values };
         }
         out.push({ type: "updateParts", rid, op, dict, epoch, parts });
-        break;
-      }
-      case T_REPL: {
-        const rid = f64();
-        const part = u16();
-        const pepoch = f64();
-        budget.take(2);
-        out.push({ type: "repl", rid, part, pepoch, muts: decodeBody(bytes(), opts.node ? undefined : budget) });
         break;
       }
       case T_REPL_BATCH: {

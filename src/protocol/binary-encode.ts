@@ -4,7 +4,7 @@ import { Latin1Bytes } from "../encoding/latin1-bytes.js";
 import { ScanPage } from "../encoding/scan-page.js";
 import { encodeBody } from "../encoding/log-body.js";
 import type { Mutation } from "../encoding/mutation.js";
-import { BINARY_MESSAGE, T_PACKED, T_PUT, T_UPDATE_PARTS, T_REPL, T_REPL_BATCH, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OPS, isBytes, isU16, isNum, type AnyFrame } from "./binary-tags.js";
+import { BINARY_MESSAGE, T_PACKED, T_PUT, T_UPDATE_PARTS, T_REPL_BATCH, T_OK, T_OK_TRUE, T_OK_FALSE, T_OK_NULL, T_OK_BYTES, T_OK_NUMBER, T_OK_PAGE, NO_NEXT, KEY_OPS, isBytes, isU16, isNum, type AnyFrame } from "./binary-tags.js";
 
 /** UTF-8 length of a dict id; ids are nearly always ASCII, and one dict is usually hot. */
 let lastDict = "";
@@ -85,19 +85,11 @@ const isReplItem = (it: unknown): boolean => {
 /** Encode a batch; frames that have no binary form are embedded as `pack(frame)`. */
 export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffer): Buffer {
   const packed = new Array<Buffer | undefined>(frames.length);
-  /** Replication bodies, encoded in the sizing pass and copied in the writing pass. */
-  let bodies: Buffer[] | undefined;
-  /** The same for batched replication: a body per item. */
+  /** Replication bodies, one per item, encoded in the sizing pass and copied in the writing pass. */
   let batchBodies: Buffer[][] | undefined;
   let total = 1;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i] as Frame;
-    if (f.type === "repl" && isNum(f.rid) && isU16(f.part) && isNum(f.pepoch) && Array.isArray(f.muts)) {
-      const body = encodeBody(f.muts as Mutation[]);
-      (bodies ??= new Array<Buffer>(frames.length))[i] = body;
-      total += 1 + 8 + 2 + 8 + 4 + body.length;
-      continue;
-    }
     if (f.type === "replb" && isNum(f.rid) && Array.isArray(f.items) && f.items.length > 0 && f.items.length <= 0xffff && f.items.every(isReplItem)) {
       const items = f.items as { muts: Mutation[] }[];
       const list = items.map((it) => encodeBody(it.muts));
@@ -142,15 +134,6 @@ export function encodeBinary(frames: readonly Frame[], pack: (f: Frame) => Buffe
       continue;
     }
     const f = frames[i] as unknown as AnyFrame;
-    const body = bodies?.[i];
-    if (body !== undefined) {
-      out[at++] = T_REPL;
-      at = out.writeDoubleLE(f.rid as number, at);
-      at = out.writeUInt16LE(f.part as number, at);
-      at = out.writeDoubleLE(f.pepoch as number, at);
-      bytes(body);
-      continue;
-    }
     const list = batchBodies?.[i];
     if (list !== undefined) {
       const items = f.items as { part: number; pepoch: number }[];

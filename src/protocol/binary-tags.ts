@@ -9,9 +9,8 @@ export const T_POP = 3;
 export const T_DEL = 4;
 export const T_PUT = 5;
 export const T_UPDATE_PARTS = 6;
-/** Replication: the mutations travel as a log-record body (log-record.ts). */
-export const T_REPL = 7;
-/** Replication of several partitions: a count, then per item its partition, epoch and body. */
+// 7 was one partition's replication frame, replaced by T_REPL_BATCH: refused as unknown.
+/** Replication: a count, then per partition its number, epoch and mutations as a log-record body (log-record.ts). */
 export const T_REPL_BATCH = 8;
 export const T_OK = 16;
 export const T_OK_TRUE = 17;

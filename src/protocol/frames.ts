@@ -172,15 +172,15 @@ export const MutationSchema = Type.Union([
     ),
   }),
 ]);
-export const Repl = request("repl", { part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
+/** One partition's replicated mutations, from its primary at partition epoch `pepoch`. */
+export const ReplItemSchema = Type.Object({ part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) });
+export type ReplItem = Static<typeof ReplItemSchema>;
 /**
- * Several partitions' `repl` frames to one replica in one request (replication-batches.ts):
- * at most one item per partition. The reply's result is null when every item was applied,
- * else per item null or the error that refused it.
+ * Replication from a primary to one replica: its partitions' mutations, at most one item per
+ * partition (replication-batches.ts). The reply's result is null when every item was
+ * applied, else per item null or the error that refused it.
  */
-export const ReplBatch = request("replb", {
-  items: Type.Array(Type.Object({ part: Partition, pepoch: Epoch, muts: Type.Array(MutationSchema) }), { minItems: 1, maxItems: 65536 }),
-});
+export const ReplBatch = request("replb", { items: Type.Array(ReplItemSchema, { minItems: 1, maxItems: 65536 }) });
 export const ReplicaFailed = request("shard.replicaFailed", { part: Partition, pepoch: Epoch, replica: Type.String({ minLength: 1, maxLength: 128 }) });
 /** A primary without a current lease asks its replicas whether it still leads these partitions. */
 export const Confirm = request("confirm", { parts: Type.Array(Type.Object({ part: Partition, pepoch: Epoch }), { maxItems: 65536 }) });
@@ -340,7 +340,6 @@ export const FrameSchemas = {
   "shard.leave": ShardLeave,
   "cluster.removeShard": RemoveShard,
   confirm: Confirm,
-  repl: Repl,
   replb: ReplBatch,
   get: Get,
   contains: Contains,

@@ -33,13 +33,11 @@ export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame
     const checked = ctx.access.check(peer.session, frame.type, frame.dict);
     return checked === undefined ? ctx.data.hotKeys.reply(frame.dict, frame.limit) : checked.then(() => ctx.data.hotKeys.reply(frame.dict, frame.limit));
   }
-  if (frame.type === "repl" || frame.type === "replb" || frame.type === "confirm") {
+  if (frame.type === "replb" || frame.type === "confirm") {
     const who = peer.session.clientId;
     if (peer.session.role !== "node" || typeof who !== "string" || !who.startsWith("node:")) throw new InvalidError(`${frame.type} is for nodes`);
     const sender = who.slice(5);
-    if (frame.type === "repl") return ctx.replica.receive(frame, sender);
-    if (frame.type === "replb") return ctx.replica.receiveBatch(frame.items, sender);
-    return ctx.leadership.confirm(frame, sender);
+    return frame.type === "replb" ? ctx.replica.receiveBatch(frame.items, sender) : ctx.leadership.confirm(frame, sender);
   }
   const table = ctx.table();
   if (frame.type === "table.get" && table) return table.toData();

@@ -14,7 +14,7 @@
 import { RetryableError, WireCode } from "../errors.js";
 import { wireError, type WireError } from "../net/reply-frames.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
-import type { FrameOf } from "../protocol/frames.js";
+import type { ReplItem } from "../protocol/frames.js";
 
 /** How long a batch's answer waits for an item that could not be applied at once. */
 export const SLOW_ITEM_WAIT_MS = 250;
@@ -24,14 +24,10 @@ export interface ReplicaApplierContext {
   table(): PartitionTable | undefined;
   /** Fetch the coordinator's table now (this node may be behind). */
   refreshTable(): Promise<void>;
-  /** Apply an accepted frame's mutations and make them durable. */
-  apply(frame: FrameOf<"repl">): Promise<void>;
-  /**
-   * Apply several accepted items (of different partitions) and make them durable in one
-   * step; undefined, having done nothing, when that cannot be done at once (no disk room).
-   */
-  applyBatch(items: readonly Omit<FrameOf<"repl">, "type" | "rid">[]): Promise<void> | undefined;
+  /** Apply accepted items (one frame's, or several partitions' at once) and make them durable in one step. */
+  apply(items: readonly ReplItem[]): Promise<void>;
 }
+
 
 export class ReplicaApplier {
   /** Per partition: the last frame's handling, which the next one waits for. */
@@ -40,7 +36,7 @@ export class ReplicaApplier {
   constructor(private readonly ctx: ReplicaApplierContext) {}
 
   /** Handle a frame from `sender`, after the earlier frames of its partition. */
-  receive(frame: FrameOf<"repl">, sender: string): Promise<void> {
+  receive(frame: ReplItem, sender: string): Promise<void> {
     const prev = this.queues.get(frame.part);
     const next = prev ? prev.then(() => this.accept(frame, sender)) : this.accept(frame, sender);
     // The queue continues whatever this frame's outcome (its sender gets the error).
@@ -60,33 +56,34 @@ export class ReplicaApplier {
    * when all were applied, else per item null or why it was refused (the sender retries
    * those alone; the others stay applied).
    */
-  async receiveBatch(items: readonly Omit<FrameOf<"repl">, "type" | "rid">[], sender: string): Promise<(WireError | null)[] | null> {
+  async receiveBatch(items: readonly ReplItem[], sender: string): Promise<(WireError | null)[] | null> {
     // The common case, applied together (one reservation, one commit, one promise): items
     // whose partition has nothing queued before them and whose sender this node already
     // knows as the primary at their epoch. The others go the long way, in order.
     const t = this.ctx.table();
-    const ready: Omit<FrameOf<"repl">, "type" | "rid">[] = [];
+    const ready: ReplItem[] = [];
+    const together = new Array<boolean>(items.length).fill(false);
     const seen = new Set<number>();
-    for (const it of items) {
-      if (!seen.has(it.part) && !this.queues.has(it.part) && t !== undefined && this.accepts(t, it, sender)) ready.push(it);
-      seen.add(it.part);
-    }
-    let together: Promise<void> | undefined;
-    if (ready.length > 0) {
-      together = this.ctx.applyBatch(ready);
-      if (together !== undefined) {
-        // Later frames of these partitions wait for this step, as they would for a frame each.
-        const settled = together.then(
-          () => undefined,
-          () => undefined,
-        );
-        for (const it of ready) this.queues.set(it.part, settled);
-        void settled.then(() => {
-          for (const it of ready) if (this.queues.get(it.part) === settled) this.queues.delete(it.part);
-        });
+    items.forEach((it, i) => {
+      if (!seen.has(it.part) && !this.queues.has(it.part) && t !== undefined && this.accepts(t, it, sender)) {
+        ready.push(it);
+        together[i] = true;
       }
+      seen.add(it.part);
+    });
+    let applied: Promise<void> | undefined;
+    if (ready.length > 0) {
+      applied = this.ctx.apply(ready);
+      // Later frames of these partitions wait for this step, as they would for a frame each.
+      const settled = applied.then(
+        () => undefined,
+        () => undefined,
+      );
+      for (const it of ready) this.queues.set(it.part, settled);
+      void settled.then(() => {
+        for (const it of ready) if (this.queues.get(it.part) === settled) this.queues.delete(it.part);
+      });
     }
-    const inBatch = together !== undefined ? new Set(ready) : undefined;
     // An item that has to wait (for a table refresh, or behind a stalled frame of its
     // partition) must not hold up the answer for the others: past a short wait it is
     // answered "unavailable", and its sender sends it again (it is queued behind this
@@ -99,10 +96,8 @@ export class ReplicaApplier {
       }));
     let failed = false;
     const results = await Promise.all(
-      items.map((it) => {
-        const done = inBatch?.has(it)
-          ? (together as Promise<void>)
-          : Promise.race([this.receive({ type: "repl", rid: 0, part: it.part, pepoch: it.pepoch, muts: it.muts }, sender), patience()]);
+      items.map((it, i) => {
+        const done = together[i] ? (applied as Promise<void>) : Promise.race([this.receive(it, sender), patience()]);
         return done.then(
           () => null,
           (err: unknown) => {
@@ -117,7 +112,7 @@ export class ReplicaApplier {
   }
 
   /** Whether this node takes `frame` from `sender` by the table it has now. */
-  private accepts(t: PartitionTable, frame: Pick<FrameOf<"repl">, "part" | "pepoch">, sender: string): boolean {
+  private accepts(t: PartitionTable, frame: Pick<ReplItem, "part" | "pepoch">, sender: string): boolean {
     const self = this.ctx.selfId;
     return (
       t.primaryOf(frame.part) === sender &&
@@ -131,7 +126,7 @@ export class ReplicaApplier {
    * knows: a deposed primary can then never get a write acknowledged. A sender ahead of it
    * makes it fetch the table first.
    */
-  private async accept(frame: FrameOf<"repl">, sender: string): Promise<void> {
+  private async accept(frame: ReplItem, sender: string): Promise<void> {
     if ((this.ctx.table()?.pepochOf(frame.part) ?? -1) < frame.pepoch) await this.ctx.refreshTable().catch(() => {});
     const t = this.ctx.table();
     const self = this.ctx.selfId;
@@ -141,6 +136,6 @@ export class ReplicaApplier {
         `${self} refuses replication of partition ${frame.part} from ${sender} at epoch ${frame.pepoch} (it knows ${t ? `${t.primaryOf(frame.part)} at ${t.pepochOf(frame.part)}` : "no table"})`,
       );
     }
-    await this.ctx.apply(frame);
+    await this.ctx.apply([frame]);
   }
 }

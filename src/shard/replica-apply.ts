@@ -1,9 +1,9 @@
 /**
- * How a replica applies a `repl` frame it accepted (replica-applier.ts decides which and in
+ * How a replica applies the `repl` frames it accepted (replica-applier.ts decides which and in
  * what order): room on disk first, then the mutations, durably, with any dict it had not
  * heard of recorded in the same step.
  */
-import type { FrameOf } from "../protocol/frames.js";
+import type { ReplItem } from "../protocol/frames.js";
 import { replBytes } from "../encoding/mutation.js";
 import type { Mutation, StorageEngine } from "../store/storage-engine.js";
 import type { DedupTable } from "./dedup-table.js";
@@ -17,7 +17,7 @@ export interface ReplicaStores {
   dicts: DictSet;
 }
 
-type Item = Pick<FrameOf<"repl">, "part" | "muts">;
+type Item = Pick<ReplItem, "part" | "muts">;
 
 function bytesOf(items: readonly Item[]): number {
   let bytes = 0;
@@ -46,39 +46,17 @@ function applyInMemory(s: ReplicaStores, items: readonly Item[]): Promise<void> 
   return s.engine.commit(logged) ?? Promise.resolve();
 }
 
-/** Apply an accepted frame; a replica whose disk is full refuses (the primary reports it, and goes on without it). */
-export async function applyReplicated(s: ReplicaStores, frame: FrameOf<"repl">): Promise<void> {
-  const bytes = bytesOf([frame]);
+/**
+ * Apply accepted items (one frame's, or a batch's of several partitions) with one disk
+ * reservation and one commit; a replica whose disk is full refuses them (the primary
+ * reports it, and goes on without it).
+ */
+export async function applyReplicated(s: ReplicaStores, items: readonly Item[]): Promise<void> {
+  const bytes = bytesOf(items);
   await s.engine.reserve(bytes);
   try {
-    await applyInMemory(s, [frame]);
+    await applyInMemory(s, items);
   } finally {
     s.engine.release(bytes);
   }
-}
-
-/**
- * Apply several accepted items (of different partitions) at once, with one reservation and
- * one commit; undefined, having done nothing, when the disk has no room for them right now
- * (the caller then applies them one by one, each waiting for its room or refused).
- */
-export function applyReplicatedBatch(s: ReplicaStores, items: readonly Item[]): Promise<void> | undefined {
-  const bytes = bytesOf(items);
-  const room = s.engine.reserve(bytes);
-  if (room !== undefined) {
-    // Asked for nothing that is not there: hand back what a later grant would take.
-    void room.then(
-      () => s.engine.release(bytes),
-      () => {},
-    );
-    return undefined;
-  }
-  let done: Promise<void>;
-  try {
-    done = applyInMemory(s, items);
-  } catch (err) {
-    s.engine.release(bytes);
-    throw err;
-  }
-  return done.finally(() => s.engine.release(bytes));
 }

@@ -14,10 +14,12 @@
  * item in it, and the replicator retries each.
  */
 import { errorFromWire, RetryableError, WireCode } from "../errors.js";
-import type { FrameOf } from "../protocol/frames.js";
+import type { FrameOf, ReplItem } from "../protocol/frames.js";
+
+export type { ReplItem };
 import { replBytes } from "../encoding/mutation.js";
 
-export type ReplItem = Omit<FrameOf<"repl">, "type" | "rid">;
+
 
 /**
  * Batches in flight to one replica at once. One would batch the most, but a batch whose
@@ -52,10 +54,13 @@ export class ReplicationBatches {
   /** `send`: one `replb` request to the replica, settling with its result. */
   constructor(private readonly send: (frame: Omit<FrameOf<"replb">, "rid">, bytes: number) => Promise<unknown>) {}
 
-  /** Deliver `item` with the next batch; settles when the replica has applied it durably, or refused it. */
-  deliver(item: ReplItem): Promise<void> {
+  /**
+   * Deliver `item` with the next batch; settles when the replica has applied it durably, or
+   * refused it. `bytes`: its itemBytes, if the caller has it already.
+   */
+  deliver(item: ReplItem, bytes = itemBytes(item)): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queued.push({ item, bytes: itemBytes(item), resolve, reject });
+      this.queued.push({ item, bytes, resolve, reject });
       this.schedule();
     });
   }

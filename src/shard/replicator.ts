@@ -11,11 +11,11 @@
  */
 import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
-import type { FrameOf, MoveProgressData } from "../protocol/frames.js";
+import type { MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
 import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
-import { BATCH_BYTES, itemBytes, ReplicationBatches } from "./replication-batches.js";
+import { BATCH_BYTES, itemBytes, ReplicationBatches, type ReplItem } from "./replication-batches.js";
 
 /** How long a replica may fail to answer before it is reported. */
 const REPORT_AFTER_MS = 1_000;
@@ -49,11 +49,16 @@ interface Batch {
 
 /** A frame queued for one replica and partition that has not started its delivery yet. */
 interface Waiting {
-  frame: Omit<FrameOf<"repl">, "rid">;
+  item: ReplItem;
   learner: boolean;
   done: Promise<void>;
-  /** About how many bytes it holds: it takes no more once past BATCH_BYTES. */
+  /** About how many bytes it holds (itemBytes): it takes no more once past BATCH_BYTES. */
   bytes: number;
+  /**
+   * Whether `item.muts` is its own array: it starts as the array every replica's frame
+   * shares, and is copied only when a later write joins it.
+   */
+  owned: boolean;
 }
 
 export class Replicator {
@@ -162,7 +167,7 @@ export class Replicator {
       const frames: Promise<void>[] = [];
       for (let next = chunks.next(); !next.done; next = chunks.next()) {
         const muts = next.value;
-        frames.push(this.enqueue(learner, { type: "repl", part, pepoch, muts }, true, false));
+        frames.push(this.enqueue(learner, { part, pepoch, muts }, true, false));
         const settled = frames.length - CHUNKS_IN_FLIGHT;
         if (settled >= 0) await frames[settled];
         progress.done += muts.length;
@@ -223,13 +228,13 @@ export class Replicator {
     const t = this.ctx.table();
     if (!t) throw new RetryableError(WireCode.Unavailable, "no table");
     const pepoch = t.pepochOf(part);
-    const frame: Omit<FrameOf<"repl">, "rid"> = { type: "repl", part, pepoch, muts };
+    const item: ReplItem = { part, pepoch, muts };
     // Learners get the stream too (after their snapshot) but are not waited for.
     const replicas = this.replicasFor(t, part);
     for (const l of t.learnersOf(part)) {
-      if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, frame, true).catch(() => {});
+      if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, item, true).catch(() => {});
     }
-    await Promise.all(replicas.map((replica) => this.enqueue(replica, frame, false)));
+    await Promise.all(replicas.map((replica) => this.enqueue(replica, item, false)));
   }
 
   /**
@@ -238,26 +243,28 @@ export class Replicator {
    * nothing later joins a frame queued before it (that would apply a later write before the
    * chunk, which may hold the older value).
    */
-  private enqueue(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean, live = true): Promise<void> {
-    const key = `${replica}:${frame.part}`;
+  private enqueue(replica: string, item: ReplItem, learner: boolean, live = true): Promise<void> {
+    const key = `${replica}:${item.part}`;
     const open = this.waiting.get(key);
-    if (live && open && open.learner === learner && open.frame.pepoch === frame.pepoch && open.bytes < BATCH_BYTES) {
-      for (const m of frame.muts) open.frame.muts.push(m);
-      open.bytes += itemBytes(frame);
+    if (live && open && open.learner === learner && open.item.pepoch === item.pepoch && open.bytes < BATCH_BYTES) {
+      if (!open.owned) {
+        open.item = { ...open.item, muts: [...open.item.muts] };
+        open.owned = true;
+      }
+      for (const m of item.muts) open.item.muts.push(m);
+      open.bytes += itemBytes(item);
       return open.done;
     }
-    // Its own array: the same frame goes to every replica, and each may gather more writes.
-    const own = live ? { ...frame, muts: [...frame.muts] } : frame;
     const prev = this.chains.get(key) ?? Promise.resolve();
     const token = {};
     const queuedAt = performance.now();
     this.unacknowledged.set(token, queuedAt);
-    const entry: Waiting = { frame: own, learner, done: Promise.resolve(), bytes: live ? itemBytes(own) : 0 };
+    const entry: Waiting = { item, learner, done: Promise.resolve(), bytes: itemBytes(item), owned: false };
     const next = prev
       .catch(() => {})
       .then(() => {
         if (this.waiting.get(key) === entry) this.waiting.delete(key);
-        return this.deliver(replica, own, learner);
+        return this.deliver(replica, entry.item, entry.bytes, learner);
       });
     entry.done = next;
     if (live) this.waiting.set(key, entry);
@@ -284,30 +291,31 @@ export class Replicator {
     return b;
   }
 
-  private async deliver(replica: string, frame: Omit<FrameOf<"repl">, "rid">, learner: boolean): Promise<void> {
+  /** `bytes`: the item's itemBytes, worked out once when it was queued. */
+  private async deliver(replica: string, item: ReplItem, bytes: number, learner: boolean): Promise<void> {
     const started = Date.now();
     let reported = false;
     for (let attempt = 0; ; attempt++) {
       const t = this.ctx.table();
-      if (!t || t.primaryOf(frame.part) !== this.ctx.selfId || t.pepochOf(frame.part) !== frame.pepoch) {
-        throw new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${frame.part} while replicating`);
+      if (!t || t.primaryOf(item.part) !== this.ctx.selfId || t.pepochOf(item.part) !== item.pepoch) {
+        throw new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${item.part} while replicating`);
       }
-      const member = t.replicasOf(frame.part).includes(replica) || t.learnersOf(frame.part).includes(replica);
+      const member = t.replicasOf(item.part).includes(replica) || t.learnersOf(item.part).includes(replica);
       if (!member) {
         if (learner) throw new RetryableError(WireCode.Unavailable, `${replica} is no longer being caught up`);
         return; // no longer a replica: not waited for
       }
       try {
-        await this.batchesFor(replica).deliver({ part: frame.part, pepoch: frame.pepoch, muts: frame.muts });
+        await this.batchesFor(replica).deliver(item, bytes);
         return;
       } catch (err) {
         if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {
           // The replica knows a newer epoch: maybe this node was deposed.
           await this.ctx.refreshTable().catch(() => {});
         }
-        if (!reported && !t.learnersOf(frame.part).includes(replica) && Date.now() - started > REPORT_AFTER_MS) {
+        if (!reported && !t.learnersOf(item.part).includes(replica) && Date.now() - started > REPORT_AFTER_MS) {
           reported = true;
-          await this.ctx.reportFailed(frame.part, frame.pepoch, replica).catch(() => {});
+          await this.ctx.reportFailed(item.part, item.pepoch, replica).catch(() => {});
         }
         await backoff(attempt + 1, 200);
       }

@@ -19,7 +19,7 @@ import { openShardEngine } from "./open-engine.js";
 import { handlePush } from "./coordinator-pushes.js";
 import { recoverShard, startOver } from "./recovery.js";
 import { ReplicaApplier } from "./replica-applier.js";
-import { applyReplicated, applyReplicatedBatch, type ReplicaStores } from "./replica-apply.js";
+import { applyReplicated, type ReplicaStores } from "./replica-apply.js";
 import { entryCounts, partitionCopy, storedState, type ShardState } from "./stored-state.js";
 import { Replicator } from "./replicator.js";
 import { backoff } from "../util/backoff.js";
@@ -186,8 +186,7 @@ export class ShardNode {
       selfId: this.id,
       table: () => this.table,
       refreshTable: () => this.refreshTable(),
-      apply: (frame) => applyReplicated(this.parts(), frame),
-      applyBatch: (items) => applyReplicatedBatch(this.parts(), items),
+      apply: (items) => applyReplicated(this.parts(), items),
     });
     this.access = new DictAccess((id) => {
       if (!this.link) return Promise.reject(new Error("not linked to the coordinator"));

@@ -661,14 +661,15 @@ describe("coordinator rules", () => {
     await expectStillOpen(other);
     other.close();
 
-    // Replication, single or batched, is for nodes: a client's is refused before it is applied.
+    // Replication is for nodes: a client's is refused before it is applied (and the
+    // single-partition frame it replaced is no longer a message type at all).
     const key = encodeKey("replb-from-a-client");
     const { part, owner } = route(key);
     const toShard = await raw(owner);
     expect((await toShard.request(helloFrame())).type).toBe("ok");
     const set = { op: "set", part, dict: dictId, gen: 0, key, value: await encodeValue("forged"), deadline: 0, ver: 1, ttl: 0 };
     expectErr(await toShard.request({ type: "replb", rid: rid(), items: [{ part, pepoch: 1, muts: [set] }] }), "INVALID", /replb is for nodes/);
-    expectErr(await toShard.request({ type: "repl", rid: rid(), part, pepoch: 1, muts: [set] }), "INVALID", /repl is for nodes/);
+    expectErr(await toShard.request({ type: "repl", rid: rid(), part, pepoch: 1, muts: [set] }), "INVALID", /unknown message type "repl"/);
     await expectStillOpen(toShard);
     toShard.close();
     expect(await d.get("replb-from-a-client")).toBeUndefined();

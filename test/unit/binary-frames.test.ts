@@ -52,11 +52,13 @@ const frames: Frame[] = [
     ],
   },
   {
-    type: "repl",
+    type: "replb",
     rid: 18,
-    part: 5,
-    pepoch: 3,
-    muts: [
+    items: [
+      {
+        part: 5,
+        pepoch: 3,
+        muts: [
       { op: "reset", part: 5 },
       { op: "set", part: 5, dict, gen: 2, key: b("\xa1k"), value: b("v".repeat(200)), deadline: 1_790_000_000_123.5, ver: 17, ttl: 2000 },
       { op: "delete", part: 5, dict, gen: 2, key: b("\xa1j"), ver: 17 },
@@ -64,9 +66,12 @@ const frames: Frame[] = [
       { op: "clear", part: 5, dict, gen: 3 },
       { op: "dedup", id: "c1:9", at: 17, answer: { r: true }, memoryOnly: true, part: 5 },
       { op: "dedup", id: "c1:10", at: 18.5, answer: { r: b("old") }, part: 5 },
+        ],
+      },
+      { part: 65535, pepoch: 1, muts: [] },
     ],
   },
-  { type: "repl", rid: 19, part: 65535, pepoch: 1, muts: [] },
+  { type: "replb", rid: 19, items: [{ part: 65535, pepoch: 1, muts: [] }] },
   { type: "ok", rid: 8 },
   { type: "ok", rid: 9, result: true },
   { type: "ok", rid: 10, result: false },
@@ -148,19 +153,24 @@ describe("binary frames", () => {
   });
 
   it("refuse a replication body that does not parse, and validate one that parses to the wrong thing", () => {
-    const repl = (body: number[]) => {
-      const head = Buffer.alloc(1 + 1 + 8 + 2 + 8 + 4);
+    // One item: partition 1 at epoch 1, with `body`.
+    const repl = (body: number[], tag = 8) => {
+      const head = Buffer.alloc(1 + 1 + 8 + 2 + 2 + 8 + 4);
       head[0] = BINARY_MESSAGE;
-      head[1] = 7;
+      head[1] = tag;
       head.writeDoubleLE(42, 2);
       head.writeUInt16LE(1, 10);
-      head.writeDoubleLE(1, 12);
-      head.writeUInt32LE(body.length, 20);
+      head.writeUInt16LE(1, 12);
+      head.writeDoubleLE(1, 14);
+      head.writeUInt32LE(body.length, 22);
       return Buffer.concat([head, Buffer.from(body)]);
     };
-    // Replication travels in its binary form (tag 7), not as embedded msgpack.
-    const replFrame = frames.find((f) => f.type === "repl") as Frame;
-    expect(encodeFrames([replFrame], true)[1]).toBe(7);
+    // Replication travels in its binary form (tag 8), not as embedded msgpack.
+    const replFrame = frames.find((f) => f.type === "replb") as Frame;
+    expect(encodeFrames([replFrame], true)[1]).toBe(8);
+    // Tag 7, the single-partition frame it replaced, is no longer read.
+    expect(decodeMessage(repl([0xc1], 7))).toBeNull();
+    expect(decodeMessage(repl([0xc1]))?.[0]?.ok).toBe(true);
     // A set whose key length runs past the body; an unknown item tag; an empty body.
     expect(decodeMessage(repl([0xc1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0x61, 0xff, 0, 0, 0]))).toBeNull();
     expect(decodeMessage(repl([0xc1, 9]))).toBeNull();
@@ -171,7 +181,7 @@ describe("binary frames", () => {
   });
 
   it("carry a replication batch (tag 8) item by item, and refuse one whose count runs past the message", () => {
-    const r = frames.find((f) => f.type === "repl") as FrameOf<"repl">;
+    const r = (frames.find((f) => f.type === "replb") as FrameOf<"replb">).items[0] as FrameOf<"replb">["items"][number];
     const batch = { type: "replb", rid: 5, items: [{ part: 1, pepoch: 3, muts: r.muts }, { part: 2, pepoch: 4, muts: [] }] } as unknown as Frame;
     const bytes = encodeFrames([batch], true);
     expect(bytes[1]).toBe(8);

@@ -120,20 +120,21 @@ describe("replication bodies: bounded by their length from a node, by the messag
     const n = 530_000;
     const item = Buffer.from([2, 0, 0, 0, 0, 0, 0, 4, 0, 0x64, 0x69, 0x63, 0x74, 1, 0, 0, 0, 0]); // delete, dict "dict", key [0]
     const body = Buffer.concat([Buffer.from([0xc1]), ...new Array<Buffer>(n).fill(item)]);
-    const head = Buffer.alloc(1 + 1 + 8 + 2 + 8 + 4);
+    const head = Buffer.alloc(1 + 1 + 8 + 2 + 2 + 8 + 4);
     head[0] = BINARY_MESSAGE;
-    head[1] = 7; // a replication item
+    head[1] = 8; // replication, one item: partition 0 at epoch 1
     head.writeDoubleLE(9, 2);
-    head.writeUInt16LE(0, 10);
-    head.writeDoubleLE(1, 12);
-    head.writeUInt32LE(body.length, 20);
+    head.writeUInt16LE(1, 10);
+    head.writeUInt16LE(0, 12);
+    head.writeDoubleLE(1, 14);
+    head.writeUInt32LE(body.length, 22);
     const message = Buffer.concat([head, body]);
     const err = thrown(() => readMessage(message, { node: false })) as DecodeLimitError;
     expect(err.kind).toBe("objects");
     expect(err.size).toBeLessThanOrEqual(FRAME_MAX_OBJECTS + 2);
     expect(decodeMessage(message, { node: false })).toBeNull();
     const items = decodeMessage(message, { node: true });
-    expect(items?.[0]?.ok && items[0].frame.type === "repl" && items[0].frame.muts.length).toBe(n);
+    expect(items?.[0]?.ok && items[0].frame.type === "replb" && items[0].frame.items[0]?.muts.length).toBe(n);
   });
 });
 

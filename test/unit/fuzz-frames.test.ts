@@ -40,7 +40,6 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc
     .array(fc.record({ part, keys: fc.array(bytes, { maxLength: 5 }) }), { minLength: 1, maxLength: 4 })
     .chain((groups) => fc.record({ type: fc.constant("updateParts" as const), rid, op: rid, dict, epoch, parts: fc.constant(groups.map((g) => ({ part: g.part, keys: g.keys, values: g.keys }))) })),
-  fc.record({ type: fc.constant("repl" as const), rid, part, pepoch: epoch, muts: fc.array(mutation, { maxLength: 6 }) }),
   fc.record({ type: fc.constant("replb" as const), rid, items: fc.array(fc.record({ part, pepoch: epoch, muts: fc.array(mutation, { maxLength: 4 }) }), { minLength: 1, maxLength: 4 }) }),
   fc.record({ type: fc.constant("ok" as const), rid, result: fc.oneof(fc.boolean(), double(), bytes, fc.constant(null), fc.array(fc.string(), { maxLength: 4 })) }),
   fc.record({ type: fc.constant("ok" as const), rid }),

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { RetryableError, WireCode } from "../../src/errors.js";
 import { PartitionTable } from "../../src/hashing/partition-table.js";
-import type { FrameOf } from "../../src/protocol/frames.js";
+import type { ReplItem } from "../../src/protocol/frames.js";
 import { ReplicaApplier, SLOW_ITEM_WAIT_MS } from "../../src/shard/replica-applier.js";
 
 function table(epoch: number, pepoch: number): PartitionTable {
@@ -26,12 +26,12 @@ function table(epoch: number, pepoch: number): PartitionTable {
   });
 }
 
-function frame(part: number, pepoch: number, value: string): FrameOf<"repl"> {
+function frame(part: number, pepoch: number, value: string): ReplItem {
   const key = new Uint8Array([1]);
-  return { type: "repl", rid: 0, part, pepoch, muts: [{ op: "set", part, dict: "d", gen: 0, key, value: new TextEncoder().encode(value), deadline: 0, ver: 1, ttl: 0 }] };
+  return { part, pepoch, muts: [{ op: "set", part, dict: "d", gen: 0, key, value: new TextEncoder().encode(value), deadline: 0, ver: 1, ttl: 0 }] };
 }
 
-function valueOf(f: FrameOf<"repl">): string {
+function valueOf(f: ReplItem): string {
   const m = f.muts[0];
   return m && m.op === "set" ? new TextDecoder().decode(m.value) : "?";
 }
@@ -46,12 +46,9 @@ function replica() {
     table: () => current,
     // Each refresh completes when the test says so: the first can outlast the second.
     refreshTable: () => new Promise<void>((resolve) => refreshes.push(() => ((current = table(2, 2)), resolve()))),
-    apply: async (f) => {
-      applied.push(valueOf(f));
-    },
-    applyBatch: (items) => {
+    apply: (items) => {
       batches.push(items.length);
-      for (const it of items) applied.push(valueOf({ type: "repl", rid: 0, ...it }));
+      for (const it of items) applied.push(valueOf(it));
       return Promise.resolve();
     },
   });
@@ -99,7 +96,7 @@ describe("ReplicaApplier", () => {
 
   it("applies a batch's ready items in one step and answers null when all were applied", async () => {
     const x = replica();
-    const items = [frame(0, 1, "A"), frame(1, 1, "B")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts }));
+    const items = [frame(0, 1, "A"), frame(1, 1, "B")];
     await expect(x.r.receiveBatch(items, "p")).resolves.toBeNull();
     expect(x.batches).toEqual([2]);
     expect(x.applied).toEqual(["A", "B"]);
@@ -108,7 +105,7 @@ describe("ReplicaApplier", () => {
   it("answers a batch per item: a refused item fails alone, the others stay applied", async () => {
     const x = replica();
     // Partition 0 at an epoch older than the replica's: refused (the table says epoch 1).
-    const items = [frame(0, 0, "old"), frame(1, 1, "B")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts }));
+    const items = [frame(0, 0, "old"), frame(1, 1, "B")];
     const out = await x.r.receiveBatch(items, "p");
     expect(out).toHaveLength(2);
     expect(out?.[0]?.code).toBe(WireCode.WrongOwner);
@@ -120,7 +117,7 @@ describe("ReplicaApplier", () => {
     const x = replica();
     const stalled = x.r.receive(frame(0, 2, "A"), "p");
     await turn();
-    const batch = x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts })), "p");
+    const batch = x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")], "p");
     await turn();
     // The other partition went through at once; partition 0's item waits for A.
     expect(x.applied).toEqual(["other"]);
@@ -136,7 +133,7 @@ describe("ReplicaApplier", () => {
     const stalled = x.r.receive(frame(0, 2, "A"), "p");
     await turn();
     const started = performance.now();
-    const out = await x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")].map(({ part, pepoch, muts }) => ({ part, pepoch, muts })), "p");
+    const out = await x.r.receiveBatch([frame(0, 2, "B"), frame(1, 1, "other")], "p");
     expect(performance.now() - started).toBeGreaterThanOrEqual(SLOW_ITEM_WAIT_MS - 5);
     expect(out?.[0]?.code).toBe(WireCode.Unavailable);
     expect(out?.[1]).toBeNull();

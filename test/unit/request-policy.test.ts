@@ -5,7 +5,7 @@ import { mayApply, policyOf } from "../../src/protocol/request-policy.js";
 import type { Outgoing } from "../../src/protocol/frames.js";
 
 /** Frames only nodes send to each other or the coordinator pushes: no client retries them. */
-const NODE_ONLY = new Set(["ok", "err", "repl", "replb", "confirm", "shard.register", "shard.table", "shard.dictAdded", "shard.dictRemoved", "shard.replicaFailed", "shard.caughtUp", "shard.handedOff", "shard.leave", "cluster.removeShard"]);
+const NODE_ONLY = new Set(["ok", "err", "replb", "confirm", "shard.register", "shard.table", "shard.dictAdded", "shard.dictRemoved", "shard.replicaFailed", "shard.caughtUp", "shard.handedOff", "shard.leave", "cluster.removeShard"]);
 
 describe("request policies", () => {
   it("cover every request type a client can send", () => {
