@@ -18,6 +18,7 @@ import { policyOf, type RequestPolicy } from "../protocol/request-policy.js";
 import { checkReply, checkWelcome, type ReplyOf, type ReplyType, type Welcome } from "../protocol/replies.js";
 import { unrefTimer } from "../util/unref-timer.js";
 import { Retry } from "./retry.js";
+import { RequestWindow } from "./request-window.js";
 import { CONNECT_TIMEOUT_MS, type ClientPlatform } from "./platform.js";
 
 /** What a client is made from, whatever its platform (each platform fills in its defaults). */
@@ -36,6 +37,8 @@ export interface ClusterOptions {
 type SdkPeer = Peer<PeerSocket>;
 
 const REQUEST_TIMEOUT_MS = 60_000;
+/** How often shards hear the client's request floor (when it moved). */
+const WINDOW_EVERY_MS = 100;
 
 /** Where a data request goes, built from the current table (again on each retry). */
 export interface DataRoute {
@@ -109,6 +112,16 @@ export class ClusterClient implements Client {
   }
 
   private nextRid = () => ++this.rid;
+  /** Data requests' ids still in play, whose floor the shards learn (request-window.ts). */
+  private readonly window = new RequestWindow();
+  private windowTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly replied = (rid: number) => this.window.closed(rid);
+
+  private openRid(): number {
+    const rid = this.nextRid();
+    this.window.opened(rid);
+    return rid;
+  }
 
   /** A fresh request id, for callers that must reuse one across retries. */
   newRid(): number {
@@ -210,6 +223,23 @@ export class ClusterClient implements Client {
     }
   }
 
+  /**
+   * Tell each shard this client talks to, when it moved, the floor of its request window:
+   * a few times a second, so a shard keeps a few hundred ms of this client's answers.
+   */
+  private startWindowTimer(): void {
+    if (this.windowTimer !== undefined || this.closed) return;
+    this.windowTimer = setInterval(() => {
+      for (const peer of this.openShards.values()) {
+        if (!peer.isOpen) continue;
+        const below = this.window.news(peer);
+        // A shard that does not know `done` (an older one) refuses it: it keeps its 30 s window.
+        if (below !== undefined) peer.request({ type: "done", below }, { timeoutMs: this.requestTimeoutMs }).catch(() => {});
+      }
+    }, WINDOW_EVERY_MS);
+    unrefTimer(this.windowTimer);
+  }
+
   /** Fetch the table again (concurrent callers share one fetch). */
   refreshTable(): Promise<void> {
     if (!this.refreshing) {
@@ -231,6 +261,7 @@ export class ClusterClient implements Client {
         binary: true,
         label: `client→${shardId}`,
         nextRid: this.nextRid,
+        onReplied: this.replied,
         unrefWhenIdle: true,
         onClose: () => {
           if (this.shards.get(shardId) === p) this.shards.delete(shardId);
@@ -240,6 +271,7 @@ export class ClusterClient implements Client {
       this.openShards.set(shardId, peer);
       // First on the socket, so the shard knows whose request ids it sees (deduplication).
       peer.request({ type: "hello", v: PROTOCOL_VERSION, clientId: this.clientId }, { timeoutMs: CONNECT_TIMEOUT_MS }).catch(() => {});
+      this.startWindowTimer();
       return peer;
     });
     p.catch(() => {
@@ -260,13 +292,14 @@ export class ClusterClient implements Client {
   dataRequest(build: (table: PartitionTable) => DataRoute): Promise<unknown> {
     // The common case without an async frame in between: connected, the shard's socket open.
     const table = this.tableRef;
-    if (table === undefined || this.closed) return this.dataRequestLoop(build, Date.now(), this.nextRid());
+    if (table === undefined || this.closed) return this.dataRequestLoop(build, Date.now(), this.openRid());
     const started = Date.now();
-    const rid = this.nextRid();
+    const rid = this.openRid();
     let route: DataRoute;
     try {
       route = build(table);
     } catch (err) {
+      this.window.closed(rid);
       return Promise.reject(err);
     }
     const open = this.openShards.get(route.shard);
@@ -284,6 +317,15 @@ export class ClusterClient implements Client {
 
   /** {@link dataRequest} with its retries; `firstError` is how a first attempt (sent) failed. */
   private async dataRequestLoop(build: (table: PartitionTable) => DataRoute, started: number, rid: number, firstError?: Error): Promise<unknown> {
+    try {
+      return await this.attempts(build, started, rid, firstError);
+    } finally {
+      // Answered or given up on: either way it is never sent again.
+      this.window.closed(rid);
+    }
+  }
+
+  private async attempts(build: (table: PartitionTable) => DataRoute, started: number, rid: number, firstError: Error | undefined): Promise<unknown> {
     if (this.closed) throw new ConnectionError("client is closed");
     if (!this.tableRef) await this.ready();
     let route = build(this.table);
@@ -354,6 +396,7 @@ export class ClusterClient implements Client {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.windowTimer) clearInterval(this.windowTimer);
     this.coordinator?.close(1000, "client closed");
     for (const p of this.shards.values()) void p.then((peer) => peer.close(1000, "client closed"), () => {});
     this.shards.clear();

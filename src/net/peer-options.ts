@@ -21,6 +21,8 @@ export interface PeerOptions<S extends PeerSocket = WebSocket> {
   onRequest?: RequestHandler<S>;
   /** Called once per answer to an incoming request (metrics); costs nothing when unset. */
   onAnswer?: AnswerObserver;
+  /** Told the id of each `ok` reply to this peer's own requests (the SDK's request window); costs nothing when unset. */
+  onReplied?: (rid: number) => void;
   /** Let the process exit while nothing is in flight (SDK connections). */
   unrefWhenIdle?: boolean;
   /** Called once when the socket closes, with the reason. */

@@ -231,8 +231,10 @@ export class Peer<S extends PeerSocket = WebSocket> {
         continue;
       }
       const frame = item.frame;
-      if (frame.type === "ok" || frame.type === "err") this.awaited.settle(frame);
-      else if (gate) gate.push(item);
+      if (frame.type === "ok" || frame.type === "err") {
+        this.awaited.settle(frame);
+        if (frame.type === "ok") this.opts.onReplied?.(frame.rid);
+      } else if (gate) gate.push(item);
       else this.onRequest(frame);
     }
     if (gate) this.pump(gate);

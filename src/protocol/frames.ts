@@ -73,6 +73,11 @@ export const Hello = request("hello", {
   agent: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export const TableGet = request("table.get", {});
+/**
+ * Client → shard: this client holds the answer of every request of its own below `below`,
+ * so the shard may drop them and must not run one again (see dedup-table.ts).
+ */
+export const Done = request("done", { below: Rid });
 export const DictLookup = request("dict.lookup", { name: Name, env: EnvName, createIfMissing: Type.Boolean() });
 export const DictGet = request("dict.get", { id: DictId });
 export const DictCreate = request("dict.create", { name: Name, env: EnvName, allowExisting: Type.Boolean() });
@@ -321,6 +326,7 @@ export const Err = Type.Object({
 export const FrameSchemas = {
   hello: Hello,
   "table.get": TableGet,
+  done: Done,
   "dict.lookup": DictLookup,
   "dict.get": DictGet,
   "dict.create": DictCreate,

@@ -115,6 +115,7 @@ const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const ReplySchemas = {
   hello: Type.Union([WelcomeSchema, ShardWelcomeSchema]),
   heartbeat: Type.Unknown(),
+  done: Nothing,
   status: ClusterStatusSchema,
   "table.get": PartitionTableSchema,
   "dict.lookup": DictInfoSchema,

@@ -20,6 +20,7 @@ export type RequestPolicy = "read" | "once" | "idempotent" | "unsafe";
 const POLICIES: Partial<Record<RequestFrame["type"], RequestPolicy>> = {
   hello: "read",
   heartbeat: "read",
+  done: "read",
   status: "read",
   "table.get": "read",
   "dict.get": "read",

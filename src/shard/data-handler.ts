@@ -14,7 +14,7 @@ import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
-import { DedupTable, errorAnswer } from "./dedup-table.js";
+import { DedupTable, errorAnswer, type DedupKey } from "./dedup-table.js";
 import { decidesInOrder, isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
 export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes, latin1Bytes } from "../encoding/latin1-bytes.js";
@@ -125,6 +125,11 @@ export class DataHandler {
     }
   }
 
+  /** A client holds the answers of its requests below `below` (its `done` frame): they need not be kept. */
+  clientDone(clientId: string, below: number): void {
+    this.ctx.dedup.advance(clientId, below, this.ctx.clock.now());
+  }
+
   /**
    * `clientId` is the sender's id (from its hello), which makes retries recognisable. A
    * write first reserves room on disk for what it will write: refused (`StorageFullError`)
@@ -173,7 +178,7 @@ export class DataHandler {
       if (frame.type === "clear") return this.clearParts(frame, clientId);
       if (frame.type === "watch") return this.watchPoll(frame);
       if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
-      return this.once(DedupTable.id(clientId, frame.rid), frame.part, (answer) => this.apply(frame, answer));
+      return this.once(clientId, frame.rid, frame.part, (answer) => this.apply(frame, answer));
     };
     // Leadership is checked after earlier writes settled: a deposed primary finds out then.
     // (In order only with a client id: then every answer, a failed condition's too, is recorded and committed.)
@@ -199,35 +204,37 @@ export class DataHandler {
    * value the history says was not there yet. Every answer is stored with its mutation, on
    * disk and on the replicas, so a retry after a crash, a restart or a failover gets it.
    */
-  private once(id: string, part: number, run: (answer: (r: unknown) => void) => unknown): unknown {
+  private once(client: string, key: DedupKey, part: number, run: (answer: (r: unknown) => void) => unknown): unknown {
     const dedup = this.ctx.dedup;
-    const seen = dedup.lookup(id);
+    const seen = dedup.lookup(client, key);
     if (seen.found) return seen.answer;
+    // A copy of a request whose answer the client already has (it moved its floor past it).
+    if (typeof key === "number" && dedup.isBelowFloor(client, key)) throw new InvalidError(`request ${key} was already answered (below this client's floor)`);
     const at = this.ctx.clock.now();
     const store = this.ctx.host.store(part);
     let result: unknown;
     try {
-      result = run((r) => store?.record({ op: "dedup", id, at, answer: { r }, part }));
+      result = run((r) => store?.record({ op: "dedup", id: DedupTable.id(client, key), at, answer: { r }, part }));
     } catch (err) {
       const answer = errorAnswer(err);
-      if (answer) dedup.settle(id, at, answer, part);
+      if (answer) dedup.settle(client, key, at, answer, part);
       throw err;
     }
     if (!(result instanceof Promise)) {
-      dedup.settle(id, at, { r: result }, part);
+      dedup.settle(client, key, at, { r: result }, part);
       return result;
     }
     const p = result.then(
       (r: unknown) => {
-        dedup.settle(id, at, { r }, part);
+        dedup.settle(client, key, at, { r }, part);
         return r;
       },
       (err: unknown) => {
-        dedup.forget(id);
+        dedup.forget(client, key);
         throw err;
       },
     );
-    dedup.running(id, at, p, part);
+    dedup.running(client, key, at, p, part);
     return p;
   }
 
@@ -249,7 +256,7 @@ export class DataHandler {
         store.update(frame.dict, ks, values, now, keys, frame.ttl);
         return this.done(store, ks.length, answer);
       };
-      const r = clientId === undefined ? run() : this.once(`${DedupTable.id(clientId, frame.op)}/${part}`, part, run);
+      const r = clientId === undefined ? run() : this.once(clientId, `${frame.op}/${part}`, part, run);
       if (r instanceof Promise) waits.push(r);
     }
     return waits.length === 0 ? n : Promise.all(waits).then(() => n);
@@ -270,7 +277,7 @@ export class DataHandler {
         store.clear(frame.dict, cid);
         return this.done(store, null, answer);
       };
-      const r = once ? this.once(`${DedupTable.id(clientId, frame.op as number)}/${part}`, part, run) : run();
+      const r = once ? this.once(clientId, `${frame.op as number}/${part}`, part, run) : run();
       if (r instanceof Promise) waits.push(r);
     }
     return waits.length === 0 ? null : Promise.all(waits).then(() => null);

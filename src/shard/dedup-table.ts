@@ -1,8 +1,18 @@
 /**
- * Answers of non-idempotent requests (put-if-absent, pop, delete), by client id and request
- * id, so that a retry of a request whose reply was lost gets the original answer instead of
- * running again. Records are written to storage in the same transaction as the mutation they
- * describe, so they survive a crash exactly when the mutation does.
+ * Answers of writes, by client and request, so that a retry of a request whose reply was
+ * lost gets the original answer instead of running again. Records are written to storage in
+ * the same transaction as the mutation they describe, so they survive a crash exactly when
+ * the mutation does.
+ *
+ * Each client has a window: its answers by request id, and a floor below which it has said
+ * it holds every answer (the `done` frame). Answers under the floor are dropped at once and
+ * a request under it is refused, so a busy client costs a few hundred answers, not the 30 s
+ * of them that a time window alone keeps (hundreds of thousands at full speed). The time
+ * window still bounds what a client that never sends a floor (an old SDK, a crashed one)
+ * leaves behind, and what a restarted node keeps. Floors are per node, not per partition: a
+ * client tells every shard it talks to, and a shard drops the answers it holds as a replica
+ * too, which is as safe (the client never sends those ids again) and means a new primary
+ * after a failover refuses a stray copy that its old primary would have.
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 
@@ -19,6 +29,19 @@ export interface DedupAnswer {
   m?: string;
 }
 
+/**
+ * What an answer is kept under, within its client's window: a request id, or `<op>/<part>`
+ * for one partition's share of a multi-partition write (one op id, several partitions).
+ */
+export type DedupKey = number | string;
+
+/** A settled answer as it is copied with its partition or into a log snapshot. */
+export interface DedupRecord {
+  id: string;
+  at: number;
+  answer: DedupAnswer;
+}
+
 interface Entry {
   at: number;
   /** The partition of the write, when known: the record moves with the partition. */
@@ -27,50 +50,83 @@ interface Entry {
   running: Promise<unknown> | undefined;
 }
 
+/** One client's answers. Both maps are in insertion order, which is time order. */
+class ClientWindow {
+  /** Every request id below this one the client holds the answer of. */
+  floor = 0;
+  /** When the client last wrote or moved its floor: the window outlives its answers by DEDUP_WINDOW_MS. */
+  seen: number;
+  readonly rids = new Map<number, Entry>();
+  readonly ops = new Map<string, Entry>();
+  constructor(now: number) {
+    this.seen = now;
+  }
+  map(key: DedupKey): Map<DedupKey, Entry> {
+    return (typeof key === "number" ? this.rids : this.ops) as Map<DedupKey, Entry>;
+  }
+  get size(): number {
+    return this.rids.size + this.ops.size;
+  }
+}
+
 export class DedupTable {
-  private readonly records = new Map<string, Entry>();
-  /** Per partition: ids in the order recorded (pruned of forgotten ones lazily). */
-  private readonly byPart = new Map<number, string[]>();
+  private readonly clients = new Map<string, ClientWindow>();
+  private count = 0;
 
-  static id(clientId: string, rid: number): string {
-    return `${clientId}:${rid}`;
+  /** The stored form of a record's id (the log, replication, snapshots). */
+  static id(clientId: string, key: DedupKey): string {
+    return `${clientId}:${key}`;
   }
 
-  /** Put back an answer loaded from storage. */
-  restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
-    this.records.set(id, { at, part, answer, running: undefined });
-    this.index(id, part);
+  /** A stored id back as client and key; undefined for one that is neither form. */
+  static parse(id: string): { client: string; key: DedupKey } | undefined {
+    // The key has no colon (a number, or `<op>/<part>`); a client id may.
+    const sep = id.lastIndexOf(":");
+    if (sep <= 0 || sep === id.length - 1) return undefined;
+    const client = id.slice(0, sep);
+    const tail = id.slice(sep + 1);
+    const n = Number(tail);
+    return { client, key: /^\d+$/.test(tail) && Number.isSafeInteger(n) ? n : tail };
   }
 
-  private index(id: string, part: number | undefined): void {
-    if (part === undefined) return;
-    let ids = this.byPart.get(part);
-    if (!ids) this.byPart.set(part, (ids = []));
-    ids.push(id);
+  private window(client: string, now: number): ClientWindow {
+    let w = this.clients.get(client);
+    if (!w) this.clients.set(client, (w = new ClientWindow(now)));
+    else if (now > w.seen) w.seen = now;
+    return w;
   }
 
-  /** The settled answers of a partition's writes since `since`, to copy along with it. */
-  forPart(part: number, since: number): { id: string; at: number; answer: DedupAnswer }[] {
-    const ids = this.byPart.get(part);
-    if (!ids) return [];
-    const out: { id: string; at: number; answer: DedupAnswer }[] = [];
-    const kept: string[] = [];
-    for (const id of ids) {
-      const e = this.records.get(id);
-      if (!e || e.part !== part) continue;
-      kept.push(id);
-      if (e.answer !== undefined && e.at >= since) out.push({ id, at: e.at, answer: e.answer });
+  private put(client: string, key: DedupKey, e: Entry): void {
+    const m = this.window(client, e.at).map(key);
+    const had = m.get(key);
+    if (had) {
+      // In place: a write that was running settles (no second insert).
+      had.at = e.at;
+      had.part = e.part;
+      had.answer = e.answer;
+      had.running = e.running;
+      return;
     }
-    this.byPart.set(part, kept);
-    return out;
+    m.set(key, e);
+    if (++this.count > MAX_RECORDS) this.expire(e.at, true);
+  }
+
+  /** Put back an answer loaded from storage or replicated (ids of another form are skipped). */
+  restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
+    const parsed = DedupTable.parse(id);
+    if (!parsed) return;
+    // A replica hears the client's floor too (from the client, as a primary of other
+    // partitions): an answer that arrives under it is not kept.
+    if (typeof parsed.key === "number" && this.isBelowFloor(parsed.client, parsed.key)) return;
+    this.put(parsed.client, parsed.key, { at, part, answer, running: undefined });
   }
 
   /**
    * The answer to a request seen before: its result (or a rejection with its error), a
    * promise while it is still running, or `undefined` if it is new.
    */
-  lookup(id: string): { found: false } | { found: true; answer: Promise<unknown> | unknown } {
-    const e = this.records.get(id);
+  lookup(client: string, key: DedupKey): { found: false } | { found: true; answer: Promise<unknown> | unknown } {
+    const e = this.clients.get(client)?.map(key).get(key);
     if (!e) return { found: false };
     if (e.running) return { found: true, answer: e.running };
     const a = e.answer as DedupAnswer;
@@ -78,60 +134,111 @@ export class DedupTable {
     return { found: true, answer: a.r };
   }
 
-  /** Mark a request as running, so a concurrent retry waits for the same answer. */
-  running(id: string, at: number, p: Promise<unknown>, part?: number): void {
-    this.records.set(id, { at, part, answer: undefined, running: p });
-    this.index(id, part);
-  }
-
-  /** Record the final answer (what storage also gets). */
-  settle(id: string, at: number, answer: DedupAnswer, part?: number): void {
-    const had = this.records.get(id);
-    if (had) {
-      // In place: a write that was running settles (no new record, no second map insert).
-      had.at = at;
-      had.part = part;
-      had.answer = answer;
-      had.running = undefined;
-    } else {
-      this.records.set(id, { at, part, answer, running: undefined });
-      this.index(id, part);
-    }
-    if (this.records.size > MAX_RECORDS) this.expire(at, true);
-  }
-
-  forget(id: string): void {
-    this.records.delete(id);
+  /**
+   * Whether `rid` is under the client's floor: the client said it holds that answer, so a
+   * request with it is a stray copy (a resend on a dead connection) and must not run again.
+   */
+  isBelowFloor(client: string, rid: number): boolean {
+    const w = this.clients.get(client);
+    return w !== undefined && rid < w.floor;
   }
 
   /**
-   * Drop answers older than the window (or the oldest half when over capacity), at most
-   * `budget` of them: called often with a small budget, expiry is many short steps instead
-   * of one pause of tens of milliseconds that every request behind it waits out.
+   * The client holds the answer of every request below `floor`: drop them (answers of
+   * requests still running stay until they settle). A floor never moves down. Returns how
+   * many answers were dropped.
+   */
+  advance(client: string, floor: number, now: number): number {
+    const w = this.window(client, now);
+    if (floor <= w.floor) return 0;
+    w.floor = floor;
+    let dropped = 0;
+    // Ids arrive nearly in order: stop at the first one at or above the floor; a straggler
+    // behind it goes with the time window.
+    for (const [rid, e] of w.rids) {
+      if (rid >= floor) break;
+      if (e.running) continue;
+      w.rids.delete(rid);
+      dropped++;
+    }
+    this.count -= dropped;
+    return dropped;
+  }
+
+  /** Mark a request as running, so a concurrent retry waits for the same answer. */
+  running(client: string, key: DedupKey, at: number, p: Promise<unknown>, part?: number): void {
+    this.put(client, key, { at, part, answer: undefined, running: p });
+  }
+
+  /** Record the final answer (what storage also gets). */
+  settle(client: string, key: DedupKey, at: number, answer: DedupAnswer, part?: number): void {
+    const w = this.clients.get(client);
+    // Settled under the floor the client moved meanwhile: nobody will ask again.
+    if (w !== undefined && typeof key === "number" && key < w.floor) {
+      if (w.rids.delete(key)) this.count--;
+      return;
+    }
+    this.put(client, key, { at, part, answer, running: undefined });
+  }
+
+  forget(client: string, key: DedupKey): void {
+    if (this.clients.get(client)?.map(key).delete(key)) this.count--;
+  }
+
+  /** The settled answers of a partition's writes since `since`, to copy along with it. */
+  forPart(part: number, since: number): DedupRecord[] {
+    return this.byPart(since).get(part) ?? [];
+  }
+
+  /** Every settled answer since `since`, by partition: one pass for a whole snapshot. */
+  byPart(since: number): Map<number, DedupRecord[]> {
+    const out = new Map<number, DedupRecord[]>();
+    for (const [client, w] of this.clients) {
+      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
+        for (const [key, e] of m) {
+          if (e.part === undefined || e.answer === undefined || e.at < since) continue;
+          let list = out.get(e.part);
+          if (!list) out.set(e.part, (list = []));
+          list.push({ id: DedupTable.id(client, key), at: e.at, answer: e.answer });
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Drop answers older than the window (or the older half of each client's when over
+   * capacity), at most `budget` of them: called often with a small budget, expiry is many
+   * short steps instead of one pause of tens of milliseconds that every request behind it
+   * waits out. A client's window (its floor) goes once it is empty and idle for the window.
    */
   expire(now: number, overCapacity = false, budget = Number.POSITIVE_INFINITY): void {
-    let drop = overCapacity ? Math.floor(this.records.size / 2) : 0;
     let dropped = 0;
-    for (const [id, e] of this.records) {
-      if (e.running) continue;
-      if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
-        if (dropped >= budget) break;
-        this.records.delete(id);
-        dropped++;
-      } else if (!overCapacity) break; // insertion order is time order
+    for (const [client, w] of this.clients) {
+      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
+        let drop = overCapacity ? Math.floor(m.size / 2) : 0;
+        for (const [key, e] of m) {
+          if (dropped >= budget) break;
+          if (e.running) continue;
+          if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
+            m.delete(key);
+            dropped++;
+          } else if (!overCapacity) break; // insertion order is time order
+        }
+      }
+      if (w.size === 0 && now - w.seen > DEDUP_WINDOW_MS) this.clients.delete(client);
+      if (dropped >= budget) break;
     }
-    // The per-partition lists lose their dropped heads (forPart prunes the rest lazily).
-    if (dropped === 0) return;
-    for (const [part, ids] of this.byPart) {
-      let i = 0;
-      while (i < ids.length && !this.records.has(ids[i] as string)) i++;
-      if (i === ids.length) this.byPart.delete(part);
-      else if (i > 0) ids.splice(0, i);
-    }
+    this.count -= dropped;
   }
 
   get size(): number {
-    return this.records.size;
+    return this.count;
+  }
+
+  /** Clients with a window (answers or a floor still kept). */
+  get clientCount(): number {
+    return this.clients.size;
   }
 }
 

@@ -39,6 +39,12 @@ export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame
     const sender = who.slice(5);
     return frame.type === "replb" ? ctx.replica.receiveBatch(frame.items, sender) : ctx.leadership.confirm(frame, sender);
   }
+  if (frame.type === "done") {
+    const who = peer.session.clientId;
+    if (who === undefined || who.startsWith("node:")) throw new InvalidError("done needs a client's hello first");
+    ctx.data.clientDone(who, frame.below);
+    return null;
+  }
   const table = ctx.table();
   if (frame.type === "table.get" && table) return table.toData();
   if (frame.type === "hello") {

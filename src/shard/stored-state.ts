@@ -22,9 +22,9 @@ export interface ShardState {
 /** Everything the node stores (dicts, recent answers, entries), for a log snapshot. */
 export function* storedState(s: ShardState): Generator<Mutation[], void, undefined> {
   yield s.dicts.ids().map((dict) => ({ op: "addDict" as const, dict }));
-  const since = s.clock.now() - DEDUP_WINDOW_MS;
+  const answers = s.dedup.byPart(s.clock.now() - DEDUP_WINDOW_MS);
   for (const [part, store] of s.host.all()) {
-    yield s.dedup.forPart(part, since).map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, part }));
+    yield (answers.get(part) ?? []).map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, part }));
     yield* store.storedChunks(CHUNK_ENTRIES, () => s.clock.now(), CHUNK_BYTES);
   }
 }

@@ -45,13 +45,13 @@ export class RawPeer {
     this.ws.send(pack(frame));
   }
 
-  /** Send a frame and wait for the reply with its rid. */
+  /** Send a frame and wait for the reply with its rid (taken off `replies`: a resend with that rid waits for its own). */
   async request(frame: { rid: number } & Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
     this.sendFrame(frame);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.replies.find((r) => typeof r === "object" && r !== null && (r as { rid?: unknown }).rid === frame.rid);
-      if (found) return found as Record<string, unknown>;
+      const at = this.replies.findIndex((r) => typeof r === "object" && r !== null && (r as { rid?: unknown }).rid === frame.rid);
+      if (at >= 0) return this.replies.splice(at, 1)[0] as Record<string, unknown>;
       if (Date.now() > deadline) throw new Error(`no reply to rid ${frame.rid}`);
       await new Promise((r) => setTimeout(r, 10));
     }

@@ -600,6 +600,40 @@ describe("data path rules (shards)", () => {
     peer.close();
   });
 
+  it("(p) a client's `done` floor: bad floors get INVALID; a write under the floor is refused and changes nothing; retries above it still get their first answer", async () => {
+    const key = keyOwnedBy(dictId, "shard-1", client.table, "floor-");
+    const keyBytes = encodeKey(key);
+    const value = (s: string) => encodeValue(s).then((b) => Buffer.from(b));
+    const put = (r: number, v: Buffer) => ({ ...keyFrame("put", keyBytes, { value: v, ifAbsent: false }), rid: r });
+    const peer = await raw("shard-1");
+    // Before a hello the shard cannot tell whose floor it is.
+    expectErr(await peer.request({ type: "done", rid: rid(), below: 5 }), "INVALID", /hello/);
+    expect((await peer.request({ ...helloFrame(), clientId: `floor-${rid()}` })).type).toBe("ok");
+    for (const below of [-1, 1.5, "7", null, Number.MAX_SAFE_INTEGER + 2]) expectErr(await peer.request({ type: "done", rid: rid(), below }), "INVALID");
+    const first = rid();
+    expect(await peer.request(put(first, await value("one")))).toMatchObject({ type: "ok" });
+    const above = rid();
+    expect(await peer.request(put(above, await value("two")))).toMatchObject({ type: "ok" });
+    // The client says it holds every answer below `above`; a floor never moves down.
+    expect(await peer.request({ type: "done", rid: rid(), below: above })).toMatchObject({ type: "ok" });
+    expect(await peer.request({ type: "done", rid: rid(), below: 1 })).toMatchObject({ type: "ok" });
+    // A stray copy of `first` (answered, forgotten) must not run again: it would undo "two".
+    expectErr(await peer.request(put(first, await value("one"))), "INVALID", /below this client's floor/);
+    expect(await d.get(key)).toBe("two");
+    // A retry of `above` (not under the floor) still gets its first answer and writes nothing.
+    await d.put(key, "three");
+    expect(await peer.request(put(above, await value("two")))).toMatchObject({ type: "ok" });
+    expect(await d.get(key)).toBe("three");
+    // A node link has no client floor.
+    const node = await raw("shard-1");
+    expect((await node.request({ ...helloFrame(), clientId: "node:shard-9" })).type).toBe("ok");
+    expectErr(await node.request({ type: "done", rid: rid(), below: 5 }), "INVALID", /client/);
+    await expectStillOpen(peer);
+    peer.close();
+    node.close();
+    await d.delete(key);
+  });
+
   it("(k) coordinator pushes sent to a shard by a client are refused and change nothing", async () => {
     const key = keyOwnedBy(dictId, "shard-1", client.table, "push-");
     await d.put(key, "kept");
