@@ -43,14 +43,15 @@ export class AwaitedReplies {
     this.onCountChange();
   }
 
-  /** A reply arrived; one after its request's timeout finds nobody waiting. */
-  settle(frame: FrameOf<"ok"> | FrameOf<"err">): void {
+  /** A reply arrived; one after its request's timeout finds nobody waiting (false). */
+  settle(frame: FrameOf<"ok"> | FrameOf<"err">): boolean {
     const p = this.byRid.get(frame.rid);
-    if (!p) return;
+    if (!p) return false;
     this.byRid.delete(frame.rid);
     this.onCountChange();
     if (frame.type === "ok") p.resolve(frame.result);
     else p.reject(errorFromWire(frame.code, frame.message, frame));
+    return true;
   }
 
   /** Fail the request `rid` (it could not be sent). */

@@ -232,8 +232,9 @@ export class Peer<S extends PeerSocket = WebSocket> {
       }
       const frame = item.frame;
       if (frame.type === "ok" || frame.type === "err") {
-        this.awaited.settle(frame);
-        if (frame.type === "ok") this.opts.onReplied?.(frame.rid);
+        // Only a reply someone still waits for: a late one (its attempt timed out, a retry
+        // is on its way) must not close the request id the retry still uses.
+        if (this.awaited.settle(frame) && frame.type === "ok") this.opts.onReplied?.(frame.rid);
       } else if (gate) gate.push(item);
       else this.onRequest(frame);
     }

@@ -67,4 +67,26 @@ describe("Peer request timeouts", () => {
     await expect(peer.request({ type: "status" }, { onError })).resolves.toBe("fallback");
     expect(seen).toEqual(["ConnectionError", "ConnectionError", "ConnectionError"]);
   });
+
+  it("tells onReplied of each ok reply someone waits for, not of one that comes after its timeout", async () => {
+    let release!: () => void;
+    const late = new Promise<void>((r) => (release = r));
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    servers.push(wss);
+    await new Promise((r) => wss.once("listening", r));
+    wss.on("connection", (ws) => {
+      void new Peer(ws, { onRequest: (frame) => (frame.type === "heartbeat" ? late.then(() => "late") : "now") });
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    await new Promise((r) => ws.once("open", r));
+    const replied: number[] = [];
+    let next = 100;
+    const peer = new Peer(ws, { label: "test", nextRid: () => ++next, onReplied: (rid) => replied.push(rid) });
+    await expect(peer.request({ type: "heartbeat" }, { timeoutMs: 50 })).rejects.toThrow(ConnectionError);
+    release();
+    // The late reply is queued on the server before this request arrives, so it has come in by the time this one is answered.
+    await expect(peer.request({ type: "status" })).resolves.toBe("now");
+    expect(replied).toEqual([102]);
+    peer.close();
+  });
 });
