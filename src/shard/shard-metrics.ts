@@ -17,6 +17,7 @@ export interface ShardGauges {
   dicts(): number;
   partitions(): { primary: number; replica: number };
   dedupAnswers(): number;
+  dedupClients(): number;
   parkedWaiters(): number;
   parkedWatches(): number;
   /** The change history kept for watchers, over every partition held: changes and bytes. */
@@ -91,6 +92,7 @@ export class ShardMetrics {
     scrapedGauge(registry, "shardict_replication_lag_seconds", "Age of the oldest unacknowledged replication frame (0 when none): how far the slowest copy is behind.", () => src.replication().oldestMs / 1000);
     scrapedGauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
     scrapedGauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
+    scrapedGauge(registry, "shardict_dedup_clients", "Clients whose answers or request floor the shard keeps (their request windows).", src.dedupClients);
     scrapedGauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
     scrapedGauge(registry, "shardict_parked_watches", "watch requests waiting for a change to show.", src.parkedWatches);
     scrapedGauge(registry, "shardict_watch_history_events", "Changes kept for watchers to resume from, over every partition held (bounded by watchHistory).", () => src.watchHistory().events);

@@ -136,6 +136,7 @@ export class ShardNode {
       dicts: () => this.dicts.ids().length,
       partitions: () => this.table?.roleCounts(this.id) ?? { primary: 0, replica: 0 },
       dedupAnswers: () => this.dedup.size,
+      dedupClients: () => this.dedup.clientCount,
       parkedWaiters: () => this.data.waiters.size,
       parkedWatches: () => this.data.watches.size,
       watchHistory: () => this.host.historySize(),

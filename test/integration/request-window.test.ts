@@ -17,14 +17,15 @@ import { DEDUP_WINDOW_MS } from "../../src/shard/dedup-table.js";
 const SHARDS = ["shard-1", "shard-2", "shard-3"];
 let tc: TestCluster;
 
-async function answersKept(): Promise<number> {
+async function shardGauge(name: string): Promise<number> {
   let n = 0;
   for (const s of SHARDS) {
     const url = `${(tc.cluster.urlOf(s) as string).replace(/^ws:/, "http:")}/metrics`;
-    n += sumOf(parseSamples(await (await fetch(url)).text()), "shardict_dedup_answers");
+    n += sumOf(parseSamples(await (await fetch(url)).text()), name);
   }
   return n;
 }
+const answersKept = () => shardGauge("shardict_dedup_answers");
 
 beforeAll(async () => {
   tc = await startTestCluster({ shards: 3, replicationFactor: 1 });
@@ -44,6 +45,8 @@ describe("request window", () => {
     // Poll the shards until the floor (sent every 100 ms) has reached them all.
     await waitUntil(async () => (await answersKept()) < 50, { timeoutMs: DEDUP_WINDOW_MS / 3, what: "the shards to drop answers under the client's floor" });
     expect(Date.now() - started).toBeLessThan(DEDUP_WINDOW_MS);
+    // Each shard keeps this client's window (its floor) while the answers are gone.
+    expect(await shardGauge("shardict_dedup_clients")).toBeGreaterThanOrEqual(SHARDS.length);
     // Every write still landed once, and a write after the floor moved is kept meanwhile.
     expect(await d.get("k1999")).toBe(1999);
   });
