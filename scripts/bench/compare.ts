@@ -6,6 +6,7 @@
  * CPU per op, shardict's syncs and messages per put, the ratios of the medians and the
  * issue's targets (✓/✗), and writes bench/results/<date>-vs-redis-cluster.json.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
@@ -92,6 +93,14 @@ async function startShardictKv(rf: number): Promise<KvTarget> {
     },
     stop: () => t.stop(),
   };
+}
+
+/**
+ * Flush the page cache's dirty data (`sync`) after a system stops, so the next one's syncs
+ * do not wait behind the writeback of the last one's files.
+ */
+function settle(): void {
+  spawnSync("sync", { stdio: "ignore" });
 }
 
 /** A closed loop of `ops` calls; the coordinator's CPU apart from the other servers'. */
@@ -288,13 +297,17 @@ export async function compareMain(o: CompareOptions): Promise<void> {
   }
   console.log(
     `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
-      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")}; figures are medians over runs`,
+      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run k starts with the k-th, round the list; the disk is synced after each system); figures are medians over runs`,
   );
 
   const rows: Row[] = [];
   for (let run = 1; run <= o.runs; run++) {
-    for (const s of systems) {
+    // Each run starts with the next system: none always follows the same one (whose
+    // shutdown, disk writeback and freed memory the next start inherits).
+    const shift = (run - 1) % systems.length;
+    for (const s of [...systems.slice(shift), ...systems.slice(0, shift)]) {
       const r = await oneRun(s.start, run, o);
+      settle();
       rows.push(r);
       const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put`;
       console.log(

@@ -628,9 +628,14 @@ describe("data path rules (shards)", () => {
     const node = await raw("shard-1");
     expect((await node.request({ ...helloFrame(), clientId: "node:shard-9" })).type).toBe("ok");
     expectErr(await node.request({ type: "done", rid: rid(), below: 5 }), "INVALID", /client/);
+    // Nor has the coordinator: floors are for shards.
+    const coordinator = await raw("coordinator");
+    expect((await coordinator.request(helloFrame())).type).toBe("ok");
+    expectErr(await coordinator.request({ type: "done", rid: rid(), below: 5 }), "INVALID", /not served by the coordinator/);
     await expectStillOpen(peer);
     peer.close();
     node.close();
+    coordinator.close();
     await d.delete(key);
   });
 
