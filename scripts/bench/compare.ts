@@ -297,15 +297,15 @@ export async function compareMain(o: CompareOptions): Promise<void> {
   }
   console.log(
     `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
-      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run k starts with the k-th, round the list; the disk is synced after each system); figures are medians over runs`,
+      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in a seeded shuffle; the disk is synced after each system); figures are medians over runs`,
   );
 
   const rows: Row[] = [];
   for (let run = 1; run <= o.runs; run++) {
-    // Each run starts with the next system: none always follows the same one (whose
-    // shutdown, disk writeback and freed memory the next start inherits).
-    const shift = (run - 1) % systems.length;
-    for (const s of [...systems.slice(shift), ...systems.slice(0, shift)]) {
+    // Each run in its own (seeded) order: no system always follows the same one, whose
+    // shutdown, disk writeback and freed memory the next start inherits.
+    for (const i of run === 1 ? systems.keys() : shuffled(systems.length, prng(7_000 + run))) {
+      const s = systems[i] as (typeof systems)[number];
       const r = await oneRun(s.start, run, o);
       settle();
       rows.push(r);
