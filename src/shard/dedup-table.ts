@@ -19,6 +19,8 @@ import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 /** How long an answer is kept: twice the SDK's default retry budget (15 s). */
 export const DEDUP_WINDOW_MS = 30_000;
 const MAX_RECORDS = 1_000_000;
+/** Windows kept at most: each starts with an answer, but may outlive it (its floor) for the window. */
+const MAX_CLIENTS = 200_000;
 
 /** A finished request's answer, as stored. */
 export interface DedupAnswer {
@@ -108,7 +110,7 @@ export class DedupTable {
       return;
     }
     m.set(key, e);
-    if (++this.count > MAX_RECORDS) this.expire(e.at, true);
+    if (++this.count > MAX_RECORDS || this.clients.size > MAX_CLIENTS) this.expire(e.at, true);
   }
 
   /** Put back an answer loaded from storage or replicated (ids of another form are skipped). */
@@ -149,7 +151,11 @@ export class DedupTable {
    * many answers were dropped.
    */
   advance(client: string, floor: number, now: number): number {
-    const w = this.window(client, now);
+    // A client with no answers here gets no window: a floor alone must not cost memory (a
+    // connection could name a new client in every hello).
+    const w = this.clients.get(client);
+    if (w === undefined) return 0;
+    if (now > w.seen) w.seen = now;
     if (floor <= w.floor) return 0;
     w.floor = floor;
     let dropped = 0;
@@ -226,7 +232,7 @@ export class DedupTable {
           } else if (!overCapacity) break; // insertion order is time order
         }
       }
-      if (w.size === 0 && now - w.seen > DEDUP_WINDOW_MS) this.clients.delete(client);
+      if (w.size === 0 && (overCapacity || now - w.seen > DEDUP_WINDOW_MS)) this.clients.delete(client);
       if (dropped >= budget) break;
     }
     this.count -= dropped;

@@ -73,6 +73,13 @@ describe("DedupTable client windows", () => {
     expect(t.isBelowFloor("d", 0)).toBe(false);
   });
 
+  it("gives a client with no answers here no window for its floor", () => {
+    const t = new DedupTable();
+    for (let i = 0; i < 1_000; i++) expect(t.advance(`stranger-${i}`, 10, 0)).toBe(0);
+    expect(t.clientCount).toBe(0);
+    expect(t.isBelowFloor("stranger-1", 1)).toBe(false);
+  });
+
   it("never moves a floor down", () => {
     const t = filled(4, 0);
     t.advance("c", 3, 0);
@@ -123,6 +130,7 @@ describe("DedupTable client windows", () => {
 
   it("does not keep a replicated answer that arrives under the client's floor", () => {
     const t = new DedupTable();
+    t.restore("c:3", 0, { r: 0 }, 0);
     t.advance("c", 10, 0);
     t.restore("c:9", 0, { r: 1 }, 0);
     t.restore("c:10", 0, { r: 2 }, 0);
