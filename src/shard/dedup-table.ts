@@ -4,15 +4,18 @@
  * the same transaction as the mutation they describe, so they survive a crash exactly when
  * the mutation does.
  *
- * Each client has a window: its answers by request id, and a floor below which it has said
- * it holds every answer (the `done` frame). Answers under the floor are dropped at once and
- * a request under it is refused, so a busy client costs a few hundred answers, not the 30 s
- * of them that a time window alone keeps (hundreds of thousands at full speed). The time
- * window still bounds what a client that never sends a floor (an old SDK, a crashed one)
- * leaves behind, and what a restarted node keeps. Floors are per node, not per partition: a
- * client tells every shard it talks to, and a shard drops the answers it holds as a replica
- * too, which is as safe (the client never sends those ids again) and means a new primary
- * after a failover refuses a stray copy that its old primary would have.
+ * Each client has a window: its answers by request id (numbers, not a string per answer),
+ * and a floor below which it has said it holds every answer (the `done` frame). A request
+ * under the floor is refused: it can only be a stray copy, and the client never sends those
+ * ids again.
+ *
+ * Answers under the floor are still kept for the whole time window. Dropping them at the
+ * floor (tried: it cut the table from 140,000 answers to a few hundred) let the chaos suite
+ * re-apply an old put: a copy of it, sent before a network partition, reached its old
+ * primary after the heal, once that node led the partition again, and neither it nor the
+ * partition copy it had received knew the answer any more, nor the client's floor (floors
+ * are per node, learnt only from the client). The answers are what travels with a
+ * partition; until floors travel with it too, they must stay.
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 
@@ -117,9 +120,6 @@ export class DedupTable {
   restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
     const parsed = DedupTable.parse(id);
     if (!parsed) return;
-    // A replica hears the client's floor too (from the client, as a primary of other
-    // partitions): an answer that arrives under it is not kept.
-    if (typeof parsed.key === "number" && this.isBelowFloor(parsed.client, parsed.key)) return;
     this.put(parsed.client, parsed.key, { at, part, answer, running: undefined });
   }
 
@@ -146,29 +146,16 @@ export class DedupTable {
   }
 
   /**
-   * The client holds the answer of every request below `floor`: drop them (answers of
-   * requests still running stay until they settle). A floor never moves down. Returns how
-   * many answers were dropped.
+   * The client holds the answer of every request below `floor`: requests under it are refused
+   * from now on (their answers stay for the time window, see above). A floor never moves down.
    */
-  advance(client: string, floor: number, now: number): number {
+  advance(client: string, floor: number, now: number): void {
     // A client with no answers here gets no window: a floor alone must not cost memory (a
     // connection could name a new client in every hello).
     const w = this.clients.get(client);
-    if (w === undefined) return 0;
+    if (w === undefined) return;
     if (now > w.seen) w.seen = now;
-    if (floor <= w.floor) return 0;
-    w.floor = floor;
-    let dropped = 0;
-    // Ids arrive nearly in order: stop at the first one at or above the floor; a straggler
-    // behind it goes with the time window.
-    for (const [rid, e] of w.rids) {
-      if (rid >= floor) break;
-      if (e.running) continue;
-      w.rids.delete(rid);
-      dropped++;
-    }
-    this.count -= dropped;
-    return dropped;
+    if (floor > w.floor) w.floor = floor;
   }
 
   /** Mark a request as running, so a concurrent retry waits for the same answer. */
@@ -178,12 +165,6 @@ export class DedupTable {
 
   /** Record the final answer (what storage also gets). */
   settle(client: string, key: DedupKey, at: number, answer: DedupAnswer, part?: number): void {
-    const w = this.clients.get(client);
-    // Settled under the floor the client moved meanwhile: nobody will ask again.
-    if (w !== undefined && typeof key === "number" && key < w.floor) {
-      if (w.rids.delete(key)) this.count--;
-      return;
-    }
     this.put(client, key, { at, part, answer, running: undefined });
   }
 
@@ -240,6 +221,13 @@ export class DedupTable {
 
   get size(): number {
     return this.count;
+  }
+
+  /** Clients that have sent this node a floor (their windows, kept while they hold answers or were active). */
+  get floorCount(): number {
+    let n = 0;
+    for (const w of this.clients.values()) if (w.floor > 0) n++;
+    return n;
   }
 
   /** Clients with a window (answers or a floor still kept). */

@@ -18,6 +18,7 @@ export interface ShardGauges {
   partitions(): { primary: number; replica: number };
   dedupAnswers(): number;
   dedupClients(): number;
+  dedupFloors(): number;
   parkedWaiters(): number;
   parkedWatches(): number;
   /** The change history kept for watchers, over every partition held: changes and bytes. */
@@ -93,6 +94,7 @@ export class ShardMetrics {
     scrapedGauge(registry, "shardict_dicts", "Dicts this shard knows of.", src.dicts);
     scrapedGauge(registry, "shardict_dedup_answers", "Answers kept so that retried writes are applied once (the dedup table).", src.dedupAnswers);
     scrapedGauge(registry, "shardict_dedup_clients", "Clients whose answers or request floor the shard keeps (their request windows).", src.dedupClients);
+    scrapedGauge(registry, "shardict_dedup_floors", "Clients that told this shard their request floor (requests under it are refused).", src.dedupFloors);
     scrapedGauge(registry, "shardict_parked_waiters", "awaitChange requests waiting for a key to change.", src.parkedWaiters);
     scrapedGauge(registry, "shardict_parked_watches", "watch requests waiting for a change to show.", src.parkedWatches);
     scrapedGauge(registry, "shardict_watch_history_events", "Changes kept for watchers to resume from, over every partition held (bounded by watchHistory).", () => src.watchHistory().events);

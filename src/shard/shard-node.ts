@@ -137,6 +137,7 @@ export class ShardNode {
       partitions: () => this.table?.roleCounts(this.id) ?? { primary: 0, replica: 0 },
       dedupAnswers: () => this.dedup.size,
       dedupClients: () => this.dedup.clientCount,
+      dedupFloors: () => this.dedup.floorCount,
       parkedWaiters: () => this.data.waiters.size,
       parkedWatches: () => this.data.watches.size,
       watchHistory: () => this.host.historySize(),

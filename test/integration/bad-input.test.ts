@@ -600,7 +600,7 @@ describe("data path rules (shards)", () => {
     peer.close();
   });
 
-  it("(p) a client's `done` floor: bad floors get INVALID; a write under the floor is refused and changes nothing; retries above it still get their first answer", async () => {
+  it("(p) a client's `done` floor: bad floors get INVALID; a new write under the floor is refused and changes nothing; retries get their first answer", async () => {
     const key = keyOwnedBy(dictId, "shard-1", client.table, "floor-");
     const keyBytes = encodeKey(key);
     const value = (s: string) => encodeValue(s).then((b) => Buffer.from(b));
@@ -610,6 +610,7 @@ describe("data path rules (shards)", () => {
     expectErr(await peer.request({ type: "done", rid: rid(), below: 5 }), "INVALID", /hello/);
     expect((await peer.request({ ...helloFrame(), clientId: `floor-${rid()}` })).type).toBe("ok");
     for (const below of [-1, 1.5, "7", null, Number.MAX_SAFE_INTEGER + 2]) expectErr(await peer.request({ type: "done", rid: rid(), below }), "INVALID");
+    const unused = rid();
     const first = rid();
     expect(await peer.request(put(first, await value("one")))).toMatchObject({ type: "ok" });
     const above = rid();
@@ -617,8 +618,12 @@ describe("data path rules (shards)", () => {
     // The client says it holds every answer below `above`; a floor never moves down.
     expect(await peer.request({ type: "done", rid: rid(), below: above })).toMatchObject({ type: "ok" });
     expect(await peer.request({ type: "done", rid: rid(), below: 1 })).toMatchObject({ type: "ok" });
-    // A stray copy of `first` (answered, forgotten) must not run again: it would undo "two".
-    expectErr(await peer.request(put(first, await value("one"))), "INVALID", /below this client's floor/);
+    // A request id under the floor that this shard has no answer for can only be a stray
+    // copy: refused, nothing written.
+    expectErr(await peer.request(put(unused, await value("stray"))), "INVALID", /below this client's floor/);
+    expect(await d.get(key)).toBe("two");
+    // A copy of `first` (under the floor) is still answered from its kept answer: not run again.
+    expect(await peer.request(put(first, await value("one")))).toMatchObject({ type: "ok" });
     expect(await d.get(key)).toBe("two");
     // A retry of `above` (not under the floor) still gets its first answer and writes nothing.
     await d.put(key, "three");
