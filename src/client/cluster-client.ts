@@ -224,8 +224,8 @@ export class ClusterClient implements Client {
   }
 
   /**
-   * Tell each shard this client talks to, when it moved, the floor of its request window:
-   * a few times a second, so a shard keeps a few hundred ms of this client's answers.
+   * Tell each shard this client talks to, when it moved, the floor of its request window,
+   * a few times a second: the shard refuses stray copies of requests under it.
    */
   private startWindowTimer(): void {
     if (this.windowTimer !== undefined || this.closed) return;

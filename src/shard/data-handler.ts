@@ -209,7 +209,7 @@ export class DataHandler {
     const seen = dedup.lookup(client, key);
     if (seen.found) return seen.answer;
     // A copy of a request whose answer the client already has (it moved its floor past it).
-    if (typeof key === "number" && dedup.isBelowFloor(client, key)) throw new InvalidError(`request ${key} was already answered (below this client's floor)`);
+    if (seen.below) throw new InvalidError(`request ${key} was already answered (below this client's floor)`);
     const at = this.ctx.clock.now();
     const store = this.ctx.host.store(part);
     let result: unknown;

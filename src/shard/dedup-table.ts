@@ -40,6 +40,12 @@ export interface DedupAnswer {
  */
 export type DedupKey = number | string;
 
+/** What {@link DedupTable.lookup} says of a request. */
+export type Seen = { found: false; below: boolean } | { found: true; answer: Promise<unknown> | unknown };
+// Shared: a miss is every new write's lookup, and allocates nothing.
+const NEW: Seen = Object.freeze({ found: false, below: false });
+const BELOW_FLOOR: Seen = Object.freeze({ found: false, below: true });
+
 /** A settled answer as it is copied with its partition or into a log snapshot. */
 export interface DedupRecord {
   id: string;
@@ -91,7 +97,8 @@ export class DedupTable {
     const client = id.slice(0, sep);
     const tail = id.slice(sep + 1);
     const n = Number(tail);
-    return { client, key: /^\d+$/.test(tail) && Number.isSafeInteger(n) ? n : tail };
+    // A request id is a plain decimal integer; anything else (`7/3`, `007`) stays a string.
+    return { client, key: Number.isSafeInteger(n) && n >= 0 && String(n) === tail ? n : tail };
   }
 
   private window(client: string, now: number): ClientWindow {
@@ -124,25 +131,20 @@ export class DedupTable {
   }
 
   /**
-   * The answer to a request seen before: its result (or a rejection with its error), a
-   * promise while it is still running, or `undefined` if it is new.
+   * The answer to a request seen before: its result (or a rejection with its error), or a
+   * promise while it is still running. Else whether it is new, or a request id under the
+   * client's floor (`below`): the client said it holds that answer, so a request with it is
+   * a stray copy (a resend on a dead connection) and must not run again.
    */
-  lookup(client: string, key: DedupKey): { found: false } | { found: true; answer: Promise<unknown> | unknown } {
-    const e = this.clients.get(client)?.map(key).get(key);
-    if (!e) return { found: false };
+  lookup(client: string, key: DedupKey): Seen {
+    const w = this.clients.get(client);
+    if (w === undefined) return NEW;
+    const e = w.map(key).get(key);
+    if (!e) return typeof key === "number" && key < w.floor ? BELOW_FLOOR : NEW;
     if (e.running) return { found: true, answer: e.running };
     const a = e.answer as DedupAnswer;
     if (a.c !== undefined) return { found: true, answer: Promise.reject(errorFromWire(a.c, a.m ?? "")) };
     return { found: true, answer: a.r };
-  }
-
-  /**
-   * Whether `rid` is under the client's floor: the client said it holds that answer, so a
-   * request with it is a stray copy (a resend on a dead connection) and must not run again.
-   */
-  isBelowFloor(client: string, rid: number): boolean {
-    const w = this.clients.get(client);
-    return w !== undefined && rid < w.floor;
   }
 
   /**
@@ -174,7 +176,15 @@ export class DedupTable {
 
   /** The settled answers of a partition's writes since `since`, to copy along with it. */
   forPart(part: number, since: number): DedupRecord[] {
-    return this.byPart(since).get(part) ?? [];
+    const out: DedupRecord[] = [];
+    for (const [client, w] of this.clients) {
+      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
+        for (const [key, e] of m) {
+          if (e.part === part && e.answer !== undefined && e.at >= since) out.push({ id: DedupTable.id(client, key), at: e.at, answer: e.answer });
+        }
+      }
+    }
+    return out;
   }
 
   /** Every settled answer since `since`, by partition: one pass for a whole snapshot. */

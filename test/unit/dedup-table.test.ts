@@ -14,7 +14,7 @@ describe("DedupTable expiry", () => {
     expect(t.size).toBe(10);
     t.expire(1_001 + DEDUP_WINDOW_MS);
     expect(t.size).toBe(0);
-    expect(t.lookup("c", 3)).toEqual({ found: false });
+    expect(t.lookup("c", 3)).toEqual({ found: false, below: false });
   });
 
   it("drops at most `budget` per step", () => {
@@ -48,14 +48,14 @@ describe("DedupTable expiry", () => {
     t.expire(DEDUP_WINDOW_MS + 1);
     expect(t.size).toBe(0);
     expect(t.clientCount).toBe(1);
-    expect(t.isBelowFloor("c", 1)).toBe(true);
+    expect(t.lookup("c", 1)).toEqual({ found: false, below: true });
     t.expire(DEDUP_WINDOW_MS + 1, false);
     expect(t.clientCount).toBe(1);
     // Moving the floor counts as activity; then the window goes once idle long enough.
     t.advance("c", 3, DEDUP_WINDOW_MS);
     t.expire(2 * DEDUP_WINDOW_MS + 1);
     expect(t.clientCount).toBe(0);
-    expect(t.isBelowFloor("c", 1)).toBe(false);
+    expect(t.lookup("c", 1)).toEqual({ found: false, below: false });
   });
 });
 
@@ -63,10 +63,12 @@ describe("DedupTable client windows", () => {
   it("refuses requests under a client's floor, and only that client's; the answers stay for the time window", () => {
     const t = filled(10, 0);
     t.settle("d", 3, 0, { r: "d3" }, 0);
-    t.advance("c", 6, 1);
-    expect(t.isBelowFloor("c", 5)).toBe(true);
-    expect(t.isBelowFloor("c", 6)).toBe(false);
-    expect(t.isBelowFloor("d", 0)).toBe(false);
+    t.advance("c", 16, 1);
+    expect(t.lookup("c", 15)).toEqual({ found: false, below: true });
+    expect(t.lookup("c", 16)).toEqual({ found: false, below: false });
+    expect(t.lookup("d", 0)).toEqual({ found: false, below: false });
+    // An answer kept under the floor is still the answer.
+    expect(t.lookup("c", 5)).toEqual({ found: true, answer: true });
     // Kept: they travel with their partition (a copy to a new primary that has not heard the floor).
     expect(t.size).toBe(11);
     expect(t.lookup("c", 0)).toEqual({ found: true, answer: true });
@@ -79,14 +81,14 @@ describe("DedupTable client windows", () => {
     const t = new DedupTable();
     for (let i = 0; i < 1_000; i++) t.advance(`stranger-${i}`, 10, 0);
     expect(t.clientCount).toBe(0);
-    expect(t.isBelowFloor("stranger-1", 1)).toBe(false);
+    expect(t.lookup("stranger-1", 1)).toEqual({ found: false, below: false });
   });
 
   it("never moves a floor down", () => {
     const t = filled(4, 0);
-    t.advance("c", 3, 0);
+    t.advance("c", 9, 0);
     t.advance("c", 1, 0);
-    expect(t.isBelowFloor("c", 2)).toBe(true);
+    expect(t.lookup("c", 8)).toEqual({ found: false, below: true });
   });
 
   it("a request running under the floor settles as usual", () => {
