@@ -43,7 +43,12 @@ export interface ReplChange {
 export type ReplMutation =
   | Exclude<Mutation, { op: "addDict" } | { op: "dropDict" }>
   | { op: "reset"; part: number; ver?: number }
-  | { op: "history"; part: number; floor: number; changes: ReplChange[] };
+  | { op: "history"; part: number; floor: number; changes: ReplChange[] }
+  /**
+   * With a snapshot's answers: the floors of the clients whose answers of the partition the
+   * sender dropped under them (dedup-table.ts), so the learner refuses those requests too.
+   */
+  | { op: "floors"; part: number; floors: { client: string; below: number; at: number }[] };
 
 /** An upper bound of the log bytes a replicated mutation takes. */
 export function replBytes(m: ReplMutation): number {
@@ -60,6 +65,11 @@ export function replBytes(m: ReplMutation): number {
     case "history": {
       let n = 128;
       for (const c of m.changes) n += (c.key?.byteLength ?? 0) + (c.value?.byteLength ?? 0) + c.dict.length + (c.cid?.length ?? 0) + 64;
+      return n;
+    }
+    case "floors": {
+      let n = 128;
+      for (const f of m.floors) n += f.client.length + 32;
       return n;
     }
     default:

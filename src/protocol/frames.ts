@@ -160,6 +160,12 @@ export const MutationSchema = Type.Union([
   }),
   /** First of a snapshot: the replica empties the partition before what follows. */
   Type.Object({ op: Type.Literal("reset"), part: Partition, ver: Type.Optional(Version) }),
+  /** After a snapshot's reset: the floors of clients whose answers of it the sender dropped (dedup-table.ts). */
+  Type.Object({
+    op: Type.Literal("floors"),
+    part: Partition,
+    floors: Type.Array(Type.Object({ client: Type.String({ minLength: 1, maxLength: 64 }), below: Type.Integer({ minimum: 0 }), at: Type.Number() }), { maxItems: 200_000 }),
+  }),
   /** After a snapshot's reset: the primary's change history, for watchers (change-history.ts). */
   Type.Object({
     op: Type.Literal("history"),

@@ -9,13 +9,20 @@
  * under the floor is refused: it can only be a stray copy, and the client never sends those
  * ids again.
  *
- * Answers under the floor are still kept for the whole time window. Dropping them at the
- * floor (tried: it cut the table from 140,000 answers to a few hundred) let the chaos suite
- * re-apply an old put: a copy of it, sent before a network partition, reached its old
- * primary after the heal, once that node led the partition again, and neither it nor the
- * partition copy it had received knew the answer any more, nor the client's floor (floors
- * are per node, learnt only from the client). The answers are what travels with a
- * partition; until floors travel with it too, they must stay.
+ * A shard drops a client's answers as soon as its floor passes them (well within the time
+ * window), so that a busy shard keeps a few hundred answers instead of 30 s of them. That is
+ * safe only where the floor is known: a node drops an answer only under a floor it holds, and
+ * a floor travels wherever the answers it replaced would have. A partition's copy to a
+ * learner carries, beside the answers still kept, the floors of every client whose answers
+ * of that partition this node dropped (`floorsFor`, adopted by the learner with
+ * `adoptFloors`, which passes them on in its own copies). Without that, a copy of a put sent
+ * before a network partition could land again on its old primary after the heal, once that
+ * node led the partition again: neither it nor the copy it had received would know the
+ * answer or the floor (the chaos suite's netns-partition test caught exactly that). Replicas
+ * need nothing more: the answers reach them with the writes, and a replica drops them only
+ * under a floor it heard itself. A restarted node needs nothing either: a stray copy travels
+ * only on a connection that was open before, and those die with the process, while a client
+ * sends nothing under its floor on a new one.
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 
@@ -46,6 +53,13 @@ export type Seen = { found: false; below: boolean } | { found: true; answer: Pro
 const NEW: Seen = Object.freeze({ found: false, below: false });
 const BELOW_FLOOR: Seen = Object.freeze({ found: false, below: true });
 
+/** A client's floor as it is copied with a partition: `at` is when the client was last active. */
+export interface FloorRecord {
+  client: string;
+  below: number;
+  at: number;
+}
+
 /** A settled answer as it is copied with its partition or into a log snapshot. */
 export interface DedupRecord {
   id: string;
@@ -69,6 +83,8 @@ class ClientWindow {
   seen: number;
   readonly rids = new Map<number, Entry>();
   readonly ops = new Map<string, Entry>();
+  /** Partitions whose answers of this client were dropped under the floor (its copies must carry the floor). */
+  dropped: Set<number> | undefined = undefined;
   constructor(now: number) {
     this.seen = now;
   }
@@ -149,15 +165,54 @@ export class DedupTable {
 
   /**
    * The client holds the answer of every request below `floor`: requests under it are refused
-   * from now on (their answers stay for the time window, see above). A floor never moves down.
+   * from now on, and their answers dropped here (a floor never moves down). Returns how many
+   * were dropped.
    */
-  advance(client: string, floor: number, now: number): void {
+  advance(client: string, floor: number, now: number): number {
     // A client with no answers here gets no window: a floor alone must not cost memory (a
     // connection could name a new client in every hello).
     const w = this.clients.get(client);
-    if (w === undefined) return;
+    if (w === undefined) return 0;
     if (now > w.seen) w.seen = now;
-    if (floor > w.floor) w.floor = floor;
+    if (floor <= w.floor) return 0;
+    w.floor = floor;
+    let dropped = 0;
+    // Ids arrive nearly in order: stop at the first one at or above the floor; a straggler
+    // behind it goes with the time window.
+    for (const [rid, e] of w.rids) {
+      if (rid >= floor) break;
+      if (e.running) continue;
+      w.rids.delete(rid);
+      if (e.part !== undefined) (w.dropped ??= new Set()).add(e.part);
+      dropped++;
+    }
+    this.count -= dropped;
+    return dropped;
+  }
+
+  /** The floors a copy of `part` must carry: those of the clients whose answers of it were dropped here. */
+  floorsFor(part: number): FloorRecord[] {
+    const out: FloorRecord[] = [];
+    for (const [client, w] of this.clients) if (w.dropped?.has(part) === true) out.push({ client, below: w.floor, at: w.seen });
+    return out;
+  }
+
+  /**
+   * Take the floors that came with a copy of `part` (see the top of this file): each is
+   * kept as if heard from its client, for the window after its client was last active, and
+   * passed on with this node's own copies of the partition. Past the table's client bound,
+   * empty windows go first, adopted floors among them, as answers do (the bound is what keeps
+   * a node alive; a stray copy is then refused only where its answer is still kept).
+   */
+  adoptFloors(part: number, floors: readonly FloorRecord[], now: number): void {
+    for (const f of floors) {
+      let w = this.clients.get(f.client);
+      if (w === undefined) this.clients.set(f.client, (w = new ClientWindow(f.at)));
+      else if (f.at > w.seen) w.seen = f.at;
+      if (f.below > w.floor) w.floor = f.below;
+      (w.dropped ??= new Set()).add(part);
+    }
+    if (this.clients.size > MAX_CLIENTS) this.expire(now, true);
   }
 
   /** Mark a request as running, so a concurrent retry waits for the same answer. */

@@ -6,6 +6,7 @@
 import type { ReplItem } from "../protocol/frames.js";
 import { replBytes } from "../encoding/mutation.js";
 import type { Mutation, StorageEngine } from "../store/storage-engine.js";
+import type { Clock } from "../util/clock.js";
 import type { DedupTable } from "./dedup-table.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
@@ -15,6 +16,7 @@ export interface ReplicaStores {
   host: PartitionHost;
   dedup: DedupTable;
   dicts: DictSet;
+  clock: Clock;
 }
 
 type Item = Pick<ReplItem, "part" | "muts">;
@@ -35,6 +37,7 @@ function applyInMemory(s: ReplicaStores, items: readonly Item[]): Promise<void> 
     store.applyReplicated(it.muts);
     for (const m of it.muts) {
       if (m.op === "dedup") s.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? it.part);
+      else if (m.op === "floors") s.dedup.adoptFloors(it.part, m.floors, s.clock.now());
       else if ("dict" in m && !s.dicts.has(m.dict)) {
         s.dicts.add(m.dict);
         added.push({ op: "addDict", dict: m.dict });

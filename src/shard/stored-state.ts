@@ -11,6 +11,8 @@ import type { PartitionHost } from "./partition-host.js";
 /** A snapshot chunk: at most this many entries or bytes of values, read in one turn. */
 const CHUNK_ENTRIES = 1000;
 const CHUNK_BYTES = 1 << 20;
+/** Client floors per chunk of a partition copy (~100 bytes each). */
+const CHUNK_FLOORS = 4096;
 
 export interface ShardState {
   host: PartitionHost;
@@ -29,20 +31,26 @@ export function* storedState(s: ShardState): Generator<Mutation[], void, undefin
   }
 }
 
-/** A partition as chunks for a learner (a reset first): its entries, and the answers of its recent writes. */
+/**
+ * A partition as chunks for a learner (a reset first): its entries, the answers of its
+ * recent writes, and the floors of the clients whose answers of it were dropped here.
+ */
 export function partitionCopy(s: ShardState, part: number): { chunks: Iterator<ReplMutation[]>; total: number } {
   const store = s.host.store(part);
   const dedup: ReplMutation[] = s.dedup
     .forPart(part, s.clock.now() - DEDUP_WINDOW_MS)
     .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
+  const floors = s.dedup.floorsFor(part);
   const chunks = store.snapshotChunks(CHUNK_ENTRIES, () => s.clock.now(), CHUNK_BYTES);
-  // The answers go right after the first chunk's reset, so the learner keeps them.
+  // The answers go right after the first chunk's reset, so the learner keeps them; the
+  // floors follow in chunks of their own (there may be many clients).
   const withAnswers = function* (): Generator<ReplMutation[], void, undefined> {
     let first = true;
     for (const c of chunks) {
       if (first) c.splice(1, 0, ...dedup);
-      first = false;
       yield c;
+      if (first) for (let i = 0; i < floors.length; i += CHUNK_FLOORS) yield [{ op: "floors", part, floors: floors.slice(i, i + CHUNK_FLOORS) }];
+      first = false;
     }
   };
   return { total: store.size, chunks: withAnswers() };

@@ -371,6 +371,9 @@ export class PartitionStore extends EntryTable {
         case "dedup":
           this.pending.push(m);
           break;
+        case "floors":
+          // The dedup table's (replica-apply.ts), kept in memory only.
+          break;
       }
     }
   }

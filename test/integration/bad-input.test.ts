@@ -600,7 +600,7 @@ describe("data path rules (shards)", () => {
     peer.close();
   });
 
-  it("(p) a client's `done` floor: bad floors get INVALID; a new write under the floor is refused and changes nothing; retries get their first answer", async () => {
+  it("(p) a client's `done` floor: bad floors get INVALID; a write under the floor (new, or a copy of an answered one) is refused and changes nothing; retries above it get their first answer", async () => {
     const key = keyOwnedBy(dictId, "shard-1", client.table, "floor-");
     const keyBytes = encodeKey(key);
     const value = (s: string) => encodeValue(s).then((b) => Buffer.from(b));
@@ -622,8 +622,8 @@ describe("data path rules (shards)", () => {
     // copy: refused, nothing written.
     expectErr(await peer.request(put(unused, await value("stray"))), "INVALID", /below this client's floor/);
     expect(await d.get(key)).toBe("two");
-    // A copy of `first` (under the floor) is still answered from its kept answer: not run again.
-    expect(await peer.request(put(first, await value("one")))).toMatchObject({ type: "ok" });
+    // A copy of `first` (under the floor: its answer went with it) is refused too, not run again.
+    expectErr(await peer.request(put(first, await value("one"))), "INVALID", /below this client's floor/);
     expect(await d.get(key)).toBe("two");
     // A retry of `above` (not under the floor) still gets its first answer and writes nothing.
     await d.put(key, "three");

@@ -66,6 +66,7 @@ const frames: Frame[] = [
       { op: "clear", part: 5, dict, gen: 3 },
       { op: "dedup", id: "c1:9", at: 17, answer: { r: true }, memoryOnly: true, part: 5 },
       { op: "dedup", id: "c1:10", at: 18.5, answer: { r: b("old") }, part: 5 },
+      { op: "floors", part: 5, floors: [{ client: "c1", below: 11, at: 19 }, { client: "c:2", below: 0, at: 0 }] },
         ],
       },
       { part: 65535, pepoch: 1, muts: [] },

@@ -60,21 +60,63 @@ describe("DedupTable expiry", () => {
 });
 
 describe("DedupTable client windows", () => {
-  it("refuses requests under a client's floor, and only that client's; the answers stay for the time window", () => {
+  it("refuses requests under a client's floor, and only that client's, and drops its answers under it", () => {
     const t = filled(10, 0);
     t.settle("d", 3, 0, { r: "d3" }, 0);
-    t.advance("c", 16, 1);
+    expect(t.advance("c", 16, 1)).toBe(10);
     expect(t.lookup("c", 15)).toEqual({ found: false, below: true });
     expect(t.lookup("c", 16)).toEqual({ found: false, below: false });
     expect(t.lookup("d", 0)).toEqual({ found: false, below: false });
-    // An answer kept under the floor is still the answer.
-    expect(t.lookup("c", 5)).toEqual({ found: true, answer: true });
-    // Kept: they travel with their partition (a copy to a new primary that has not heard the floor).
-    expect(t.size).toBe(11);
-    expect(t.lookup("c", 0)).toEqual({ found: true, answer: true });
-    expect(t.forPart(0, 0).map((r) => r.id)).toEqual(["c:0", "c:7", "d:3"]);
-    t.expire(DEDUP_WINDOW_MS + 1);
-    expect(t.size).toBe(0);
+    // Dropped: the floor now stands for them, here and in every copy of their partitions.
+    expect(t.size).toBe(1);
+    expect(t.lookup("c", 5)).toEqual({ found: false, below: true });
+    expect(t.forPart(0, 0).map((r) => r.id)).toEqual(["d:3"]);
+    expect(t.advance("c", 16, 2)).toBe(0);
+  });
+
+  it("a copy of a partition carries the floors of the clients whose answers of it were dropped", () => {
+    const t = new DedupTable();
+    t.settle("c", 1, 0, { r: true }, 4);
+    t.settle("c", 2, 0, { r: true }, 5);
+    t.settle("c", 3, 0, { r: true }, 6);
+    t.settle("d", 1, 0, { r: true }, 4);
+    t.advance("c", 3, 7);
+    // c's answers of partitions 4 and 5 went; 6's is still kept (and travels itself).
+    expect(t.floorsFor(4)).toEqual([{ client: "c", below: 3, at: 7 }]);
+    expect(t.floorsFor(5)).toEqual([{ client: "c", below: 3, at: 7 }]);
+    expect(t.floorsFor(6)).toEqual([]);
+    expect(t.forPart(6, 0).map((r) => r.id)).toEqual(["c:3"]);
+    // d dropped nothing: a copy needs none of its floor.
+    t.advance("d", 1, 7);
+    expect(t.floorsFor(4).map((f) => f.client)).toEqual(["c"]);
+  });
+
+  it("a learner refuses what the floors it adopted cover, passes them on, and keeps them for the window", () => {
+    const learner = new DedupTable();
+    learner.adoptFloors(4, [{ client: "c", below: 3, at: 7 }], 8);
+    expect(learner.lookup("c", 2)).toEqual({ found: false, below: true });
+    expect(learner.lookup("c", 3)).toEqual({ found: false, below: false });
+    expect(learner.size).toBe(0);
+    // Its own copy of the partition carries them on (a chain of moves).
+    expect(learner.floorsFor(4)).toEqual([{ client: "c", below: 3, at: 7 }]);
+    // Never down; a later copy's higher floor wins.
+    learner.adoptFloors(4, [{ client: "c", below: 2, at: 9 }], 9);
+    expect(learner.lookup("c", 2)).toEqual({ found: false, below: true });
+    learner.adoptFloors(5, [{ client: "c", below: 5, at: 9 }], 9);
+    expect(learner.floorsFor(4)).toEqual([{ client: "c", below: 5, at: 9 }]);
+    // Kept for the window after the client was last active (at the sender), then gone.
+    learner.expire(9 + DEDUP_WINDOW_MS);
+    expect(learner.clientCount).toBe(1);
+    learner.expire(10 + DEDUP_WINDOW_MS);
+    expect(learner.clientCount).toBe(0);
+    expect(learner.lookup("c", 2)).toEqual({ found: false, below: false });
+  });
+
+  it("adopting floors past the client bound keeps the table bounded", () => {
+    const t = new DedupTable();
+    const floors = Array.from({ length: 200_001 }, (_, i) => ({ client: `c${i}`, below: 1, at: 0 }));
+    t.adoptFloors(1, floors, 0);
+    expect(t.clientCount).toBeLessThanOrEqual(200_000);
   });
 
   it("gives a client with no answers here no window for its floor", () => {
@@ -91,10 +133,11 @@ describe("DedupTable client windows", () => {
     expect(t.lookup("c", 8)).toEqual({ found: false, below: true });
   });
 
-  it("a request running under the floor settles as usual", () => {
+  it("a request running under the floor settles as usual (its answer is not dropped)", () => {
     const t = new DedupTable();
     const p = new Promise(() => {});
     t.running("c", 1, 0, p, 0);
+    t.settle("c", 2, 0, { r: "two" }, 0);
     t.advance("c", 3, 0);
     expect(t.lookup("c", 1)).toEqual({ found: true, answer: p });
     t.settle("c", 1, 0, { r: "one" }, 0);

@@ -185,6 +185,8 @@ describe("decodeMessage: frames that fail validation", () => {
     ["an epoch of 1e308", { ...getFrame, epoch: 1e308 }, "/epoch"],
     ["an epoch past the exact integers", { ...getFrame, epoch: Number.MAX_SAFE_INTEGER + 1 }, "/epoch"],
     ["a pepoch of 1e308", { type: "replb", rid: 1, items: [{ part: 0, pepoch: 1e308, muts: [] }] }, "/items/0/pepoch"],
+    ["a fractional client floor", { type: "replb", rid: 1, items: [{ part: 0, pepoch: 1, muts: [{ op: "floors", part: 0, floors: [{ client: "c", below: 1.5, at: 0 }] }] }] }, "/items/0/muts/0"],
+    ["a floor of no client", { type: "replb", rid: 1, items: [{ part: 0, pepoch: 1, muts: [{ op: "floors", part: 0, floors: [{ client: "", below: 1, at: 0 }] }] }] }, "/items/0/muts/0"],
     ["a short dict id", { ...getFrame, dict: "abc" }, "/dict"],
     ["a missing dict", { type: "get", rid: 1, part: 0, epoch: 0, key: Uint8Array.of(0) }, "/dict"],
     ["ifAbsent as a number", { ...putFrame, ifAbsent: 1 }, "/ifAbsent"],

@@ -30,6 +30,7 @@ const mutation = fc.oneof(
   fc.record({ op: fc.constant("clear" as const), part, dict, gen: fc.nat(5), ver: fc.maxSafeNat() }),
   fc.record({ op: fc.constant("reset" as const), part, ver: fc.maxSafeNat() }),
   fc.record({ op: fc.constant("dedup" as const), id: fc.string({ maxLength: 30 }), at: fc.nat(), answer: fc.record({ r: fc.oneof(fc.boolean(), fc.nat(), bytes) }), part }),
+  fc.record({ op: fc.constant("floors" as const), part, floors: fc.array(fc.record({ client: fc.string({ minLength: 1, maxLength: 20 }), below: fc.maxSafeNat(), at: fc.nat() }), { maxLength: 3 }) }),
 );
 
 /** Frames of every shape the data path and its neighbours send. */
