@@ -24,6 +24,7 @@ import { KeyWaiters } from "./key-waiters.js";
 import { HotKeys, noteHotKey } from "./hot-keys.js";
 import { WatchPolls } from "./watch-polls.js";
 import { nanoid } from "nanoid";
+import { createHash } from "node:crypto";
 
 export interface DataHandlerContext {
   shardId: string;
@@ -269,7 +270,7 @@ export class DataHandler {
    */
   private clearParts(frame: FrameOf<"clear">, clientId: string | undefined): unknown {
     const once = clientId !== undefined && frame.op !== undefined;
-    const cid = once ? `${clientId}:${frame.op}` : `anon:${nanoid(12)}`;
+    const cid = once ? clearId(clientId, frame.op as number) : `anon:${nanoid(12)}`;
     const waits: Promise<unknown>[] = [];
     for (const part of frame.parts) {
       const run = (answer?: (r: unknown) => void) => {
@@ -421,4 +422,14 @@ export class DataHandler {
       }
     }
   }
+}
+
+/**
+ * A clear's id, the same in every partition it reaches (and on a retry): derived from the
+ * client's id and the call's op number, without showing the client's id. Watchers of the
+ * dict see it, and a client's id is what a connection names to move that client's request
+ * floor (dedup-table.ts), so it must not leak to other clients.
+ */
+export function clearId(clientId: string, op: number): string {
+  return `${createHash("sha256").update(clientId).digest("base64url").slice(0, 22)}:${op}`;
 }

@@ -67,6 +67,26 @@ describe("request window", () => {
     expect(await d.len()).toBe(N);
   });
 
+  it("a watcher learns no other client's id from a clear (a client id is what moves its floor)", async () => {
+    const client = await tc.client();
+    const d = Dict.fromName("window-clears", { createIfMissing: true, client });
+    await d.put("a", 1);
+    const table = client.table;
+    const part = table.primaryPartitionsOf("shard-1")[0] as number;
+    const watcher = await RawPeer.client(tc.cluster.urlOf("shard-1") as string, "window-watcher");
+    try {
+      const watch = (after: number | null) => watcher.request({ type: "watch", rid: 1, dict: d.objectId, epoch: table.epoch, parts: [{ part, after }], waitMs: 0 });
+      const start = ((await watch(null)) as { result: { parts: { pos: number }[] } }).result.parts[0]?.pos as number;
+      await d.clear();
+      const seen = (await watch(start)) as { result: { parts: { ev: { t: number; c?: string }[] }[] } };
+      const clears = (seen.result.parts[0]?.ev ?? []).filter((e) => e.c !== undefined);
+      expect(clears).toHaveLength(1);
+      expect(clears[0]?.c).not.toContain(client.clientId);
+    } finally {
+      watcher.close();
+    }
+  });
+
   it("a floor travels with its partition: the new primary refuses a stray copy whose answer the old one dropped", async () => {
     const client = await tc.client();
     const d = Dict.fromName("window-moves", { createIfMissing: true, client });
