@@ -31,6 +31,12 @@ export const DEDUP_WINDOW_MS = 30_000;
 const MAX_RECORDS = 1_000_000;
 /** Windows kept at most: each starts with an answer, but may outlive it (its floor) for the window. */
 const MAX_CLIENTS = 200_000;
+/**
+ * Partitions a window remembers dropping answers of, one by one; past that its floor goes
+ * with every copy (a client writing everywhere costs a few bytes per copy, not a set of
+ * every partition in each of 200,000 windows).
+ */
+const DROPPED_PARTS = 64;
 
 /** A finished request's answer, as stored. */
 export interface DedupAnswer {
@@ -83,8 +89,20 @@ class ClientWindow {
   seen: number;
   readonly rids = new Map<number, Entry>();
   readonly ops = new Map<string, Entry>();
-  /** Partitions whose answers of this client were dropped under the floor (its copies must carry the floor). */
-  dropped: Set<number> | undefined = undefined;
+  /**
+   * Partitions whose answers of this client were dropped under the floor (their copies must
+   * carry the floor); `true`: more than DROPPED_PARTS of them, so every copy carries it.
+   */
+  dropped: Set<number> | true | undefined = undefined;
+  droppedIn(part: number): void {
+    if (this.dropped === true) return;
+    if (this.dropped === undefined) this.dropped = new Set();
+    else if (this.dropped.size >= DROPPED_PARTS && !this.dropped.has(part)) {
+      this.dropped = true;
+      return;
+    }
+    this.dropped.add(part);
+  }
   constructor(now: number) {
     this.seen = now;
   }
@@ -183,7 +201,7 @@ export class DedupTable {
       if (rid >= floor) break;
       if (e.running) continue;
       w.rids.delete(rid);
-      if (e.part !== undefined) (w.dropped ??= new Set()).add(e.part);
+      if (e.part !== undefined) w.droppedIn(e.part);
       dropped++;
     }
     this.count -= dropped;
@@ -193,7 +211,9 @@ export class DedupTable {
   /** The floors a copy of `part` must carry: those of the clients whose answers of it were dropped here. */
   floorsFor(part: number): FloorRecord[] {
     const out: FloorRecord[] = [];
-    for (const [client, w] of this.clients) if (w.dropped?.has(part) === true) out.push({ client, below: w.floor, at: w.seen });
+    for (const [client, w] of this.clients) {
+      if (w.dropped === true || w.dropped?.has(part) === true) out.push({ client, below: w.floor, at: w.seen });
+    }
     return out;
   }
 
@@ -210,7 +230,7 @@ export class DedupTable {
       if (w === undefined) this.clients.set(f.client, (w = new ClientWindow(f.at)));
       else if (f.at > w.seen) w.seen = f.at;
       if (f.below > w.floor) w.floor = f.below;
-      (w.dropped ??= new Set()).add(part);
+      w.droppedIn(part);
     }
     if (this.clients.size > MAX_CLIENTS) this.expire(now, true);
   }

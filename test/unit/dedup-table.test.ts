@@ -91,6 +91,18 @@ describe("DedupTable client windows", () => {
     expect(t.floorsFor(4).map((f) => f.client)).toEqual(["c"]);
   });
 
+  it("a client that dropped answers in many partitions has its floor carried by every copy", () => {
+    const t = new DedupTable();
+    for (let p = 0; p < 100; p++) t.settle("wide", p + 1, 0, { r: true }, p);
+    t.settle("narrow", 1, 0, { r: true }, 3);
+    t.advance("wide", 101, 1);
+    t.advance("narrow", 2, 1);
+    // Past 64 partitions the window stops listing them: every copy carries the floor.
+    expect(t.floorsFor(99).map((f) => f.client)).toEqual(["wide"]);
+    expect(t.floorsFor(500).map((f) => f.client)).toEqual(["wide"]);
+    expect(t.floorsFor(3).map((f) => f.client).sort()).toEqual(["narrow", "wide"]);
+  });
+
   it("a learner refuses what the floors it adopted cover, passes them on, and keeps them for the window", () => {
     const learner = new DedupTable();
     learner.adoptFloors(4, [{ client: "c", below: 3, at: 7 }], 8);
