@@ -14,6 +14,7 @@ import { encodeKey } from "../../src/protocol/keys.js";
 import { RawPeer } from "../helpers/raw-peer.js";
 import { runFixture } from "../helpers/child.js";
 import { startTestCluster, type TestCluster } from "../helpers/test-cluster.js";
+import { DEFAULT_CONFIG } from "../../src/config/cluster-config.js";
 import { waitUntil } from "../helpers/wait.js";
 import { expectHealthy, pidOf, probeLatency } from "./helpers/node-health.js";
 import { Opcode, RawSocket } from "../helpers/raw-socket.js";
@@ -23,8 +24,20 @@ let client: ClusterClient;
 const opened: { close(): void }[] = [];
 
 beforeAll(async () => {
-  // Short timeouts so that held-open attacks end within the test; every other bound at its default.
-  tc = await startTestCluster({ shards: 3, replicationFactor: 2, partitions: 16, unfinishedMessageTimeoutMs: 3_000, slowReaderTimeoutMs: 3_000, maxUnfinishedBytes: 128 * 1024 * 1024 });
+  // Short timeouts so that held-open attacks end within the test. The coordinator waits
+  // longer than its default before it suspects a shard: how long the attacked node's event
+  // loop stalled is measured directly (below, against the default), and a shared CI machine
+  // can starve a node of CPU for a heartbeat or two whatever it is doing. Every other bound
+  // at its default.
+  tc = await startTestCluster({
+    shards: 3,
+    replicationFactor: 2,
+    partitions: 16,
+    unfinishedMessageTimeoutMs: 3_000,
+    slowReaderTimeoutMs: 3_000,
+    maxUnfinishedBytes: 128 * 1024 * 1024,
+    suspectAfterMs: 3 * DEFAULT_CONFIG.suspectAfterMs,
+  });
   client = await tc.client();
 });
 afterAll(async () => {
@@ -44,8 +57,8 @@ async function rawPeer(node: Target, hello: boolean): Promise<RawPeer> {
 
 /**
  * Run `attack` against `node` and check that it came through healthy, and that its event loop
- * kept answering meanwhile: no round trip took as long as the coordinator waits before it
- * suspects a silent shard (suspectAfterMs, 750 ms).
+ * kept answering meanwhile: no round trip took as long as the coordinator waits by default
+ * before it suspects a silent shard (suspectAfterMs, 750 ms).
  */
 async function survives(node: Target, attack: () => Promise<void>): Promise<void> {
   const pid = pidOf(tc, node);
@@ -53,7 +66,7 @@ async function survives(node: Target, attack: () => Promise<void>): Promise<void
   const probe = await probeLatency(urlOf(node));
   await attack();
   const worst = await probe.stop();
-  expect(worst, `${node}'s longest round trip during the attack: ${worst.toFixed(0)} ms`).toBeLessThan(tc.config.suspectAfterMs);
+  expect(worst, `${node}'s longest round trip during the attack: ${worst.toFixed(0)} ms`).toBeLessThan(DEFAULT_CONFIG.suspectAfterMs);
   const peak = await expectHealthy(tc, client, node, pid, before);
   console.log(`[hostile] ${expect.getState().currentTestName}: longest round trip ${worst.toFixed(0)} ms, peak RSS ${peak.toFixed(0)} MiB`);
 }
