@@ -42,14 +42,16 @@ export function partitionCopy(s: ShardState, part: number): { chunks: Iterator<R
     .map((d) => ({ op: "dedup" as const, id: d.id, at: d.at, answer: d.answer, memoryOnly: true, part }));
   const floors = s.dedup.floorsFor(part);
   const chunks = store.snapshotChunks(CHUNK_ENTRIES, () => s.clock.now(), CHUNK_BYTES);
-  // The answers go right after the first chunk's reset, so the learner keeps them; the
-  // floors follow in chunks of their own (there may be many clients).
+  // The answers and floors follow the first chunk (its reset), in chunks of their own: there
+  // may be many of them.
   const withAnswers = function* (): Generator<ReplMutation[], void, undefined> {
     let first = true;
     for (const c of chunks) {
-      if (first) c.splice(1, 0, ...dedup);
       yield c;
-      if (first) for (let i = 0; i < floors.length; i += CHUNK_FLOORS) yield [{ op: "floors", part, floors: floors.slice(i, i + CHUNK_FLOORS) }];
+      if (first) {
+        for (let i = 0; i < dedup.length; i += CHUNK_ENTRIES) yield dedup.slice(i, i + CHUNK_ENTRIES);
+        for (let i = 0; i < floors.length; i += CHUNK_FLOORS) yield [{ op: "floors", part, floors: floors.slice(i, i + CHUNK_FLOORS) }];
+      }
       first = false;
     }
   };

@@ -27,8 +27,9 @@ describe("partition copy", () => {
       sender.dedup.settle(`c${c}`, 2, 1_000, { r: true }, 4);
       sender.dedup.advance(`c${c}`, 3, 1_000);
     }
-    // Another client's answer of partition 3 is still kept: it travels as an answer.
-    sender.dedup.settle("kept", 9, 1_000, { r: "nine" }, 3);
+    // Other answers of partition 3 are still kept (a client that sends no floor): they travel
+    // as answers, in bounded chunks too (a spread of 150,000 arguments would throw).
+    for (let r = 1; r <= 150_000; r++) sender.dedup.settle("kept", r, 1_000, { r: "nine" }, 3);
     sender.host.store(3);
     const { chunks } = partitionCopy(sender, 3);
     const all: ReplMutation[][] = [];
@@ -46,6 +47,8 @@ describe("partition copy", () => {
     expect(learner.dedup.lookup("c17", 1)).toEqual({ found: false, below: true });
     expect(learner.dedup.lookup("c17", 3)).toEqual({ found: false, below: false });
     expect(learner.dedup.lookup("kept", 9)).toEqual({ found: true, answer: "nine" });
+    expect(learner.dedup.lookup("kept", 150_000)).toEqual({ found: true, answer: "nine" });
+    expect(Math.max(...all.map((c) => c.length))).toBeLessThanOrEqual(4096);
     // The learner passes them on in its own copies of the partition.
     expect(learner.dedup.floorsFor(3)).toHaveLength(CLIENTS);
     // A partition none of whose answers were dropped carries no floors.
