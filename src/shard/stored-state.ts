@@ -4,6 +4,7 @@
  */
 import type { Clock } from "../util/clock.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
+import { replBytes } from "../encoding/mutation.js";
 import { DEDUP_WINDOW_MS, type DedupTable } from "./dedup-table.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
@@ -49,13 +50,30 @@ export function partitionCopy(s: ShardState, part: number): { chunks: Iterator<R
     for (const c of chunks) {
       yield c;
       if (first) {
-        for (let i = 0; i < dedup.length; i += CHUNK_ENTRIES) yield dedup.slice(i, i + CHUNK_ENTRIES);
+        yield* bounded(dedup);
         for (let i = 0; i < floors.length; i += CHUNK_FLOORS) yield [{ op: "floors", part, floors: floors.slice(i, i + CHUNK_FLOORS) }];
       }
       first = false;
     }
   };
   return { total: store.size, chunks: withAnswers() };
+}
+
+/** Mutations in chunks of at most CHUNK_ENTRIES or CHUNK_BYTES (a pop's answer holds the value it removed). */
+function* bounded(muts: ReplMutation[]): Generator<ReplMutation[], void, undefined> {
+  let chunk: ReplMutation[] = [];
+  let bytes = 0;
+  for (const m of muts) {
+    const size = replBytes(m);
+    if (chunk.length > 0 && (chunk.length >= CHUNK_ENTRIES || bytes + size > CHUNK_BYTES)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /** Entries in the partitions `self` leads, and in all it holds (replicas too), for `cluster status`. */

@@ -49,6 +49,16 @@ describe("partition copy", () => {
     expect(learner.dedup.lookup("kept", 9)).toEqual({ found: true, answer: "nine" });
     expect(learner.dedup.lookup("kept", 150_000)).toEqual({ found: true, answer: "nine" });
     expect(Math.max(...all.map((c) => c.length))).toBeLessThanOrEqual(4096);
+    // Large answers (a pop's holds the value it removed) are bounded by bytes as well.
+    const big = node(clock);
+    for (let r = 1; r <= 40; r++) big.dedup.settle("popper", r, 1_000, { r: Buffer.alloc(100_000) }, 2);
+    big.host.store(2);
+    const bigChunks: ReplMutation[][] = [];
+    const it2 = partitionCopy(big, 2).chunks;
+    for (let r = it2.next(); r.done !== true; r = it2.next()) bigChunks.push(r.value);
+    const answerChunks = bigChunks.filter((c) => c.some((m) => m.op === "dedup"));
+    expect(answerChunks.length).toBeGreaterThanOrEqual(4);
+    expect(answerChunks.flat()).toHaveLength(40);
     // The learner passes them on in its own copies of the partition.
     expect(learner.dedup.floorsFor(3)).toHaveLength(CLIENTS);
     // A partition none of whose answers were dropped carries no floors.
