@@ -30,9 +30,11 @@ async function fullyReplicated(): Promise<void> {
     async () => {
       await client.refreshTable();
       if (!client.table.owners.every((o) => o.length === 2) || !client.table.learners.every((l) => l.length === 0)) return false;
-      // And settled: no primary still being handed back to its desired shard.
+      // And settled: no primary still being handed back to its desired shard, in the very
+      // table the client holds (a hand-back that completed after the refresh would leave the
+      // caller a stale table).
       const s = (await client.coordinatorRequest({ type: "status" })) as ClusterStatus;
-      return s.rebalance.pending === 0 && s.moves.length === 0;
+      return s.rebalance.pending === 0 && s.moves.length === 0 && s.epoch === client.table.epoch;
     },
     { what: "every partition to have two in-sync owners again, in place", timeoutMs: 30_000 },
   );
