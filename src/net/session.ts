@@ -13,6 +13,11 @@ export interface Session {
   remote: string | undefined;
   /** The id from its hello: a client's id (its request ids are deduplicated under it); node links say `node:<id>`. */
   clientId: string | undefined;
+  /**
+   * On a shard: whose retry answers and request floor this connection's requests are (see
+   * {@link retryIdentity}). Set with the hello.
+   */
+  retryId: string | undefined;
   /** A client's `user@host`, from its hello. */
   agent: string | undefined;
   /** On the coordinator: the shard this connection registered as. */
@@ -22,7 +27,18 @@ export interface Session {
 }
 
 export function newSession(): Session {
-  return { role: undefined, remote: undefined, clientId: undefined, agent: undefined, shardId: undefined, scope: undefined };
+  return { role: undefined, remote: undefined, clientId: undefined, retryId: undefined, agent: undefined, shardId: undefined, scope: undefined };
+}
+
+/**
+ * The identity a client's retries and request floor are kept under on a shard: its hello's
+ * id, under its token's principal when the token is scoped. A client id is chosen by the
+ * client, so without this a client holding another token (a read-only one, say) could name a
+ * writer's id in its hello and move that writer's floor, getting its writes refused. Clients
+ * with an unscoped token may do everything anyway, and keep the bare id.
+ */
+export function retryIdentity(session: Session, clientId: string): string {
+  return session.scope === undefined ? clientId : `${session.scope.principal}/${clientId}`;
 }
 
 /** The client id from the connection's hello; a request before it is refused. */

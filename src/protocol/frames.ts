@@ -164,7 +164,7 @@ export const MutationSchema = Type.Union([
   Type.Object({
     op: Type.Literal("floors"),
     part: Partition,
-    floors: Type.Array(Type.Object({ client: Type.String({ minLength: 1, maxLength: 64 }), below: Type.Integer({ minimum: 0 }), at: Type.Number() }), { maxItems: 200_000 }),
+    floors: Type.Array(Type.Object({ client: Type.String({ minLength: 1, maxLength: 128 }), below: Type.Integer({ minimum: 0 }), at: Type.Number() }), { maxItems: 200_000 }),
   }),
   /** After a snapshot's reset: the primary's change history, for watchers (change-history.ts). */
   Type.Object({

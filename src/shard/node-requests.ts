@@ -7,6 +7,7 @@
 import { InvalidError } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { Peer } from "../net/peer.js";
+import { retryIdentity } from "../net/session.js";
 import { PROTOCOL_VERSION, type RequestFrame } from "../protocol/frames.js";
 import { isDataFrame, type DataHandler } from "./data-handler.js";
 import type { DictAccess } from "./dict-access.js";
@@ -26,7 +27,7 @@ export interface ShardRequestContext {
 export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame, peer: Peer): unknown {
   if (isDataFrame(frame)) {
     const checked = ctx.access.check(peer.session, frame.type, frame.dict);
-    return checked === undefined ? ctx.data.handle(frame, peer.session.clientId) : checked.then(() => ctx.data.handle(frame, peer.session.clientId));
+    return checked === undefined ? ctx.data.handle(frame, peer.session.retryId) : checked.then(() => ctx.data.handle(frame, peer.session.retryId));
   }
   if (frame.type === "hotKeys") {
     if (peer.session.clientId === undefined) throw new InvalidError("hotKeys needs a hello first");
@@ -42,7 +43,7 @@ export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame
   if (frame.type === "done") {
     const who = peer.session.clientId;
     if (who === undefined || who.startsWith("node:")) throw new InvalidError("done needs a client's hello first");
-    ctx.data.clientDone(who, frame.below);
+    ctx.data.clientDone(peer.session.retryId ?? who, frame.below);
     return null;
   }
   const table = ctx.table();
@@ -50,6 +51,7 @@ export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame
   if (frame.type === "hello") {
     if (frame.v !== PROTOCOL_VERSION) throw new InvalidError(`protocol version ${frame.v} is not supported (this cluster speaks ${PROTOCOL_VERSION})`);
     peer.session.clientId = frame.clientId;
+    peer.session.retryId = retryIdentity(peer.session, frame.clientId);
     return { v: PROTOCOL_VERSION, shardId: ctx.id };
   }
   throw new InvalidError(`${frame.type} is not served by a shard`);

@@ -116,6 +116,24 @@ describe("a read-only token", () => {
     expect(await f.len()).toBe(1);
   });
 
+  it("cannot move another client's request floor by naming its id in a hello (that client's writes go on)", async () => {
+    for (const token of [FULL, JOBS]) {
+      const victim = await tc.client({ token });
+      try {
+        const d = await Dict.fromName<string>("jobs-a", { client: victim }).hydrate();
+        await d.put("floor-victim", "one");
+        const at = await placement(d.objectId, "floor-victim");
+        // The client id is the victim's; the token is not: the floor it names is its own.
+        const p = await rawAs(at.primary, READ_ONLY, victim.clientId);
+        expect(await p.request({ type: "done", rid: ++rid, below: 2 ** 50 })).toMatchObject({ type: "ok" });
+        await d.put("floor-victim", "two");
+        expect(await d.get("floor-victim")).toBe("two");
+      } finally {
+        victim.close();
+      }
+    }
+  });
+
   it("cannot create, delete or make an ephemeral dict", async () => {
     const ro = await as(READ_ONLY);
     await refused(Dict.objects.create("jobs-new", { client: ro }));
