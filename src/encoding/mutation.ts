@@ -25,6 +25,13 @@ export type Mutation =
    */
   | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
 
+/** A client's request floor as it travels with a partition's copy (dedup-table.ts): `at` is when the client was last active. */
+export interface ReplFloor {
+  client: string;
+  below: number;
+  at: number;
+}
+
 /** One change of a partition's watch history as it travels to a learner (see change-history.ts). */
 export interface ReplChange {
   seq: number;
@@ -48,7 +55,7 @@ export type ReplMutation =
    * With a snapshot's answers: the floors of the clients whose answers of the partition the
    * sender dropped under them (dedup-table.ts), so the learner refuses those requests too.
    */
-  | { op: "floors"; part: number; floors: { client: string; below: number; at: number }[] };
+  | { op: "floors"; part: number; floors: ReplFloor[] };
 
 /** An upper bound of the log bytes a replicated mutation takes. */
 export function replBytes(m: ReplMutation): number {

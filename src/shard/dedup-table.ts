@@ -25,6 +25,7 @@
  * sends nothing under its floor on a new one.
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
+import type { ReplFloor } from "../encoding/mutation.js";
 
 /** How long an answer is kept: twice the SDK's default retry budget (15 s). */
 export const DEDUP_WINDOW_MS = 30_000;
@@ -58,13 +59,6 @@ export type Seen = { found: false; below: boolean } | { found: true; answer: Pro
 // Shared: a miss is every new write's lookup, and allocates nothing.
 const NEW: Seen = Object.freeze({ found: false, below: false });
 const BELOW_FLOOR: Seen = Object.freeze({ found: false, below: true });
-
-/** A client's floor as it is copied with a partition: `at` is when the client was last active. */
-export interface FloorRecord {
-  client: string;
-  below: number;
-  at: number;
-}
 
 /** A settled answer as it is copied with its partition or into a log snapshot. */
 export interface DedupRecord {
@@ -209,8 +203,8 @@ export class DedupTable {
   }
 
   /** The floors a copy of `part` must carry: those of the clients whose answers of it were dropped here. */
-  floorsFor(part: number): FloorRecord[] {
-    const out: FloorRecord[] = [];
+  floorsFor(part: number): ReplFloor[] {
+    const out: ReplFloor[] = [];
     for (const [client, w] of this.clients) {
       if (w.dropped === true || w.dropped?.has(part) === true) out.push({ client, below: w.floor, at: w.seen });
     }
@@ -224,7 +218,7 @@ export class DedupTable {
    * empty windows go first, adopted floors among them, as answers do (the bound is what keeps
    * a node alive; a stray copy is then refused only where its answer is still kept).
    */
-  adoptFloors(part: number, floors: readonly FloorRecord[], now: number): void {
+  adoptFloors(part: number, floors: readonly ReplFloor[], now: number): void {
     for (const f of floors) {
       let w = this.clients.get(f.client);
       if (w === undefined) this.clients.set(f.client, (w = new ClientWindow(f.at)));

@@ -41,9 +41,9 @@ export function handleShardRequest(ctx: ShardRequestContext, frame: RequestFrame
     return frame.type === "replb" ? ctx.replica.receiveBatch(frame.items, sender) : ctx.leadership.confirm(frame, sender);
   }
   if (frame.type === "done") {
-    const who = peer.session.clientId;
-    if (who === undefined || who.startsWith("node:")) throw new InvalidError("done needs a client's hello first");
-    ctx.data.clientDone(peer.session.retryId ?? who, frame.below);
+    const who = peer.session.retryId;
+    if (who === undefined || peer.session.clientId?.startsWith("node:") === true) throw new InvalidError("done needs a client's hello first");
+    ctx.data.clientDone(who, frame.below);
     return null;
   }
   const table = ctx.table();
