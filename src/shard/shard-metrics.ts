@@ -2,7 +2,7 @@
  * A shard's metrics (served at `GET /metrics`): its answers to client requests, its storage
  * batches, and what it holds, read from the node when scraped.
  */
-import { Gauge } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { FastHistogram } from "../net/fast-histogram.js";
 import type { Registry } from "prom-client";
 import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
@@ -26,6 +26,8 @@ export interface ShardGauges {
   clientConnections(): number;
   /** Replication frames queued and not yet acknowledged, and the age of the oldest (ms). */
   replication(): { frames: number; oldestMs: number };
+  /** Log rounds that waited for more writes: joined by one, or not (commit-linger.ts). */
+  commitLingers(): { joined: number; ranOut: number };
 }
 
 const SYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -50,6 +52,18 @@ export class ShardMetrics {
       registry,
     ).child({});
     this.batchSize = new FastHistogram("shardict_commit_batch_mutations", "Mutations written per commit batch (one sync each).", BATCH_BUCKETS, registry).child({});
+    new Counter({
+      name: "shardict_commit_lingers_total",
+      help: 'Small log rounds that waited (at most 1 ms) for more writes to share their sync: a write came ("joined") or none did ("ran_out", which pauses waiting for 100 ms).',
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+      collect() {
+        const n = src.commitLingers();
+        this.reset();
+        this.inc({ outcome: "joined" }, n.joined);
+        this.inc({ outcome: "ran_out" }, n.ranOut);
+      },
+    });
     new Gauge({
       name: "shardict_entries",
       help: 'Entries held: in the partitions this shard leads (role "primary"), and in every copy it holds, replicas too (role "all").',

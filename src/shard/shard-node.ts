@@ -143,6 +143,10 @@ export class ShardNode {
       watchHistory: () => this.host.historySize(),
       clientConnections: () => this.server.clientConnections,
       replication: () => this.replicator.inFlight(),
+      commitLingers: () => {
+        const l = this.engine instanceof LogEngine ? this.engine.linger : undefined;
+        return { joined: l?.joined ?? 0, ranOut: l?.ranOut ?? 0 };
+      },
     });
     this.engine =
       opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });

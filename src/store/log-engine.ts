@@ -29,6 +29,7 @@ import type { BatchObserver, Mutation, RecoveredState, StorageEngine } from "./s
 import { Replay } from "./log-replay.js";
 import { logFiles, readHead, syncDir, writeAllAt } from "./log-io.js";
 import { writeSnapshotFile } from "./log-snapshot.js";
+import { CommitLinger } from "./commit-linger.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
@@ -62,6 +63,8 @@ export interface LogEngineOptions {
   log?: (line: string) => void;
   /** Told of each batch synced (metrics). */
   onBatch?: BatchObserver;
+  /** Whether a small round waits a moment for more writes (commit-linger.ts; default true). */
+  linger?: boolean;
 }
 
 interface Current {
@@ -91,6 +94,8 @@ export class LogEngine implements StorageEngine {
   private failure: StorageFailedError | undefined;
   private readonly node: string;
   private readonly log: (line: string) => void;
+  /** Group commit's delay: a small round waits for the next write (commit-linger.ts). */
+  readonly linger: CommitLinger | undefined;
 
   constructor(
     private readonly dir: string,
@@ -99,6 +104,7 @@ export class LogEngine implements StorageEngine {
     mkdirSync(dir, { recursive: true });
     this.node = opts.node ?? "this node";
     this.log = opts.log ?? ((l) => console.error(l));
+    this.linger = opts.linger === false ? undefined : new CommitLinger();
     this.space = new SegmentSpace({
       dir,
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
@@ -234,6 +240,7 @@ export class LogEngine implements StorageEngine {
     for (const m of mutations) if (m.op !== "dedup" || !m.memoryOnly) this.queued.push(m);
     if (this.queued.length === before) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.linger?.arrived();
     this.wake();
     return done;
   }
@@ -257,6 +264,7 @@ export class LogEngine implements StorageEngine {
     if (this.failure) return this.failure;
     const failure = new StorageFailedError(`${this.node}: ${what} failed in ${this.dir}: ${(err as Error).message}`, { cause: err });
     this.failure = failure;
+    this.linger?.release();
     if (this.current) closeSync(this.current.fd);
     this.current = undefined;
     this.opts.onFatal?.(failure);
@@ -295,6 +303,11 @@ export class LogEngine implements StorageEngine {
     // Let every connection whose messages arrived in this turn of the event loop queue its
     // mutations first: they share the sync.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.linger?.shouldWait(this.queued.length) && !this.closed && !this.failure) {
+      await this.linger.wait();
+      // The turn that brought the write may bring more: they join too.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     for (;;) {
       if (this.failure) {
         this.looping = false;
@@ -398,6 +411,7 @@ export class LogEngine implements StorageEngine {
   expireDedup(): void {}
 
   async close(): Promise<void> {
+    this.linger?.release();
     await this.writing;
     this.closed = true;
     await this.compacting?.catch(() => {});

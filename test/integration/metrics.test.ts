@@ -64,6 +64,10 @@ describe("metrics of an open cluster", () => {
     expect(grew("shardict_request_duration_seconds_count", { op: "get" })).toBe(50);
     expect(grew("shardict_fsync_duration_seconds_count", {})).toBeGreaterThan(0);
     expect(grew("shardict_commit_batch_mutations_sum", {})).toBeGreaterThanOrEqual(100);
+    // One writer, one put at a time: a round that waited for more writes found none (and
+    // then stopped waiting for a while), on some shard at least.
+    expect(after.some((s) => s.name === "shardict_commit_lingers_total" && s.labels.outcome === "joined")).toBe(true);
+    expect(sumOf(after, "shardict_commit_lingers_total", { outcome: "ran_out" })).toBeGreaterThanOrEqual(1);
     expect(sumOf(after, "shardict_entries", { role: "primary" })).toBe(100);
     expect(sumOf(after, "shardict_entries", { role: "all" })).toBe(200); // rf 2: every entry twice
     let bytes = 0;

@@ -101,6 +101,39 @@ describe("LogEngine", () => {
     expect(written(dir)).toEqual([{ name: expect.stringMatching(/\.log$/) as unknown as string, records: 2 }]);
   });
 
+  it("a small round waits for a write of a later turn and syncs both at once (group commit's delay)", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    const first = engine.commit([{ op: "addDict", dict: "d" }, set(0, "d", 0, "a", "1")]);
+    // The next turn's write (another connection's message): the round is waiting for it.
+    const later = new Promise<void>((resolve, reject) => setImmediate(() => engine.commit([set(1, "d", 0, "b", "2")]).then(resolve, reject)));
+    await Promise.all([first, later]);
+    expect(engine.linger?.joined).toBe(1);
+    await engine.close();
+    expect(written(dir)).toEqual([{ name: expect.stringMatching(/\.log$/) as unknown as string, records: 1 }]);
+  });
+
+  it("a lone writer's round waits once, then rounds start at once for a while; linger: false never waits", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    const synced: number[] = [];
+    await engine.commit([{ op: "addDict", dict: "d" }]);
+    expect(engine.linger?.ranOut).toBe(1);
+    for (let i = 0; i < 20; i++) await engine.commit([set(0, "d", 0, `k${i}`, "v")]);
+    // Paused after the wait that ran out: none of the next rounds waited.
+    expect([engine.linger?.ranOut, engine.linger?.joined]).toEqual([1, 0]);
+    await engine.close();
+    expect(written(dir)[0]?.records).toBe(21);
+    const plain = new LogEngine(folder(), { segmentBytes: 64 * 1024, log: () => {}, linger: false, onBatch: (n) => synced.push(n) });
+    plain.recover();
+    const a = plain.commit([{ op: "addDict", dict: "d" }]);
+    const b2 = new Promise<void>((resolve, reject) => setImmediate(() => plain.commit([set(1, "d", 0, "b", "2")]).then(resolve, reject)));
+    await Promise.all([a, b2]);
+    expect(plain.linger).toBeUndefined();
+    expect(synced).toEqual([1, 1]);
+    await plain.close();
+  });
+
   it("a torn last record (an untouched sector inside it) is cut off and zeroed; later starts write new segments", async () => {
     const dir = folder();
     const { engine } = reopen(dir);
