@@ -32,7 +32,8 @@ export class HandoffFollower {
 
   /** The shard a partition is being handed to, while this node no longer serves it. */
   target(part: number): string | undefined {
-    return this.handing.get(part)?.to;
+    // Asked for every request; hand-offs are rare.
+    return this.handing.size === 0 ? undefined : this.handing.get(part)?.to;
   }
 
   /** Resolves when the hand-off of `part` is over, or after `ms`. */

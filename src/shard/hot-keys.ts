@@ -30,8 +30,12 @@ export interface HotKeysReport {
 export class HotKeys {
   private readonly dicts = new Map<string, DictSketches>();
   private tick = 0;
+  private lastDict: string | undefined;
+  private last: DictSketches | undefined;
 
   private sketches(dict: string): DictSketches {
+    // Most requests name the dict the last one did: it is the most recent already.
+    if (dict === this.lastDict && this.last !== undefined) return this.last;
     let s = this.dicts.get(dict);
     if (s) {
       // Most recently touched last: the first is the one to forget.
@@ -44,6 +48,8 @@ export class HotKeys {
       s = { accessed: new SpaceSaving(SKETCH), largest: new LargestKeys(SKETCH) };
     }
     this.dicts.set(dict, s);
+    this.lastDict = dict;
+    this.last = s;
     return s;
   }
 

@@ -209,9 +209,13 @@ export class ChangeHistory {
    * where reads see them too (and a node that stopped leading serves no watcher).
    */
   track(seq: number, done: Promise<unknown> | undefined): void {
-    if (done === undefined && this.inFlight.length === 0) {
-      this.ack(seq);
-      return;
+    if (done === undefined) {
+      if (this.inFlight.length === 0) {
+        this.ack(seq);
+        return;
+      }
+      // Nothing since the last commit (a read): that commit's mark covers it already.
+      if ((this.inFlight[this.inFlight.length - 1] as { seq: number }).seq >= seq) return;
     }
     const mark = { seq, settled: done === undefined };
     this.inFlight.push(mark);

@@ -182,6 +182,23 @@ describe("ChangeHistory: acked", () => {
     expect(seqs(readAll(h, 0)?.changes)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it("reads behind a commit in flight (nothing new to show) wait for it, and a later change still counts", async () => {
+    const { h } = history();
+    const c1 = deferred();
+    puts(h, 1, 2);
+    h.track(2, c1.promise);
+    // Reads answered meanwhile track the same head: nothing new.
+    for (let i = 0; i < 1_000; i++) h.track(2, undefined);
+    expect(h.acked).toBe(0);
+    // A change recorded without a commit of its own (a memory engine) is behind it too.
+    puts(h, 3, 1);
+    h.track(3, undefined);
+    expect(h.acked).toBe(0);
+    c1.resolve();
+    await flush();
+    expect(h.acked).toBe(3);
+  });
+
   it("acks up to the earliest commit still in flight", async () => {
     const { h } = history();
     const c1 = deferred();
