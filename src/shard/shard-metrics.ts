@@ -54,7 +54,7 @@ export class ShardMetrics {
     this.batchSize = new FastHistogram("shardict_commit_batch_mutations", "Mutations written per commit batch (one sync each).", BATCH_BUCKETS, registry).child({});
     new Counter({
       name: "shardict_commit_lingers_total",
-      help: 'Small log rounds that waited (at most 1 ms) for more writes to share their sync: a write came ("joined") or none did ("ran_out", which pauses waiting for 100 ms).',
+      help: 'Small log rounds that waited (at most 1 ms) for more writes to share their sync: a write came ("joined") or none did ("ran_out"; while fewer than half of the recent waits were joined, waiting then stops for 100 ms).',
       labelNames: ["outcome"] as const,
       registers: [registry],
       collect() {
