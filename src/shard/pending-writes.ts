@@ -33,10 +33,21 @@ class PendingWrite {
 }
 
 export class PendingWrites {
+  /**
+   * A partition's set stays once made (there are as many as partitions served): a put on a
+   * partition with nothing else pending would otherwise make and drop a set and a map entry.
+   */
   private readonly byPart = new Map<number, Set<PendingWrite>>();
+  private count = 0;
 
+  /** Writes registered and not yet settled, over every partition. */
   get size(): number {
-    return this.byPart.size;
+    return this.count;
+  }
+
+  /** Whether any write on `part` is still pending. */
+  any(part: number): boolean {
+    return (this.byPart.get(part)?.size ?? 0) > 0;
   }
 
   /**
@@ -48,11 +59,9 @@ export class PendingWrites {
     let set = this.byPart.get(part);
     if (!set) this.byPart.set(part, (set = new Set()));
     set.add(w);
+    this.count++;
     const settle = () => {
-      const now = this.byPart.get(part);
-      if (!now) return;
-      now.delete(w);
-      if (now.size === 0) this.byPart.delete(part);
+      if (set.delete(w)) this.count--;
     };
     done.then(settle, settle);
   }
@@ -95,7 +104,8 @@ export function waitsFor(pending: PendingWrites, frame: DataFrame): Promise<unkn
       for (const g of frame.parts) pending.collect(g.part, frame.dict, g.keys.map(keyString), waits);
       break;
     default:
-      pending.collect(frame.part, frame.dict, [keyString(frame.key)], waits);
+      // Most requests find nothing pending on their partition: no key string for them.
+      if (pending.any(frame.part)) pending.collect(frame.part, frame.dict, [keyString(frame.key)], waits);
   }
   return waits;
 }

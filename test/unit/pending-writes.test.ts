@@ -78,4 +78,26 @@ describe("PendingWrites", () => {
     expect(p.all(5)).toEqual([]);
     expect(p.size).toBe(0);
   });
+
+  it("counts writes, not partitions, and says which partitions have any", async () => {
+    const p = new PendingWrites();
+    const a = deferred();
+    const b = deferred();
+    p.add(1, "d", [k("a")], a.promise);
+    p.add(1, "d", [k("b")], b.promise);
+    expect([p.size, p.any(1), p.any(2)]).toEqual([2, true, false]);
+    a.resolve();
+    await a.promise;
+    await Promise.resolve();
+    expect([p.size, p.any(1)]).toEqual([1, true]);
+    b.resolve();
+    await b.promise;
+    await Promise.resolve();
+    expect([p.size, p.any(1)]).toEqual([0, false]);
+    // The partition's set is kept for its next write, and a write made then counts again.
+    const c = deferred();
+    p.add(1, "d", [k("c")], c.promise);
+    expect(waitsFor(p, 1, "d", ks("c"))).toEqual([c.promise]);
+    expect(p.size).toBe(1);
+  });
 });
