@@ -5,8 +5,9 @@
  * append everything a turn of the event loop brought to a preallocated file with one
  * `writeSync` and one inline `fdatasync`, and answer each connection with one message of the
  * ids. This process is the client: `--in-flight` loops of puts, each put to a server picked by
- * its key, one message per server per turn, as the SDK batches. It prints puts/s, the
- * servers' CPU per put (`/proc`), the client's, and syncs per put, for `npm run bench --
+ * its key, one message per server per turn, as the SDK batches, timed by the bench's own
+ * closed loop. It prints puts/s, the servers' CPU per put (`/proc`), the client's, syncs per
+ * put and the p99 latency, for `npm run bench --
  * --vs-redis-cluster` to be read against: the same batching, the same sync, and none of a
  * shard's work on a put (checks, entries, retry answers, watch history, log records).
  *
@@ -20,7 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket, { WebSocketServer, type RawData } from "ws";
-import { cpuMicros, median } from "./bench/measure.js";
+import { closedLoop, median } from "./bench/measure.js";
 
 const PUT_BYTES = 120;
 const FILE_BYTES = 64 * 1024 * 1024;
@@ -127,18 +128,11 @@ class Client {
   }
 }
 
-async function closedLoop(client: Client, from: number, n: number, inFlight: number): Promise<void> {
-  let i = 0;
-  const loop = async (): Promise<void> => {
-    while (i < n) await client.put(from + i++);
-  };
-  await Promise.all(Array.from({ length: inFlight }, loop));
-}
-
-function ask(child: ChildProcess, what: string): Promise<FromServer> {
+/** The server's next message; `what` is sent first, if given. */
+function ask(child: ChildProcess, what?: string): Promise<FromServer> {
   return new Promise((resolve) => {
     child.once("message", (m) => resolve(m as FromServer));
-    if (what !== "") child.send(what);
+    if (what !== undefined) child.send(what);
   });
 }
 
@@ -147,6 +141,7 @@ interface FloorRun {
   /** CPU per put, µs: the servers' (all threads) and this process's. */
   server: number;
   client: number;
+  p99: number;
   syncs: number;
 }
 
@@ -156,25 +151,20 @@ async function run(ops: number, inFlight: number, servers: number): Promise<Floo
   const sockets: WebSocket[] = [];
   try {
     for (const child of children) {
-      const { port } = await ask(child, "");
+      const { port } = await ask(child);
       const ws = new WebSocket(`ws://127.0.0.1:${port ?? 0}`, { perMessageDeflate: false });
       await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
       sockets.push(ws);
     }
     const client = new Client(sockets);
     // Warm: V8 compiles the hot paths first (a shardict bench run warms up for 5 s).
-    await closedLoop(client, 0, Math.max(50_000, ops / 2), inFlight);
+    await closedLoop(Math.max(50_000, ops / 2), inFlight, (i) => client.put(i), () => []);
     const rounds = async () => (await Promise.all(children.map((c) => ask(c, "rounds")))).reduce((a, r) => a + (r.rounds ?? 0), 0);
     const r0 = await rounds();
-    const c0 = children.reduce((a, c) => a + cpuMicros(c.pid ?? 0), 0);
-    const me = process.cpuUsage();
-    const t0 = performance.now();
-    await closedLoop(client, 1_000_000_000, ops, inFlight);
-    const seconds = (performance.now() - t0) / 1000;
-    const mine = process.cpuUsage(me);
-    const serverCpu = children.reduce((a, c) => a + cpuMicros(c.pid ?? 0), 0) - c0;
+    // The shardict bench's own loop: the same per-call timing, so client CPU compares.
+    const st = await closedLoop(ops, inFlight, (i) => client.put(1_000_000_000 + i), () => children.map((c) => c.pid ?? 0));
     const r1 = await rounds();
-    return { perSec: ops / seconds, server: serverCpu / ops, client: (mine.user + mine.system) / ops, syncs: (r1 - r0) / ops };
+    return { perSec: st.opsPerSec, server: st.serverCpuPerOp, client: st.clientCpuPerOp, p99: st.p99, syncs: (r1 - r0) / ops };
   } finally {
     for (const ws of sockets) ws.terminate();
     for (const child of children) child.kill();
@@ -208,7 +198,7 @@ if (process.argv[2] === "serve") {
   for (let r = 1; r <= runs; r++) {
     const x = await run(ops, inFlight, servers);
     all.push(x);
-    console.log(`  run ${r}: ${Math.round(x.perSec).toLocaleString("en")} puts/s, servers ${x.server.toFixed(1)} µs/put, client ${x.client.toFixed(1)} µs/put, ${x.syncs.toFixed(3)} syncs/put`);
+    console.log(`  run ${r}: ${Math.round(x.perSec).toLocaleString("en")} puts/s, servers ${x.server.toFixed(1)} µs/put, client ${x.client.toFixed(1)} µs/put, ${x.syncs.toFixed(3)} syncs/put, p99 ${(x.p99 / 1000).toFixed(2)} ms`);
   }
   const m = (f: (x: FloorRun) => number) => median(all.map(f));
   console.log(`median: ${Math.round(m((x) => x.perSec)).toLocaleString("en")} puts/s, servers ${m((x) => x.server).toFixed(1)} µs/put, client ${m((x) => x.client).toFixed(1)} µs/put, ${m((x) => x.syncs).toFixed(3)} syncs/put`);

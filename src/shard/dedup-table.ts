@@ -246,30 +246,31 @@ export class DedupTable {
   /** The settled answers of a partition's writes since `since`, to copy along with it. */
   forPart(part: number, since: number): DedupRecord[] {
     const out: DedupRecord[] = [];
-    for (const [client, w] of this.clients) {
-      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
-        for (const [key, e] of m) {
-          if (e.part === part && e.answer !== undefined && e.at >= since) out.push({ id: DedupTable.id(client, key), at: e.at, answer: e.answer });
-        }
-      }
-    }
+    for (const [, r] of this.settled(since, part)) out.push(r);
     return out;
   }
 
   /** Every settled answer since `since`, by partition: one pass for a whole snapshot. */
   byPart(since: number): Map<number, DedupRecord[]> {
     const out = new Map<number, DedupRecord[]>();
+    for (const [part, r] of this.settled(since)) {
+      const list = out.get(part);
+      if (list) list.push(r);
+      else out.set(part, [r]);
+    }
+    return out;
+  }
+
+  /** Each settled answer since `since` (of `only`, if given) with its partition: copies and snapshots, never a request. */
+  private *settled(since: number, only?: number): Generator<[number, DedupRecord], void, undefined> {
     for (const [client, w] of this.clients) {
       for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
         for (const [key, e] of m) {
-          if (e.part === undefined || e.answer === undefined || e.at < since) continue;
-          let list = out.get(e.part);
-          if (!list) out.set(e.part, (list = []));
-          list.push({ id: DedupTable.id(client, key), at: e.at, answer: e.answer });
+          if (e.part === undefined || e.answer === undefined || e.at < since || (only !== undefined && e.part !== only)) continue;
+          yield [e.part, { id: DedupTable.id(client, key), at: e.at, answer: e.answer }];
         }
       }
     }
-    return out;
   }
 
   /**

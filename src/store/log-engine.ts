@@ -65,6 +65,8 @@ export interface LogEngineOptions {
   onBatch?: BatchObserver;
   /** Whether a small round waits a moment for more writes (commit-linger.ts; default true). */
   linger?: boolean;
+  /** The clock that times the pauses of that waiting (default `performance.now`; tests freeze it). */
+  lingerClock?: () => number;
 }
 
 interface Current {
@@ -104,7 +106,7 @@ export class LogEngine implements StorageEngine {
     mkdirSync(dir, { recursive: true });
     this.node = opts.node ?? "this node";
     this.log = opts.log ?? ((l) => console.error(l));
-    this.linger = opts.linger === false ? undefined : new CommitLinger();
+    this.linger = opts.linger === false ? undefined : new CommitLinger(opts.lingerClock);
     this.space = new SegmentSpace({
       dir,
       segmentBytes: opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
