@@ -43,6 +43,11 @@ export class PartitionTable {
     return this.owners[part]?.slice(1) ?? [];
   }
 
+  /** How many in-sync replicas a partition has (without making their list). */
+  replicaCount(part: number): number {
+    return Math.max(0, (this.owners[part]?.length ?? 0) - 1);
+  }
+
   /** Shards being caught up for a partition. */
   learnersOf(part: number): readonly string[] {
     return this.learners[part] ?? [];

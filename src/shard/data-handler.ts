@@ -46,7 +46,7 @@ export interface DataHandlerContext {
    * have no replicas); else a promise that resolves once its replicas confirmed it still
    * leads them, or rejects (it was deposed).
    */
-  ensureLeader(parts: readonly number[]): Promise<void> | undefined;
+  ensureLeader(parts: number | readonly number[]): Promise<void> | undefined;
   /** The shard a partition is being handed to, while this node no longer serves it. */
   handingOff(part: number): string | undefined;
   /** Resolves when a hand-off of `part` is over (flipped or abandoned), or after `ms`. */
@@ -76,23 +76,23 @@ export class DataHandler {
   }
 
   /**
-   * Run `fn` once no earlier write to the same keys (or, for partition-wide requests, to the
-   * same dict in those partitions) is still waiting for its commit or its replicas. Nobody
-   * may observe, or decide on, a write that is not yet acknowledged: if it is then lost (a
-   * crash before the flush, a failover before the replicas had it), what they saw would
-   * never have happened.
+   * Run the request once no earlier write to the same keys (or, for partition-wide requests,
+   * to the same dict in those partitions) is still waiting for its commit or its replicas.
+   * Nobody may observe, or decide on, a write that is not yet acknowledged: if it is then
+   * lost (a crash before the flush, a failover before the replicas had it), what they saw
+   * would never have happened. `waited`: the request waited for something already (its
+   * dict, earlier writes), so ownership is checked again before it runs.
    */
-  private afterPending(frame: DataFrame, fn: (waited: boolean) => unknown, waited = false, inOrder = false): unknown {
-    // Most requests find nothing pending: then they pay for no key strings.
+  private afterPending(frame: DataFrame, clientId: string | undefined, table: PartitionTable, waited: boolean, inOrder: boolean): unknown {
+    // Most requests find nothing pending: then they pay for no key strings (and no closures).
     if (this.pending.size > 0) {
       const waits = waitsFor(this.pending, frame);
       if (waits.length > 0) {
-        if (inOrder) return this.onTopOf(frame, fn, waits);
-        const again = () => this.afterPending(frame, fn, true);
-        return Promise.allSettled(waits).then(again);
+        if (inOrder) return this.onTopOf(frame, clientId, table, waits);
+        return Promise.allSettled(waits).then(() => this.afterPending(frame, clientId, table, true, false));
       }
     }
-    const result = fn(waited);
+    const result = this.fenced(frame, clientId, table, waited);
     if (result instanceof Promise) track(this.pending, frame, result);
     return result;
   }
@@ -103,17 +103,33 @@ export class DataHandler {
    * error it decided on them (a counter that is not a number) is recorded nowhere, so it
    * waits for them explicitly.
    */
-  private onTopOf(frame: DataFrame, fn: (waited: boolean) => unknown, waits: Promise<unknown>[]): unknown {
+  private onTopOf(frame: DataFrame, clientId: string | undefined, table: PartitionTable, waits: Promise<unknown>[]): unknown {
     const afterThem = (err: unknown) => Promise.allSettled(waits).then(() => Promise.reject(err));
     let result: unknown;
     try {
-      result = fn(false);
+      result = this.fenced(frame, clientId, table, false);
     } catch (err) {
       return afterThem(err);
     }
     if (!(result instanceof Promise)) return result;
     track(this.pending, frame, result);
     return result.catch(afterThem);
+  }
+
+  /** Leadership is checked after earlier writes settled: a deposed primary finds out then. */
+  private fenced(frame: DataFrame, clientId: string | undefined, table: PartitionTable, waited: boolean): unknown {
+    const fence = this.ctx.ensureLeader("part" in frame ? frame.part : partsOf(frame));
+    return fence ? fence.then(() => this.exec(frame, clientId, table, true)) : this.exec(frame, clientId, table, waited);
+  }
+
+  private exec(frame: DataFrame, clientId: string | undefined, table: PartitionTable, waited: boolean): unknown {
+    // Ownership again after any wait: the table may have changed, or a hand-off begun.
+    if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
+    if (frame.type === "updateParts") return this.updateParts(frame, clientId);
+    if (frame.type === "clear") return this.clearParts(frame, clientId);
+    if (frame.type === "watch") return this.watchPoll(frame);
+    if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
+    return this.once(clientId, frame.rid, frame.part, (answer) => this.apply(frame, answer));
   }
 
   /**
@@ -184,30 +200,10 @@ export class DataHandler {
       return this.ctx.handoffOver(moving, HANDOFF_HOLD_MS).then(() => this.admitted(frame, clientId, true));
     }
     this.checkOwners(table, frame);
-    const exec = (waited: boolean) => {
-      // Ownership again after any wait: the table may have changed, or a hand-off begun.
-      if (waited) this.checkOwners(this.ctx.table() ?? table, frame);
-      if (frame.type === "updateParts") return this.updateParts(frame, clientId);
-      if (frame.type === "clear") return this.clearParts(frame, clientId);
-      if (frame.type === "watch") return this.watchPoll(frame);
-      if (clientId === undefined || !isOnce(frame)) return this.apply(frame);
-      return this.once(clientId, frame.rid, frame.part, (answer) => this.apply(frame, answer));
-    };
-    // Leadership is checked after earlier writes settled: a deposed primary finds out then.
-    // (In order only with a client id: then every answer, a failed condition's too, is recorded and committed.)
+    // In order only with a client id: then every answer, a failed condition's too, is recorded and committed.
     const inOrder = clientId !== undefined && decidesInOrder(frame);
-    const run = (waited: boolean) =>
-      this.afterPending(
-        frame,
-        (afterWrites) => {
-          const fence = this.ctx.ensureLeader(partsOf(frame));
-          return fence ? fence.then(() => exec(true)) : exec(waited || afterWrites);
-        },
-        waited,
-        inOrder,
-      );
-    if (this.ctx.dicts.has(frame.dict)) return run(false);
-    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => run(true));
+    if (this.ctx.dicts.has(frame.dict)) return this.afterPending(frame, clientId, table, false, inOrder);
+    return this.ctx.dicts.ensure(frame.dict, this.ctx.clock.now()).then(() => this.afterPending(frame, clientId, table, true, inOrder));
   }
 
   /**
@@ -351,8 +347,24 @@ export class DataHandler {
   private done<T>(store: PartitionStore, result: T, answer?: (r: T) => void): T | Promise<T> {
     answer?.(result);
     const durable = this.ctx.persist(store);
-    return durable === undefined ? result : durable.then(() => result);
+    if (durable === undefined) return result;
+    // The writes of one log round share its promise, and most answer the same `true`: they
+    // share the promise of that answer too.
+    const last = this.lastDone;
+    if (last.durable === durable && last.result === result && typeof result !== "object") return last.answer as Promise<T>;
+    const answered = durable.then(() => result);
+    last.durable = durable;
+    last.result = result;
+    last.answer = answered;
+    return answered;
   }
+
+  /** The last answer {@link done} chained on a commit, for the next write of the same round. */
+  private readonly lastDone: { durable: Promise<void> | undefined; result: unknown; answer: Promise<unknown> | undefined } = {
+    durable: undefined,
+    result: undefined,
+    answer: undefined,
+  };
 
   /** Apply a request; `answer` (for requests run once) records the result in the same commit. */
   private apply(frame: Exclude<DataFrame, FrameOf<"updateParts" | "clear" | "watch">>, answer?: (result: unknown) => void): unknown {

@@ -52,11 +52,11 @@ export class Leadership {
    * the coordinator is unreachable, its in-sync replicas must confirm it still leads at the
    * partition epoch it knows: a replica that was promoted knows it was.
    */
-  ensure(parts: readonly number[]): Promise<void> | undefined {
+  ensure(parts: number | readonly number[]): Promise<void> | undefined {
     const t = this.ctx.table();
     if (!t || performance.now() < this.leaseUntil) return undefined;
     const ask = new Map<string, { part: number; pepoch: number }[]>();
-    for (const part of parts) {
+    for (const part of typeof parts === "number" ? [parts] : parts) {
       for (const r of this.ctx.replicasFor(t, part)) {
         let list = ask.get(r);
         if (!list) ask.set(r, (list = []));

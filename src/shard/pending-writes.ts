@@ -16,17 +16,22 @@ class PendingWrite {
 
   constructor(
     readonly dict: string,
-    /** The keys written, as canonical bytes; undefined for the whole dict (clear). */
-    private readonly keys: readonly Uint8Array[] | undefined,
+    /** The keys written, as canonical bytes (one without a list); undefined for the whole dict (clear). */
+    private readonly keys: readonly Uint8Array[] | Uint8Array | undefined,
     readonly done: Promise<unknown>,
   ) {}
 
   /** Whether this write touched any of `ks` (key strings) in `dict`. */
   touches(dict: string, ks: readonly string[]): boolean {
     if (dict !== this.dict) return false;
-    if (this.keys === undefined) return true;
-    if (this.keys.length === 1 && ks.length === 1) return keyString(this.keys[0] as Uint8Array) === ks[0];
-    const set = (this.keySet ??= new Set(this.keys.map(keyString)));
+    const keys = this.keys;
+    if (keys === undefined) return true;
+    if (keys instanceof Uint8Array) {
+      const k = keyString(keys);
+      return ks.length === 1 ? k === ks[0] : ks.includes(k);
+    }
+    if (keys.length === 1 && ks.length === 1) return keyString(keys[0] as Uint8Array) === ks[0];
+    const set = (this.keySet ??= new Set(keys.map(keyString)));
     for (const k of ks) if (set.has(k)) return true;
     return false;
   }
@@ -54,7 +59,7 @@ export class PendingWrites {
    * Register a write of `keys` (undefined: the whole dict) in `part` of `dict` until `done`
    * settles.
    */
-  add(part: number, dict: string, keys: readonly Uint8Array[] | undefined, done: Promise<unknown>): void {
+  add(part: number, dict: string, keys: readonly Uint8Array[] | Uint8Array | undefined, done: Promise<unknown>): void {
     const w = new PendingWrite(dict, keys, done);
     let set = this.byPart.get(part);
     if (!set) this.byPart.set(part, (set = new Set()));
@@ -130,6 +135,6 @@ export function track(pending: PendingWrites, frame: DataFrame, result: Promise<
       for (const g of frame.parts) pending.add(g.part, frame.dict, g.keys, result);
       return;
     default:
-      pending.add(frame.part, frame.dict, [frame.key], result);
+      pending.add(frame.part, frame.dict, frame.key, result);
   }
 }

@@ -208,8 +208,13 @@ export class Replicator {
   replicate(part: number, muts: readonly Mutation[]): Promise<void> | undefined {
     const t = this.ctx.table();
     if (!t || muts.length === 0) return undefined;
-    const learners = t.learnersOf(part).filter((l) => this.syncing.has(`${l}:${part}:${t.pepochOf(part)}`));
-    if (this.replicasFor(t, part).length === 0 && learners.length === 0) return undefined;
+    if (t.replicaCount(part) === 0) {
+      // Nobody to wait for, in the common case (rf 1, no move) without a list made to say so.
+      const learning = t.learnersOf(part);
+      if (learning.length === 0) return undefined;
+      const learners = learning.filter((l) => this.syncing.has(`${l}:${part}:${t.pepochOf(part)}`));
+      if (this.replicasFor(t, part).length === 0 && learners.length === 0) return undefined;
+    }
     let batch = this.batches.get(part);
     if (!batch) {
       const fresh: Batch = { muts: [], done: Promise.resolve() };

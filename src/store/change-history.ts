@@ -67,6 +67,13 @@ export interface HistoryRead {
   pos: number;
 }
 
+/** A commit on a primary not yet settled: the changes up to `seq` wait for `done`. */
+interface Mark {
+  seq: number;
+  settled: boolean;
+  done: Promise<unknown> | undefined;
+}
+
 /** A change as a filter sees it while a read looks through the ring (one object, reused). */
 class ChangeView implements Change {
   seq = 0;
@@ -96,7 +103,7 @@ export class ChangeHistory {
   private from = 0;
   private ackedSeq = 0;
   /** Commits on a primary not yet settled, in order: `acked` moves past each once it has. */
-  private readonly inFlight: { seq: number; settled: boolean }[] = [];
+  private readonly inFlight: Mark[] = [];
   private readonly view = new ChangeView();
   /** Told when `acked` moves (parked watch polls look again). */
   onAcked: (() => void) | undefined = undefined;
@@ -135,8 +142,9 @@ export class ChangeHistory {
       this.from = seq;
       return;
     }
-    this.push(seq, dict, kind, k, value, cid, this.now());
-    this.trim();
+    const at = this.now();
+    this.push(seq, dict, kind, k, value, cid, at);
+    this.trim(at);
   }
 
   /** The physical index of the `i`-th change (0: the oldest). */
@@ -215,15 +223,22 @@ export class ChangeHistory {
         return;
       }
       // Nothing since the last commit (a read): that commit's mark covers it already.
-      if ((this.inFlight[this.inFlight.length - 1] as { seq: number }).seq >= seq) return;
+      if ((this.inFlight[this.inFlight.length - 1] as Mark).seq >= seq) return;
     }
-    const mark = { seq, settled: done === undefined };
+    const last = this.inFlight[this.inFlight.length - 1];
+    // A commit that shares the last one's promise (the log's round) settles with it: that
+    // mark covers it too, without a mark and a continuation of its own.
+    if (done !== undefined && last !== undefined && last.done === done) {
+      last.seq = seq;
+      return;
+    }
+    const mark: Mark = { seq, settled: done === undefined, done };
     this.inFlight.push(mark);
     if (done === undefined) return;
     const settle = () => {
       mark.settled = true;
       let upTo = -1;
-      while (this.inFlight.length > 0 && (this.inFlight[0] as { settled: boolean }).settled) upTo = (this.inFlight.shift() as { seq: number }).seq;
+      while (this.inFlight.length > 0 && (this.inFlight[0] as Mark).settled) upTo = (this.inFlight.shift() as Mark).seq;
       if (upTo >= 0) this.ack(upTo);
     };
     done.then(settle, settle);
@@ -340,9 +355,9 @@ export class ChangeHistory {
   }
 
   /** Drop the oldest changes past the bounds (at least the newest one stays). */
-  private trim(): void {
+  private trim(now = this.now()): void {
     const { maxEvents, maxBytes, maxAgeMs } = this.limits;
-    const oldest = this.now() - maxAgeMs;
+    const oldest = now - maxAgeMs;
     while (this.count > 1) {
       const i = this.first;
       if (this.count <= maxEvents && this.bytes <= maxBytes && (this.ats[i] as number) >= oldest) break;

@@ -199,6 +199,33 @@ describe("ChangeHistory: acked", () => {
     expect(h.acked).toBe(3);
   });
 
+  it("commits that share a promise (one log round) share a mark: acked together, up to the last", async () => {
+    const { h } = history();
+    const c1 = deferred();
+    const round = deferred();
+    puts(h, 1, 4);
+    h.track(1, c1.promise);
+    h.track(2, round.promise);
+    h.track(3, round.promise);
+    h.track(4, round.promise);
+    round.resolve();
+    await flush();
+    // Behind the first commit still.
+    expect(h.acked).toBe(0);
+    c1.resolve();
+    await flush();
+    expect(h.acked).toBe(4);
+    // A later commit of another round is a mark of its own again.
+    const next = deferred();
+    puts(h, 5, 1);
+    h.track(5, next.promise);
+    await flush();
+    expect(h.acked).toBe(4);
+    next.resolve();
+    await flush();
+    expect(h.acked).toBe(5);
+  });
+
   it("acks up to the earliest commit still in flight", async () => {
     const { h } = history();
     const c1 = deferred();

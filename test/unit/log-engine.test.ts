@@ -85,6 +85,23 @@ describe("LogEngine", () => {
     await again.close();
   });
 
+  it("the commits of one round share one promise; the next round has its own", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    await engine.commit([{ op: "addDict", dict: "d" }]);
+    const a = engine.commit([set(0, "d", 0, "a", "1")]);
+    const b2 = engine.commit([set(1, "d", 0, "b", "2")]);
+    expect(b2).toBe(a);
+    await a;
+    const c = engine.commit([set(2, "d", 0, "c", "3")]);
+    expect(c).not.toBe(a);
+    await c;
+    await engine.close();
+    const again = reopen(dir);
+    expect(view(again.state)).toHaveLength(3);
+    await again.engine.close();
+  });
+
   it("commits made later in the same turn (after promise hops) share the round", async () => {
     const dir = folder();
     const { engine } = reopen(dir);
