@@ -4,10 +4,19 @@
  * keys are compared and hashed (a latin1 string compares like its bytes).
  */
 
+/**
+ * Node's own slice, which reads any byte view in place: a put converts its key and value
+ * with it, and `Buffer.from(…).toString("latin1")` made a Buffer view for each and took
+ * two to three times as long (measured: 47 against 104–165 ns for 100 bytes). The browser's
+ * `buffer` package has no such method.
+ */
+const nodeLatin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /** Bytes (often a view into a received frame) → an independent latin1 string. */
-export function latin1String(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-}
+export const latin1String: (bytes: Uint8Array) => string =
+  nodeLatin1Slice !== undefined
+    ? (bytes) => nodeLatin1Slice.call(bytes, 0, bytes.byteLength)
+    : (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 
 /** A latin1 string → its bytes. */
 export function latin1Bytes(text: string): Uint8Array {
