@@ -51,6 +51,20 @@ function isVersion(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
+/** The stored answers of nearly every write (a put's `true`), packed once. */
+const PACKED_TRUE = pack({ r: true });
+const PACKED_FALSE = pack({ r: false });
+
+/** `pack(answer)`, without packing the two commonest answers again for every write. */
+function packAnswer(answer: unknown): Buffer {
+  const a = answer as { r?: unknown; c?: unknown; m?: unknown } | null;
+  if (typeof a === "object" && a !== null && a.c === undefined && a.m === undefined) {
+    if (a.r === true) return PACKED_TRUE;
+    if (a.r === false) return PACKED_FALSE;
+  }
+  return pack(answer);
+}
+
 /**
  * Encode a batch as a record body, after `reserve` bytes left for the caller (the log's
  * header). Replication frames carry the same body, so a replica decodes what the log reads.
@@ -58,7 +72,8 @@ function isVersion(v: number): boolean {
 export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   let size = reserve + 1;
   const packed: (Buffer | undefined)[] = new Array(muts.length);
-  const ids: (Buffer | undefined)[] = new Array(muts.length);
+  // Per answer record, its id's UTF-8 length (written straight into the body, not via a Buffer of its own).
+  const idBytes: (number | undefined)[] = new Array(muts.length);
   // A batch is nearly always one dict: its bytes are encoded once.
   let dict = "";
   let dictBytes: Buffer = Buffer.alloc(0);
@@ -77,11 +92,11 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       if (m.op === "set") size += 8 + (m.ttl === 0 ? 0 : 8) + 4 + m.value.byteLength;
     } else if (fixedDedup(m)) {
       // tag, flags, part, at, id length + id, answer length + answer
-      const id = Buffer.from(m.id, "utf8");
-      const p = pack(m.answer);
-      ids[i] = id;
+      const idLength = Buffer.byteLength(m.id, "utf8");
+      const p = packAnswer(m.answer);
+      idBytes[i] = idLength;
       packed[i] = p;
-      size += 1 + 1 + 2 + 8 + 2 + id.length + 4 + p.length;
+      size += 1 + 1 + 2 + 8 + 2 + idLength + 4 + p.length;
     } else {
       const p = pack(m);
       packed[i] = p;
@@ -94,15 +109,15 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     const p = packed[i];
-    const id = ids[i];
-    if (id !== undefined && p !== undefined) {
+    const idLength = idBytes[i];
+    if (idLength !== undefined && p !== undefined) {
       const d = m as DedupMutation;
       out[at++] = DEDUP;
       out[at++] = d.memoryOnly ? 1 : 0;
       at = out.writeUInt16LE(d.part ?? 0xffff, at);
       at = out.writeDoubleLE(d.at, at);
-      at = out.writeUInt16LE(id.length, at);
-      at += id.copy(out, at);
+      at = out.writeUInt16LE(idLength, at);
+      at += out.write(d.id, at, idLength, "utf8");
       at = out.writeUInt32LE(p.length, at);
       at += p.copy(out, at);
       continue;

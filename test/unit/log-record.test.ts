@@ -39,12 +39,20 @@ describe("log records", () => {
     { op: "dedup", id: "client:12", at: 5, answer: { r: true }, part: 3 },
     { op: "dedup", id: "client:13/7", at: 1_790_000_000_000, answer: { r: Buffer.from([1, 2, 3]) } },
     { op: "dedup", id: "c:1", at: 6, answer: { c: "KEY_ERROR", m: "key not found" }, memoryOnly: true, part: 0 },
+    // A client id of multi-byte characters (its length in bytes is not its length in characters), and the other packed-once answer.
+    { op: "dedup", id: "clïent-✓:14", at: 7, answer: { r: false }, part: 2 },
+    { op: "dedup", id: "c:15", at: 8, answer: { r: null }, part: 2 },
     // Numbers the binary layout cannot hold travel as msgpack.
     { op: "set", part: 1, dict: "d1234", gen: 2 ** 40, key: b("big"), value: b("x"), deadline: 1, ver: 3, ttl: 5 },
   ];
 
   it("round-trips every kind of mutation, in order", () => {
     expect(plain(decodeBody(body(encodeRecord(muts))))).toEqual(plain(muts));
+  });
+
+  it("answers packed once are the bytes msgpack gives them", () => {
+    const one = (answer: unknown) => body(encodeRecord([{ op: "dedup", id: "c:1", at: 1, answer, part: 0 }]));
+    for (const r of [true, false]) expect(one({ r }).subarray(-pack({ r }).length)).toEqual(Buffer.from(pack({ r })));
   });
 
   it("reads bodies of the older all-msgpack format", () => {
