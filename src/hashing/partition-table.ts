@@ -43,6 +43,11 @@ export class PartitionTable {
     return this.owners[part]?.slice(1) ?? [];
   }
 
+  /** Whether `shard` is one of a partition's in-sync replicas (without making their list). */
+  isReplica(part: number, shard: string): boolean {
+    return (this.owners[part]?.indexOf(shard) ?? -1) >= 1;
+  }
+
   /** How many in-sync replicas a partition has (without making their list). */
   replicaCount(part: number): number {
     return Math.max(0, (this.owners[part]?.length ?? 0) - 1);

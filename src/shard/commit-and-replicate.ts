@@ -3,13 +3,12 @@
  * node's storage engine and to the partition's replicas at once, and the request is answered
  * when both have landed (fsynced here, applied durably there).
  */
-import { afterApply } from "../errors.js";
 import type { StorageEngine } from "../store/storage-engine.js";
 import type { PartitionStore } from "../store/partition-store.js";
 import type { Replicator } from "./replicator.js";
 
 /** Make a store's pending mutations durable here and on its replicas; undefined when there are none. */
-export function commitAndReplicate(engine: StorageEngine, replicator: Replicator, store: PartitionStore): Promise<void> | undefined {
+export function commitAndReplicate(engine: StorageEngine, replicator: Replicator, store: PartitionStore): Promise<unknown> | undefined {
   const muts = store.takePending();
   // Watchers are shown the changes up to here once this commit (and every earlier one) has landed.
   const head = store.history.head;
@@ -18,12 +17,10 @@ export function commitAndReplicate(engine: StorageEngine, replicator: Replicator
     return undefined;
   }
   const local = engine.commit(muts);
-  // Applied here already: if the replicas cannot all confirm it (this node stopped leading
-  // meanwhile), the client must treat it as "may have happened".
-  const remote = replicator.replicate(store.part, muts)?.catch((err: unknown) => {
-    throw afterApply(err);
-  });
-  const done = !remote ? local : local ? Promise.all([local, remote]).then(() => undefined) : remote;
+  // Its failure is already "may have happened" (applied here; see Replicator.replicate).
+  const remote = replicator.replicate(store.part, muts);
+  // Waited for as they are, without a promise per write to turn the pair into `void`.
+  const done = !remote ? local : local ? Promise.all([local, remote]) : remote;
   store.history.track(head, done);
   return done;
 }

@@ -40,7 +40,7 @@ export interface DataHandlerContext {
   table(): PartitionTable | undefined;
   serving(): boolean;
   /** Commit a store's pending mutations locally and to the replicas; undefined if none. */
-  persist(store: PartitionStore): Promise<void> | undefined;
+  persist(store: PartitionStore): Promise<unknown> | undefined;
   /**
    * Undefined when this node may answer for these partitions now (it holds a lease, or they
    * have no replicas); else a promise that resolves once its replicas confirmed it still
@@ -360,7 +360,7 @@ export class DataHandler {
   }
 
   /** The last answer {@link done} chained on a commit, for the next write of the same round. */
-  private readonly lastDone: { durable: Promise<void> | undefined; result: unknown; answer: Promise<unknown> | undefined } = {
+  private readonly lastDone: { durable: Promise<unknown> | undefined; result: unknown; answer: Promise<unknown> | undefined } = {
     durable: undefined,
     result: undefined,
     answer: undefined,

@@ -19,7 +19,7 @@ export interface LeadershipContext {
   table(): PartitionTable | undefined;
   refreshTable(): Promise<void>;
   /** The shards that must confirm this node leads `part` (its in-sync replicas, and learners reported caught up). */
-  replicasFor(t: PartitionTable, part: number): string[];
+  replicasFor(t: PartitionTable, part: number): readonly string[];
   links: NodeLinks;
   /** How long after a heartbeat was sent the coordinator promotes no one else (`suspectAfterMs`). */
   leaseMs: number;

@@ -32,7 +32,7 @@ export interface PartitionHostOptions {
    */
   leads?: (part: number) => boolean;
   /** Commit a store's mutations here and to its replicas (default: here only). */
-  persist?: (store: PartitionStore) => Promise<void> | undefined;
+  persist?: (store: PartitionStore) => Promise<unknown> | undefined;
 }
 
 export class PartitionHost {
@@ -47,7 +47,7 @@ export class PartitionHost {
   private readonly record: boolean | undefined;
   private readonly history: HistoryLimits | undefined;
   private readonly leads: (part: number) => boolean;
-  private readonly persist: (store: PartitionStore) => Promise<void> | undefined;
+  private readonly persist: (store: PartitionStore) => Promise<unknown> | undefined;
 
   constructor(opts: PartitionHostOptions) {
     this.ttlMs = opts.ttlMs;

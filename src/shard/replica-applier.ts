@@ -84,6 +84,16 @@ export class ReplicaApplier {
         for (const it of ready) if (this.queues.get(it.part) === settled) this.queues.delete(it.part);
       });
     }
+    if (ready.length === items.length) {
+      // The common case: one answer for them all, without a continuation per item.
+      try {
+        await applied;
+        return null;
+      } catch (err) {
+        const why = wireError(err);
+        return items.map(() => why);
+      }
+    }
     // An item that has to wait (for a table refresh, or behind a stalled frame of its
     // partition) must not hold up the answer for the others: past a short wait it is
     // answered "unavailable", and its sender sends it again (it is queued behind this
@@ -117,7 +127,7 @@ export class ReplicaApplier {
     return (
       t.primaryOf(frame.part) === sender &&
       t.pepochOf(frame.part) === frame.pepoch &&
-      (t.replicasOf(frame.part).includes(self) || t.learnersOf(frame.part).includes(self))
+      (t.isReplica(frame.part, self) || t.learnersOf(frame.part).includes(self))
     );
   }
 

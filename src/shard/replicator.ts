@@ -9,7 +9,7 @@
  * replicas; the wait then ends. If this node stops being the partition's primary meanwhile,
  * the write fails as "owner moved": the client retries it with the same request id.
  */
-import { RetryableError, WireCode } from "../errors.js";
+import { afterApply, RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
@@ -51,7 +51,8 @@ interface Batch {
 interface Waiting {
   item: ReplItem;
   learner: boolean;
-  done: Promise<void>;
+  /** Its delivery (set as soon as it is queued). */
+  done: Promise<void> | undefined;
   /** About how many bytes it holds (itemBytes): it takes no more once past BATCH_BYTES. */
   bytes: number;
   /**
@@ -118,10 +119,13 @@ export class Replicator {
    * The shards whose acknowledgement a write of `part` needs, and which must confirm this
    * node's leadership: the in-sync replicas of the table, and learners reported caught up.
    */
-  replicasFor(t: PartitionTable, part: number): string[] {
+  replicasFor(t: PartitionTable, part: number): readonly string[] {
+    const replicas = t.replicasOf(part);
+    const learners = t.learnersOf(part);
+    if (learners.length === 0) return replicas;
     const pepoch = t.pepochOf(part);
-    const out = [...t.replicasOf(part)];
-    for (const l of t.learnersOf(part)) if (this.reported.has(`${l}:${part}:${pepoch}`) && !out.includes(l)) out.push(l);
+    const out = [...replicas];
+    for (const l of learners) if (this.reported.has(`${l}:${part}:${pepoch}`) && !out.includes(l)) out.push(l);
     return out;
   }
 
@@ -204,7 +208,10 @@ export class Replicator {
     }
   }
 
-  /** Replicate `muts` of `part`; undefined when the partition has no replica. */
+  /**
+   * Replicate `muts` of `part`; undefined when the partition has no replica. A failure is
+   * marked "may have happened" (see {@link afterApply}).
+   */
   replicate(part: number, muts: readonly Mutation[]): Promise<void> | undefined {
     const t = this.ctx.table();
     if (!t || muts.length === 0) return undefined;
@@ -217,13 +224,20 @@ export class Replicator {
     }
     let batch = this.batches.get(part);
     if (!batch) {
-      const fresh: Batch = { muts: [], done: Promise.resolve() };
-      fresh.done = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
-        this.batches.delete(part);
-        return this.send(part, fresh.muts);
-      });
-      this.batches.set(part, fresh);
-      batch = fresh;
+      const batchMuts: ReplicatedMutation[] = [];
+      const done = new Promise<void>((resolve) => queueMicrotask(resolve))
+        .then(() => {
+          this.batches.delete(part);
+          return this.send(part, batchMuts);
+        })
+        // The writes were applied here before they were replicated: if the replicas cannot
+        // all confirm them (this node stopped leading meanwhile), they may have happened.
+        // Mapped once per batch, not once per write.
+        .catch((err: unknown) => {
+          throw afterApply(err);
+        });
+      batch = { muts: batchMuts, done };
+      this.batches.set(part, batch);
     }
     for (const m of muts) if (m.op !== "addDict" && m.op !== "dropDict") batch.muts.push(m);
     return batch.done;
@@ -239,6 +253,8 @@ export class Replicator {
     for (const l of t.learnersOf(part)) {
       if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, item, true).catch(() => {});
     }
+    // rf 2, the default: one replica, waited for without a list and Promise.all.
+    if (replicas.length === 1) return this.enqueue(replicas[0] as string, item, false);
     await Promise.all(replicas.map((replica) => this.enqueue(replica, item, false)));
   }
 
@@ -258,32 +274,37 @@ export class Replicator {
       }
       for (const m of item.muts) open.item.muts.push(m);
       open.bytes += itemBytes(item);
-      return open.done;
+      return open.done as Promise<void>;
     }
-    const prev = this.chains.get(key) ?? Promise.resolve();
-    const token = {};
+    const prev = this.chains.get(key);
     const queuedAt = performance.now();
-    this.unacknowledged.set(token, queuedAt);
-    const entry: Waiting = { item, learner, done: Promise.resolve(), bytes: itemBytes(item), owned: false };
-    const next = prev
-      .catch(() => {})
-      .then(() => {
-        if (this.waiting.get(key) === entry) this.waiting.delete(key);
-        return this.deliver(replica, entry.item, entry.bytes, learner);
-      });
+    const entry: Waiting = { item, learner, done: undefined, bytes: itemBytes(item), owned: false };
+    // The entry is the frame's token among the unacknowledged ones.
+    this.unacknowledged.set(entry, queuedAt);
+    const start = () => {
+      if (this.waiting.get(key) === entry) this.waiting.delete(key);
+      return this.deliver(replica, entry.item, entry.bytes, learner);
+    };
+    // After the frame before it, however that ended (nothing to wait for: a microtask later,
+    // as behind a settled one).
+    const next = prev === undefined ? Promise.resolve().then(start) : prev.then(start, start);
     entry.done = next;
     if (live) this.waiting.set(key, entry);
     else this.waiting.delete(key);
     this.chains.set(key, next);
-    void next
-      .then(() => {
+    // One continuation for the bookkeeping (a then/finally/catch chain made five promises a frame).
+    const settled = () => {
+      this.unacknowledged.delete(entry);
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    };
+    next.then(() => {
+      settled();
+      try {
         if (!learner) this.ctx.onAcknowledged?.((performance.now() - queuedAt) / 1000);
-      })
-      .finally(() => {
-        this.unacknowledged.delete(token);
-        if (this.chains.get(key) === next) this.chains.delete(key);
-      })
-      .catch(() => {});
+      } catch {
+        // A metric must not fail a delivery (nor leave a rejection nobody handles).
+      }
+    }, settled);
     return next;
   }
 
@@ -305,7 +326,7 @@ export class Replicator {
       if (!t || t.primaryOf(item.part) !== this.ctx.selfId || t.pepochOf(item.part) !== item.pepoch) {
         throw new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${item.part} while replicating`);
       }
-      const member = t.replicasOf(item.part).includes(replica) || t.learnersOf(item.part).includes(replica);
+      const member = t.isReplica(item.part, replica) || t.learnersOf(item.part).includes(replica);
       if (!member) {
         if (learner) throw new RetryableError(WireCode.Unavailable, `${replica} is no longer being caught up`);
         return; // no longer a replica: not waited for

@@ -11,7 +11,10 @@ describe("PartitionTable", () => {
       learners: [["c"], [], [], []],
       shards: [],
     });
-    for (let p = 0; p < 4; p++) expect(t.replicaCount(p)).toBe(t.replicasOf(p).length);
+    for (let p = 0; p < 4; p++) {
+      expect(t.replicaCount(p)).toBe(t.replicasOf(p).length);
+      for (const s of ["a", "b", "c"]) expect(t.isReplica(p, s)).toBe(t.replicasOf(p).includes(s));
+    }
     expect([0, 1, 2, 3].map((p) => t.replicaCount(p))).toEqual([0, 1, 2, 0]);
     // A learner is no replica.
     expect(t.learnersOf(0)).toEqual(["c"]);
