@@ -14,7 +14,7 @@ import { keyString, type PartitionStore } from "../store/partition-store.js";
 import { SCAN_PAGE_BYTES } from "../net/limits.js";
 import type { DictSet } from "./dict-set.js";
 import type { PartitionHost } from "./partition-host.js";
-import { DedupTable, errorAnswer, type DedupKey } from "./dedup-table.js";
+import { DedupTable, errorAnswer, type DedupAnswer, type DedupKey } from "./dedup-table.js";
 import { decidesInOrder, isOnce, partsOf, writeBytes, type DataFrame } from "./data-frames.js";
 export { isDataFrame, type DataFrame } from "./data-frames.js";
 import { Latin1Bytes, latin1Bytes } from "../encoding/latin1-bytes.js";
@@ -222,20 +222,25 @@ export class DataHandler {
     const at = this.ctx.clock.now();
     const store = this.ctx.host.store(part);
     let result: unknown;
+    // The answer recorded with the write is the one kept in memory too (one object, not two).
+    let recorded: DedupAnswer | undefined;
     try {
-      result = run((r) => store?.record({ op: "dedup", id: DedupTable.id(client, key), at, answer: { r }, part }));
+      result = run((r) => {
+        recorded = { r };
+        store?.record({ op: "dedup", id: DedupTable.id(client, key), at, answer: recorded, part });
+      });
     } catch (err) {
       const answer = errorAnswer(err);
       if (answer) dedup.settle(client, key, at, answer, part);
       throw err;
     }
     if (!(result instanceof Promise)) {
-      dedup.settle(client, key, at, { r: result }, part);
+      dedup.settle(client, key, at, recorded !== undefined && recorded.r === result ? recorded : { r: result }, part);
       return result;
     }
     const p = result.then(
       (r: unknown) => {
-        dedup.settle(client, key, at, { r }, part);
+        dedup.settle(client, key, at, recorded !== undefined && recorded.r === r ? recorded : { r }, part);
         return r;
       },
       (err: unknown) => {

@@ -136,26 +136,26 @@ export class DedupTable {
     return w;
   }
 
-  private put(client: string, key: DedupKey, e: Entry): void {
-    const m = this.window(client, e.at).map(key);
+  /** The entry is made only for a new key: a write that was running settles in place. */
+  private put(client: string, key: DedupKey, at: number, part: number | undefined, answer: DedupAnswer | undefined, running: Promise<unknown> | undefined): void {
+    const m = this.window(client, at).map(key);
     const had = m.get(key);
     if (had) {
-      // In place: a write that was running settles (no second insert).
-      had.at = e.at;
-      had.part = e.part;
-      had.answer = e.answer;
-      had.running = e.running;
+      had.at = at;
+      had.part = part;
+      had.answer = answer;
+      had.running = running;
       return;
     }
-    m.set(key, e);
-    if (++this.count > MAX_RECORDS || this.clients.size > MAX_CLIENTS) this.expire(e.at, true);
+    m.set(key, { at, part, answer, running });
+    if (++this.count > MAX_RECORDS || this.clients.size > MAX_CLIENTS) this.expire(at, true);
   }
 
   /** Put back an answer loaded from storage or replicated (ids of another form are skipped). */
   restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
     const parsed = DedupTable.parse(id);
     if (!parsed) return;
-    this.put(parsed.client, parsed.key, { at, part, answer, running: undefined });
+    this.put(parsed.client, parsed.key, at, part, answer, undefined);
   }
 
   /**
@@ -231,12 +231,12 @@ export class DedupTable {
 
   /** Mark a request as running, so a concurrent retry waits for the same answer. */
   running(client: string, key: DedupKey, at: number, p: Promise<unknown>, part?: number): void {
-    this.put(client, key, { at, part, answer: undefined, running: p });
+    this.put(client, key, at, part, undefined, p);
   }
 
   /** Record the final answer (what storage also gets). */
   settle(client: string, key: DedupKey, at: number, answer: DedupAnswer, part?: number): void {
-    this.put(client, key, { at, part, answer, running: undefined });
+    this.put(client, key, at, part, answer, undefined);
   }
 
   forget(client: string, key: DedupKey): void {
