@@ -222,7 +222,9 @@ export class DataHandler {
     const at = this.ctx.clock.now();
     const store = this.ctx.host.store(part);
     let result: unknown;
-    // The answer recorded with the write is the one kept in memory too (one object, not two).
+    // The answer recorded with the write (done() records the result it returns) is the one
+    // kept in memory too: one object, not two. A write that recorded none (a failed
+    // condition answered at once) keeps its result.
     let recorded: DedupAnswer | undefined;
     try {
       result = run((r) => {
@@ -235,12 +237,12 @@ export class DataHandler {
       throw err;
     }
     if (!(result instanceof Promise)) {
-      dedup.settle(client, key, at, recorded !== undefined && recorded.r === result ? recorded : { r: result }, part);
+      dedup.settle(client, key, at, recorded ?? { r: result }, part);
       return result;
     }
     const p = result.then(
       (r: unknown) => {
-        dedup.settle(client, key, at, recorded !== undefined && recorded.r === r ? recorded : { r }, part);
+        dedup.settle(client, key, at, recorded ?? { r }, part);
         return r;
       },
       (err: unknown) => {

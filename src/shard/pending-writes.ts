@@ -26,10 +26,7 @@ class PendingWrite {
     if (dict !== this.dict) return false;
     const keys = this.keys;
     if (keys === undefined) return true;
-    if (keys instanceof Uint8Array) {
-      const k = keyString(keys);
-      return ks.length === 1 ? k === ks[0] : ks.includes(k);
-    }
+    if (keys instanceof Uint8Array) return ks.includes(keyString(keys));
     if (keys.length === 1 && ks.length === 1) return keyString(keys[0] as Uint8Array) === ks[0];
     const set = (this.keySet ??= new Set(keys.map(keyString)));
     for (const k of ks) if (set.has(k)) return true;

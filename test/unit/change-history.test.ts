@@ -199,7 +199,7 @@ describe("ChangeHistory: acked", () => {
     expect(h.acked).toBe(3);
   });
 
-  it("commits that share a promise (one log round) share a mark: acked together, up to the last", async () => {
+  it("commits that share a promise (one log round) are acked together, up to the last, behind an earlier commit", async () => {
     const { h } = history();
     const c1 = deferred();
     const round = deferred();
