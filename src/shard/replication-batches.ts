@@ -31,11 +31,13 @@ export const BATCHES_IN_FLIGHT = 2;
 /** Items' estimated bytes per request: a batch past it is split (a bigger item goes alone). */
 export const BATCH_BYTES = 1024 * 1024;
 
+/** How an item's delivery ends: without an error when the replica applied it durably. */
+export type Settled = (err?: Error) => void;
+
 interface Queued {
   item: ReplItem;
   bytes: number;
-  resolve(): void;
-  reject(err: Error): void;
+  settled: Settled;
 }
 
 /** The bytes an item's frame will take, about. */
@@ -59,10 +61,16 @@ export class ReplicationBatches {
    * refused it. `bytes`: its itemBytes, if the caller has it already.
    */
   deliver(item: ReplItem, bytes = itemBytes(item)): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queued.push({ item, bytes, resolve, reject });
-      this.schedule();
-    });
+    return new Promise<void>((resolve, reject) => this.submit(item, bytes, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * {@link deliver} with a callback instead of a promise: the replicator's live path, where a
+   * promise per item was most of what a replicated write allocated.
+   */
+  submit(item: ReplItem, bytes: number, settled: Settled): void {
+    this.queued.push({ item, bytes, settled });
+    this.schedule();
   }
 
   /** Items waiting for the next batch (tests). */
@@ -106,11 +114,11 @@ export class ReplicationBatches {
       result = await this.send({ type: "replb", items: group.map((q) => q.item) }, bytes);
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
-      for (const q of group) q.reject(e);
+      for (const q of group) settle(q, e);
       return;
     }
     if (result === null || result === undefined) {
-      for (const q of group) q.resolve();
+      for (const q of group) settle(q, undefined);
       return;
     }
     // Per item: null (applied) or why it was refused. Anything else is a broken answer:
@@ -119,9 +127,17 @@ export class ReplicationBatches {
     for (let i = 0; i < group.length; i++) {
       const q = group[i] as Queued;
       const r = list?.[i];
-      if (list !== undefined && r === null) q.resolve();
-      else q.reject(itemError(r));
+      settle(q, list !== undefined && r === null ? undefined : itemError(r));
     }
+  }
+}
+
+/** A callback that throws must not keep the other items of its request from settling. */
+function settle(q: Queued, err: Error | undefined): void {
+  try {
+    q.settled(err);
+  } catch {
+    // The caller's own fault; the batch's bookkeeping goes on.
   }
 }
 

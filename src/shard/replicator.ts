@@ -9,10 +9,11 @@
  * replicas; the wait then ends. If this node stops being the partition's primary meanwhile,
  * the write fails as "owner moved": the client retries it with the same request id.
  */
-import { afterApply, RetryableError, WireCode } from "../errors.js";
+import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
+import { Deferred, NOBODY, PartTurn, type FrameWaiter } from "./frame-waiters.js";
 import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
 import { BATCH_BYTES, itemBytes, ReplicationBatches, type ReplItem } from "./replication-batches.js";
@@ -37,22 +38,15 @@ export interface ReplicatorContext {
   onAcknowledged?(seconds: number): void;
 }
 
-type ReplicatedMutation = ReplMutation;
-
 /** Snapshot frames of one catch-up in flight at once: bounds the memory a copy takes. */
 const CHUNKS_IN_FLIGHT = 2;
 
-interface Batch {
-  muts: ReplicatedMutation[];
-  done: Promise<void>;
-}
-
-/** A frame queued for one replica and partition that has not started its delivery yet. */
-interface Waiting {
+/** A frame for one replica and partition: queued, then delivered until acknowledged. */
+interface Frame {
   item: ReplItem;
   learner: boolean;
-  /** Its delivery (set as soon as it is queued). */
-  done: Promise<void> | undefined;
+  /** A live frame (writes may join it while it waits); a snapshot chunk is not. */
+  live: boolean;
   /** About how many bytes it holds (itemBytes): it takes no more once past BATCH_BYTES. */
   bytes: number;
   /**
@@ -60,31 +54,45 @@ interface Waiting {
    * shares, and is copied only when a later write joins it.
    */
   owned: boolean;
+  waiters: FrameWaiter[];
+  /** When it was queued (performance.now(), for the lag metrics). */
+  queuedAt: number;
+  /** When its first attempt started (Date.now(); 0 before), and how many have failed. */
+  started: number;
+  attempts: number;
+  /** Whether the replica was reported for not answering it. */
+  reported: boolean;
 }
 
+/**
+ * The frames for one replica and partition, oldest first: the first is being delivered, the
+ * others wait their turn (one in flight, so a resend can never overtake a later frame).
+ */
+type Stream = Frame[];
+
 export class Replicator {
-  private readonly batches = new Map<number, Batch>();
-  /** Per `replica:part`: the last frame's delivery, which the next one waits for. */
-  private readonly chains = new Map<string, Promise<void>>();
-  /**
-   * Per `replica:part`: the live frame queued behind the one in flight, which later writes of
-   * the partition join instead of queueing a frame each (so one frame carries every write
-   * made while the one before it was on its way).
-   */
-  private readonly waiting = new Map<string, Waiting>();
+  /** This turn's writes, by partition, and in the order their partitions were first written. */
+  private readonly open: (PartTurn | undefined)[] = [];
+  private turn: PartTurn[] = [];
+  /** Per replica, by partition: its frames (kept when empty: a few hundred arrays at most). */
+  private readonly streams = new Map<string, Stream[]>();
   /** Per replica: the batches its frames leave in (replication-batches.ts). */
   private readonly batchesTo = new Map<string, ReplicationBatches>();
 
   constructor(private readonly ctx: ReplicatorContext) {}
 
-  /** Frames queued for a replica or learner and not yet acknowledged, with when they were queued. */
-  private readonly unacknowledged = new Map<object, number>();
-
   /** For metrics: frames in flight, and the age of the oldest (ms; 0 when none): the replicas' lag. */
   inFlight(now = performance.now()): { frames: number; oldestMs: number } {
     let oldest = now;
-    for (const at of this.unacknowledged.values()) if (at < oldest) oldest = at;
-    return { frames: this.unacknowledged.size, oldestMs: now - oldest };
+    let frames = 0;
+    for (const byPart of this.streams.values()) {
+      for (const stream of byPart) {
+        if (!stream) continue;
+        frames += stream.length;
+        for (const f of stream) if (f.queuedAt < oldest) oldest = f.queuedAt;
+      }
+    }
+    return { frames, oldestMs: now - oldest };
   }
 
   /** Learners being (or done being) caught up, as `learner:part:pepoch`: they get live frames. */
@@ -171,7 +179,11 @@ export class Replicator {
       const frames: Promise<void>[] = [];
       for (let next = chunks.next(); !next.done; next = chunks.next()) {
         const muts = next.value;
-        frames.push(this.enqueue(learner, { part, pepoch, muts }, true, false));
+        const chunk = new Deferred();
+        this.enqueue(learner, { part, pepoch, muts }, true, false, chunk);
+        // A copy that stops early leaves its later chunks' outcomes unread.
+        chunk.promise.catch(() => {});
+        frames.push(chunk.promise);
         const settled = frames.length - CHUNKS_IN_FLIGHT;
         if (settled >= 0) await frames[settled];
         progress.done += muts.length;
@@ -191,10 +203,12 @@ export class Replicator {
     // From now on writes wait for the learner; the live frames queued before that (their
     // writes were acknowledged without it) must land before it may count as in sync.
     this.reported.add(`${learner}:${part}:${pepoch}`);
-    const key = `${learner}:${part}`;
-    for (let chain = this.chains.get(key); chain; chain = this.chains.get(key)) {
-      await chain;
-      if (this.chains.get(key) === chain) break;
+    const stream = this.streams.get(learner)?.[part];
+    const last = stream?.[stream.length - 1];
+    if (last) {
+      const drained = new Deferred();
+      last.waiters.push(drained);
+      await drained.promise;
     }
     for (let attempt = 1; ; attempt++) {
       const t = this.ctx.table();
@@ -222,90 +236,80 @@ export class Replicator {
       const learners = learning.filter((l) => this.syncing.has(`${l}:${part}:${t.pepochOf(part)}`));
       if (this.replicasFor(t, part).length === 0 && learners.length === 0) return undefined;
     }
-    let batch = this.batches.get(part);
-    if (!batch) {
-      const batchMuts: ReplicatedMutation[] = [];
-      const done = new Promise<void>((resolve) => queueMicrotask(resolve))
-        .then(() => {
-          this.batches.delete(part);
-          return this.send(part, batchMuts);
-        })
-        // The writes were applied here before they were replicated: if the replicas cannot
-        // all confirm them (this node stopped leading meanwhile), they may have happened.
-        // Mapped once per batch, not once per write.
-        .catch((err: unknown) => {
-          throw afterApply(err);
-        });
-      batch = { muts: batchMuts, done };
-      this.batches.set(part, batch);
+    let turn = this.open[part];
+    if (!turn) {
+      turn = new PartTurn(part);
+      this.open[part] = turn;
+      // Two microtask hops for the whole turn, whatever the partitions written in it (the
+      // writes a message's requests make in their first continuations join it too).
+      if (this.turn.push(turn) === 1) queueMicrotask(this.flushSoon);
     }
-    for (const m of muts) if (m.op !== "addDict" && m.op !== "dropDict") batch.muts.push(m);
-    return batch.done;
+    for (const m of muts) if (m.op !== "addDict" && m.op !== "dropDict") turn.muts.push(m);
+    return turn.done;
   }
 
-  private async send(part: number, muts: ReplicatedMutation[]): Promise<void> {
+  private readonly flushSoon = (): void => queueMicrotask(this.flush);
+
+  /** The end of a turn: each partition's writes leave as one frame per replica. */
+  private readonly flush = (): void => {
+    const turn = this.turn;
+    this.turn = [];
+    for (const pt of turn) {
+      this.open[pt.part] = undefined;
+      this.send(pt);
+    }
+  };
+
+  private send(pt: PartTurn): void {
     const t = this.ctx.table();
-    if (!t) throw new RetryableError(WireCode.Unavailable, "no table");
+    if (!t) return pt.fail(new RetryableError(WireCode.Unavailable, "no table"));
+    const part = pt.part;
     const pepoch = t.pepochOf(part);
-    const item: ReplItem = { part, pepoch, muts };
+    const item: ReplItem = { part, pepoch, muts: pt.muts };
     // Learners get the stream too (after their snapshot) but are not waited for.
     const replicas = this.replicasFor(t, part);
     for (const l of t.learnersOf(part)) {
-      if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) void this.enqueue(l, item, true).catch(() => {});
+      if (!replicas.includes(l) && this.syncing.has(`${l}:${part}:${pepoch}`)) this.enqueue(l, item, true, true, NOBODY);
     }
-    // rf 2, the default: one replica, waited for without a list and Promise.all.
-    if (replicas.length === 1) return this.enqueue(replicas[0] as string, item, false);
-    await Promise.all(replicas.map((replica) => this.enqueue(replica, item, false)));
+    pt.expect(replicas.length);
+    for (const replica of replicas) this.enqueue(replica, item, false, true, pt);
+  }
+
+  private streamOf(replica: string, part: number): Stream {
+    let byPart = this.streams.get(replica);
+    if (!byPart) {
+      byPart = [];
+      this.streams.set(replica, byPart);
+    }
+    let stream = byPart[part];
+    if (!stream) {
+      stream = [];
+      byPart[part] = stream;
+    }
+    return stream;
   }
 
   /**
-   * Deliver a frame after the previous one to the same replica and partition. A live frame
-   * joins the one still waiting its turn there, if any; a snapshot chunk never does, and
+   * Deliver a frame after the earlier ones to the same replica and partition. A live frame
+   * joins the last one still waiting its turn there, if any; a snapshot chunk never does, and
    * nothing later joins a frame queued before it (that would apply a later write before the
    * chunk, which may hold the older value).
    */
-  private enqueue(replica: string, item: ReplItem, learner: boolean, live = true): Promise<void> {
-    const key = `${replica}:${item.part}`;
-    const open = this.waiting.get(key);
-    if (live && open && open.learner === learner && open.item.pepoch === item.pepoch && open.bytes < BATCH_BYTES) {
-      if (!open.owned) {
-        open.item = { ...open.item, muts: [...open.item.muts] };
-        open.owned = true;
+  private enqueue(replica: string, item: ReplItem, learner: boolean, live: boolean, waiter: FrameWaiter): void {
+    const stream = this.streamOf(replica, item.part);
+    const last = stream.length > 1 ? (stream[stream.length - 1] as Frame) : undefined;
+    if (live && last && last.live && last.learner === learner && last.item.pepoch === item.pepoch && last.bytes < BATCH_BYTES) {
+      if (!last.owned) {
+        last.item = { ...last.item, muts: [...last.item.muts] };
+        last.owned = true;
       }
-      for (const m of item.muts) open.item.muts.push(m);
-      open.bytes += itemBytes(item);
-      return open.done as Promise<void>;
+      for (const m of item.muts) last.item.muts.push(m);
+      last.bytes += itemBytes(item);
+      last.waiters.push(waiter);
+      return;
     }
-    const prev = this.chains.get(key);
-    const queuedAt = performance.now();
-    const entry: Waiting = { item, learner, done: undefined, bytes: itemBytes(item), owned: false };
-    // The entry is the frame's token among the unacknowledged ones.
-    this.unacknowledged.set(entry, queuedAt);
-    const start = () => {
-      if (this.waiting.get(key) === entry) this.waiting.delete(key);
-      return this.deliver(replica, entry.item, entry.bytes, learner);
-    };
-    // After the frame before it, however that ended (nothing to wait for: a microtask later,
-    // as behind a settled one).
-    const next = prev === undefined ? Promise.resolve().then(start) : prev.then(start, start);
-    entry.done = next;
-    if (live) this.waiting.set(key, entry);
-    else this.waiting.delete(key);
-    this.chains.set(key, next);
-    // One continuation for the bookkeeping (a then/finally/catch chain made five promises a frame).
-    const settled = () => {
-      this.unacknowledged.delete(entry);
-      if (this.chains.get(key) === next) this.chains.delete(key);
-    };
-    next.then(() => {
-      settled();
-      try {
-        if (!learner) this.ctx.onAcknowledged?.((performance.now() - queuedAt) / 1000);
-      } catch {
-        // A metric must not fail a delivery (nor leave a rejection nobody handles).
-      }
-    }, settled);
-    return next;
+    const frame: Frame = { item, learner, live, bytes: itemBytes(item), owned: false, waiters: [waiter], queuedAt: performance.now(), started: 0, attempts: 0, reported: false };
+    if (stream.push(frame) === 1) this.attempt(replica, stream, frame);
   }
 
   private batchesFor(replica: string): ReplicationBatches {
@@ -317,34 +321,54 @@ export class Replicator {
     return b;
   }
 
-  /** `bytes`: the item's itemBytes, worked out once when it was queued. */
-  private async deliver(replica: string, item: ReplItem, bytes: number, learner: boolean): Promise<void> {
-    const started = Date.now();
-    let reported = false;
-    for (let attempt = 0; ; attempt++) {
-      const t = this.ctx.table();
-      if (!t || t.primaryOf(item.part) !== this.ctx.selfId || t.pepochOf(item.part) !== item.pepoch) {
-        throw new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${item.part} while replicating`);
-      }
-      const member = t.isReplica(item.part, replica) || t.learnersOf(item.part).includes(replica);
-      if (!member) {
-        if (learner) throw new RetryableError(WireCode.Unavailable, `${replica} is no longer being caught up`);
-        return; // no longer a replica: not waited for
-      }
+  /** Send the first frame of a stream, if this node may still, and the replica still wants it. */
+  private attempt(replica: string, stream: Stream, frame: Frame): void {
+    const { part, pepoch } = frame.item;
+    const t = this.ctx.table();
+    if (!t || t.primaryOf(part) !== this.ctx.selfId || t.pepochOf(part) !== pepoch) {
+      return this.finish(replica, stream, frame, new RetryableError(WireCode.WrongOwner, `${this.ctx.selfId} stopped leading partition ${part} while replicating`));
+    }
+    if (!t.isReplica(part, replica) && !t.learnersOf(part).includes(replica)) {
+      // No longer a replica: not waited for.
+      return this.finish(replica, stream, frame, frame.learner ? new RetryableError(WireCode.Unavailable, `${replica} is no longer being caught up`) : undefined);
+    }
+    if (frame.started === 0) frame.started = Date.now();
+    this.batchesFor(replica).submit(frame.item, frame.bytes, (err) => {
+      if (err === undefined) this.finish(replica, stream, frame, undefined);
+      else void this.retry(replica, stream, frame, err, t);
+    });
+  }
+
+  /** After a failed attempt: maybe refresh the table, maybe report the replica, then again. */
+  private async retry(replica: string, stream: Stream, frame: Frame, err: Error, t: PartitionTable): Promise<void> {
+    const { part, pepoch } = frame.item;
+    if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {
+      // The replica knows a newer epoch: maybe this node was deposed.
+      await this.ctx.refreshTable().catch(() => {});
+    }
+    if (!frame.reported && !t.learnersOf(part).includes(replica) && Date.now() - frame.started > REPORT_AFTER_MS) {
+      frame.reported = true;
+      await this.ctx.reportFailed(part, pepoch, replica).catch(() => {});
+    }
+    await backoff(++frame.attempts, 200);
+    this.attempt(replica, stream, frame);
+  }
+
+  /** The first frame of a stream is done with: tell who waits, and start the next. */
+  private finish(replica: string, stream: Stream, frame: Frame, err: Error | undefined): void {
+    stream.shift();
+    if (err === undefined && !frame.learner) {
       try {
-        await this.batchesFor(replica).deliver(item, bytes);
-        return;
-      } catch (err) {
-        if (err instanceof RetryableError && err.code === WireCode.WrongOwner) {
-          // The replica knows a newer epoch: maybe this node was deposed.
-          await this.ctx.refreshTable().catch(() => {});
-        }
-        if (!reported && !t.learnersOf(item.part).includes(replica) && Date.now() - started > REPORT_AFTER_MS) {
-          reported = true;
-          await this.ctx.reportFailed(item.part, item.pepoch, replica).catch(() => {});
-        }
-        await backoff(attempt + 1, 200);
+        this.ctx.onAcknowledged?.((performance.now() - frame.queuedAt) / 1000);
+      } catch {
+        // A metric must not fail a delivery.
       }
     }
+    for (const w of frame.waiters) {
+      if (err === undefined) w.ok();
+      else w.fail(err);
+    }
+    const next = stream[0];
+    if (next) this.attempt(replica, stream, next);
   }
 }

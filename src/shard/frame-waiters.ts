@@ -1,0 +1,82 @@
+/**
+ * Who waits for a replication frame's acknowledgement. The replicator's live path settles
+ * these by callback: a frame carries a list of them, and a write's promise is made once per
+ * partition and event-loop turn, not once per frame, replica and stage.
+ */
+import { afterApply } from "../errors.js";
+import type { ReplMutation } from "../store/storage-engine.js";
+
+/** Told once how a frame it joined ended: `ok` when the replica applied it durably. */
+export interface FrameWaiter {
+  ok(): void;
+  fail(err: Error): void;
+}
+
+/** Nobody waits: a learner's live frame (learners are caught up, never waited for). */
+export const NOBODY: FrameWaiter = {
+  ok() {},
+  fail() {},
+};
+
+/** A waiter as a promise (a snapshot chunk, the end of a learner's stream). */
+export class Deferred implements FrameWaiter {
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (err: unknown) => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  ok(): void {
+    this.resolve();
+  }
+
+  fail(err: unknown): void {
+    this.reject(err);
+  }
+}
+
+/**
+ * The writes of one partition in one event-loop turn: their mutations leave in one frame per
+ * replica, and they are acknowledged together once every replica has applied that frame.
+ * The first failure fails them all, marked "may have happened" (they were applied here
+ * first; see {@link afterApply}).
+ */
+export class PartTurn implements FrameWaiter {
+  readonly muts: ReplMutation[] = [];
+  /** Replicas still to acknowledge (set when the turn's frames are queued). */
+  private waitingFor = 0;
+  private settled = false;
+  private readonly deferred = new Deferred();
+
+  constructor(readonly part: number) {}
+
+  get done(): Promise<void> {
+    return this.deferred.promise;
+  }
+
+  /** The turn's frames were queued for `replicas` replicas (none: it is done). */
+  expect(replicas: number): void {
+    this.waitingFor = replicas;
+    if (replicas === 0 && !this.settled) {
+      this.settled = true;
+      this.deferred.ok();
+    }
+  }
+
+  ok(): void {
+    if (this.settled || --this.waitingFor > 0) return;
+    this.settled = true;
+    this.deferred.ok();
+  }
+
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.deferred.fail(afterApply(err));
+  }
+}
