@@ -81,7 +81,10 @@ const USAGE = `usage: npm run bench -- [options]
                     only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd
   --vs-nats         with --vs-redis-cluster: also NATS JetStream KV, R1 and R3 (3 clustered
                     nats-server -js; apt-get install -y nats-server)
-  --vs-etcd         with --vs-redis-cluster: also etcd, one member (apt-get install -y etcd-server)`;
+  --vs-etcd         with --vs-redis-cluster: also etcd, one member (apt-get install -y etcd-server)
+  --alloc           with --vs-redis-cluster: after the timed runs, one more shardict run at rf 1
+                    and rf 2 counting the bytes the shards allocate per put and per get (V8's
+                    sampling heap profiler in each node), and the functions that allocate most`;
 
 const { values: args, tokens } = (() => {
   try {
@@ -111,6 +114,7 @@ const { values: args, tokens } = (() => {
         "vs-redis-cluster": { type: "boolean", default: false },
         "vs-nats": { type: "boolean", default: false },
         "vs-etcd": { type: "boolean", default: false },
+        alloc: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -175,7 +179,7 @@ if (WATCHERS + KEY_WATCHERS === 0) {
   process.exit(2);
 }
 if (!VS_CLUSTER) {
-  for (const flag of ["vs-nats", "vs-etcd"] as const) {
+  for (const flag of ["vs-nats", "vs-etcd", "alloc"] as const) {
     if (args[flag] === true) {
       console.error(`--${flag} goes with --vs-redis-cluster\n\n${USAGE}`);
       process.exit(2);
@@ -183,11 +187,11 @@ if (!VS_CLUSTER) {
   }
 } else {
   // The mode runs put and get on shardict at 3 shards, rf 1 and rf 2, with the durable log.
-  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "ops", "runs", "in-flight", "value-bytes", "warmup-s"]);
+  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "alloc", "ops", "runs", "in-flight", "value-bytes", "warmup-s"]);
   const given = [...new Set((tokens ?? []).flatMap((t) => (t.kind === "option" ? [t.name] : [])))];
   const other = given.filter((n) => !TAKES.has(n));
   if (other.length > 0) {
-    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
+    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd and --alloc, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
     process.exit(2);
   }
 }
@@ -891,7 +895,7 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
 }
 
-(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, warmupS: WARMUP_S, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, command: commandLine(), root: ROOT }) : main()).then(
+(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, warmupS: WARMUP_S, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, alloc: args.alloc === true, command: commandLine(), root: ROOT }) : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

@@ -12,6 +12,7 @@ import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { closedLoop, cpuMicros, median, prng, shuffled, warmUp, type LatencyStats } from "./measure.js";
 import { startShardict } from "./systems.js";
+import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
 import type { KvTarget } from "./servers.js";
 
@@ -24,6 +25,8 @@ export interface CompareOptions {
   warmupS: number;
   nats: boolean;
   etcd: boolean;
+  /** After the timed runs, count the shards' bytes allocated per op (alloc-pass.ts). */
+  alloc?: boolean;
   /** The command line, for the header and the JSON. */
   command: string;
   /** Where bench/results is. */
@@ -322,6 +325,14 @@ export async function compareMain(o: CompareOptions): Promise<void> {
   printTables(systems.map((s) => s.name), med, o.runs);
   const list = targets(med, rows);
   printTargets(list, o.runs);
+  const alloc: AllocResult[] = [];
+  if (o.alloc === true) {
+    for (const rf of [1, 2]) {
+      alloc.push(await allocPass(o, rf));
+      settle();
+    }
+    printAlloc(alloc);
+  }
 
   const out = {
     date: started.toISOString().slice(0, 10),
@@ -341,6 +352,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     medians: med,
     targets: list.map((t) => ({ id: t.id, label: t.label, value: t.value ?? null, target: t.target, met: verdict(t) === "✓" ? true : verdict(t) === "✗" ? false : null })),
     runs: rows,
+    ...(alloc.length > 0 && { alloc }),
   };
   // BENCH_RESULTS_DIR: elsewhere (the tests' small run must not overwrite a real run's figures).
   const dir = process.env.BENCH_RESULTS_DIR ?? join(o.root, "bench", "results");

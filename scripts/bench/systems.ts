@@ -76,6 +76,11 @@ export interface ShardictOptions {
   engine: "lmdb" | "log" | "memory";
   /** Every connection over TLS (a throwaway CA), to measure what TLS costs. */
   tls?: boolean;
+  /**
+   * Preload the allocation probe (alloc-probe.ts) into every node, writing its reports into
+   * this folder; {@link Target.nodes} pids are what to signal.
+   */
+  allocDir?: string;
 }
 
 /** The dict of the incr and cas counters. */
@@ -106,11 +111,16 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
     mkdirSync(opts.profileDir, { recursive: true });
     nodeArgs.push("--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", opts.profileDir);
   }
+  if (opts.allocDir !== undefined) {
+    mkdirSync(opts.allocDir, { recursive: true });
+    nodeArgs.push("--import", new URL("./alloc-probe.js", import.meta.url).href);
+  }
   const cluster = new LocalCluster({
     configPath,
     config,
     freePorts: true,
     nodeArgs,
+    ...(opts.allocDir !== undefined && { env: { SHARDICT_ALLOC_DIR: opts.allocDir } }),
     onLine: (node, line) => {
       log.push(`[${node}] ${line}`);
       if (log.length > 200) log.shift();

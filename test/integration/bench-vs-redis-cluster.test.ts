@@ -25,10 +25,10 @@ function which(name: string): string | undefined {
 }
 
 describe("npm run bench -- --vs-redis-cluster flags", () => {
-  it("--help lists --vs-redis-cluster, --vs-nats and --vs-etcd, and the mode's defaults", () => {
+  it("--help lists --vs-redis-cluster, --vs-nats, --vs-etcd and --alloc, and the mode's defaults", () => {
     const r = bench("--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-redis "]) expect(r.out).toContain(flag);
+    for (const flag of ["--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--alloc", "--vs-redis "]) expect(r.out).toContain(flag);
     expect(r.out).toMatch(/default 5; 3 with --vs-redis-cluster/);
     expect(r.out).toMatch(/100000 with --vs-redis-cluster/);
   });
@@ -36,7 +36,8 @@ describe("npm run bench -- --vs-redis-cluster flags", () => {
   it.each([
     [["--vs-nats"], /--vs-nats goes with --vs-redis-cluster/],
     [["--vs-etcd"], /--vs-etcd goes with --vs-redis-cluster/],
-    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd, not --vs-redis/],
+    [["--alloc"], /--alloc goes with --vs-redis-cluster/],
+    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd and --alloc, not --vs-redis/],
     [["--vs-redis-cluster", "--rf", "2"], /not --rf/],
     [["--vs-redis-cluster", "--shards", "3"], /not --shards/],
     [["--vs-redis-cluster", "--only", "put"], /not --only/],
@@ -59,7 +60,7 @@ const haveRedis = redisServer !== undefined && redisCli !== undefined;
 if (!haveRedis) console.warn("bench-vs-redis-cluster: redis-server or redis-cli not on PATH (apt-get install -y redis-server): the small run is skipped");
 
 describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", () => {
-  it("prints a row per system and op, the targets, says nats-server and etcd are missing, and stops everything", async () => {
+  it("prints a row per system and op, the targets, the bytes allocated per op, says nats-server and etcd are missing, and stops everything", async () => {
     // A PATH with redis and `which` only: nats-server and etcd are missing, whatever is installed.
     const bin = mkdtempSync(join(tmpdir(), "bench-path-"));
     for (const [name, path] of [["redis-server", redisServer], ["redis-cli", redisCli], ["which", which("which")], ["getconf", which("getconf")]] as const) {
@@ -69,7 +70,7 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const tmp = mkdtempSync(join(tmpdir(), "bench-tmp-"));
     const results = mkdtempSync(join(tmpdir(), "bench-results-"));
     let out = "";
-    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
+    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--alloc", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
       env: { ...process.env, PATH: bin, TMPDIR: tmp, BENCH_RESULTS_DIR: results },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -91,9 +92,23 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     expect(out).toMatch(/^rf 1 put ops\/s ÷ redis cluster put +×\d+\.\d\d +≥ ×1\.0 +[✓✗]$/m);
     expect(out).toMatch(/^rf 2 put ÷ nats R3 put +– +≥ ×2\.0 +not run$/m);
     expect(out).toMatch(/^shard CPU per rf 1 put, µs +[\d.,]+ +≤ 30 µs +[✓✗]$/m);
+    // --alloc: the shards' bytes per op at rf 1 and rf 2, each with the functions that allocate most.
+    expect(out).toContain("bytes allocated per op on the shards");
+    for (const rf of [1, 2]) {
+      expect(out).toMatch(new RegExp(`^  rf ${rf}: put [\\d,]+ B, get [\\d,]+ B$`, "m"));
+      expect(out).toMatch(new RegExp(`^  most allocated per put at rf ${rf}:\\n +\\d+ B  \\S`, "m"));
+    }
     const file = out.match(/^wrote (.*-vs-redis-cluster\.json)$/m)?.[1];
     expect(file).toBeDefined();
-    const json = JSON.parse(readFileSync(join(results, readdirSync(results)[0] ?? "none"), "utf8")) as { mode: string; medians: Record<string, Record<string, number>> };
+    const json = JSON.parse(readFileSync(join(results, readdirSync(results)[0] ?? "none"), "utf8")) as {
+      mode: string;
+      medians: Record<string, Record<string, number>>;
+      alloc: { rf: number; put: { bytesPerOp: number }; get: { bytesPerOp: number } }[];
+    };
+    expect(json.alloc.map((a) => a.rf)).toEqual([1, 2]);
+    // A replicated put allocates more than an unreplicated one: the replica applies it too.
+    for (const a of json.alloc) expect(a.put.bytesPerOp).toBeGreaterThan(500);
+    expect(json.alloc[1]?.put.bytesPerOp).toBeGreaterThan(json.alloc[0]?.put.bytesPerOp ?? Infinity);
     expect(json.mode).toBe("vs-redis-cluster");
     expect(Object.keys(json.medians)).toEqual(["shardict rf 1", "shardict rf 2", "redis cluster"]);
     expect(json.medians["shardict rf 1"]?.syncsPerPut).toBeGreaterThan(0);
