@@ -17,10 +17,9 @@ export function commitAndReplicate(engine: StorageEngine, replicator: Replicator
     return undefined;
   }
   const local = engine.commit(muts);
-  // Its failure is already "may have happened" (applied here; see Replicator.replicate).
-  const remote = replicator.replicate(store.part, muts);
-  // Waited for as they are, without a promise per write to turn the pair into `void`.
-  const done = !remote ? local : local ? Promise.all([local, remote]) : remote;
+  // Both at once, one promise per partition and turn (the replicator's), not a Promise.all
+  // per write. A replica's failure is already "may have happened" (applied here).
+  const done = replicator.replicate(store.part, muts, local) ?? local;
   store.history.track(head, done);
   return done;
 }

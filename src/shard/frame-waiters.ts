@@ -42,14 +42,20 @@ export class Deferred implements FrameWaiter {
 
 /**
  * The writes of one partition in one event-loop turn: their mutations leave in one frame per
- * replica, and they are acknowledged together once every replica has applied that frame.
- * The first failure fails them all, marked "may have happened" (they were applied here
- * first; see {@link afterApply}).
+ * replica, and they are acknowledged together once every replica has applied that frame and
+ * this node's own commits of them have landed (one promise for both, instead of a
+ * `Promise.all` per write). A replica's failure fails them all, marked "may have happened"
+ * (they were applied here first; see {@link afterApply}); a local commit's failure fails them
+ * with its own error.
  */
 export class PartTurn implements FrameWaiter {
   readonly muts: ReplMutation[] = [];
-  /** Replicas still to acknowledge (set when the turn's frames are queued). */
+  /** Replicas still to acknowledge, once the turn's frames are queued. */
   private waitingFor = 0;
+  private queued = false;
+  /** Local commits not landed yet, and the last one counted (a round's writes share theirs). */
+  private locals = 0;
+  private lastLocal: Promise<unknown> | undefined;
   private settled = false;
   private readonly deferred = new Deferred();
 
@@ -59,24 +65,46 @@ export class PartTurn implements FrameWaiter {
     return this.deferred.promise;
   }
 
-  /** The turn's frames were queued for `replicas` replicas (none: it is done). */
+  /** A local commit of some of the turn's writes, which they also wait for. */
+  alsoAwait(local: Promise<unknown>): void {
+    if (local === this.lastLocal) return;
+    this.lastLocal = local;
+    this.locals++;
+    local.then(this.localLanded, this.localFailed);
+  }
+
+  private readonly localLanded = (): void => {
+    this.locals--;
+    this.maybeDone();
+  };
+
+  private readonly localFailed = (err: unknown): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.deferred.fail(err);
+  };
+
+  /** The turn's frames were queued for `replicas` replicas (none: only the local commits are waited for). */
   expect(replicas: number): void {
     this.waitingFor = replicas;
-    if (replicas === 0 && !this.settled) {
-      this.settled = true;
-      this.deferred.ok();
-    }
+    this.queued = true;
+    this.maybeDone();
   }
 
   ok(): void {
-    if (this.settled || --this.waitingFor > 0) return;
-    this.settled = true;
-    this.deferred.ok();
+    this.waitingFor--;
+    this.maybeDone();
   }
 
   fail(err: Error): void {
     if (this.settled) return;
     this.settled = true;
     this.deferred.fail(afterApply(err));
+  }
+
+  private maybeDone(): void {
+    if (this.settled || !this.queued || this.waitingFor > 0 || this.locals > 0) return;
+    this.settled = true;
+    this.deferred.ok();
   }
 }

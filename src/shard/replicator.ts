@@ -223,10 +223,11 @@ export class Replicator {
   }
 
   /**
-   * Replicate `muts` of `part`; undefined when the partition has no replica. A failure is
-   * marked "may have happened" (see {@link afterApply}).
+   * Replicate `muts` of `part`, which this node is committing as `local`: the promise of
+   * both, or undefined when the partition has no replica (then `local` alone is the
+   * answer). A replica's failure is marked "may have happened" (see {@link afterApply}).
    */
-  replicate(part: number, muts: readonly Mutation[]): Promise<void> | undefined {
+  replicate(part: number, muts: readonly Mutation[], local?: Promise<unknown>): Promise<void> | undefined {
     const t = this.ctx.table();
     if (!t || muts.length === 0) return undefined;
     if (t.replicaCount(part) === 0) {
@@ -245,6 +246,7 @@ export class Replicator {
       if (this.turn.push(turn) === 1) queueMicrotask(this.flushSoon);
     }
     for (const m of muts) if (m.op !== "addDict" && m.op !== "dropDict") turn.muts.push(m);
+    if (local !== undefined) turn.alsoAwait(local);
     return turn.done;
   }
 

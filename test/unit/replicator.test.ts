@@ -172,6 +172,33 @@ describe("Replicator", () => {
     }
   });
 
+  it("answers a write once both its replicas and its local commit have it, counting a shared commit once", async () => {
+    const x = harness();
+    let land!: () => void;
+    const local = new Promise<void>((resolve) => (land = resolve));
+    const a = outcome(x.r.replicate(0, [set(0, "a")], local));
+    const b = outcome(x.r.replicate(0, [set(0, "b")], local));
+    let answered = false;
+    void a.then(() => (answered = true));
+    await turn();
+    x.sent[0]?.answer(null);
+    await turn();
+    // The replica has it; the local commit has not landed: not answered yet.
+    expect(x.r.inFlight().frames).toBe(0);
+    expect(answered).toBe(false);
+    land();
+    expect(await Promise.all([a, b])).toEqual(["ok", "ok"]);
+  });
+
+  it("fails a write with its local commit's own error, not as maybe applied by the replicas", async () => {
+    const x = harness();
+    const broken = new Error("disk on fire");
+    const a = outcome(x.r.replicate(1, [set(1, "a")], Promise.reject(broken)));
+    await turn();
+    x.sent[0]?.answer(null);
+    expect(await a).toBe(broken);
+  });
+
   it("answers at once when the partition has no replica", () => {
     const x = harness(table(Array.from({ length: PARTS }, () => ["p"])));
     expect(x.r.replicate(0, [set(0, "a")])).toBeUndefined();
