@@ -27,6 +27,22 @@ export interface AllocResult {
   rf: number;
   put: AllocPhase;
   get: AllocPhase;
+  /** How far the partition table's epoch moved meanwhile (0: no failover or move polluted it). */
+  tableChanges: number;
+}
+
+/**
+ * Sampling slows the nodes several times over: with the usual failure detector (750 ms) the
+ * coordinator took shards for dead under it, and the gets measured the failover's copies.
+ */
+const PATIENT_DETECTOR = { suspectAfterMs: 15_000, deadAfterMs: 15_000 };
+
+async function epochOf(t: Awaited<ReturnType<typeof startShardict>>): Promise<number> {
+  const coordinator = t.metricsUrls?.().find((m) => m.name === "coordinator");
+  if (coordinator === undefined) return 0;
+  const text = await (await fetch(coordinator.url)).text();
+  const line = text.split("\n").find((l) => l.startsWith("shardict_cluster_epoch "));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
 /** Signal each pid, and (on the second signal of a pair) wait for its report. */
@@ -73,7 +89,7 @@ async function sampled(dir: string, pids: number[], seq: number, ops: number, ru
 
 export async function allocPass(o: { ops: number; inFlight: number; value: string; warmupS: number }, rf: number): Promise<AllocResult> {
   const dir = mkdtempSync(join(tmpdir(), "shardict-alloc-"));
-  const t = await startShardict({ shards: SHARDS, rf, profileDir: undefined, engine: "log", allocDir: dir });
+  const t = await startShardict({ shards: SHARDS, rf, profileDir: undefined, engine: "log", allocDir: dir, config: PATIENT_DETECTOR });
   try {
     const shards = t.nodes().filter((n) => n.holdsData).map((n) => n.pid);
     await warmUp(
@@ -83,9 +99,10 @@ export async function allocPass(o: { ops: number; inFlight: number; value: strin
       (i) => t.get(key("wrm-", i)),
     );
     const order = shuffled(o.ops, prng(1000));
+    const epoch = await epochOf(t);
     const put = await sampled(dir, shards, 0, o.ops, () => closedLoop(o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value), () => []));
     const get = await sampled(dir, shards, 1, o.ops, () => closedLoop(o.ops, o.inFlight, (i) => t.get(key("key-", order[i] as number)), () => []));
-    return { rf, put, get };
+    return { rf, put, get, tableChanges: (await epochOf(t)) - epoch };
   } finally {
     await t.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -95,7 +112,10 @@ export async function allocPass(o: { ops: number; inFlight: number; value: strin
 export function printAlloc(results: AllocResult[]): void {
   console.log("\nbytes allocated per op on the shards (--alloc: V8's sampling heap profiler every 256 bytes, collected objects included; one untimed run each)");
   for (const r of results) {
-    console.log(`  rf ${r.rf}: put ${Math.round(r.put.bytesPerOp).toLocaleString("en")} B, get ${Math.round(r.get.bytesPerOp).toLocaleString("en")} B`);
+    console.log(
+      `  rf ${r.rf}: put ${Math.round(r.put.bytesPerOp).toLocaleString("en")} B, get ${Math.round(r.get.bytesPerOp).toLocaleString("en")} B` +
+        `${r.tableChanges > 0 ? `  WARNING: the partition table's epoch moved by ${r.tableChanges} meanwhile (a failover or a move was measured too)` : ""}`,
+    );
   }
   for (const r of results) {
     console.log(`  most allocated per put at rf ${r.rf}:`);

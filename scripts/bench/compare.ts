@@ -53,6 +53,12 @@ interface Row {
   /** shardict: WebSocket messages sent by every node (coordinator included) ÷ puts. */
   messagesPerPut?: number;
   framesPerPut?: number;
+  /**
+   * shardict: how far the partition table's epoch moved over the put and get phases. Not 0
+   * means a shard was taken for dead (missed heartbeats on a starved machine) or partitions
+   * moved: that run measured a failover and its copies, not the steady state.
+   */
+  tableChanges?: number;
   missing: number;
 }
 
@@ -83,12 +89,13 @@ async function startShardictKv(rf: number): Promise<KvTarget> {
     put: (k, v) => t.put(k, v),
     get: (k) => t.get(k),
     counters: async () => {
-      const out = { fsyncs: 0, messages: 0, frames: 0 };
+      const out = { fsyncs: 0, messages: 0, frames: 0, epoch: 0 };
       for (const { name, url } of t.metricsUrls?.() ?? []) {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
         const text = await res.text();
         if (name !== "coordinator") out.fsyncs += promSum(text, "shardict_fsync_duration_seconds_count");
+        else out.epoch = promSum(text, "shardict_cluster_epoch");
         out.messages += promSum(text, "shardict_ws_messages_sent_total");
         out.frames += promSum(text, "shardict_ws_frames_sent_total");
       }
@@ -134,7 +141,9 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
     const get = await phase(t, o.ops, o.inFlight, async (i) => {
       if ((await t.get(key("key-", order[i] as number))) == null) missing++;
     });
+    const end = await t.counters?.();
     const row: Row = { system: t.label, run, put, get, missing };
+    if (before && end) row.tableChanges = end.epoch - before.epoch;
     if (before && after) {
       row.syncsPerPut = (after.fsyncs - before.fsyncs) / o.ops;
       row.messagesPerPut = (after.messages - before.messages) / o.ops;
@@ -315,7 +324,8 @@ export async function compareMain(o: CompareOptions): Promise<void> {
       const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put`;
       console.log(
         `  run ${run} ${s.name.padEnd(13)} put ${fmt(r.put.opsPerSec)}/s p99 ${fmt(r.put.p99 / 1000, 2)} ms · get ${fmt(r.get.opsPerSec)}/s p99 ${fmt(r.get.p99 / 1000, 2)} ms${counters}` +
-          `${r.missing > 0 ? `  WARNING: get: ${r.missing} keys missing` : ""}`,
+          `${r.missing > 0 ? `  WARNING: get: ${r.missing} keys missing` : ""}` +
+          `${(r.tableChanges ?? 0) > 0 ? `  WARNING: the partition table's epoch moved by ${r.tableChanges} during the run (a shard taken for dead, or a move): not the steady state` : ""}`,
       );
     }
   }

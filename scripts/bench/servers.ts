@@ -145,6 +145,7 @@ export interface KvTarget {
   put(key: string, value: string): Promise<unknown>;
   get(key: string): Promise<unknown>;
   /** shardict only: fsyncs, and WebSocket messages and frames sent, summed over its nodes. */
-  counters?(): Promise<{ fsyncs: number; messages: number; frames: number }>;
+  /** `epoch`: the partition table's (shardict's coordinator): it moves on a failover or a move. */
+  counters?(): Promise<{ fsyncs: number; messages: number; frames: number; epoch: number }>;
   stop(): Promise<void>;
 }

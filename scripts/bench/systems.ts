@@ -81,6 +81,8 @@ export interface ShardictOptions {
    * this folder; {@link Target.nodes} pids are what to signal.
    */
   allocDir?: string;
+  /** Config fields set over the bench's own (e.g. a slower failure detector). */
+  config?: Record<string, unknown>;
 }
 
 /** The dict of the incr and cas counters. */
@@ -102,6 +104,7 @@ export async function startShardict(opts: ShardictOptions): Promise<Target> {
     dataDir: join(dir, "data"),
     replicationFactor: opts.rf,
     storageEngine: opts.engine,
+    ...opts.config,
   });
   const configPath = join(dir, "cluster.config.json");
   writeFileSync(configPath, JSON.stringify(config));

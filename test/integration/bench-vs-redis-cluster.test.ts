@@ -103,8 +103,12 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const json = JSON.parse(readFileSync(join(results, readdirSync(results)[0] ?? "none"), "utf8")) as {
       mode: string;
       medians: Record<string, Record<string, number>>;
-      alloc: { rf: number; put: { bytesPerOp: number }; get: { bytesPerOp: number } }[];
+      alloc: { rf: number; put: { bytesPerOp: number }; get: { bytesPerOp: number }; tableChanges: number }[];
+      runs: { system: string; tableChanges?: number }[];
     };
+    // Whether the partition table moved during a run (a failover would be measured too).
+    for (const r of json.runs) expect(typeof r.tableChanges).toBe(r.system.startsWith("shardict") ? "number" : "undefined");
+    for (const a of json.alloc) expect(a.tableChanges).toBeGreaterThanOrEqual(0);
     expect(json.alloc.map((a) => a.rf)).toEqual([1, 2]);
     // A replicated put allocates more than an unreplicated one: the replica applies it too.
     for (const a of json.alloc) expect(a.put.bytesPerOp).toBeGreaterThan(500);
