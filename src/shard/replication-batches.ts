@@ -73,7 +73,7 @@ export class ReplicationBatches {
     this.schedule();
   }
 
-  /** Items waiting for the next batch (tests). */
+  /** Items waiting for the next batch. */
   get waiting(): number {
     return this.queued.length;
   }

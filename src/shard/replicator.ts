@@ -143,6 +143,14 @@ export class Replicator {
    * partition, so snapshot then live stream arrive in order.
    */
   onTable(t: PartitionTable): void {
+    // A shard gone from the cluster, with nothing left queued for it: its frame lists and
+    // batches go too (kept otherwise, a cluster that replaces shards would keep them all).
+    for (const [replica, byPart] of this.streams) {
+      if (t.urlOf(replica) === undefined && byPart.every((stream) => stream === undefined || stream.length === 0)) {
+        this.streams.delete(replica);
+        if (this.batchesTo.get(replica)?.waiting === 0) this.batchesTo.delete(replica);
+      }
+    }
     // Copies the table no longer asks for (the learner joined the owners, or was dropped, or
     // this node no longer leads): forgotten, so that asking again starts a fresh copy.
     for (const [id, s] of this.syncing) {

@@ -13,7 +13,7 @@ import { waitUntil } from "../helpers/wait.js";
 
 const PARTS = 4;
 
-function table(owners: string[][], pepoch = 1): PartitionTable {
+function table(owners: string[][], pepoch = 1, shards = ["p", "r", "s"]): PartitionTable {
   return new PartitionTable({
     epoch: pepoch,
     partitions: PARTS,
@@ -21,7 +21,7 @@ function table(owners: string[][], pepoch = 1): PartitionTable {
     pepochs: owners.map(() => pepoch),
     learners: owners.map(() => []),
     handoffs: owners.map(() => null),
-    shards: ["p", "r", "s"].map((id) => ({ id, url: `ws://${id}` })),
+    shards: shards.map((id) => ({ id, url: `ws://${id}` })),
   });
 }
 
@@ -197,6 +197,29 @@ describe("Replicator", () => {
     await turn();
     x.sent[0]?.answer(null);
     expect(await a).toBe(broken);
+  });
+
+  it("forgets a shard gone from the cluster only once nothing is queued for it, and serves it afresh if it comes back", async () => {
+    const x = harness();
+    const a = outcome(x.r.replicate(0, [set(0, "a")]));
+    await turn();
+    // r leaves the cluster while its frame is in flight: the frame still ends (r is no longer waited for).
+    const without = table(Array.from({ length: PARTS }, () => ["p"]), 1, ["p", "s"]);
+    x.setTable(without);
+    x.r.onTable(without);
+    x.sent[0]?.answer(null);
+    expect(await a).toBe("ok");
+    x.r.onTable(without);
+    expect(x.r.inFlight().frames).toBe(0);
+    // r is back (a new shard with the old name): its frames start from scratch.
+    x.setTable(rf2());
+    x.r.onTable(rf2());
+    const b = outcome(x.r.replicate(0, [set(0, "b")]));
+    await turn();
+    expect(x.sent).toHaveLength(2);
+    expect(valuesOf(x.sent[1]?.items[0] as ReplItem)).toEqual(["b"]);
+    x.sent[1]?.answer(null);
+    expect(await b).toBe("ok");
   });
 
   it("answers at once when the partition has no replica", () => {
