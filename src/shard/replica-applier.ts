@@ -56,7 +56,7 @@ export class ReplicaApplier {
    * when all were applied, else per item null or why it was refused (the sender retries
    * those alone; the others stay applied).
    */
-  async receiveBatch(items: readonly ReplItem[], sender: string): Promise<(WireError | null)[] | null> {
+  receiveBatch(items: readonly ReplItem[], sender: string): Promise<(WireError | null)[] | null> {
     // The common case, applied together (one reservation, one commit, one promise): items
     // whose partition has nothing queued before them and whose sender this node already
     // knows as the primary at their epoch. The others go the long way, in order.
@@ -85,15 +85,21 @@ export class ReplicaApplier {
       });
     }
     if (ready.length === items.length) {
-      // The common case: one answer for them all, without a continuation per item.
-      try {
-        await applied;
-        return null;
-      } catch (err) {
-        const why = wireError(err);
-        return items.map(() => why);
-      }
+      // The common case: one answer for them all, without a continuation per item (nor an
+      // async function's promise and awaits).
+      return (applied as Promise<void>).then(
+        () => null,
+        (err: unknown) => {
+          const why = wireError(err);
+          return items.map(() => why);
+        },
+      );
     }
+    return this.someLater(items, sender, together, applied);
+  }
+
+  /** A batch with items that could not be applied at once: each answered on its own. */
+  private async someLater(items: readonly ReplItem[], sender: string, together: readonly boolean[], applied: Promise<void> | undefined): Promise<(WireError | null)[] | null> {
     // An item that has to wait (for a table refresh, or behind a stalled frame of its
     // partition) must not hold up the answer for the others: past a short wait it is
     // answered "unavailable", and its sender sends it again (it is queued behind this

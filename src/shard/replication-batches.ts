@@ -108,27 +108,36 @@ export class ReplicationBatches {
   }
 
   /** One request for `group`; never rejects (each item gets its own outcome). */
-  private async request(group: Queued[], bytes: number): Promise<void> {
-    let result: unknown;
+  private request(group: Queued[], bytes: number): Promise<void> {
+    let sent: Promise<unknown>;
     try {
-      result = await this.send({ type: "replb", items: group.map((q) => q.item) }, bytes);
+      sent = this.send({ type: "replb", items: group.map((q) => q.item) }, bytes);
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      for (const q of group) settle(q, e);
-      return;
+      sent = Promise.reject(err as Error);
     }
-    if (result === null || result === undefined) {
-      for (const q of group) settle(q, undefined);
-      return;
-    }
-    // Per item: null (applied) or why it was refused. Anything else is a broken answer:
-    // nothing can be taken as applied, and every item is tried again.
-    const list = Array.isArray(result) && result.length === group.length ? (result as unknown[]) : undefined;
-    for (let i = 0; i < group.length; i++) {
-      const q = group[i] as Queued;
-      const r = list?.[i];
-      settle(q, list !== undefined && r === null ? undefined : itemError(r));
-    }
+    return sent.then(
+      (result) => answered(group, result),
+      (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const q of group) settle(q, e);
+      },
+    );
+  }
+}
+
+/** Settle each item of a request by its answer. */
+function answered(group: Queued[], result: unknown): void {
+  if (result === null || result === undefined) {
+    for (const q of group) settle(q, undefined);
+    return;
+  }
+  // Per item: null (applied) or why it was refused. Anything else is a broken answer:
+  // nothing can be taken as applied, and every item is tried again.
+  const list = Array.isArray(result) && result.length === group.length ? (result as unknown[]) : undefined;
+  for (let i = 0; i < group.length; i++) {
+    const q = group[i] as Queued;
+    const r = list?.[i];
+    settle(q, list !== undefined && r === null ? undefined : itemError(r));
   }
 }
 
