@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AllocReport } from "./alloc-probe.js";
-import { closedLoop, prng, shuffled, warmUp } from "./measure.js";
+import { closedLoop, promSum, prng, shuffled, warmUp } from "./measure.js";
 import { startShardict } from "./systems.js";
 
 const SHARDS = 3;
@@ -40,9 +40,7 @@ const PATIENT_DETECTOR = { suspectAfterMs: 15_000, deadAfterMs: 15_000 };
 async function epochOf(t: Awaited<ReturnType<typeof startShardict>>): Promise<number> {
   const coordinator = t.metricsUrls?.().find((m) => m.name === "coordinator");
   if (coordinator === undefined) return 0;
-  const text = await (await fetch(coordinator.url)).text();
-  const line = text.split("\n").find((l) => l.startsWith("shardict_cluster_epoch "));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  return promSum(await (await fetch(coordinator.url)).text(), "shardict_cluster_epoch");
 }
 
 /** Signal each pid, and (on the second signal of a pair) wait for its report. */

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, median, prng, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { closedLoop, cpuMicros, median, promSum, prng, shuffled, warmUp, type LatencyStats } from "./measure.js";
 import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
@@ -66,19 +66,6 @@ interface Row {
 let current: KvTarget | undefined;
 export function stopRunning(): Promise<void> {
   return current?.stop() ?? Promise.resolve();
-}
-
-/** Sum of the samples named `name` in Prometheus text (all label sets). */
-function promSum(text: string, name: string): number {
-  let n = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== " " && rest[0] !== "{") continue;
-    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (Number.isFinite(v)) n += v;
-  }
-  return n;
 }
 
 async function startShardictKv(rf: number): Promise<KvTarget> {

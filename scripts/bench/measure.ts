@@ -207,3 +207,16 @@ export function median(xs: number[]): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Sum of the samples named `name` in Prometheus text (all label sets). */
+export function promSum(text: string, name: string): number {
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== " " && rest[0] !== "{") continue;
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(v)) n += v;
+  }
+  return n;
+}

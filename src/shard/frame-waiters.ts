@@ -5,6 +5,7 @@
  */
 import { afterApply } from "../errors.js";
 import type { ReplMutation } from "../store/storage-engine.js";
+import { Deferred } from "../util/deferred.js";
 
 /** Told once how a frame it joined ended: `ok` when the replica applied it durably. */
 export interface FrameWaiter {
@@ -19,23 +20,12 @@ export const NOBODY: FrameWaiter = {
 };
 
 /** A waiter as a promise (a snapshot chunk, the end of a learner's stream). */
-export class Deferred implements FrameWaiter {
-  readonly promise: Promise<void>;
-  private resolve!: () => void;
-  private reject!: (err: unknown) => void;
-
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
+export class WaiterPromise extends Deferred implements FrameWaiter {
   ok(): void {
     this.resolve();
   }
 
-  fail(err: unknown): void {
+  fail(err: Error): void {
     this.reject(err);
   }
 }
@@ -81,7 +71,7 @@ export class PartTurn implements FrameWaiter {
   private readonly localFailed = (err: unknown): void => {
     if (this.settled) return;
     this.settled = true;
-    this.deferred.fail(err);
+    this.deferred.reject(err);
   };
 
   /** The turn's frames were queued for `replicas` replicas (none: only the local commits are waited for). */
@@ -99,12 +89,12 @@ export class PartTurn implements FrameWaiter {
   fail(err: Error): void {
     if (this.settled) return;
     this.settled = true;
-    this.deferred.fail(afterApply(err));
+    this.deferred.reject(afterApply(err));
   }
 
   private maybeDone(): void {
     if (this.settled || !this.queued || this.waitingFor > 0 || this.locals > 0) return;
     this.settled = true;
-    this.deferred.ok();
+    this.deferred.resolve();
   }
 }

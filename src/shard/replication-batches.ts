@@ -57,16 +57,10 @@ export class ReplicationBatches {
   constructor(private readonly send: (frame: Omit<FrameOf<"replb">, "rid">, bytes: number) => Promise<unknown>) {}
 
   /**
-   * Deliver `item` with the next batch; settles when the replica has applied it durably, or
-   * refused it. `bytes`: its itemBytes, if the caller has it already.
-   */
-  deliver(item: ReplItem, bytes = itemBytes(item)): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.submit(item, bytes, (err) => (err ? reject(err) : resolve())));
-  }
-
-  /**
-   * {@link deliver} with a callback instead of a promise: the replicator's live path, where a
-   * promise per item was most of what a replicated write allocated.
+   * Deliver `item` (its itemBytes: `bytes`) with the next batch; `settled` is called once,
+   * when the replica has applied it durably (no error) or refused it. A callback, not a
+   * promise: on the replicator's live path a promise per item was most of what a replicated
+   * write allocated.
    */
   submit(item: ReplItem, bytes: number, settled: Settled): void {
     this.queued.push({ item, bytes, settled });

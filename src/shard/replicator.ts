@@ -13,7 +13,7 @@ import { RetryableError, WireCode } from "../errors.js";
 import type { PartitionTable } from "../hashing/partition-table.js";
 import type { MoveProgressData } from "../protocol/frames.js";
 import type { Mutation, ReplMutation } from "../store/storage-engine.js";
-import { Deferred, NOBODY, PartTurn, type FrameWaiter } from "./frame-waiters.js";
+import { NOBODY, PartTurn, WaiterPromise, type FrameWaiter } from "./frame-waiters.js";
 import { backoff } from "../util/backoff.js";
 import type { NodeLinks } from "./node-links.js";
 import { BATCH_BYTES, itemBytes, ReplicationBatches, type ReplItem } from "./replication-batches.js";
@@ -187,7 +187,7 @@ export class Replicator {
       const frames: Promise<void>[] = [];
       for (let next = chunks.next(); !next.done; next = chunks.next()) {
         const muts = next.value;
-        const chunk = new Deferred();
+        const chunk = new WaiterPromise();
         this.enqueue(learner, { part, pepoch, muts }, true, false, chunk);
         // A copy that stops early leaves its later chunks' outcomes unread.
         chunk.promise.catch(() => {});
@@ -214,7 +214,7 @@ export class Replicator {
     const stream = this.streams.get(learner)?.[part];
     const last = stream?.[stream.length - 1];
     if (last) {
-      const drained = new Deferred();
+      const drained = new WaiterPromise();
       last.waiters.push(drained);
       await drained.promise;
     }

@@ -30,6 +30,7 @@ import { Replay } from "./log-replay.js";
 import { logFiles, readHead, syncDir, writeAllAt } from "./log-io.js";
 import { writeSnapshotFile } from "./log-snapshot.js";
 import { CommitLinger } from "./commit-linger.js";
+import { Deferred } from "../util/deferred.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
@@ -69,23 +70,6 @@ export interface LogEngineOptions {
   lingerClock?: () => number;
 }
 
-/** Commits that share one log round, and the promise they were given. */
-interface Round {
-  done: Promise<void>;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
-function newRound(): Round {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { done, resolve, reject };
-}
-
 interface Current {
   fd: number;
   seq: number;
@@ -109,7 +93,7 @@ export class LogEngine implements StorageEngine {
    * synced whole and succeeds or fails whole (a promise, a waiter and two closures per
    * commit were a tenth of what a put allocated).
    */
-  private round: Round | undefined;
+  private round: Deferred | undefined;
   private writing: Promise<void> = Promise.resolve();
   private compacting: Promise<void> | undefined;
   private snapshotRetryAt = 0;
@@ -263,10 +247,10 @@ export class LogEngine implements StorageEngine {
     const before = this.queued.length;
     for (const m of mutations) if (m.op !== "dedup" || !m.memoryOnly) this.queued.push(m);
     if (this.queued.length === before) return Promise.resolve();
-    const round = (this.round ??= newRound());
+    const round = (this.round ??= new Deferred());
     this.linger?.arrived();
     this.wake();
-    return round.done;
+    return round.promise;
   }
 
   private looping = false;

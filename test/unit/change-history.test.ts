@@ -5,6 +5,7 @@
  * (`snapshot` / `adopt`).
  */
 import { describe, expect, it } from "vitest";
+import { Deferred } from "../../src/util/deferred.js";
 import { ChangeHistory, CLEAR, DELETE, EXPIRE, PUT, type Change, type HistoryLimits } from "../../src/store/change-history.js";
 import type { ReplChange } from "../../src/encoding/mutation.js";
 
@@ -37,15 +38,7 @@ const plain = ({ at: _at, ...rest }: Change) => rest;
 /** Let settled promises' callbacks run (no timers involved). */
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function deferred() {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+const deferred = () => new Deferred();
 
 describe("ChangeHistory: append and read", () => {
   it("keeps each change's fields, in order, and reads them back after a position", () => {

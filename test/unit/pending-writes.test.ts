@@ -1,17 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { Deferred } from "../../src/util/deferred.js";
 import { PendingWrites } from "../../src/shard/pending-writes.js";
 import { encodeKey } from "../../src/protocol/keys.js";
 import { keyString } from "../../src/store/partition-store.js";
 
-function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+const deferred = () => new Deferred();
 
 const k = (s: string) => encodeKey(s);
 const ks = (...xs: string[]) => xs.map((x) => keyString(encodeKey(x)));

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { RetryableError, WireCode } from "../../src/errors.js";
 import type { FrameOf } from "../../src/protocol/frames.js";
-import { BATCH_BYTES, BATCHES_IN_FLIGHT, ReplicationBatches, type ReplItem } from "../../src/shard/replication-batches.js";
+import { BATCH_BYTES, BATCHES_IN_FLIGHT, itemBytes, ReplicationBatches, type ReplItem } from "../../src/shard/replication-batches.js";
 
 type Sent = { frame: Omit<FrameOf<"replb">, "rid">; answer(result: unknown): void; fail(err: Error): void };
 
@@ -26,6 +26,9 @@ const item = (part: number, valueBytes = 10): ReplItem => ({
   muts: [{ op: "set", part, dict: "dict", gen: 0, key: new Uint8Array([part & 0xff]), value: new Uint8Array(valueBytes), deadline: 0, ver: 1, ttl: 0 }],
 });
 
+/** An item's delivery as a promise: settled by the batch's callback. */
+const deliver = (b: ReplicationBatches, it: ReplItem) => new Promise<void>((resolve, reject) => b.submit(it, itemBytes(it), (err) => (err ? reject(err) : resolve())));
+
 const settle = (p: Promise<void>) =>
   p.then(
     () => "ok",
@@ -38,15 +41,15 @@ describe("ReplicationBatches", () => {
   it("sends the items of one turn as one request, and keeps at most two in flight", async () => {
     const { b, sent } = harness();
     expect(BATCHES_IN_FLIGHT).toBe(2);
-    const first = [b.deliver(item(1)), b.deliver(item(2)), b.deliver(item(3))].map(settle);
+    const first = [deliver(b, item(1)), deliver(b, item(2)), deliver(b, item(3))].map(settle);
     await turn();
     expect(sent.map((s) => s.frame.items.map((it) => it.part))).toEqual([[1, 2, 3]]);
-    const second = [b.deliver(item(4))].map(settle);
+    const second = [deliver(b, item(4))].map(settle);
     await turn();
     // Two in flight: later items wait, whatever turn they come in, and leave together.
-    const third = [b.deliver(item(5))].map(settle);
+    const third = [deliver(b, item(5))].map(settle);
     await turn();
-    const alsoThird = [b.deliver(item(6))].map(settle);
+    const alsoThird = [deliver(b, item(6))].map(settle);
     await turn();
     expect(sent).toHaveLength(2);
     expect(b.waiting).toBe(2);
@@ -61,7 +64,7 @@ describe("ReplicationBatches", () => {
 
   it("settles each item by its own answer: a refused one fails alone", async () => {
     const { b, sent } = harness();
-    const out = [b.deliver(item(1)), b.deliver(item(2))].map(settle);
+    const out = [deliver(b, item(1)), deliver(b, item(2))].map(settle);
     await turn();
     sent[0]?.answer([{ code: WireCode.WrongOwner, message: "not mine" }, null]);
     const [a, c] = await Promise.all(out);
@@ -72,11 +75,11 @@ describe("ReplicationBatches", () => {
 
   it("fails every item of a request that fails, or whose answer it cannot read", async () => {
     const { b, sent } = harness();
-    const lost = [b.deliver(item(1)), b.deliver(item(2))].map(settle);
+    const lost = [deliver(b, item(1)), deliver(b, item(2))].map(settle);
     await turn();
     sent[0]?.fail(new RetryableError(WireCode.Unavailable, "timed out"));
     for (const r of await Promise.all(lost)) expect(r).toBeInstanceOf(RetryableError);
-    const garbled = [b.deliver(item(3)), b.deliver(item(4))].map(settle);
+    const garbled = [deliver(b, item(3)), deliver(b, item(4))].map(settle);
     await turn();
     // One answer for two items: nothing can be taken as applied.
     sent[1]?.answer([null]);
@@ -86,7 +89,7 @@ describe("ReplicationBatches", () => {
   it("splits what would pass the batch size into several requests of one wave", async () => {
     const { b, sent } = harness();
     const big = Math.floor(BATCH_BYTES / 3);
-    const out = [1, 2, 3, 4].map((p) => settle(b.deliver(item(p, big))));
+    const out = [1, 2, 3, 4].map((p) => settle(deliver(b, item(p, big))));
     await turn();
     expect(sent.map((s) => s.frame.items.length)).toEqual([2, 2]);
     for (const s of sent) s.answer(null);
