@@ -25,7 +25,7 @@
  *   export shardict dict export of the big dict to a file, then import into a fresh dict (shardict only)
  * The summary gives the median of `--runs` runs for every figure. See bench/README.md.
  *
- * `--vs-redis-cluster` (with `--vs-nats`, `--vs-etcd`) is another mode, put then get only:
+ * `--vs-redis-cluster` (with `--vs-nats`, `--vs-etcd`, `--vs-floor`) is another mode, put then get only:
  * scripts/bench/compare.ts; this file parses its flags and hands over.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -78,10 +78,15 @@ const USAGE = `usage: npm run bench -- [options]
                     rf 1), shardict (3 shards, rf 2) and a 3-master Redis Cluster (appendfsync
                     always, no replica; ioredis Cluster): ops/s, p50, p99, client and server CPU
                     per op, syncs and messages per put, ratios and the issue's targets. Takes
-                    only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats and --vs-etcd
+                    only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats,
+                    --vs-etcd, --vs-floor and --alloc
   --vs-nats         with --vs-redis-cluster: also NATS JetStream KV, R1 and R3 (3 clustered
                     nats-server -js; apt-get install -y nats-server)
   --vs-etcd         with --vs-redis-cluster: also etcd, one member (apt-get install -y etcd-server)
+  --vs-floor        with --vs-redis-cluster: also the floor (npm run bench:floor) at rf 1 and rf 2,
+                    puts only: three bare Node servers that append, fdatasync and answer per
+                    turn, and at rf 2 copy each put to a replica that does the same, with none
+                    of a shard's work: what this machine gives Node at all, side by side
   --alloc           with --vs-redis-cluster: after the timed runs, one more shardict run at rf 1
                     and rf 2 counting the bytes the shards allocate per put and per get (V8's
                     sampling heap profiler in each node), and the functions that allocate most`;
@@ -114,6 +119,7 @@ const { values: args, tokens } = (() => {
         "vs-redis-cluster": { type: "boolean", default: false },
         "vs-nats": { type: "boolean", default: false },
         "vs-etcd": { type: "boolean", default: false },
+        "vs-floor": { type: "boolean", default: false },
         alloc: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -179,7 +185,7 @@ if (WATCHERS + KEY_WATCHERS === 0) {
   process.exit(2);
 }
 if (!VS_CLUSTER) {
-  for (const flag of ["vs-nats", "vs-etcd", "alloc"] as const) {
+  for (const flag of ["vs-nats", "vs-etcd", "vs-floor", "alloc"] as const) {
     if (args[flag] === true) {
       console.error(`--${flag} goes with --vs-redis-cluster\n\n${USAGE}`);
       process.exit(2);
@@ -187,11 +193,11 @@ if (!VS_CLUSTER) {
   }
 } else {
   // The mode runs put and get on shardict at 3 shards, rf 1 and rf 2, with the durable log.
-  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "alloc", "ops", "runs", "in-flight", "value-bytes", "warmup-s"]);
+  const TAKES = new Set(["vs-redis-cluster", "vs-nats", "vs-etcd", "vs-floor", "alloc", "ops", "runs", "in-flight", "value-bytes", "warmup-s"]);
   const given = [...new Set((tokens ?? []).flatMap((t) => (t.kind === "option" ? [t.name] : [])))];
   const other = given.filter((n) => !TAKES.has(n));
   if (other.length > 0) {
-    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd and --alloc, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
+    console.error(`--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd, --vs-floor and --alloc, not ${other.map((n) => `--${n}`).join(", ")}\n\n${USAGE}`);
     process.exit(2);
   }
 }
@@ -895,7 +901,7 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${relative(process.cwd(), file) || file}`);
 }
 
-(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, warmupS: WARMUP_S, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, alloc: args.alloc === true, command: commandLine(), root: ROOT }) : main()).then(
+(VS_CLUSTER ? compareMain({ runs: RUNS, ops: OPS, inFlight: IN_FLIGHT, value: VALUE, warmupS: WARMUP_S, nats: args["vs-nats"] === true, etcd: args["vs-etcd"] === true, floor: args["vs-floor"] === true, alloc: args.alloc === true, command: commandLine(), root: ROOT }) : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- --vs-redis-cluster [--vs-nats] [--vs-etcd]`: put then get, run by run
- * alternating shardict (3 shards, rf 1), shardict (3 shards, rf 2), a 3-master Redis Cluster
- * (fsynced, no replica), and where asked and installed NATS JetStream KV (R1, R3) and etcd
- * (one member); each started fresh for its run. Prints ops/s, p50, p99, client and server
+ * `npm run bench -- --vs-redis-cluster [--vs-nats] [--vs-etcd] [--vs-floor]`: put then get,
+ * run by run alternating shardict (3 shards, rf 1), shardict (3 shards, rf 2), a 3-master
+ * Redis Cluster (fsynced, no replica), and where asked and installed NATS JetStream KV (R1,
+ * R3) and etcd (one member), and where asked the floor (floor-cluster.ts: bare Node servers
+ * of shardict's shape, puts only); each started fresh for its run. Prints ops/s, p50, p99, client and server
  * CPU per op, shardict's syncs and messages per put, the ratios of the medians and the
  * issue's targets (✓/✗), and writes bench/results/<date>-vs-redis-cluster.json.
  */
@@ -15,6 +16,7 @@ import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
 import type { KvTarget } from "./servers.js";
+import { startFloor } from "./floor-cluster.js";
 
 export interface CompareOptions {
   runs: number;
@@ -25,6 +27,8 @@ export interface CompareOptions {
   warmupS: number;
   nats: boolean;
   etcd: boolean;
+  /** Also the floor at rf 1 and rf 2 (puts only). */
+  floor?: boolean;
   /** After the timed runs, count the shards' bytes allocated per op (alloc-pass.ts). */
   alloc?: boolean;
   /** The command line, for the header and the JSON. */
@@ -47,7 +51,8 @@ interface Row {
   system: string;
   run: number;
   put: Phase;
-  get: Phase;
+  /** Absent for a system without gets (the floor). */
+  get?: Phase;
   /** shardict: fsyncs summed over the shards ÷ puts, over the put phase. */
   syncsPerPut?: number;
   /** shardict: WebSocket messages sent by every node (coordinator included) ÷ puts. */
@@ -92,6 +97,22 @@ async function startShardictKv(rf: number): Promise<KvTarget> {
   };
 }
 
+/** The floor (npm run bench:floor) as a system of this comparison: puts only. */
+async function startFloorKv(rf: 1 | 2): Promise<KvTarget> {
+  const f = await startFloor({ servers: SHARDS, rf });
+  return {
+    label: `node floor rf ${rf}`,
+    pids: () => f.pids().map((pid) => ({ group: "floor-servers", pid })),
+    put: (k, v) => f.put(k, v),
+    counters: async () => {
+      const c = await f.counts();
+      // A floor message is one frame of ids: frames are not counted apart.
+      return { fsyncs: c.rounds, messages: c.messages, frames: Number.NaN };
+    },
+    stop: () => f.stop(),
+  };
+}
+
 /**
  * Flush the page cache's dirty data (`sync`) after a system stops, so the next one's syncs
  * do not wait behind the writeback of the last one's files.
@@ -118,19 +139,22 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
       o.warmupS,
       o.inFlight,
       (i) => t.put(key("wrm-", i), o.value),
-      (i) => t.get(key("wrm-", i)),
+      t.get && ((i) => (t.get as (k: string) => Promise<unknown>)(key("wrm-", i))),
     );
     const order = shuffled(o.ops, prng(1000 + run));
     const before = await t.counters?.();
     const put = await phase(t, o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value));
     const after = await t.counters?.();
     let missing = 0;
-    const get = await phase(t, o.ops, o.inFlight, async (i) => {
-      if ((await t.get(key("key-", order[i] as number))) == null) missing++;
-    });
+    const read = t.get?.bind(t);
+    const get =
+      read &&
+      (await phase(t, o.ops, o.inFlight, async (i) => {
+        if ((await read(key("key-", order[i] as number))) == null) missing++;
+      }));
     const end = await t.counters?.();
-    const row: Row = { system: t.label, run, put, get, missing };
-    if (before && end) row.tableChanges = end.epoch - before.epoch;
+    const row: Row = { system: t.label, run, put, ...(get && { get }), missing };
+    if (before?.epoch !== undefined && end?.epoch !== undefined) row.tableChanges = end.epoch - before.epoch;
     if (before && after) {
       row.syncsPerPut = (after.fsyncs - before.fsyncs) / o.ops;
       row.messagesPerPut = (after.messages - before.messages) / o.ops;
@@ -153,7 +177,7 @@ function medians(rows: Row[]): Record<string, number> {
     const ok = xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
     if (ok.length > 0) out[id] = median(ok);
   };
-  for (const p of ["put", "get"] as const) for (const f of PHASE_FIELDS) put(`${p}.${f}`, rows.map((r) => r[p][f]));
+  for (const p of ["put", "get"] as const) for (const f of PHASE_FIELDS) put(`${p}.${f}`, rows.map((r) => r[p]?.[f]));
   put("syncsPerPut", rows.map((r) => r.syncsPerPut));
   put("messagesPerPut", rows.map((r) => r.messagesPerPut));
   put("framesPerPut", rows.map((r) => r.framesPerPut));
@@ -195,18 +219,16 @@ function targets(med: Record<string, Record<string, number>>, rows: Row[]): Targ
   const rf2 = med["shardict rf 2"] ?? {};
   const rc = med["redis cluster"] ?? {};
   const r3 = med["nats R3"];
-  // rf 2 ÷ rf 1 from the same run, then the median over runs.
-  const sameRun = median(
-    rows
-      .filter((r) => r.system === "shardict rf 2")
-      .map((r) => ratio(r.put.opsPerSec, rows.find((x) => x.system === "shardict rf 1" && x.run === r.run)?.put.opsPerSec) ?? Number.NaN),
-  );
+  const sameRun = sameRunRatio(rows, "shardict rf 2", "shardict rf 1");
+  const floor1 = med["node floor rf 1"];
+  const floor2 = med["node floor rf 2"];
+  const floorSameRun = sameRunRatio(rows, "node floor rf 2", "node floor rf 1");
   return [
     { id: "rf1.put/rc.put", label: "rf 1 put ops/s ÷ redis cluster put", value: ratio(rf1["put.opsPerSec"], rc["put.opsPerSec"]), kind: "ratio", min: 1.0, target: "≥ ×1.0" },
     { id: "rf1.get/rc.get", label: "rf 1 get ops/s ÷ redis cluster get", value: ratio(rf1["get.opsPerSec"], rc["get.opsPerSec"]), kind: "ratio", min: 1.2, target: "≥ ×1.2" },
     { id: "rf1.putP99/rc.putP99", label: "rf 1 put p99 ÷ redis cluster put p99", value: ratio(rf1["put.p99"], rc["put.p99"]), kind: "ratio", max: 1.0, target: "≤ ×1.0 (no worse)" },
     { id: "rf1.getP99/rc.getP99", label: "rf 1 get p99 ÷ redis cluster get p99", value: ratio(rf1["get.p99"], rc["get.p99"]), kind: "ratio", max: 1.0, target: "≤ ×1.0 (no worse)" },
-    { id: "rf2.put/rf1.put", label: "rf 2 put ÷ rf 1 put (same run)", value: Number.isFinite(sameRun) ? sameRun : undefined, kind: "ratio", min: 0.7, target: "≥ ×0.7" },
+    { id: "rf2.put/rf1.put", label: "rf 2 put ÷ rf 1 put (same run)", value: finite(sameRun), kind: "ratio", min: 0.7, target: "≥ ×0.7" },
     { id: "rf2.put/natsR3.put", label: "rf 2 put ÷ nats R3 put", value: r3 && ratio(rf2["put.opsPerSec"], r3["put.opsPerSec"]), kind: "ratio", min: 2.0, target: "≥ ×2.0" },
     { id: "rf2.get/rf1.get", label: "rf 2 get ÷ rf 1 get", value: ratio(rf2["get.opsPerSec"], rf1["get.opsPerSec"]), kind: "ratio", min: 0.9, target: "≥ ×0.9 (within 10%, or faster)" },
     { id: "rf1.shardCpuPerPut", label: "shard CPU per rf 1 put, µs", value: rf1["put.serverCpuPerOp"], kind: "µs", max: 30, target: "≤ 30 µs" },
@@ -215,8 +237,23 @@ function targets(med: Record<string, Record<string, number>>, rows: Row[]): Targ
     { id: "rf1.clientCpuPerGet/ioredis", label: "client CPU per get: SDK (rf 1) ÷ ioredis", value: ratio(rf1["get.clientCpuPerOp"], rc["get.clientCpuPerOp"]), kind: "ratio", max: 1.0, target: "≤ ×1.0" },
     { id: "rf1.serverCpuPerPut/rc", label: "server CPU per put: shards (rf 1) ÷ redis-servers", value: ratio(rf1["put.serverCpuPerOp"], rc["put.serverCpuPerOp"]), kind: "ratio", target: "–" },
     { id: "rf1.serverCpuPerGet/rc", label: "server CPU per get: shards (rf 1) ÷ redis-servers", value: ratio(rf1["get.serverCpuPerOp"], rc["get.serverCpuPerOp"]), kind: "ratio", target: "–" },
+    ...(floor1 && floor2
+      ? ([
+          { id: "floor.rf2.put/floor.rf1.put", label: "node floor: rf 2 put ÷ rf 1 put (same run)", value: finite(floorSameRun), kind: "ratio", target: "– (Node's own, beside rf 2's ×0.7)" },
+          { id: "rf2.put/floor.rf2.put", label: "rf 2 put ÷ node floor rf 2 put", value: ratio(rf2["put.opsPerSec"], floor2["put.opsPerSec"]), kind: "ratio", target: "–" },
+          { id: "rf1.put/floor.rf1.put", label: "rf 1 put ÷ node floor rf 1 put", value: ratio(rf1["put.opsPerSec"], floor1["put.opsPerSec"]), kind: "ratio", target: "–" },
+          { id: "floor.rf2.put/natsR3.put", label: "node floor rf 2 put ÷ nats R3 put", value: r3 && ratio(floor2["put.opsPerSec"], r3["put.opsPerSec"]), kind: "ratio", target: "– (Node's own, beside rf 2's ×2.0)" },
+        ] satisfies Target[])
+      : []),
   ];
 }
+
+/** `a`'s put ÷ `b`'s put in the same run, then the median over runs (the machine's drift cancels). */
+function sameRunRatio(rows: Row[], a: string, b: string): number {
+  return median(rows.filter((r) => r.system === a).map((r) => ratio(r.put.opsPerSec, rows.find((x) => x.system === b && x.run === r.run)?.put.opsPerSec) ?? Number.NaN));
+}
+
+const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);
 
 function verdict(t: Target): string {
   if (t.min === undefined && t.max === undefined) return "";
@@ -235,6 +272,7 @@ function printTables(systems: string[], med: Record<string, Record<string, numbe
   for (const s of systems) {
     const m = med[s] ?? {};
     for (const p of ["put", "get"] as const) {
+      if (p === "get" && m["get.opsPerSec"] === undefined) continue;
       const extra = p === "put" ? [fmt(m.syncsPerPut, 3), fmt(m.messagesPerPut, 3), fmt(m.framesPerPut, 3)] : ["", "", ""];
       rows.push([p === "put" ? s : "", p, fmt(m[`${p}.opsPerSec`]), fmt(m[`${p}.p50`]), fmt(m[`${p}.p99`]), fmt(m[`${p}.clientCpuPerOp`]), fmt(m[`${p}.serverCpuPerOp`]), fmt(m[`${p}.coordinatorCpuPerOp`]), ...extra]);
     }
@@ -294,6 +332,11 @@ export async function compareMain(o: CompareOptions): Promise<void> {
       console.log(`etcd: ${describe.etcd}`);
     }
   }
+  if (o.floor === true) {
+    systems.push({ name: "node floor rf 1", start: () => startFloorKv(1) }, { name: "node floor rf 2", start: () => startFloorKv(2) });
+    describe.floor = `npm run bench:floor's servers: ${SHARDS} bare Node processes that take WebSocket messages of puts, append each turn's with one writeSync and one inline fdatasync to a preallocated file and answer per connection; at rf 2 each turn's puts also go to their replicas (spread over the other servers, as shardict's are) as one message per peer, which append and sync them in their own round and acknowledge them; puts only`;
+    console.log(`node floor: ${describe.floor}`);
+  }
   console.log(
     `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
       `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in a seeded shuffle; the disk is synced after each system); figures are medians over runs`,
@@ -310,7 +353,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
       rows.push(r);
       const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put`;
       console.log(
-        `  run ${run} ${s.name.padEnd(13)} put ${fmt(r.put.opsPerSec)}/s p99 ${fmt(r.put.p99 / 1000, 2)} ms · get ${fmt(r.get.opsPerSec)}/s p99 ${fmt(r.get.p99 / 1000, 2)} ms${counters}` +
+        `  run ${run} ${s.name.padEnd(13)} put ${fmt(r.put.opsPerSec)}/s p99 ${fmt(r.put.p99 / 1000, 2)} ms · ${r.get ? `get ${fmt(r.get.opsPerSec)}/s p99 ${fmt(r.get.p99 / 1000, 2)} ms` : "no gets"}${counters}` +
           `${r.missing > 0 ? `  WARNING: get: ${r.missing} keys missing` : ""}` +
           `${(r.tableChanges ?? 0) > 0 ? `  WARNING: the partition table's epoch moved by ${r.tableChanges} during the run (a shard taken for dead, or a move): not the steady state` : ""}`,
       );
@@ -338,12 +381,12 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     command: o.command,
     machine,
     mode: "vs-redis-cluster",
-    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, vsNats: o.nats, vsEtcd: o.etcd, storageEngine: "log" },
+    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, vsNats: o.nats, vsEtcd: o.etcd, vsFloor: o.floor === true, storageEngine: "log" },
     systems: { shardict: `${SHARDS} shards, rf 1 and rf 2, log engine`, ...describe },
     notes: [
       `every figure is the median over ${o.runs} run(s); each run starts fresh servers in a temporary folder`,
       "latency per call, µs, from perf_hooks histograms; client CPU = process.cpuUsage() of this process ÷ ops",
-      "servers' CPU = utime+stime from /proc/<pid>/stat summed over the data processes (shardict's shards, the redis-servers, the nats-servers, etcd) ÷ ops; shardict's coordinator apart",
+      "servers' CPU = utime+stime from /proc/<pid>/stat summed over the data processes (shardict's shards, the redis-servers, the nats-servers, etcd, the floor's servers) ÷ ops; shardict's coordinator apart",
       "syncsPerPut = shardict_fsync_duration_seconds_count summed over the shards, after − before the put phase, ÷ puts; messagesPerPut / framesPerPut = shardict_ws_messages_sent_total / shardict_ws_frames_sent_total summed over every node, coordinator included",
     ],
     medians: med,

@@ -143,9 +143,13 @@ export interface KvTarget {
   /** Its server processes, by group ("shards", "coordinator", "redis-server", …): CPU is summed per group. */
   pids(): { group: string; pid: number }[];
   put(key: string, value: string): Promise<unknown>;
-  get(key: string): Promise<unknown>;
-  /** shardict only: fsyncs, and WebSocket messages and frames sent, summed over its nodes. */
-  /** `epoch`: the partition table's (shardict's coordinator): it moves on a failover or a move. */
-  counters?(): Promise<{ fsyncs: number; messages: number; frames: number; epoch: number }>;
+  /** Absent for a system that only writes (the floor): its row has no get. */
+  get?(key: string): Promise<unknown>;
+  /**
+   * shardict and the floor: fsyncs, and WebSocket messages and frames sent, summed over its
+   * nodes (the floor's frames: NaN, not counted). `epoch`, shardict's only: the partition
+   * table's (its coordinator's), which moves on a failover or a move.
+   */
+  counters?(): Promise<{ fsyncs: number; messages: number; frames: number; epoch?: number }>;
   stop(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --vs-redis-cluster` (and --vs-nats, --vs-etcd): bad combinations stop it
+ * `npm run bench -- --vs-redis-cluster` (and --vs-nats, --vs-etcd, --vs-floor): bad combinations stop it
  * before it starts anything (exit 2, with the usage), --help lists the flags, and a small run
  * prints every row and the targets, says what is not installed, and leaves no process or
  * folder behind. The run needs redis-server and redis-cli (apt-get install -y redis-server);
@@ -25,10 +25,10 @@ function which(name: string): string | undefined {
 }
 
 describe("npm run bench -- --vs-redis-cluster flags", () => {
-  it("--help lists --vs-redis-cluster, --vs-nats, --vs-etcd and --alloc, and the mode's defaults", () => {
+  it("--help lists --vs-redis-cluster, --vs-nats, --vs-etcd, --vs-floor and --alloc, and the mode's defaults", () => {
     const r = bench("--help");
     expect(r.code).toBe(0);
-    for (const flag of ["--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--alloc", "--vs-redis "]) expect(r.out).toContain(flag);
+    for (const flag of ["--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-floor", "--alloc", "--vs-redis "]) expect(r.out).toContain(flag);
     expect(r.out).toMatch(/default 5; 3 with --vs-redis-cluster/);
     expect(r.out).toMatch(/100000 with --vs-redis-cluster/);
   });
@@ -37,7 +37,8 @@ describe("npm run bench -- --vs-redis-cluster flags", () => {
     [["--vs-nats"], /--vs-nats goes with --vs-redis-cluster/],
     [["--vs-etcd"], /--vs-etcd goes with --vs-redis-cluster/],
     [["--alloc"], /--alloc goes with --vs-redis-cluster/],
-    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd and --alloc, not --vs-redis/],
+    [["--vs-floor"], /--vs-floor goes with --vs-redis-cluster/],
+    [["--vs-redis-cluster", "--vs-redis"], /--vs-redis-cluster takes only --ops, --runs, --in-flight, --value-bytes, --warmup-s, --vs-nats, --vs-etcd, --vs-floor and --alloc, not --vs-redis/],
     [["--vs-redis-cluster", "--rf", "2"], /not --rf/],
     [["--vs-redis-cluster", "--shards", "3"], /not --shards/],
     [["--vs-redis-cluster", "--only", "put"], /not --only/],
@@ -60,7 +61,7 @@ const haveRedis = redisServer !== undefined && redisCli !== undefined;
 if (!haveRedis) console.warn("bench-vs-redis-cluster: redis-server or redis-cli not on PATH (apt-get install -y redis-server): the small run is skipped");
 
 describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", () => {
-  it("prints a row per system and op, the targets, the bytes allocated per op, says nats-server and etcd are missing, and stops everything", async () => {
+  it("prints a row per system and op, the floor's puts, the targets, the bytes allocated per op, says nats-server and etcd are missing, and stops everything", async () => {
     // A PATH with redis and `which` only: nats-server and etcd are missing, whatever is installed.
     const bin = mkdtempSync(join(tmpdir(), "bench-path-"));
     for (const [name, path] of [["redis-server", redisServer], ["redis-cli", redisCli], ["which", which("which")], ["getconf", which("getconf")]] as const) {
@@ -70,7 +71,7 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const tmp = mkdtempSync(join(tmpdir(), "bench-tmp-"));
     const results = mkdtempSync(join(tmpdir(), "bench-results-"));
     let out = "";
-    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--alloc", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
+    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-floor", "--alloc", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
       env: { ...process.env, PATH: bin, TMPDIR: tmp, BENCH_RESULTS_DIR: results },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -88,7 +89,14 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
       const row = system.startsWith("shardict") ? String.raw`\d+\.\d{3} +\d+\.\d{3} +\d+\.\d{3}` : "– +– +–";
       expect(out).toMatch(new RegExp(`^${system} +put +[\\d,]+ .* ${row}$`, "m"));
     }
+    // The floor: puts only, with its syncs and messages per put (its frames are not counted).
+    for (const rf of [1, 2]) {
+      expect(out).toMatch(new RegExp(`^  run 1 node floor rf ${rf} +put [\\d,]+/s p99 [\\d.]+ ms · no gets · \\d+\\.\\d{3} syncs/put`, "m"));
+      expect(out).toMatch(new RegExp(`^node floor rf ${rf} +put +[\\d,]+ .* \\d+\\.\\d{3} +\\d+\\.\\d{3} +–$`, "m"));
+    }
     expect(out.match(/^ +get +[\d,]+ /gm)).toHaveLength(3);
+    expect(out).toMatch(/^node floor: rf 2 put ÷ rf 1 put \(same run\) +×\d+\.\d\d +– \(Node's own, beside rf 2's ×0\.7\)$/m);
+    expect(out).toMatch(/^rf 2 put ÷ node floor rf 2 put +×\d+\.\d\d +–$/m);
     expect(out).toMatch(/^rf 1 put ops\/s ÷ redis cluster put +×\d+\.\d\d +≥ ×1\.0 +[✓✗]$/m);
     expect(out).toMatch(/^rf 2 put ÷ nats R3 put +– +≥ ×2\.0 +not run$/m);
     expect(out).toMatch(/^shard CPU per rf 1 put, µs +[\d.,]+ +≤ 30 µs +[✓✗]$/m);
@@ -114,7 +122,12 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     for (const a of json.alloc) expect(a.put.bytesPerOp).toBeGreaterThan(500);
     expect(json.alloc[1]?.put.bytesPerOp).toBeGreaterThan(json.alloc[0]?.put.bytesPerOp ?? Infinity);
     expect(json.mode).toBe("vs-redis-cluster");
-    expect(Object.keys(json.medians)).toEqual(["shardict rf 1", "shardict rf 2", "redis cluster"]);
+    expect(Object.keys(json.medians)).toEqual(["shardict rf 1", "shardict rf 2", "redis cluster", "node floor rf 1", "node floor rf 2"]);
+    // At rf 2 the floor's servers sync each put twice and send copies and acknowledgements too.
+    const floor1 = json.medians["node floor rf 1"] ?? {};
+    const floor2 = json.medians["node floor rf 2"] ?? {};
+    expect(floor2.messagesPerPut).toBeGreaterThan(floor1.messagesPerPut ?? Infinity);
+    expect(floor1["get.opsPerSec"]).toBeUndefined();
     expect(json.medians["shardict rf 1"]?.syncsPerPut).toBeGreaterThan(0);
     expect(json.medians["shardict rf 2"]?.messagesPerPut).toBeGreaterThan(0);
     expect(file).toMatch(/-vs-redis-cluster\.json$/);
