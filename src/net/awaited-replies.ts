@@ -6,6 +6,7 @@
 import { ConnectionError, errorFromWire } from "../errors.js";
 import type { FrameOf } from "../protocol/frames.js";
 import { unrefTimer } from "../util/unref-timer.js";
+import { RidTable } from "./rid-table.js";
 
 interface Awaited {
   resolve(result: unknown): void;
@@ -20,7 +21,8 @@ interface Awaited {
 const TIMEOUT_SWEEP_MS = 50;
 
 export class AwaitedReplies {
-  private readonly byRid = new Map<number, Awaited>();
+  /** Not a Map: see rid-table.ts (a Map here made the SDK's client fall into slow phases). */
+  private readonly byRid = new RidTable<Awaited>();
   private sweeper: NodeJS.Timeout | undefined;
 
   /** `onCountChange`: called after every change of how many are awaited (ref/unref the socket). */
@@ -45,9 +47,8 @@ export class AwaitedReplies {
 
   /** A reply arrived; one after its request's timeout finds nobody waiting (false). */
   settle(frame: FrameOf<"ok"> | FrameOf<"err">): boolean {
-    const p = this.byRid.get(frame.rid);
+    const p = this.byRid.delete(frame.rid);
     if (!p) return false;
-    this.byRid.delete(frame.rid);
     this.onCountChange();
     if (frame.type === "ok") p.resolve(frame.result);
     else p.reject(errorFromWire(frame.code, frame.message, frame));
@@ -56,17 +57,15 @@ export class AwaitedReplies {
 
   /** Fail the request `rid` (it could not be sent). */
   fail(rid: number, err: Error): void {
-    const p = this.byRid.get(rid);
+    const p = this.byRid.delete(rid);
     if (!p) return;
-    this.byRid.delete(rid);
     this.onCountChange();
     p.reject(err);
   }
 
   /** The connection closed: every request fails with `err`. */
   failAll(err: Error): void {
-    const all = [...this.byRid.values()];
-    this.byRid.clear();
+    const all = this.byRid.drain();
     this.stop();
     for (const p of all) p.reject(err);
   }
@@ -74,14 +73,16 @@ export class AwaitedReplies {
   private sweep(): void {
     const now = performance.now();
     let waiting = false;
-    for (const [rid, p] of this.byRid) {
+    const late: Awaited[] = [];
+    this.byRid.forEach((p, rid) => {
       if (p.deadline > now) {
         if (p.deadline !== Number.POSITIVE_INFINITY) waiting = true;
-        continue;
+        return;
       }
       this.byRid.delete(rid);
-      p.reject(new ConnectionError(`${this.label}: no reply to ${p.type} within ${p.timeoutMs} ms`));
-    }
+      late.push(p);
+    });
+    for (const p of late) p.reject(new ConnectionError(`${this.label}: no reply to ${p.type} within ${p.timeoutMs} ms`));
     this.onCountChange();
     if (!waiting) this.stop();
   }
