@@ -57,16 +57,22 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const { values } = parseArgs({
-  options: {
-    ops: { type: "string", default: "100000" },
-    "in-flight": { type: "string", default: "50" },
-    runs: { type: "string", default: "3" },
-    servers: { type: "string", default: "3" },
-    rf: { type: "string", default: "1" },
-    replicas: { type: "string", default: "spread" },
-  },
-});
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        ops: { type: "string", default: "100000" },
+        "in-flight": { type: "string", default: "50" },
+        runs: { type: "string", default: "3" },
+        servers: { type: "string", default: "3" },
+        rf: { type: "string", default: "1" },
+        replicas: { type: "string", default: "spread" },
+      },
+    });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+})();
 const ops = Number(values.ops);
 const inFlight = Number(values["in-flight"]);
 const runs = Number(values.runs);

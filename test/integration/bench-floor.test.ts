@@ -80,7 +80,7 @@ describe("npm run bench:floor", () => {
     }
   }, 30_000);
 
-  it("refuses a bad number, rf or placement before starting anything", () => {
+  it("refuses a bad number, rf, placement or flag before starting anything", () => {
     const r = floor("--in-flight", "0");
     expect(r.code).toBe(2);
     expect(r.out).toContain("--in-flight takes a positive integer, not 0");
@@ -88,5 +88,8 @@ describe("npm run bench:floor", () => {
     expect(floor("--rf", "3").code).toBe(2);
     expect(floor("--replicas", "ring").out).toContain("--replicas takes spread or chain, not ring");
     expect(floor("--rf", "2", "--servers", "1").out).toContain("--rf 2 needs at least 2 servers");
+    const unknown = floor("--rff", "2");
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toMatch(/^npm run bench:floor: Unknown option '--rff'/m);
   });
 });
