@@ -83,12 +83,20 @@ function ask(child: ChildProcess, what?: FloorSetup | "counts"): Promise<FromSer
   });
 }
 
+export interface FloorCounts {
+  rounds: number;
+  messages: number;
+  appended: number;
+}
+
 export interface FloorCluster {
   put(key: string, value: string | Buffer): Promise<void>;
   /** The server processes. */
   pids(): number[];
   /** Log rounds (one sync each), WebSocket messages sent and bytes appended, over the servers, so far. */
-  counts(): Promise<{ rounds: number; messages: number; appended: number }>;
+  counts(): Promise<FloorCounts>;
+  /** The same for one server (by its index in pids()). */
+  countsOf(server: number): Promise<FloorCounts>;
   stop(): Promise<void>;
 }
 
@@ -131,14 +139,20 @@ export async function startFloor(o: FloorOptions): Promise<FloorCluster> {
     throw err;
   }
   const client = new Client(sockets);
+  const countsOf = async (server: number): Promise<FloorCounts> => {
+    const child = children[server];
+    if (child === undefined) throw new RangeError(`no floor server ${server}`);
+    const r = await ask(child, "counts");
+    return { rounds: r.rounds ?? 0, messages: r.messages ?? 0, appended: r.appended ?? 0 };
+  };
   return {
     put: (key, value) => client.put(key, value),
     pids: () => children.map((c) => c.pid ?? 0),
     counts: async () => {
-      const all = await Promise.all(children.map((c) => ask(c, "counts")));
-      const sum = (f: (r: FromServer) => number | undefined) => all.reduce((a, r) => a + (f(r) ?? 0), 0);
-      return { rounds: sum((r) => r.rounds), messages: sum((r) => r.messages), appended: sum((r) => r.appended) };
+      const all = await Promise.all(children.map((_, i) => countsOf(i)));
+      return all.reduce((a, c) => ({ rounds: a.rounds + c.rounds, messages: a.messages + c.messages, appended: a.appended + c.appended }));
     },
+    countsOf,
     stop,
   };
 }

@@ -2,7 +2,8 @@
  * `npm run bench:floor`: a small run prints a row per run and the median, with syncs per put
  * that show the per-turn batching, and leaves no folder behind; with `--rf 1,2` it alternates
  * the unreplicated and the replicated floor and prints their ratio, and the replicated floor
- * really writes and syncs each put on two servers; a bad number stops it with exit 2. Runs
+ * really writes and syncs each put on two servers and answers it only once its replica has
+ * (a stopped replica holds the answer); a bad number stops it with exit 2. Runs
  * the built script (dist/scripts/bench-floor.js) and its servers.
  */
 import { spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { waitUntil } from "../helpers/wait.js";
 import type { startFloor as StartFloor } from "../../scripts/bench/floor-cluster.js";
 
 const FLOOR = fileURLToPath(new URL("../../dist/scripts/bench-floor.js", import.meta.url));
@@ -58,7 +60,37 @@ describe("npm run bench:floor", () => {
     expect(folders().filter((f) => !before.includes(f))).toEqual([]);
   }, 60_000);
 
-  it.each([1, 2] as const)("at rf %i each put is appended on that many servers before its answer", async (rf) => {
+  it("at rf 2 a put is answered only once its replica has it: not while the replica is stopped", async () => {
+    const { startFloor } = (await import(FLOOR_CLUSTER)) as { startFloor: typeof StartFloor };
+    // Two servers, chain: server 0's copies go to server 1, which is stopped (SIGSTOP).
+    const f = await startFloor({ servers: 2, rf: 2, replicas: "chain" });
+    const replica = f.pids()[1] as number;
+    process.kill(replica, "SIGSTOP");
+    try {
+      const value = "v".repeat(100);
+      const size = 8 + 16 + value.length;
+      const answered: boolean[] = [];
+      const puts = Array.from({ length: 8 }, (_, i) => f.put(`k${String(i).padStart(15, "0")}`, value).then(() => (answered[i] = true)));
+      // Server 0 has appended and synced its own puts (some of the 8 keys are its own)...
+      await waitUntil(async () => (await f.countsOf(0)).appended > 0, { what: "server 0's own round" });
+      const server0 = await f.countsOf(0);
+      expect(server0.appended / size).toBeGreaterThan(0);
+      // ...and has answered none of them: all it sent is one copy per round to the stopped
+      // replica (an answer would be a message more, counted in the same round), and each put
+      // still waits for the replica's acknowledgement.
+      expect(server0.messages).toBe(server0.rounds);
+      expect(answered.filter(Boolean)).toEqual([]);
+      process.kill(replica, "SIGCONT");
+      await Promise.all(puts);
+      const c = await f.counts();
+      expect(c.appended).toBe(8 * size * 2);
+    } finally {
+      process.kill(replica, "SIGCONT");
+      await f.stop();
+    }
+  }, 30_000);
+
+  it.each([1, 2] as const)("at rf %i each answered put is appended on that many servers", async (rf) => {
     const { startFloor } = (await import(FLOOR_CLUSTER)) as { startFloor: typeof StartFloor };
     for (const replicas of rf === 1 ? (["spread"] as const) : (["spread", "chain"] as const)) {
       const f = await startFloor({ servers: 3, rf, replicas });
