@@ -21,9 +21,12 @@ export type Mutation =
   /**
    * The answer to a write, stored with the mutation it describes, so a retry after a crash
    * or failover gets it. `memoryOnly`: not written (a learner's copy of its primary's
-   * answers, which the primary has on disk).
+   * answers, which the primary has on disk). `client` and `rid`: the two parts of `id` when
+   * it is a client's request id (`<client>:<rid>`), given by the node that made the record,
+   * so that the log can write a put's answer inside its set without taking `id` apart
+   * (log-body.ts); a decoded record has them only when it was written that way.
    */
-  | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number };
+  | { op: "dedup"; id: string; at: number; answer: unknown; memoryOnly?: boolean; part?: number; client?: string; rid?: number };
 
 /** A client's request floor as it travels with a partition's copy (dedup-table.ts): `at` is when the client was last active. */
 export interface ReplFloor {

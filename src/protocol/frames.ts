@@ -157,6 +157,9 @@ export const MutationSchema = Type.Union([
     memoryOnly: Type.Optional(Type.Boolean()),
     /** The partition of the write it answers (so it moves with the partition). */
     part: Type.Optional(Partition),
+    /** The id's parts, when it is a client's request id (a put's answer written inside its set). */
+    client: Type.Optional(Type.String({ maxLength: 200 })),
+    rid: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
   }),
   /** First of a snapshot: the replica empties the partition before what follows. */
   Type.Object({ op: Type.Literal("reset"), part: Partition, ver: Type.Optional(Version) }),

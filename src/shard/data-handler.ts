@@ -229,7 +229,9 @@ export class DataHandler {
     try {
       result = run((r) => {
         recorded = { r };
-        store?.record({ op: "dedup", id: DedupTable.id(client, key), at, answer: recorded, part });
+        // The id's parts too: the log writes a put's answer inside its set (log-body.ts).
+        const id = DedupTable.id(client, key);
+        store?.record(typeof key === "number" ? { op: "dedup", id, at, answer: recorded, part, client, rid: key } : { op: "dedup", id, at, answer: recorded, part });
       });
     } catch (err) {
       const answer = errorAnswer(err);

@@ -151,8 +151,16 @@ export class DedupTable {
     if (++this.count > MAX_RECORDS || this.clients.size > MAX_CLIENTS) this.expire(at, true);
   }
 
-  /** Put back an answer loaded from storage or replicated (ids of another form are skipped). */
-  restore(id: string, at: number, answer: DedupAnswer, part?: number): void {
+  /**
+   * Put back an answer loaded from storage or replicated (ids of another form are skipped).
+   * `client` and `rid`: the id's parts when the record came with them (a put's answer written
+   * inside its set), which saves taking the id apart.
+   */
+  restore(id: string, at: number, answer: DedupAnswer, part?: number, client?: string, rid?: number): void {
+    if (client !== undefined && rid !== undefined) {
+      this.put(client, rid, at, part, answer, undefined);
+      return;
+    }
     const parsed = DedupTable.parse(id);
     if (!parsed) return;
     this.put(parsed.client, parsed.key, at, part, answer, undefined);

@@ -36,7 +36,7 @@ function applyInMemory(s: ReplicaStores, items: readonly Item[]): Promise<void> 
     const store = s.host.store(it.part);
     store.applyReplicated(it.muts);
     for (const m of it.muts) {
-      if (m.op === "dedup") s.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? it.part);
+      if (m.op === "dedup") s.dedup.restore(m.id, m.at, m.answer as { r?: unknown }, m.part ?? it.part, m.client, m.rid);
       else if (m.op === "floors") s.dedup.adoptFloors(it.part, m.floors, s.clock.now());
       else if ("dict" in m && !s.dicts.has(m.dict)) {
         s.dicts.add(m.dict);

@@ -181,6 +181,13 @@ describe("DedupTable client windows", () => {
     expect(DedupTable.parse("x:99999999999999999999")).toEqual({ client: "x", key: "99999999999999999999" });
   });
 
+  it("restores an answer that came with its id's parts (a put's answer written inside its set) without taking the id apart", () => {
+    const t = new DedupTable();
+    t.restore("a:b:12", 5, { r: true }, 2, "a:b", 12);
+    expect(t.lookup("a:b", 12)).toEqual({ found: true, answer: true });
+    expect(t.forPart(2, 0)).toEqual([{ id: "a:b:12", at: 5, answer: { r: true } }]);
+  });
+
   it("answers an error answer with its error", async () => {
     const t = new DedupTable();
     t.settle("c", 1, 0, { c: "KEY_ERROR", m: "no such key" }, 0);

@@ -71,6 +71,27 @@ describe("LogEngine", () => {
     await again.close();
   });
 
+  it("a put's answer written inside its set comes back with it after a restart, under the same id", async () => {
+    const dir = folder();
+    const { engine } = reopen(dir);
+    await engine.commit([{ op: "addDict", dict: "d1" }]);
+    await engine.commit([
+      set(2, "d1", 0, "a", "1"),
+      { op: "dedup", id: "client-1:41", at: 10, answer: { r: true }, part: 2, client: "client-1", rid: 41 },
+      set(2, "d1", 0, "b", "2"),
+      { op: "dedup", id: "client-1:42", at: 11, answer: { r: false }, part: 2, client: "client-1", rid: 42 },
+    ]);
+    await engine.close();
+    const { engine: again, state } = reopen(dir);
+    expect(view(state)).toEqual(["2/d1/0/a=1@1000", "2/d1/0/b=2@1000"]);
+    // The first went inside its set, the second (another answer) as an item of its own: both come back.
+    expect(state.dedup).toEqual([
+      { id: "client-1:41", at: 10, answer: { r: true }, part: 2 },
+      { id: "client-1:42", at: 11, answer: { r: false }, part: 2 },
+    ]);
+    await again.close();
+  });
+
   it("many commits of one event-loop turn share one append, and each resolves once it is synced", async () => {
     const dir = folder();
     const { engine } = reopen(dir);

@@ -80,3 +80,61 @@ describe("log records", () => {
     expect(() => decodeBody(good.subarray(0, good.length - 10))).toThrow();
   });
 });
+
+describe("a put's answer written inside its set", () => {
+  const put = (part: number, ttl: number, ver: number): Mutation => ({ op: "set", part, dict: "d1234", gen: 1, key: b(`\xa3k${ver}`), value: b("v".repeat(20)), deadline: 1_790_000_000_000, ver, ttl });
+  /** An answer as a shard records it: with the parts of its id. */
+  const answer = (part: number, client: string, rid: number, r: unknown = true): Extract<Mutation, { op: "dedup" }> => ({ op: "dedup", id: `${client}:${rid}`, at: 1_790_000_000_001 + rid, answer: { r }, part, client, rid });
+  /** The same answer without the parts: what an answer written as an item of its own reads back as. */
+  const bare = (m: Mutation): Mutation => {
+    if (m.op !== "dedup") return m;
+    const { client: _c, rid: _r, ...rest } = m;
+    return rest;
+  };
+
+  it("round-trips, with or without the set's own TTL, in fewer bytes than as two items", () => {
+    const muts = [put(3, 0, 1), answer(3, "client-é✓", 7), put(4, 5000, 2), answer(4, "client-é✓", 8), put(4, 0, 3), answer(4, "other", 2 ** 52)];
+    const fused = body(encodeRecord(muts));
+    expect(plain(decodeBody(fused))).toEqual(plain(muts));
+    // Tags 8 (a set with the dict's TTL and its answer) and 9 (with its own TTL).
+    expect(fused[1]).toBe(8);
+    const apart = body(encodeRecord(muts.map(bare)));
+    expect(plain(decodeBody(apart))).toEqual(plain(muts.map(bare)));
+    // Per answer: no tag, flags, partition or answer of its own, and the request id as a number.
+    expect(fused.length).toBeLessThan(apart.length - 3 * 10);
+  });
+
+  it("an answer that cannot go inside its set is an item of its own, and reads back as one", () => {
+    const cases: Mutation[][] = [
+      [put(3, 0, 1), answer(3, "c", 7, false)],
+      [put(3, 0, 1), answer(3, "c", 7, 12)],
+      [put(3, 0, 1), { ...answer(3, "c", 7), memoryOnly: true }],
+      [put(3, 0, 1), answer(4, "c", 7)],
+      [put(3, 0, 1), { ...answer(3, "c", 7), answer: { r: true, c: "X" } }],
+      [answer(3, "c", 7), put(3, 0, 1)],
+      [{ op: "delete", part: 3, dict: "d1234", gen: 1, key: b("k"), ver: 4 }, answer(3, "c", 7)],
+    ];
+    for (const muts of cases) {
+      const got = decodeBody(body(encodeRecord(muts)));
+      expect(plain(got)).toEqual(plain(muts.map(bare)));
+    }
+    // A request id the layout cannot hold.
+    for (const rid of [-1, 1.5, 2 ** 53]) {
+      const muts = [put(3, 0, 1), { ...answer(3, "c", 0), rid }];
+      expect(plain(decodeBody(body(encodeRecord(muts))))).toEqual(plain(muts.map(bare)));
+    }
+  });
+
+  it("refuses a fused item cut short, or with a request id that is not a whole number", () => {
+    const good = body(encodeRecord([put(3, 0, 1), answer(3, "client", 7)]));
+    expect(good[1]).toBe(8);
+    for (let cut = 1; cut <= 30; cut++) expect(() => decodeBody(good.subarray(0, good.length - cut))).toThrow();
+    // The request id sits after `at`, before the client id's length and bytes.
+    const ridAt = good.length - "client".length - 2 - 8;
+    for (const rid of [-1, 1.5, Number.NaN, 2 ** 53]) {
+      const bad = Buffer.from(good);
+      bad.writeDoubleLE(rid, ridAt);
+      expect(() => decodeBody(bad)).toThrow(/bad request id/);
+    }
+  });
+});
