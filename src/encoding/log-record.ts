@@ -9,7 +9,9 @@
  * Version 1 records (`[u32 length][u32 murmur3 of the body]`) are still read, see log-file.ts.
  * Sets and deletes written before entries had versions (tags 1 and 2) read as version 0
  * with the dict's TTL; every set and delete is now written with its version (tags 5 and 6,
- * and 7 for a set with its own TTL, which most are not: they save the 8 bytes).
+ * and 7 for a set with its own TTL, which most are not: they save the 8 bytes). Tags 8 and 9
+ * are 5 and 7 with the put's answer kept for retries (`{ r: true }` under a client's request
+ * id) written after the set instead of as an item of its own; they read back as both.
  *
  * A body is a batch of mutations. Sets, deletes and answers kept for retries, nearly every
  * record, are written in a fixed binary layout: packing them as msgpack maps cost more CPU
