@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:pairs -- --a DIR --b DIR`: two builds of shardict against each other, in
+ * interleaved pairs of put phases.
+ *
+ * Why pairs: this machine's speed drifts by ×1.5 and more over minutes (other tenants), so
+ * two builds measured one after the other, even alternating run by run, differ by more than
+ * most changes are worth. Here both builds' clusters (3 shards each, started from each
+ * build's own `dist/`) are up at once, and their put phases alternate a few seconds apart,
+ * the order flipped every pair: each pair sees the same minutes, and the median of the
+ * per-pair ratios leaves the drift out. The same DIR twice is the A/A control, whose spread
+ * is the method's own (README, Performance).
+ *
+ * A DIR is a checkout of shardict with `npm run build` done (for example a `git worktree` of
+ * another commit, with this one's `node_modules` linked into it).
+ *
+ *   npm run bench:pairs -- --a ../before --b .              # 12 pairs of 20,000 rf 1 puts
+ *   npm run bench:pairs -- --a ../before --b . --rf 2 --pairs 20
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { closedLoop, median } from "./bench/measure.js";
+import type { Target } from "./bench/systems.js";
+
+type Systems = typeof import("./bench/systems.js");
+
+interface Side {
+  name: "A" | "B";
+  dir: string;
+  target: Target;
+  /** The next key to write: every phase writes new keys, as the bench's put phase does. */
+  next: number;
+}
+
+interface Phase {
+  perSec: number;
+  /** CPU per put, µs: the shards' (all threads) and this process's. */
+  shards: number;
+  client: number;
+  p99: number;
+}
+
+const VALUE = "v".repeat(100);
+const key = (i: number): string => `k${String(i).padStart(15, "0")}`;
+
+function fail(message: string): never {
+  console.error(`npm run bench:pairs: ${message}`);
+  process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        a: { type: "string" },
+        b: { type: "string" },
+        pairs: { type: "string", default: "12" },
+        ops: { type: "string", default: "20000" },
+        warm: { type: "string", default: "100000" },
+        rf: { type: "string", default: "1" },
+        "in-flight": { type: "string", default: "50" },
+      },
+    });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+})();
+const counts = { pairs: Number(values.pairs), ops: Number(values.ops), warm: Number(values.warm), rf: Number(values.rf), "in-flight": Number(values["in-flight"]) };
+for (const [name, v] of Object.entries(counts)) if (!Number.isInteger(v) || v < 1) fail(`--${name} takes a positive integer, not ${String(v)}`);
+if (counts.rf > 3) fail(`--rf takes 1, 2 or 3 (the clusters have 3 shards), not ${counts.rf}`);
+const dirs = { A: values.a, B: values.b };
+for (const [name, dir] of Object.entries(dirs)) {
+  if (dir === undefined) fail(`--${name.toLowerCase()} DIR is required: a checkout of shardict with npm run build done`);
+  if (!existsSync(resolve(dir, "dist/scripts/bench/systems.js"))) fail(`${dir} has no dist/scripts/bench/systems.js: run npm run build there first`);
+}
+
+async function start(name: "A" | "B", dir: string): Promise<Side> {
+  const systems = (await import(pathToFileURL(resolve(dir, "dist/scripts/bench/systems.js")).href)) as Systems;
+  const target = await systems.startShardict({ shards: 3, rf: counts.rf, profileDir: undefined, engine: "log" });
+  return { name, dir, target, next: 0 };
+}
+
+async function phase(s: Side, ops: number, timed: boolean): Promise<Phase> {
+  const from = s.next;
+  s.next += ops;
+  const shards = () => (timed ? s.target.nodes().filter((n) => n.holdsData).map((n) => n.pid) : []);
+  const st = await closedLoop(ops, counts["in-flight"], (i) => s.target.put(key(from + i), VALUE), shards);
+  return { perSec: st.opsPerSec, shards: st.serverCpuPerOp, client: st.clientCpuPerOp, p99: st.p99 };
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString("en");
+const show = (p: Phase) => `${f0(p.perSec)} puts/s, shards ${p.shards.toFixed(1)} µs/put, client ${p.client.toFixed(1)}, p99 ${(p.p99 / 1000).toFixed(1)} ms`;
+
+console.log(
+  `A = ${dirs.A}, B = ${dirs.B}: 3 shards each at rf ${counts.rf}, both up at once; ${counts.pairs} pairs of ${f0(counts.ops)} puts per build at ${counts["in-flight"]} in flight, after ${f0(counts.warm)} each`,
+);
+const a = await start("A", dirs.A as string);
+const b = await start("B", dirs.B as string);
+const rows: { a: Phase; b: Phase }[] = [];
+try {
+  // Warm both (V8 compiles the hot paths first); the order of the first pair follows.
+  await phase(a, counts.warm, false);
+  await phase(b, counts.warm, false);
+  for (let p = 1; p <= counts.pairs; p++) {
+    const order = p % 2 === 1 ? [a, b] : [b, a];
+    const got: Partial<Record<"A" | "B", Phase>> = {};
+    for (const s of order) got[s.name] = await phase(s, counts.ops, true);
+    const row = { a: got.A as Phase, b: got.B as Phase };
+    rows.push(row);
+    console.log(
+      `  pair ${p} (${order[0]?.name} first): A ${show(row.a)} | B ${show(row.b)} | B ÷ A puts ×${(row.b.perSec / row.a.perSec).toFixed(2)}, shard CPU ×${(row.b.shards / row.a.shards).toFixed(2)}`,
+    );
+  }
+} finally {
+  await a.target.stop();
+  await b.target.stop();
+}
+const med = (f: (r: { a: Phase; b: Phase }) => number) => median(rows.map(f));
+console.log(`median A: ${f0(med((r) => r.a.perSec))} puts/s, shards ${med((r) => r.a.shards).toFixed(1)} µs/put, client ${med((r) => r.a.client).toFixed(1)} µs/put`);
+console.log(`median B: ${f0(med((r) => r.b.perSec))} puts/s, shards ${med((r) => r.b.shards).toFixed(1)} µs/put, client ${med((r) => r.b.client).toFixed(1)} µs/put`);
+const lower = rows.filter((r) => r.b.shards < r.a.shards).length;
+console.log(
+  `B ÷ A, median of the pairs: puts ×${med((r) => r.b.perSec / r.a.perSec).toFixed(3)}, shard CPU per put ×${med((r) => r.b.shards / r.a.shards).toFixed(3)}, client CPU per put ×${med((r) => r.b.client / r.a.client).toFixed(3)} (B's shard CPU lower in ${lower} of ${rows.length} pairs)`,
+);
+process.exit(0);

@@ -1,0 +1,63 @@
+/**
+ * `npm run bench:pairs`: two builds' clusters up at once, their put phases in pairs whose
+ * order flips every pair, each pair's B ÷ A ratios and their medians; the clusters' folders
+ * are gone afterwards; bad flags and a folder without a build stop it with exit 2. Runs the
+ * built script (dist/scripts/bench-pairs.js) with this checkout as both builds (the A/A
+ * control).
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const PAIRS = fileURLToPath(new URL("../../dist/scripts/bench-pairs.js", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+function pairs(...args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [PAIRS, ...args], { encoding: "utf8", timeout: 100_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const folders = () => readdirSync(tmpdir()).filter((f) => f.startsWith("shardict-bench-"));
+
+describe("npm run bench:pairs", () => {
+  it("measures both builds pair by pair, flipping the order, prints the median ratios, and cleans up", () => {
+    const before = folders();
+    const r = pairs("--a", ROOT, "--b", ROOT, "--pairs", "3", "--ops", "600", "--warm", "600", "--in-flight", "20");
+    expect(r.code, r.out).toBe(0);
+    const rows = [...r.out.matchAll(/pair (\d) \(([AB]) first\): A ([\d,]+) puts\/s, shards ([\d.]+) µs\/put.* \| B ([\d,]+) puts\/s, shards ([\d.]+) µs\/put.* \| B ÷ A puts ×([\d.]+), shard CPU ×([\d.]+)/g)];
+    expect(rows.map((m) => [m[1], m[2]])).toEqual([
+      ["1", "A"],
+      ["2", "B"],
+      ["3", "A"],
+    ]);
+    for (const m of rows) {
+      const [a, aCpu, b, bCpu, ratio] = [m[3], m[4], m[5], m[6], m[7]].map((x) => Number((x as string).replaceAll(",", "")));
+      expect(a).toBeGreaterThan(0);
+      expect(b).toBeGreaterThan(0);
+      expect(aCpu).toBeGreaterThan(0);
+      expect(bCpu).toBeGreaterThan(0);
+      expect(ratio).toBeCloseTo((b as number) / (a as number), 1);
+    }
+    expect(r.out).toMatch(/^median A: [\d,]+ puts\/s, shards [\d.]+ µs\/put/m);
+    expect(r.out).toMatch(/^median B: [\d,]+ puts\/s, shards [\d.]+ µs\/put/m);
+    expect(r.out).toMatch(/^B ÷ A, median of the pairs: puts ×[\d.]+, shard CPU per put ×[\d.]+, client CPU per put ×[\d.]+ \(B's shard CPU lower in \d of 3 pairs\)/m);
+    expect(folders().filter((f) => !before.includes(f))).toEqual([]);
+  }, 110_000);
+
+  it("refuses bad flags, a missing build and a folder without one, with exit 2", () => {
+    const cases: [string[], RegExp][] = [
+      [["--a", ROOT], /--b DIR is required/],
+      [["--a", ROOT, "--b", tmpdir()], /has no dist\/scripts\/bench\/systems\.js: run npm run build there first/],
+      [["--a", ROOT, "--b", ROOT, "--pairs", "0"], /--pairs takes a positive integer, not 0/],
+      [["--a", ROOT, "--b", ROOT, "--rf", "4"], /--rf takes 1, 2 or 3/],
+      [["--a", ROOT, "--b", ROOT, "--bogus"], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = pairs(...args);
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toMatch(message);
+    }
+  });
+});
