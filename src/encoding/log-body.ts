@@ -94,6 +94,26 @@ const AS_PACKED = 2;
 const AS_FUSED = 3;
 const AS_PART = 4;
 
+/** `bytes` after their u16 length, at `at` in `out`; returns where they end. */
+function putBytes16(out: Buffer, at: number, bytes: Uint8Array): number {
+  const from = out.writeUInt16LE(bytes.length, at);
+  out.set(bytes, from);
+  return from + bytes.length;
+}
+
+/** A string's UTF-8 bytes, encoded again only for a string other than the last one asked for. */
+function lastUtf8(): (s: string) => Buffer {
+  let last = "";
+  let bytes: Buffer = Buffer.alloc(0);
+  return (s) => {
+    if (s !== last) {
+      last = s;
+      bytes = Buffer.from(s, "utf8");
+    }
+    return bytes;
+  };
+}
+
 /**
  * Encode a batch as a record body, after `reserve` bytes left for the caller (the log's
  * header). Replication frames carry the same body, so a replica decodes what the log reads.
@@ -105,24 +125,8 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   // Per answer record, its id's UTF-8 length (written straight into the body, not via a Buffer of its own).
   const idBytes: (number | undefined)[] = new Array(muts.length);
   // A batch is nearly always one dict, and its answers one client's: their bytes are encoded once.
-  let dict = "";
-  let dictBytes: Buffer = Buffer.alloc(0);
-  const bytesOf = (d: string): Buffer => {
-    if (d !== dict) {
-      dict = d;
-      dictBytes = Buffer.from(d, "utf8");
-    }
-    return dictBytes;
-  };
-  let client = "";
-  let clientBytes: Buffer = Buffer.alloc(0);
-  const clientBytesOf = (c: string): Buffer => {
-    if (c !== client) {
-      client = c;
-      clientBytes = Buffer.from(c, "utf8");
-    }
-    return clientBytes;
-  };
+  const bytesOf = lastUtf8();
+  const clientBytesOf = lastUtf8();
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
@@ -184,10 +188,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
     out[at++] = k.op === "set" ? (k.ttl === 0 ? (fused ? SET_VD : SET_V) : fused ? SET_VTD : SET_VT) : DELETE_V;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
-    const d = bytesOf(k.dict);
-    at = out.writeUInt16LE(d.length, at);
-    out.set(d, at);
-    at += d.length;
+    at = putBytes16(out, at, bytesOf(k.dict));
     at = out.writeUInt32LE(k.key.byteLength, at);
     out.set(k.key, at);
     at += k.key.byteLength;
@@ -203,10 +204,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       const a = muts[i + 1] as DedupMutation & { client: string; rid: number };
       at = out.writeDoubleLE(a.at, at);
       at = out.writeDoubleLE(a.rid, at);
-      const c = clientBytesOf(a.client);
-      at = out.writeUInt16LE(c.length, at);
-      out.set(c, at);
-      at += c.length;
+      at = putBytes16(out, at, clientBytesOf(a.client));
     }
   }
   return out;
