@@ -8,12 +8,12 @@
  * build's own `dist/`) are up at once, and their put phases alternate a few seconds apart,
  * the order flipped every pair: each pair sees the same minutes, and the median of the
  * per-pair ratios leaves the drift out. The same DIR twice is the A/A control, whose spread
- * is the method's own (README, Performance).
+ * is the method's own: ~±7% for a median of 10 pairs, ~±3% for 60 (README, Performance).
  *
  * A DIR is a checkout of shardict with `npm run build` done (for example a `git worktree` of
  * another commit, with this one's `node_modules` linked into it).
  *
- *   npm run bench:pairs -- --a ../before --b .              # 12 pairs of 20,000 rf 1 puts
+ *   npm run bench:pairs -- --a ../before --b .              # 40 pairs of 20,000 rf 1 puts
  *   npm run bench:pairs -- --a ../before --b . --rf 2 --pairs 20
  */
 import { existsSync } from "node:fs";
@@ -55,7 +55,7 @@ const { values } = (() => {
       options: {
         a: { type: "string" },
         b: { type: "string" },
-        pairs: { type: "string", default: "12" },
+        pairs: { type: "string", default: "40" },
         ops: { type: "string", default: "20000" },
         warm: { type: "string", default: "100000" },
         rf: { type: "string", default: "1" },
