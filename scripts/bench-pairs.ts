@@ -27,7 +27,6 @@ type Systems = typeof import("./bench/systems.js");
 
 interface Side {
   name: "A" | "B";
-  dir: string;
   target: Target;
   /** The next key to write: every phase writes new keys, as the bench's put phase does. */
   next: number;
@@ -78,7 +77,7 @@ for (const [name, dir] of Object.entries(dirs)) {
 async function start(name: "A" | "B", dir: string): Promise<Side> {
   const systems = (await import(pathToFileURL(resolve(dir, "dist/scripts/bench/systems.js")).href)) as Systems;
   const target = await systems.startShardict({ shards: 3, rf: counts.rf, profileDir: undefined, engine: "log" });
-  return { name, dir, target, next: 0 };
+  return { name, target, next: 0 };
 }
 
 async function phase(s: Side, ops: number, timed: boolean): Promise<Phase> {
@@ -96,9 +95,11 @@ console.log(
   `A = ${dirs.A}, B = ${dirs.B}: 3 shards each at rf ${counts.rf}, both up at once; ${counts.pairs} pairs of ${f0(counts.ops)} puts per build at ${counts["in-flight"]} in flight, after ${f0(counts.warm)} each`,
 );
 const a = await start("A", dirs.A as string);
-const b = await start("B", dirs.B as string);
 const rows: { a: Phase; b: Phase }[] = [];
+// A's cluster is stopped however B's start or a phase fails: its processes must not outlive this one.
+let started: Side | undefined;
 try {
+  const b = (started = await start("B", dirs.B as string));
   // Warm both (V8 compiles the hot paths first); the order of the first pair follows.
   await phase(a, counts.warm, false);
   await phase(b, counts.warm, false);
@@ -114,7 +115,7 @@ try {
   }
 } finally {
   await a.target.stop();
-  await b.target.stop();
+  await started?.target.stop();
 }
 const med = (f: (r: { a: Phase; b: Phase }) => number) => median(rows.map(f));
 console.log(`median A: ${f0(med((r) => r.a.perSec))} puts/s, shards ${med((r) => r.a.shards).toFixed(1)} µs/put, client ${med((r) => r.a.client).toFixed(1)} µs/put`);

@@ -6,7 +6,8 @@
  * control).
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -46,6 +47,29 @@ describe("npm run bench:pairs", () => {
     expect(r.out).toMatch(/^B ÷ A, median of the pairs: puts ×[\d.]+, shard CPU per put ×[\d.]+, client CPU per put ×[\d.]+ \(B's shard CPU lower in \d of 3 pairs\)/m);
     expect(folders().filter((f) => !before.includes(f))).toEqual([]);
   }, 110_000);
+
+  it("starts each side from its own folder's build, and stops A's cluster when B's fails to start", () => {
+    // A build whose cluster cannot start, saying whose it is.
+    const fake = mkdtempSync(join(tmpdir(), "shardict-pairs-fake-"));
+    try {
+      mkdirSync(join(fake, "dist/scripts/bench"), { recursive: true });
+      writeFileSync(join(fake, "package.json"), JSON.stringify({ type: "module" }));
+      writeFileSync(join(fake, "dist/scripts/bench/systems.js"), `export async function startShardict() { throw new Error("the build in ${fake.replaceAll("\\", "/")}"); }\n`);
+      for (const [a, b] of [
+        [fake, ROOT],
+        [ROOT, fake],
+      ] as const) {
+        const before = folders();
+        const r = pairs("--a", a, "--b", b, "--pairs", "1", "--ops", "200", "--warm", "200");
+        expect(r.code, r.out).not.toBe(0);
+        expect(r.out).toContain(`the build in ${fake}`);
+        // With B failing, A's cluster had started: its folder is gone, so it was stopped.
+        expect(folders().filter((f) => !before.includes(f))).toEqual([]);
+      }
+    } finally {
+      rmSync(fake, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("refuses bad flags, a missing build and a folder without one, with exit 2", () => {
     const cases: [string[], RegExp][] = [

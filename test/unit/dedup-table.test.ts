@@ -185,7 +185,10 @@ describe("DedupTable client windows", () => {
     const t = new DedupTable();
     t.restore("a:b:12", 5, { r: true }, 2, "a:b", 12);
     expect(t.lookup("a:b", 12)).toEqual({ found: true, answer: true });
-    expect(t.forPart(2, 0)).toEqual([{ id: "a:b:12", at: 5, answer: { r: true } }]);
+    // The parts are what is used: with them, even an id that does not parse is restored.
+    t.restore("unparsable", 6, { r: true }, 2, "c", 3);
+    expect(t.lookup("c", 3)).toEqual({ found: true, answer: true });
+    expect(t.forPart(2, 0).map((r) => r.id)).toEqual(["a:b:12", "c:3"]);
   });
 
   it("answers an error answer with its error", async () => {

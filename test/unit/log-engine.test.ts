@@ -82,9 +82,19 @@ describe("LogEngine", () => {
       { op: "dedup", id: "client-1:42", at: 11, answer: { r: false }, part: 2, client: "client-1", rid: 42 },
     ]);
     await engine.close();
+    // On disk the first answer went inside its set (it reads back with its id's parts), the
+    // second, another answer, as an item of its own (without them).
+    const answers = readdirSync(dir)
+      .filter((f) => f.endsWith(".log"))
+      .flatMap((name) => scanFile(readFileSync(join(dir, name)), name, KIND_SEGMENT, true).batches.flat())
+      .filter((m) => m.op === "dedup");
+    expect(answers.map((m) => [m.id, m.client, m.rid])).toEqual([
+      ["client-1:41", "client-1", 41],
+      ["client-1:42", undefined, undefined],
+    ]);
     const { engine: again, state } = reopen(dir);
     expect(view(state)).toEqual(["2/d1/0/a=1@1000", "2/d1/0/b=2@1000"]);
-    // The first went inside its set, the second (another answer) as an item of its own: both come back.
+    // Both come back.
     expect(state.dedup).toEqual([
       { id: "client-1:41", at: 10, answer: { r: true }, part: 2 },
       { id: "client-1:42", at: 11, answer: { r: false }, part: 2 },
