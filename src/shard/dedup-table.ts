@@ -4,8 +4,8 @@
  * the same transaction as the mutation they describe, so they survive a crash exactly when
  * the mutation does.
  *
- * Each client has a window: its answers by request id (numbers, not a string per answer),
- * and a floor below which it has said it holds every answer (the `done` frame). A request
+ * Each client has a window: its answers by request id (numbers, not a string per answer; in
+ * a ring in id order, rid-answers.ts, not an entry of a map per write), and a floor below which it has said it holds every answer (the `done` frame). A request
  * under the floor is refused: it can only be a stray copy, and the client never sends those
  * ids again.
  *
@@ -26,6 +26,7 @@
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 import type { ReplFloor } from "../encoding/mutation.js";
+import { RidAnswers } from "./rid-answers.js";
 
 /** How long an answer is kept: twice the SDK's default retry budget (15 s). */
 export const DEDUP_WINDOW_MS = 30_000;
@@ -75,13 +76,13 @@ interface Entry {
   running: Promise<unknown> | undefined;
 }
 
-/** One client's answers. Both maps are in insertion order, which is time order. */
+/** One client's answers: by request id in a ring (rid-answers.ts), by op in a map (insertion order, which is time order). */
 class ClientWindow {
   /** Every request id below this one the client holds the answer of. */
   floor = 0;
   /** When the client last wrote or moved its floor: the window outlives its answers by DEDUP_WINDOW_MS. */
   seen: number;
-  readonly rids = new Map<number, Entry>();
+  readonly rids = new RidAnswers();
   readonly ops = new Map<string, Entry>();
   /**
    * Partitions whose answers of this client were dropped under the floor (their copies must
@@ -99,9 +100,6 @@ class ClientWindow {
   }
   constructor(now: number) {
     this.seen = now;
-  }
-  map(key: DedupKey): Map<DedupKey, Entry> {
-    return (typeof key === "number" ? this.rids : this.ops) as Map<DedupKey, Entry>;
   }
   get size(): number {
     return this.rids.size + this.ops.size;
@@ -138,16 +136,20 @@ export class DedupTable {
 
   /** The entry is made only for a new key: a write that was running settles in place. */
   private put(client: string, key: DedupKey, at: number, part: number | undefined, answer: DedupAnswer | undefined, running: Promise<unknown> | undefined): void {
-    const m = this.window(client, at).map(key);
-    const had = m.get(key);
-    if (had) {
-      had.at = at;
-      had.part = part;
-      had.answer = answer;
-      had.running = running;
-      return;
+    const w = this.window(client, at);
+    if (typeof key === "number") {
+      if (!w.rids.set(key, at, part, answer, running)) return;
+    } else {
+      const had = w.ops.get(key);
+      if (had) {
+        had.at = at;
+        had.part = part;
+        had.answer = answer;
+        had.running = running;
+        return;
+      }
+      w.ops.set(key, { at, part, answer, running });
     }
-    m.set(key, { at, part, answer, running });
     if (++this.count > MAX_RECORDS || this.clients.size > MAX_CLIENTS) this.expire(at, true);
   }
 
@@ -175,7 +177,8 @@ export class DedupTable {
   lookup(client: string, key: DedupKey): Seen {
     const w = this.clients.get(client);
     if (w === undefined) return NEW;
-    const e = w.map(key).get(key);
+    // A new request's id is above every kept one: the ring tells it by one comparison.
+    const e = typeof key === "number" ? w.rids.get(key) : w.ops.get(key);
     if (!e) return typeof key === "number" && key < w.floor ? BELOW_FLOOR : NEW;
     if (e.running) return { found: true, answer: e.running };
     const a = e.answer as DedupAnswer;
@@ -196,16 +199,11 @@ export class DedupTable {
     if (now > w.seen) w.seen = now;
     if (floor <= w.floor) return 0;
     w.floor = floor;
-    let dropped = 0;
-    // Ids arrive nearly in order: stop at the first one at or above the floor; a straggler
-    // behind it goes with the time window.
-    for (const [rid, e] of w.rids) {
-      if (rid >= floor) break;
-      if (e.running) continue;
-      w.rids.delete(rid);
-      if (e.part !== undefined) w.droppedIn(e.part);
-      dropped++;
-    }
+    // Oldest first, up to the first answer at or above the floor or still running; one
+    // behind a running write goes with a later floor or the time window.
+    const dropped = w.rids.dropBelow(floor, (part) => {
+      if (part !== undefined) w.droppedIn(part);
+    });
     this.count -= dropped;
     return dropped;
   }
@@ -248,7 +246,8 @@ export class DedupTable {
   }
 
   forget(client: string, key: DedupKey): void {
-    if (this.clients.get(client)?.map(key).delete(key)) this.count--;
+    const w = this.clients.get(client);
+    if (w !== undefined && (typeof key === "number" ? w.rids.delete(key) : w.ops.delete(key))) this.count--;
   }
 
   /** The settled answers of a partition's writes since `since`, to copy along with it. */
@@ -272,10 +271,10 @@ export class DedupTable {
   /** Each settled answer since `since` (of `only`, if given) with its partition: copies and snapshots, never a request. */
   private *settled(since: number, only?: number): Generator<[number, DedupRecord], void, undefined> {
     for (const [client, w] of this.clients) {
-      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
+      for (const m of [w.rids.entries(), w.ops] as Iterable<[DedupKey, { at: number; part: number | undefined; answer: unknown }]>[]) {
         for (const [key, e] of m) {
           if (e.part === undefined || e.answer === undefined || e.at < since || (only !== undefined && e.part !== only)) continue;
-          yield [e.part, { id: DedupTable.id(client, key), at: e.at, answer: e.answer }];
+          yield [e.part, { id: DedupTable.id(client, key), at: e.at, answer: e.answer as DedupAnswer }];
         }
       }
     }
@@ -290,16 +289,16 @@ export class DedupTable {
   expire(now: number, overCapacity = false, budget = Number.POSITIVE_INFINITY): void {
     let dropped = 0;
     for (const [client, w] of this.clients) {
-      for (const m of [w.rids, w.ops] as Map<DedupKey, Entry>[]) {
-        let drop = overCapacity ? Math.floor(m.size / 2) : 0;
-        for (const [key, e] of m) {
-          if (dropped >= budget) break;
-          if (e.running) continue;
-          if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
-            m.delete(key);
-            dropped++;
-          } else if (!overCapacity) break; // insertion order is time order
-        }
+      dropped += w.rids.expire(now - DEDUP_WINDOW_MS, overCapacity, budget - dropped);
+      const m = w.ops;
+      let drop = overCapacity ? Math.floor(m.size / 2) : 0;
+      for (const [key, e] of m) {
+        if (dropped >= budget) break;
+        if (e.running) continue;
+        if (now - e.at > DEDUP_WINDOW_MS || drop-- > 0) {
+          m.delete(key);
+          dropped++;
+        } else if (!overCapacity) break; // insertion order is time order
       }
       if (w.size === 0 && (overCapacity || now - w.seen > DEDUP_WINDOW_MS)) this.clients.delete(client);
       if (dropped >= budget) break;
