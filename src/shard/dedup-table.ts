@@ -5,9 +5,9 @@
  * the mutation does.
  *
  * Each client has a window: its answers by request id (numbers, not a string per answer; in
- * a ring in id order, rid-answers.ts, not an entry of a map per write), and a floor below which it has said it holds every answer (the `done` frame). A request
- * under the floor is refused: it can only be a stray copy, and the client never sends those
- * ids again.
+ * a ring in id order, rid-answers.ts, not an entry of a map per write), and a floor below
+ * which it has said it holds every answer (the `done` frame). A request under the floor is
+ * refused: it can only be a stray copy, and the client never sends those ids again.
  *
  * A shard drops a client's answers as soon as its floor passes them (well within the time
  * window), so that a busy shard keeps a few hundred answers instead of 30 s of them. That is
