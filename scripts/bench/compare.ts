@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, median, promSum, prng, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { closedLoop, cpuMicros, median, promSum, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
 import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
@@ -340,14 +340,16 @@ export async function compareMain(o: CompareOptions): Promise<void> {
   }
   console.log(
     `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
-      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in a seeded shuffle; the disk is synced after each system); figures are medians over runs`,
+      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in seeded shuffles that put each system in other slots and after other systems than before; the disk is synced after each system); figures are medians over runs`,
   );
 
   const rows: Row[] = [];
+  // Each run in its own (seeded) order: no system always follows the same one, whose
+  // shutdown, disk writeback and freed memory the next start inherits, nor always runs in
+  // the same slot.
+  const orders = runOrders(systems.length, o.runs);
   for (let run = 1; run <= o.runs; run++) {
-    // Each run in its own (seeded) order: no system always follows the same one, whose
-    // shutdown, disk writeback and freed memory the next start inherits.
-    for (const i of run === 1 ? systems.keys() : shuffled(systems.length, prng(7_000 + run))) {
+    for (const i of orders[run - 1] as Uint32Array) {
       const s = systems[i] as (typeof systems)[number];
       const r = await oneRun(s.start, run, o);
       settle();
