@@ -101,18 +101,25 @@ function putBytes16(out: Buffer, at: number, bytes: Uint8Array): number {
   return from + bytes.length;
 }
 
-/** A string's UTF-8 bytes, encoded again only for a string other than the last one asked for. */
-function lastUtf8(): (s: string) => Buffer {
-  let last = "";
-  let bytes: Buffer = Buffer.alloc(0);
-  return (s) => {
-    if (s !== last) {
-      last = s;
-      bytes = Buffer.from(s, "utf8");
+/**
+ * A string's UTF-8 bytes, encoded again only for a string other than the last one asked for.
+ * One per module, not per batch: batches follow one another with the same dict and client,
+ * and at rf 2 a replica's batches are small (a closure pair and two buffers per call were
+ * ~600 bytes per replicated put). Encoding is synchronous, so no two batches share it at once.
+ */
+class LastUtf8 {
+  private last = "";
+  private bytes: Buffer = Buffer.alloc(0);
+  of(s: string): Buffer {
+    if (s !== this.last) {
+      this.last = s;
+      this.bytes = Buffer.from(s, "utf8");
     }
-    return bytes;
-  };
+    return this.bytes;
+  }
 }
+const dictUtf8 = new LastUtf8();
+const clientUtf8 = new LastUtf8();
 
 /**
  * Encode a batch as a record body, after `reserve` bytes left for the caller (the log's
@@ -124,19 +131,16 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
   const packed: (Buffer | undefined)[] = new Array(muts.length);
   // Per answer record, its id's UTF-8 length (written straight into the body, not via a Buffer of its own).
   const idBytes: (number | undefined)[] = new Array(muts.length);
-  // A batch is nearly always one dict, and its answers one client's: their bytes are encoded once.
-  const bytesOf = lastUtf8();
-  const clientBytesOf = lastUtf8();
   for (let i = 0; i < muts.length; i++) {
     const m = muts[i] as Mutation;
     if (fixed(m)) {
       // tag, part, gen, dict length + dict, key length + key, version, (deadline, [ttl], value length + value)
-      size += 1 + 2 + 4 + 2 + bytesOf(m.dict).length + 4 + m.key.byteLength + 8;
+      size += 1 + 2 + 4 + 2 + dictUtf8.of(m.dict).length + 4 + m.key.byteLength + 8;
       if (m.op === "set") size += 8 + (m.ttl === 0 ? 0 : 8) + 4 + m.value.byteLength;
       const next = muts[i + 1];
       if (fusible(m, next)) {
         // at, request id, client length + client
-        size += 8 + 8 + 2 + clientBytesOf(next.client).length;
+        size += 8 + 8 + 2 + clientUtf8.of(next.client).length;
         as[i] = AS_FUSED;
         as[++i] = AS_PART;
       }
@@ -188,7 +192,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
     out[at++] = k.op === "set" ? (k.ttl === 0 ? (fused ? SET_VD : SET_V) : fused ? SET_VTD : SET_VT) : DELETE_V;
     at = out.writeUInt16LE(k.part, at);
     at = out.writeUInt32LE(k.gen, at);
-    at = putBytes16(out, at, bytesOf(k.dict));
+    at = putBytes16(out, at, dictUtf8.of(k.dict));
     at = out.writeUInt32LE(k.key.byteLength, at);
     out.set(k.key, at);
     at += k.key.byteLength;
@@ -204,7 +208,7 @@ export function encodeBody(muts: readonly Mutation[], reserve = 0): Buffer {
       const a = muts[i + 1] as DedupMutation & { client: string; rid: number };
       at = out.writeDoubleLE(a.at, at);
       at = out.writeDoubleLE(a.rid, at);
-      at = putBytes16(out, at, clientBytesOf(a.client));
+      at = putBytes16(out, at, clientUtf8.of(a.client));
     }
   }
   return out;
