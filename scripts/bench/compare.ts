@@ -340,7 +340,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
   }
   console.log(
     `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
-      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in seeded shuffles that put each system in other slots and after other systems than before; the disk is synced after each system); figures are medians over runs`,
+      `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in orders that put each system far from its earlier slots and after other systems than before; the disk is synced after each system); figures are medians over runs`,
   );
 
   const rows: Row[] = [];
