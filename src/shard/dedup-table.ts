@@ -199,8 +199,8 @@ export class DedupTable {
     if (now > w.seen) w.seen = now;
     if (floor <= w.floor) return 0;
     w.floor = floor;
-    // Oldest first, up to the first answer at or above the floor or still running; one
-    // behind a running write goes with a later floor or the time window.
+    // Oldest first, up to the first at or above the floor; a write still running keeps its
+    // answer's place (beside the ring) until it settles.
     const dropped = w.rids.dropBelow(floor, (part) => {
       if (part !== undefined) w.droppedIn(part);
     });

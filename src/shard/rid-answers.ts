@@ -15,12 +15,90 @@
  * small `Map` beside the ring, so the ring's order always holds.
  */
 
+import { ExpiryQueue, type Queued } from "../store/expiry-queue.js";
+
 /** What a slot holds: its answer (a `DedupAnswer`) once settled, or the running write's promise. */
 export interface RidSlot {
   at: number;
   part: number | undefined;
   answer: unknown;
   running: Promise<unknown> | undefined;
+}
+
+/** A kept answer beside the ring. */
+interface Straggler extends Queued {
+  rid: number;
+  slot: RidSlot;
+}
+
+/**
+ * The answers kept beside the ring: by id for lookups, and in a heap by id, so that the
+ * floor drops them in O(log n) each whatever order they came in (a client that sent its ids
+ * backwards must not make every later floor walk all of them).
+ */
+class Stragglers {
+  private readonly byRid = new Map<number, Straggler>();
+  private readonly byOrder = new ExpiryQueue<Straggler>();
+
+  get size(): number {
+    return this.byRid.size;
+  }
+
+  get(rid: number): RidSlot | undefined {
+    return this.byRid.get(rid)?.slot;
+  }
+
+  /** Keep `slot` under `rid` (a new id: the caller looked). */
+  add(rid: number, slot: RidSlot): void {
+    const st: Straggler = { rid, slot, heapIndex: -1 };
+    this.byRid.set(rid, st);
+    this.byOrder.push(st, rid);
+  }
+
+  delete(rid: number): boolean {
+    const st = this.byRid.get(rid);
+    if (st === undefined) return false;
+    this.byRid.delete(rid);
+    this.byOrder.remove(st);
+    return true;
+  }
+
+  /** Drop the settled ones below `floor` (running ones stay); see {@link RidAnswers.dropBelow}. */
+  dropBelow(floor: number, onDrop: (part: number | undefined) => void): number {
+    let dropped = 0;
+    let running: Straggler[] | undefined;
+    for (let rid = this.byOrder.peekScheduled(); rid !== undefined && rid < floor; rid = this.byOrder.peekScheduled()) {
+      const st = this.byOrder.pop() as Straggler;
+      if (st.slot.running !== undefined) {
+        (running ??= []).push(st);
+        continue;
+      }
+      this.byRid.delete(st.rid);
+      onDrop(st.slot.part);
+      dropped++;
+    }
+    if (running !== undefined) for (const st of running) this.byOrder.push(st, st.rid);
+    return dropped;
+  }
+
+  /** Drop settled ones older than `before` (insertion order is time order), or half of them; at most `budget`. */
+  expire(before: number, half: boolean, budget: number, drop: number): number {
+    let dropped = 0;
+    for (const [rid, st] of this.byRid) {
+      if (dropped >= budget) break;
+      if (st.slot.running !== undefined) continue;
+      if (st.slot.at < before || drop-- > 0) {
+        this.byRid.delete(rid);
+        this.byOrder.remove(st);
+        dropped++;
+      } else if (!half) break;
+    }
+    return dropped;
+  }
+
+  *entries(): Generator<[number, RidSlot], void, undefined> {
+    for (const [rid, st] of this.byRid) yield [rid, st.slot];
+  }
 }
 
 const NO_PART = -1;
@@ -39,7 +117,7 @@ export class RidAnswers {
   private runnings: (Promise<unknown> | undefined)[] = [];
   /** Slots forgotten (a failed write) but not yet dropped from the ring. */
   private dead = 0;
-  private stragglers: Map<number, RidSlot> | undefined = undefined;
+  private stragglers: Stragglers | undefined = undefined;
 
   /** Answers kept (running or settled). */
   get size(): number {
@@ -89,7 +167,7 @@ export class RidAnswers {
   set(rid: number, at: number, part: number | undefined, answer: unknown, running: Promise<unknown> | undefined): boolean {
     // A straggler's id is below the ring's newest when it is made, but the ring may have
     // emptied since: it is looked for before an id above the ring is taken as new.
-    if (rid > this.last && this.stragglers?.has(rid) !== true) {
+    if (rid > this.last && this.stragglers?.get(rid) === undefined) {
       this.push(rid, at, part, answer, running);
       return true;
     }
@@ -103,7 +181,7 @@ export class RidAnswers {
       if (!wasLive) this.dead--;
       return !wasLive;
     }
-    const s = (this.stragglers ??= new Map());
+    const s = (this.stragglers ??= new Stragglers());
     const had = s.get(rid);
     if (had) {
       had.at = at;
@@ -112,7 +190,7 @@ export class RidAnswers {
       had.running = running;
       return false;
     }
-    s.set(rid, { at, part, answer, running });
+    s.add(rid, { at, part, answer, running });
     return true;
   }
 
@@ -152,12 +230,7 @@ export class RidAnswers {
     }
     const s = this.stragglers;
     if (s !== undefined) {
-      for (const [rid, e] of s) {
-        if (rid >= floor || e.running) continue;
-        s.delete(rid);
-        onDrop(e.part);
-        dropped++;
-      }
+      dropped += s.dropBelow(floor, onDrop);
       if (s.size === 0) this.stragglers = undefined;
     }
     return dropped;
@@ -186,14 +259,7 @@ export class RidAnswers {
     }
     const s = this.stragglers;
     if (s !== undefined) {
-      for (const [rid, e] of s) {
-        if (dropped >= budget) break;
-        if (e.running) continue;
-        if (e.at < before || drop-- > 0) {
-          s.delete(rid);
-          dropped++;
-        } else if (!half) break; // insertion order is time order
-      }
+      dropped += s.expire(before, half, budget - dropped, drop);
       if (s.size === 0) this.stragglers = undefined;
     }
     this.maybeShrink();
@@ -208,7 +274,7 @@ export class RidAnswers {
       if (!this.live(i)) continue;
       yield [this.rids[i] as number, { at: this.ats[i] as number, part: partOf(this.parts[i] as number), answer: this.answers[i], running: this.runnings[i] }];
     }
-    if (this.stragglers !== undefined) yield* this.stragglers;
+    if (this.stragglers !== undefined) yield* this.stragglers.entries();
   }
 
   private push(rid: number, at: number, part: number | undefined, answer: unknown, running: Promise<unknown> | undefined): void {
@@ -241,7 +307,7 @@ export class RidAnswers {
    */
   private setAside(): void {
     const i = this.head;
-    (this.stragglers ??= new Map()).set(this.rids[i] as number, {
+    (this.stragglers ??= new Stragglers()).add(this.rids[i] as number, {
       at: this.ats[i] as number,
       part: partOf(this.parts[i] as number),
       answer: undefined,

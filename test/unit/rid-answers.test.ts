@@ -69,6 +69,23 @@ describe("RidAnswers", () => {
     expect(r.get(1)?.answer).toEqual({ r: 1 });
   });
 
+  it("drops ids that came backwards in id order as the floor passes them, one by one", () => {
+    const r = new RidAnswers();
+    r.set(50_000, 0, 0, { r: "head" }, undefined);
+    for (let rid = 20_000; rid >= 1; rid--) r.set(rid, 0, rid % 5, rid === 7 ? undefined : { r: rid }, rid === 7 ? never : undefined);
+    expect(r.size).toBe(20_001);
+    const parts: (number | undefined)[] = [];
+    for (let floor = 2; floor <= 20_001; floor++) {
+      // Each floor drops exactly the one id it passed (7 is still running, and stays).
+      expect(r.dropBelow(floor, (p) => parts.push(p))).toBe(floor === 8 ? 0 : 1);
+    }
+    expect(parts.slice(0, 8)).toEqual([1, 2, 3, 4, 5, 6, 8, 9].map((rid) => rid % 5));
+    expect(r.size).toBe(2);
+    expect(r.get(7)?.running).toBe(never);
+    expect(r.delete(7)).toBe(true);
+    expect(r.get(50_000)?.answer).toEqual({ r: "head" });
+  });
+
   it("forgets an id (a failed write) so it can run again", () => {
     const r = new RidAnswers();
     for (let rid = 1; rid <= 4; rid++) r.set(rid, 0, 0, undefined, never);
