@@ -8,11 +8,12 @@
  * (no object, no map entry per put), and the client's floor and the time window both drop
  * answers from the front. A `Map` here had an entry made and deleted per put: beside the
  * cost, that is the churn under which V8 chains a `Map`'s old tables and keeps them alive
- * (see rid-table.ts).
+ * (see net/rid-table.ts).
  *
  * An id that arrives below the newest kept one without being kept (a retry on another
- * connection after later requests, a stray copy, a replica's restore out of order) goes to a
- * small `Map` beside the ring, so the ring's order always holds.
+ * connection after later requests, a stray copy, a replica's restore out of order) is kept
+ * beside the ring ({@link Stragglers}), so the ring's order always holds; so is a write still
+ * running at the front when the answers behind it are due to go.
  */
 
 import { ExpiryQueue, type Queued } from "../store/expiry-queue.js";
