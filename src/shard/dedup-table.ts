@@ -26,7 +26,7 @@
  */
 import { errorFromWire, wireCodeOf, WireCode } from "../errors.js";
 import type { ReplFloor } from "../encoding/mutation.js";
-import { RidAnswers } from "./rid-answers.js";
+import { RidAnswers, type RidSlot } from "./rid-answers.js";
 
 /** How long an answer is kept: twice the SDK's default retry budget (15 s). */
 export const DEDUP_WINDOW_MS = 30_000;
@@ -68,13 +68,7 @@ export interface DedupRecord {
   answer: DedupAnswer;
 }
 
-interface Entry {
-  at: number;
-  /** The partition of the write, when known: the record moves with the partition. */
-  part: number | undefined;
-  answer: DedupAnswer | undefined;
-  running: Promise<unknown> | undefined;
-}
+type Entry = RidSlot<DedupAnswer>;
 
 /** One client's answers: by request id in a ring (rid-answers.ts), by op in a map (insertion order, which is time order). */
 class ClientWindow {
@@ -82,7 +76,7 @@ class ClientWindow {
   floor = 0;
   /** When the client last wrote or moved its floor: the window outlives its answers by DEDUP_WINDOW_MS. */
   seen: number;
-  readonly rids = new RidAnswers();
+  readonly rids = new RidAnswers<DedupAnswer>();
   readonly ops = new Map<string, Entry>();
   /**
    * Partitions whose answers of this client were dropped under the floor (their copies must
@@ -271,10 +265,10 @@ export class DedupTable {
   /** Each settled answer since `since` (of `only`, if given) with its partition: copies and snapshots, never a request. */
   private *settled(since: number, only?: number): Generator<[number, DedupRecord], void, undefined> {
     for (const [client, w] of this.clients) {
-      for (const m of [w.rids.entries(), w.ops] as Iterable<[DedupKey, { at: number; part: number | undefined; answer: unknown }]>[]) {
+      for (const m of [w.rids.entries(), w.ops.entries()] as Iterable<[DedupKey, Entry]>[]) {
         for (const [key, e] of m) {
           if (e.part === undefined || e.answer === undefined || e.at < since || (only !== undefined && e.part !== only)) continue;
-          yield [e.part, { id: DedupTable.id(client, key), at: e.at, answer: e.answer as DedupAnswer }];
+          yield [e.part, { id: DedupTable.id(client, key), at: e.at, answer: e.answer }];
         }
       }
     }

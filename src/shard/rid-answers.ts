@@ -18,18 +18,19 @@
 
 import { ExpiryQueue, type Queued } from "../store/expiry-queue.js";
 
-/** What a slot holds: its answer (a `DedupAnswer`) once settled, or the running write's promise. */
-export interface RidSlot {
+/** A kept answer: `answer` once settled, or the running write's promise (one of the two is set). */
+export interface RidSlot<A> {
   at: number;
+  /** The partition of the write, when known: the answer moves with the partition. */
   part: number | undefined;
-  answer: unknown;
+  answer: A | undefined;
   running: Promise<unknown> | undefined;
 }
 
 /** A kept answer beside the ring. */
-interface Straggler extends Queued {
+interface Straggler<A> extends Queued {
   rid: number;
-  slot: RidSlot;
+  slot: RidSlot<A>;
 }
 
 /**
@@ -37,21 +38,21 @@ interface Straggler extends Queued {
  * floor drops them in O(log n) each whatever order they came in (a client that sent its ids
  * backwards must not make every later floor walk all of them).
  */
-class Stragglers {
-  private readonly byRid = new Map<number, Straggler>();
-  private readonly byOrder = new ExpiryQueue<Straggler>();
+class Stragglers<A> {
+  private readonly byRid = new Map<number, Straggler<A>>();
+  private readonly byOrder = new ExpiryQueue<Straggler<A>>();
 
   get size(): number {
     return this.byRid.size;
   }
 
-  get(rid: number): RidSlot | undefined {
+  get(rid: number): RidSlot<A> | undefined {
     return this.byRid.get(rid)?.slot;
   }
 
   /** Keep `slot` under `rid` (a new id: the caller looked). */
-  add(rid: number, slot: RidSlot): void {
-    const st: Straggler = { rid, slot, heapIndex: -1 };
+  add(rid: number, slot: RidSlot<A>): void {
+    const st: Straggler<A> = { rid, slot, heapIndex: -1 };
     this.byRid.set(rid, st);
     this.byOrder.push(st, rid);
   }
@@ -67,9 +68,9 @@ class Stragglers {
   /** Drop the settled ones below `floor` (running ones stay); see {@link RidAnswers.dropBelow}. */
   dropBelow(floor: number, onDrop: (part: number | undefined) => void): number {
     let dropped = 0;
-    let running: Straggler[] | undefined;
+    let running: Straggler<A>[] | undefined;
     for (let rid = this.byOrder.peekScheduled(); rid !== undefined && rid < floor; rid = this.byOrder.peekScheduled()) {
-      const st = this.byOrder.pop() as Straggler;
+      const st = this.byOrder.pop() as Straggler<A>;
       if (st.slot.running !== undefined) {
         (running ??= []).push(st);
         continue;
@@ -97,7 +98,7 @@ class Stragglers {
     return dropped;
   }
 
-  *entries(): Generator<[number, RidSlot], void, undefined> {
+  *entries(): Generator<[number, RidSlot<A>], void, undefined> {
     for (const [rid, st] of this.byRid) yield [rid, st.slot];
   }
 }
@@ -105,7 +106,7 @@ class Stragglers {
 const NO_PART = -1;
 const FIRST_CAPACITY = 8;
 
-export class RidAnswers {
+export class RidAnswers<A> {
   // ---- the ring: `count` slots from physical index `head`, wrapping at `cap` (a power of two) ----
   private cap = 0;
   private head = 0;
@@ -114,11 +115,11 @@ export class RidAnswers {
   private ats: number[] = [];
   private parts: number[] = [];
   /** A settled answer, or undefined while running or once forgotten. */
-  private answers: unknown[] = [];
+  private answers: (A | undefined)[] = [];
   private runnings: (Promise<unknown> | undefined)[] = [];
   /** Slots forgotten (a failed write) but not yet dropped from the ring. */
   private dead = 0;
-  private stragglers: Stragglers | undefined = undefined;
+  private stragglers: Stragglers<A> | undefined = undefined;
 
   /** Answers kept (running or settled). */
   get size(): number {
@@ -153,7 +154,7 @@ export class RidAnswers {
   }
 
   /** The kept answer of `rid`, if any: a new request (an id above every kept one) costs one comparison. */
-  get(rid: number): RidSlot | undefined {
+  get(rid: number): RidSlot<A> | undefined {
     if (rid <= this.last) {
       const i = this.find(rid);
       if (i >= 0 && this.live(i)) return { at: this.ats[i] as number, part: partOf(this.parts[i] as number), answer: this.answers[i], running: this.runnings[i] };
@@ -165,7 +166,7 @@ export class RidAnswers {
    * Keep (or replace) `rid`'s answer or running promise. Returns whether it is new (counted).
    * Exactly one of `answer` and `running` is set.
    */
-  set(rid: number, at: number, part: number | undefined, answer: unknown, running: Promise<unknown> | undefined): boolean {
+  set(rid: number, at: number, part: number | undefined, answer: A | undefined, running: Promise<unknown> | undefined): boolean {
     // A straggler's id is below the ring's newest when it is made, but the ring may have
     // emptied since: it is looked for before an id above the ring is taken as new.
     if (rid > this.last && this.stragglers?.get(rid) === undefined) {
@@ -182,7 +183,7 @@ export class RidAnswers {
       if (!wasLive) this.dead--;
       return !wasLive;
     }
-    const s = (this.stragglers ??= new Stragglers());
+    const s = (this.stragglers ??= new Stragglers<A>());
     const had = s.get(rid);
     if (had) {
       had.at = at;
@@ -247,6 +248,9 @@ export class RidAnswers {
     while (this.count > 0 && dropped < budget) {
       const i = this.head;
       if (this.runnings[i] !== undefined) {
+        // A young write still running: every answer behind it is younger still (a busy
+        // client's front is nearly always one), so the sweep ends here instead of moving it.
+        if (!half && (this.ats[i] as number) >= before) break;
         this.setAside();
         continue;
       }
@@ -268,7 +272,7 @@ export class RidAnswers {
   }
 
   /** Each kept answer, ring first (ascending ids), then the stragglers. */
-  *entries(): Generator<[number, RidSlot], void, undefined> {
+  *entries(): Generator<[number, RidSlot<A>], void, undefined> {
     const mask = this.cap - 1;
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & mask;
@@ -278,7 +282,7 @@ export class RidAnswers {
     if (this.stragglers !== undefined) yield* this.stragglers.entries();
   }
 
-  private push(rid: number, at: number, part: number | undefined, answer: unknown, running: Promise<unknown> | undefined): void {
+  private push(rid: number, at: number, part: number | undefined, answer: A | undefined, running: Promise<unknown> | undefined): void {
     if (this.count === this.cap) this.grow();
     const i = (this.head + this.count) & (this.cap - 1);
     this.rids[i] = rid;
@@ -308,7 +312,7 @@ export class RidAnswers {
    */
   private setAside(): void {
     const i = this.head;
-    (this.stragglers ??= new Stragglers()).add(this.rids[i] as number, {
+    (this.stragglers ??= new Stragglers<A>()).add(this.rids[i] as number, {
       at: this.ats[i] as number,
       part: partOf(this.parts[i] as number),
       answer: undefined,
@@ -339,7 +343,7 @@ export class RidAnswers {
     const rids: number[] = new Array<number>(cap).fill(0);
     const ats: number[] = new Array<number>(cap).fill(0);
     const parts: number[] = new Array<number>(cap).fill(NO_PART);
-    const answers: unknown[] = new Array<unknown>(cap).fill(undefined);
+    const answers: (A | undefined)[] = new Array<A | undefined>(cap).fill(undefined);
     const runnings: (Promise<unknown> | undefined)[] = new Array<Promise<unknown> | undefined>(cap).fill(undefined);
     const mask = this.cap - 1;
     for (let k = 0; k < this.count; k++) {

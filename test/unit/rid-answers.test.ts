@@ -86,6 +86,18 @@ describe("RidAnswers", () => {
     expect(r.get(50_000)?.answer).toEqual({ r: "head" });
   });
 
+  it("ends a sweep at a young write still running at the front instead of moving it aside", () => {
+    const r = new RidAnswers<unknown>();
+    r.set(1, 100, 0, undefined, never);
+    r.set(2, 100, 0, { r: 2 }, undefined);
+    expect(r.expire(50, false, Number.POSITIVE_INFINITY)).toBe(0);
+    expect((r as unknown as { stragglers: unknown }).stragglers).toBeUndefined();
+    // An old one is moved aside so the answers behind it can go.
+    expect(r.expire(150, false, Number.POSITIVE_INFINITY)).toBe(1);
+    expect(r.get(1)?.running).toBe(never);
+    expect(r.get(2)).toBeUndefined();
+  });
+
   it("forgets an id (a failed write) so it can run again", () => {
     const r = new RidAnswers();
     for (let rid = 1; rid <= 4; rid++) r.set(rid, 0, 0, undefined, never);
@@ -125,7 +137,7 @@ describe("RidAnswers", () => {
     for (let seed = 1; seed <= 20; seed++) {
       const rand = mulberry32(seed);
       const r = new RidAnswers();
-      const model = new Map<number, RidSlot>();
+      const model = new Map<number, RidSlot<unknown>>();
       let next = 1;
       let floor = 0;
       for (let step = 0; step < 3000; step++) {
