@@ -15,6 +15,7 @@
  *
  *   npm run bench:pairs -- --a ../before --b .              # 40 pairs of 20,000 rf 1 puts
  *   npm run bench:pairs -- --a ../before --b . --rf 2 --pairs 20
+ *   npm run bench:pairs -- --a . --b . --b-shards 2     # one build, 3 shard processes against 2
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -59,15 +60,28 @@ const { values } = (() => {
         warm: { type: "string", default: "100000" },
         rf: { type: "string", default: "1" },
         "in-flight": { type: "string", default: "50" },
+        // Shard processes per side: one build at two cluster sizes (processes against cores).
+        "a-shards": { type: "string", default: "3" },
+        "b-shards": { type: "string", default: "3" },
       },
     });
   } catch (err) {
     return fail((err as Error).message);
   }
 })();
-const counts = { pairs: Number(values.pairs), ops: Number(values.ops), warm: Number(values.warm), rf: Number(values.rf), "in-flight": Number(values["in-flight"]) };
+const counts = {
+  pairs: Number(values.pairs),
+  ops: Number(values.ops),
+  warm: Number(values.warm),
+  rf: Number(values.rf),
+  "in-flight": Number(values["in-flight"]),
+  "a-shards": Number(values["a-shards"]),
+  "b-shards": Number(values["b-shards"]),
+};
 for (const [name, v] of Object.entries(counts)) if (!Number.isInteger(v) || v < 1) fail(`--${name} takes a positive integer, not ${String(v)}`);
-if (counts.rf > 3) fail(`--rf takes 1, 2 or 3 (the clusters have 3 shards), not ${counts.rf}`);
+const shardsOf = { A: counts["a-shards"], B: counts["b-shards"] };
+const fewest = Math.min(shardsOf.A, shardsOf.B);
+if (counts.rf > fewest) fail(`--rf takes 1 to ${fewest} (the smaller cluster has ${fewest} shard${fewest === 1 ? "" : "s"}), not ${counts.rf}`);
 const dirs = { A: values.a, B: values.b };
 for (const [name, dir] of Object.entries(dirs)) {
   if (dir === undefined) fail(`--${name.toLowerCase()} DIR is required: a checkout of shardict with npm run build done`);
@@ -76,7 +90,7 @@ for (const [name, dir] of Object.entries(dirs)) {
 
 async function start(name: "A" | "B", dir: string): Promise<Side> {
   const systems = (await import(pathToFileURL(resolve(dir, "dist/scripts/bench/systems.js")).href)) as Systems;
-  const target = await systems.startShardict({ shards: 3, rf: counts.rf, profileDir: undefined, engine: "log" });
+  const target = await systems.startShardict({ shards: shardsOf[name], rf: counts.rf, profileDir: undefined, engine: "log" });
   return { name, target, next: 0 };
 }
 
@@ -91,15 +105,19 @@ async function phase(s: Side, ops: number, timed: boolean): Promise<Phase> {
 const f0 = (n: number) => Math.round(n).toLocaleString("en");
 const show = (p: Phase) => `${f0(p.perSec)} puts/s, shards ${p.shards.toFixed(1)} µs/put, client ${p.client.toFixed(1)}, p99 ${(p.p99 / 1000).toFixed(1)} ms`;
 
+const sizes = shardsOf.A === shardsOf.B ? `${shardsOf.A} shards each` : `A ${shardsOf.A} shards, B ${shardsOf.B}`;
 console.log(
-  `A = ${dirs.A}, B = ${dirs.B}: 3 shards each at rf ${counts.rf}, both up at once; ${counts.pairs} pairs of ${f0(counts.ops)} puts per build at ${counts["in-flight"]} in flight, after ${f0(counts.warm)} each`,
+  `A = ${dirs.A}, B = ${dirs.B}: ${sizes} at rf ${counts.rf}, both up at once; ${counts.pairs} pairs of ${f0(counts.ops)} puts per build at ${counts["in-flight"]} in flight, after ${f0(counts.warm)} each`,
 );
+/** The shard processes a side's cluster runs, as started (what its CPU figures sum over). */
+const running = (s: Side) => `${s.name}: ${s.target.nodes().filter((n) => n.holdsData).length} shard processes up`;
 const a = await start("A", dirs.A as string);
 const rows: { a: Phase; b: Phase }[] = [];
 // A's cluster is stopped however B's start or a phase fails: its processes must not outlive this one.
 let started: Side | undefined;
 try {
   const b = (started = await start("B", dirs.B as string));
+  console.log(`${running(a)}, ${running(b)}`);
   // Warm both (V8 compiles the hot paths first); the order of the first pair follows.
   await phase(a, counts.warm, false);
   await phase(b, counts.warm, false);

@@ -48,6 +48,17 @@ describe("npm run bench:pairs", () => {
     expect(folders().filter((f) => !before.includes(f))).toEqual([]);
   }, 110_000);
 
+  it("runs each side at its own number of shard processes (--a-shards, --b-shards)", () => {
+    const before = folders();
+    const r = pairs("--a", ROOT, "--b", ROOT, "--a-shards", "2", "--b-shards", "1", "--pairs", "1", "--ops", "1000", "--warm", "500", "--in-flight", "10");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/: A 2 shards, B 1 at rf 1, both up at once;/);
+    // Counted from the clusters as started, not from the flags.
+    expect(r.out).toMatch(/^A: 2 shard processes up, B: 1 shard processes up$/m);
+    expect(r.out).toMatch(/^B ÷ A, median of the pairs: puts ×[\d.]+/m);
+    expect(folders().filter((f) => !before.includes(f))).toEqual([]);
+  }, 60_000);
+
   it("starts each side from its own folder's build, and stops A's cluster when B's fails to start", () => {
     // A build whose cluster cannot start, saying whose it is.
     const fake = mkdtempSync(join(tmpdir(), "shardict-pairs-fake-"));
@@ -76,7 +87,9 @@ describe("npm run bench:pairs", () => {
       [["--a", ROOT], /--b DIR is required/],
       [["--a", ROOT, "--b", tmpdir()], /has no dist\/scripts\/bench\/systems\.js: run npm run build there first/],
       [["--a", ROOT, "--b", ROOT, "--pairs", "0"], /--pairs takes a positive integer, not 0/],
-      [["--a", ROOT, "--b", ROOT, "--rf", "4"], /--rf takes 1, 2 or 3/],
+      [["--a", ROOT, "--b", ROOT, "--rf", "4"], /--rf takes 1 to 3 \(the smaller cluster has 3 shards\), not 4/],
+      [["--a", ROOT, "--b", ROOT, "--rf", "2", "--b-shards", "1"], /--rf takes 1 to 1 \(the smaller cluster has 1 shard\), not 2/],
+      [["--a", ROOT, "--b", ROOT, "--a-shards", "0"], /--a-shards takes a positive integer, not 0/],
       [["--a", ROOT, "--b", ROOT, "--bogus"], /Unknown option '--bogus'/],
     ];
     for (const [args, message] of cases) {
