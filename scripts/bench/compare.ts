@@ -11,7 +11,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, median, promSum, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { closedLoop, cpuMicros, median, promSum, promSumWhere, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { ROUND_PHASES, type RoundPhase } from "../../src/store/round-times.js";
 import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
@@ -59,6 +60,11 @@ interface Row {
   messagesPerPut?: number;
   framesPerPut?: number;
   /**
+   * shardict: the shards' log rounds over the put phase: how long one took (µs, wall time
+   * of every shard's log ÷ rounds) and how that splits by phase of the write loop.
+   */
+  round?: { micros: number; phases: Record<RoundPhase, number> };
+  /**
    * shardict: how far the partition table's epoch moved over the put and get phases. Not 0
    * means a shard was taken for dead (missed heartbeats on a starved machine) or partitions
    * moved: that run measured a failover and its copies, not the steady state.
@@ -81,12 +87,16 @@ async function startShardictKv(rf: number): Promise<KvTarget> {
     put: (k, v) => t.put(k, v),
     get: (k) => t.get(k),
     counters: async () => {
-      const out = { fsyncs: 0, messages: 0, frames: 0, epoch: 0 };
+      const out = { fsyncs: 0, messages: 0, frames: 0, epoch: 0, rounds: 0, roundSeconds: { idle: 0, turn: 0, linger: 0, write: 0, sync: 0 } as Record<RoundPhase, number> };
       for (const { name, url } of t.metricsUrls?.() ?? []) {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
         const text = await res.text();
-        if (name !== "coordinator") out.fsyncs += promSum(text, "shardict_fsync_duration_seconds_count");
+        if (name !== "coordinator") {
+          out.fsyncs += promSum(text, "shardict_fsync_duration_seconds_count");
+          out.rounds += promSum(text, "shardict_log_rounds_total");
+          for (const phase of ROUND_PHASES) out.roundSeconds[phase] += promSumWhere(text, "shardict_log_round_seconds_total", "phase", phase);
+        }
         else out.epoch = promSum(text, "shardict_cluster_epoch");
         out.messages += promSum(text, "shardict_ws_messages_sent_total");
         out.frames += promSum(text, "shardict_ws_frames_sent_total");
@@ -160,6 +170,12 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
       row.syncsPerPut = (after.fsyncs - before.fsyncs) / o.ops;
       row.messagesPerPut = (after.messages - before.messages) / o.ops;
       row.framesPerPut = (after.frames - before.frames) / o.ops;
+      const rounds = (after.rounds ?? 0) - (before.rounds ?? 0);
+      if (rounds > 0 && after.roundSeconds && before.roundSeconds) {
+        const phases = {} as Record<RoundPhase, number>;
+        for (const phase of ROUND_PHASES) phases[phase] = ((after.roundSeconds[phase] - before.roundSeconds[phase]) * 1e6) / rounds;
+        row.round = { micros: ROUND_PHASES.reduce((sum, phase) => sum + phases[phase], 0), phases };
+      }
     }
     return row;
   } finally {
@@ -182,6 +198,8 @@ function medians(rows: Row[]): Record<string, number> {
   put("syncsPerPut", rows.map((r) => r.syncsPerPut));
   put("messagesPerPut", rows.map((r) => r.messagesPerPut));
   put("framesPerPut", rows.map((r) => r.framesPerPut));
+  put("round.micros", rows.map((r) => r.round?.micros));
+  for (const phase of ROUND_PHASES) put(`round.${phase}`, rows.map((r) => r.round?.phases[phase]));
   return out;
 }
 
@@ -279,6 +297,28 @@ function printTables(systems: string[], med: Record<string, Record<string, numbe
     }
   }
   console.log(table(rows, ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"]));
+  printRounds(systems, med, note);
+}
+
+/**
+ * Where a shard's log round goes over the put phase (shardict_log_round_seconds_total):
+ * what every put in a round waits for. In a closed loop the put rate per shard is about
+ * the puts per round ÷ the round's length, so this says whether the disk, the engine's own
+ * work or the wait for the client's next requests sets it.
+ */
+function printRounds(systems: string[], med: Record<string, Record<string, number>>, note: string): void {
+  const withRounds = systems.filter((s) => med[s]?.["round.micros"] !== undefined);
+  if (withRounds.length === 0) return;
+  console.log(
+    `\nThe shards' log rounds over the put phase (${note}; µs per round, wall time: "idle" nothing to write, "turn" a write queued until the event loop's turn ends, ` +
+      `"linger" a small round waiting for more writes, "write" encoding and appending, "sync" fdatasync; puts/round = puts ÷ the shards' syncs)`,
+  );
+  const rows: string[][] = [["system", "round µs", ...ROUND_PHASES, "puts/round"]];
+  for (const s of withRounds) {
+    const m = med[s] ?? {};
+    rows.push([s, fmt(m["round.micros"]), ...ROUND_PHASES.map((phase) => fmt(m[`round.${phase}`])), fmt(m.syncsPerPut === undefined ? undefined : 1 / m.syncsPerPut)]);
+  }
+  console.log(table(rows, ["l", "r", "r", "r", "r", "r", "r", "r"]));
 }
 
 function printTargets(list: Target[], runs: number): void {
@@ -354,7 +394,8 @@ export async function compareMain(o: CompareOptions): Promise<void> {
       const r = await oneRun(s.start, run, o);
       settle();
       rows.push(r);
-      const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put`;
+      const rounds = r.round === undefined ? "" : ` · log rounds of ${fmt(r.round.micros)} µs (sync ${fmt(r.round.phases.sync)}, idle ${fmt(r.round.phases.idle)}, linger ${fmt(r.round.phases.linger)})`;
+      const counters = r.syncsPerPut === undefined ? "" : ` · ${fmt(r.syncsPerPut, 3)} syncs/put, ${fmt(r.messagesPerPut, 3)} msgs/put${rounds}`;
       console.log(
         `  run ${run} ${s.name.padEnd(13)} put ${fmt(r.put.opsPerSec)}/s p99 ${fmt(r.put.p99 / 1000, 2)} ms · ${r.get ? `get ${fmt(r.get.opsPerSec)}/s p99 ${fmt(r.get.p99 / 1000, 2)} ms` : "no gets"}${counters}` +
           `${r.missing > 0 ? `  WARNING: get: ${r.missing} keys missing` : ""}` +

@@ -274,6 +274,23 @@ export function median(xs: number[]): number {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The sum of a metric's samples whose label `label` is `value` in a Prometheus text page
+ * (e.g. `shardict_log_round_seconds_total{phase="sync"}` over every node scraped).
+ */
+export function promSumWhere(text: string, name: string, label: string, value: string): number {
+  const want = `${label}="${value}"`;
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labels = line.slice(name.length + 1, line.indexOf("}"));
+    if (!labels.split(",").includes(want)) continue;
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(v)) n += v;
+  }
+  return n;
+}
+
 /** Sum of the samples named `name` in Prometheus text (all label sets). */
 export function promSum(text: string, name: string): number {
   let n = 0;

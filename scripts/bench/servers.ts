@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { sleep } from "./measure.js";
+import type { RoundPhase } from "../../src/store/round-times.js";
 
 /** The path of `name` on PATH, or undefined. */
 export function onPath(name: string): string | undefined {
@@ -148,8 +149,10 @@ export interface KvTarget {
   /**
    * shardict and the floor: fsyncs, and WebSocket messages and frames sent, summed over its
    * nodes (the floor's frames: NaN, not counted). `epoch`, shardict's only: the partition
-   * table's (its coordinator's), which moves on a failover or a move.
+   * table's (its coordinator's), which moves on a failover or a move. `rounds` and
+   * `roundSeconds`, shardict's only: its shards' log rounds and their wall time by phase
+   * (shardict_log_round_seconds_total).
    */
-  counters?(): Promise<{ fsyncs: number; messages: number; frames: number; epoch?: number }>;
+  counters?(): Promise<{ fsyncs: number; messages: number; frames: number; epoch?: number; rounds?: number; roundSeconds?: Record<RoundPhase, number> }>;
   stop(): Promise<void>;
 }

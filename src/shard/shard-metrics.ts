@@ -10,6 +10,7 @@ import type { AnswerObserver } from "../net/peer.js";
 import type { BatchObserver } from "../store/storage-engine.js";
 import { RequestMetrics } from "./request-metrics.js";
 import type { ShardLoadData } from "../protocol/frames.js";
+import { ROUND_PHASES, type RoundPhase } from "../store/round-times.js";
 
 /** What a shard holds now; each is called only when somebody scrapes. */
 export interface ShardGauges {
@@ -28,6 +29,8 @@ export interface ShardGauges {
   replication(): { frames: number; oldestMs: number };
   /** Log rounds that waited for more writes: joined by one, or not (commit-linger.ts). */
   commitLingers(): { joined: number; ranOut: number };
+  /** The log engine's wall time by phase of its write loop, and its rounds (round-times.ts); undefined with another engine. */
+  logRounds(): { seconds: Record<RoundPhase, number>; rounds: number } | undefined;
 }
 
 const SYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -62,6 +65,27 @@ export class ShardMetrics {
         this.reset();
         this.inc({ outcome: "joined" }, n.joined);
         this.inc({ outcome: "ran_out" }, n.ranOut);
+      },
+    });
+    new Counter({
+      name: "shardict_log_round_seconds_total",
+      help: 'The log engine\'s wall time by phase of its write loop: "idle" (nothing to write), "turn" (a write queued, waiting for the event loop\'s turn to end so more join), "linger" (a small round waiting for more writes), "write" (encoding and appending) and "sync" (fdatasync). Divided by shardict_log_rounds_total: where a round\'s latency goes.',
+      labelNames: ["phase"] as const,
+      registers: [registry],
+      collect() {
+        const r = src.logRounds();
+        this.reset();
+        if (r) for (const phase of ROUND_PHASES) this.inc({ phase }, r.seconds[phase]);
+      },
+    });
+    new Counter({
+      name: "shardict_log_rounds_total",
+      help: "Rounds the log engine wrote: one append and one fdatasync each, shared by every write queued by then.",
+      registers: [registry],
+      collect() {
+        const r = src.logRounds();
+        this.reset();
+        if (r) this.inc(r.rounds);
       },
     });
     new Gauge({

@@ -147,6 +147,7 @@ export class ShardNode {
         const l = this.engine instanceof LogEngine ? this.engine.linger : undefined;
         return { joined: l?.joined ?? 0, ranOut: l?.ranOut ?? 0 };
       },
+      logRounds: () => (this.engine instanceof LogEngine ? this.engine.roundTimes.snapshot() : undefined),
     });
     this.engine =
       opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });

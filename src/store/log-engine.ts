@@ -31,6 +31,7 @@ import { logFiles, readHead, syncDir, writeAllAt } from "./log-io.js";
 import { writeSnapshotFile } from "./log-snapshot.js";
 import { CommitLinger } from "./commit-linger.js";
 import { Deferred } from "../util/deferred.js";
+import { RoundTimes } from "./round-times.js";
 
 /** Segments since the last snapshot may grow to this, or to twice the snapshot, first. */
 const MIN_COMPACT_BYTES = 64 * 1024 * 1024;
@@ -104,6 +105,8 @@ export class LogEngine implements StorageEngine {
   private readonly log: (line: string) => void;
   /** Group commit's delay: a small round waits for the next write (commit-linger.ts). */
   readonly linger: CommitLinger | undefined;
+  /** The write loop's wall time by phase (metrics: where a round's latency goes). */
+  readonly roundTimes = new RoundTimes();
 
   constructor(
     private readonly dir: string,
@@ -308,17 +311,22 @@ export class LogEngine implements StorageEngine {
    * rotation for a snapshot happens here too, between appends.
    */
   private async writeLoop(): Promise<void> {
+    const times = this.roundTimes;
+    times.enter("turn");
     // Let every connection whose messages arrived in this turn of the event loop queue its
     // mutations first: they share the sync.
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.linger?.shouldWait(this.queued.length) && !this.closed && !this.failure) {
+      times.enter("linger");
       await this.linger.wait();
+      times.enter("turn");
       // The turn that brought the write may bring more: they join too.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     for (;;) {
       if (this.failure) {
         this.looping = false;
+        times.enter("idle");
         return;
       }
       if (this.queued.length > 0) {
@@ -327,15 +335,18 @@ export class LogEngine implements StorageEngine {
         this.queued = [];
         this.round = undefined;
         try {
+          times.enter("write");
           const buf = encodeRecord(batch);
           const c = this.current;
           const seg = c && c.at + buf.length <= c.size ? c : await this.nextSegment(buf.length);
           // Into the page cache at once (microseconds); only the sync waits on the disk.
           writeAllAt(seg.fd, buf, seg.at);
+          times.enter("sync");
           const syncStart = performance.now();
           if (this.syncMs < INLINE_SYNC_MAX_MS) fdatasyncSync(seg.fd);
           else await new Promise<void>((resolve, reject) => fdatasync(seg.fd, (err) => (err ? reject(err) : resolve())));
           const took = performance.now() - syncStart;
+          times.synced("write");
           this.syncMs += (took - this.syncMs) / 8;
           this.opts.onBatch?.(batch.length, took / 1000);
           seg.at += buf.length;
@@ -347,6 +358,7 @@ export class LogEngine implements StorageEngine {
           // Rejected after the node is told (fail), with the commits that came in meanwhile.
           round?.reject(this.fail(err, "a log write or sync"));
           this.looping = false;
+          times.enter("idle");
           return;
         }
         this.space.keepAhead();
@@ -380,6 +392,7 @@ export class LogEngine implements StorageEngine {
       }
       // Decided with nothing queued, in the same synchronous step: no commit is missed.
       this.looping = false;
+      times.enter("idle");
       return;
     }
   }

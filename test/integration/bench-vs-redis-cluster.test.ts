@@ -95,6 +95,12 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
       expect(out).toMatch(new RegExp(`^node floor rf ${rf} +put +[\\d,]+ .* \\d+\\.\\d{3} +\\d+\\.\\d{3} +–$`, "m"));
     }
     expect(out.match(/^ +get +[\d,]+ /gm)).toHaveLength(3);
+    // shardict's log rounds over the put phase: in its run lines and a table of their phases.
+    for (const rf of [1, 2]) {
+      expect(out).toMatch(new RegExp(`^  run 1 shardict rf ${rf} .* · log rounds of [\\d,.]+ µs \\(sync [\\d,.]+, idle [\\d,.]+, linger [\\d,.]+\\)$`, "m"));
+      expect(out).toMatch(new RegExp(`^shardict rf ${rf} +[\\d,.]+ +[\\d,.]+ +[\\d,.]+ +[\\d,.]+ +[\\d,.]+ +[\\d,.]+ +[\\d,.]+$`, "m"));
+    }
+    expect(out).toMatch(/^system +round µs +idle +turn +linger +write +sync +puts\/round$/m);
     expect(out).toMatch(/^node floor: rf 2 put ÷ rf 1 put \(same run\) +×\d+\.\d\d +– \(Node's own, beside rf 2's ×0\.7\)$/m);
     expect(out).toMatch(/^rf 2 put ÷ node floor rf 2 put +×\d+\.\d\d +–$/m);
     expect(out).toMatch(/^rf 1 put ops\/s ÷ redis cluster put +×\d+\.\d\d +≥ ×1\.0 +[✓✗]$/m);
@@ -129,6 +135,14 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     expect(floor2.messagesPerPut).toBeGreaterThan(floor1.messagesPerPut ?? Infinity);
     expect(floor1["get.opsPerSec"]).toBeUndefined();
     expect(json.medians["shardict rf 1"]?.syncsPerPut).toBeGreaterThan(0);
+    // A round's phases add up to the round (one run: the medians are that run's figures).
+    for (const system of ["shardict rf 1", "shardict rf 2"]) {
+      const m = json.medians[system] ?? {};
+      const phases = ["idle", "turn", "linger", "write", "sync"].map((p) => m[`round.${p}`] ?? Number.NaN);
+      expect(m["round.sync"]).toBeGreaterThan(0);
+      expect(phases.reduce((x, y) => x + y, 0)).toBeCloseTo(m["round.micros"] ?? Number.NaN, 3);
+    }
+    expect(json.medians["redis cluster"]?.["round.micros"]).toBeUndefined();
     expect(json.medians["shardict rf 2"]?.messagesPerPut).toBeGreaterThan(0);
     expect(file).toMatch(/-vs-redis-cluster\.json$/);
     // Nothing left behind in its temporary folder: every server's folder was removed.

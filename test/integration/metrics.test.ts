@@ -68,6 +68,11 @@ describe("metrics of an open cluster", () => {
     // then stopped waiting for a while), on some shard at least.
     expect(after.some((s) => s.name === "shardict_commit_lingers_total" && s.labels.outcome === "joined")).toBe(true);
     expect(sumOf(after, "shardict_commit_lingers_total", { outcome: "ran_out" })).toBeGreaterThanOrEqual(1);
+    // The log's wall time by phase: the rounds that synced, and their syncs' time.
+    const rounds = grew("shardict_log_rounds_total", {});
+    expect(rounds).toBe(grew("shardict_fsync_duration_seconds_count", {}));
+    for (const phase of ["idle", "turn", "write", "sync"]) expect(grew("shardict_log_round_seconds_total", { phase }), phase).toBeGreaterThan(0);
+    expect(grew("shardict_log_round_seconds_total", { phase: "sync" })).toBeCloseTo(grew("shardict_fsync_duration_seconds_sum", {}), 1);
     expect(sumOf(after, "shardict_entries", { role: "primary" })).toBe(100);
     expect(sumOf(after, "shardict_entries", { role: "all" })).toBe(200); // rf 2: every entry twice
     let bytes = 0;

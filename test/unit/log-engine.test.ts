@@ -46,6 +46,27 @@ function reopen(dir: string): { engine: LogEngine; state: RecoveredState } {
 }
 
 describe("LogEngine", () => {
+  it("accounts its wall time to the phases of its rounds, one round per sync", async () => {
+    const dir = folder();
+    const started = performance.now();
+    let syncs = 0;
+    const engine = new LogEngine(dir, { segmentBytes: 64 * 1024, log: () => {}, onBatch: () => syncs++ });
+    engine.recover();
+    for (let i = 0; i < 5; i++) await engine.commit([set(0, "d", 0, `k${i}`, "v")]);
+    // Two commits of one turn share a round.
+    await Promise.all([engine.commit([set(0, "d", 0, "a", "1")]), engine.commit([set(0, "d", 0, "b", "2")])]);
+    const { seconds, rounds } = engine.roundTimes.snapshot();
+    const ended = performance.now();
+    expect(rounds).toBe(syncs);
+    expect(rounds).toBe(6);
+    for (const phase of ["turn", "write", "sync"] as const) expect(seconds[phase], phase).toBeGreaterThan(0);
+    // Every moment since the engine was made is in exactly one phase.
+    const total = Object.values(seconds).reduce((a, x) => a + x, 0) * 1000;
+    expect(total).toBeLessThanOrEqual(ended - started + 0.001);
+    expect(total).toBeGreaterThan((ended - started) * 0.9);
+    await engine.close();
+  });
+
   it("gives back what was committed: sets, deletes, clears (generations), dicts and durable answers", async () => {
     const dir = folder();
     const { engine } = reopen(dir);
