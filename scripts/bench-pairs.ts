@@ -21,7 +21,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { closedLoop, median } from "./bench/measure.js";
+import { closedLoop, median, promSum, promSumWhere } from "./bench/measure.js";
 import type { Target } from "./bench/systems.js";
 
 type Systems = typeof import("./bench/systems.js");
@@ -39,6 +39,24 @@ interface Phase {
   shards: number;
   client: number;
   p99: number;
+  /**
+   * The shards' log rounds over the phase (`shardict_log_round_seconds_total`): their mean
+   * length and sync, µs, and puts per round. Absent for a build without those metrics.
+   */
+  round?: { micros: number; sync: number; puts: number };
+}
+
+/** The shards' log rounds so far and their wall time (all phases, and the sync's), summed over the shards. */
+async function roundsOf(s: Side): Promise<{ rounds: number; seconds: number; sync: number }> {
+  const out = { rounds: 0, seconds: 0, sync: 0 };
+  for (const { name, url } of s.target.metricsUrls?.() ?? []) {
+    if (name === "coordinator") continue;
+    const text = await (await fetch(url)).text();
+    out.rounds += promSum(text, "shardict_log_rounds_total");
+    out.seconds += promSum(text, "shardict_log_round_seconds_total");
+    out.sync += promSumWhere(text, "shardict_log_round_seconds_total", "phase", "sync");
+  }
+  return out;
 }
 
 const VALUE = "v".repeat(100);
@@ -98,12 +116,20 @@ async function phase(s: Side, ops: number, timed: boolean): Promise<Phase> {
   const from = s.next;
   s.next += ops;
   const shards = () => (timed ? s.target.nodes().filter((n) => n.holdsData).map((n) => n.pid) : []);
+  const before = timed ? await roundsOf(s) : undefined;
   const st = await closedLoop(ops, counts["in-flight"], (i) => s.target.put(key(from + i), VALUE), shards);
-  return { perSec: st.opsPerSec, shards: st.serverCpuPerOp, client: st.clientCpuPerOp, p99: st.p99 };
+  const out: Phase = { perSec: st.opsPerSec, shards: st.serverCpuPerOp, client: st.clientCpuPerOp, p99: st.p99 };
+  if (before) {
+    const after = await roundsOf(s);
+    const rounds = after.rounds - before.rounds;
+    if (rounds > 0) out.round = { micros: ((after.seconds - before.seconds) * 1e6) / rounds, sync: ((after.sync - before.sync) * 1e6) / rounds, puts: ops / rounds };
+  }
+  return out;
 }
 
 const f0 = (n: number) => Math.round(n).toLocaleString("en");
-const show = (p: Phase) => `${f0(p.perSec)} puts/s, shards ${p.shards.toFixed(1)} µs/put, client ${p.client.toFixed(1)}, p99 ${(p.p99 / 1000).toFixed(1)} ms`;
+const showRound = (r: Phase["round"]) => (r ? `, rounds of ${f0(r.micros)} µs (sync ${f0(r.sync)}), ${r.puts.toFixed(1)} puts each` : "");
+const show = (p: Phase) => `${f0(p.perSec)} puts/s, shards ${p.shards.toFixed(1)} µs/put, client ${p.client.toFixed(1)}, p99 ${(p.p99 / 1000).toFixed(1)} ms${showRound(p.round)}`;
 
 const sizes = shardsOf.A === shardsOf.B ? `${shardsOf.A} shards each` : `A ${shardsOf.A} shards, B ${shardsOf.B}`;
 console.log(
@@ -136,8 +162,13 @@ try {
   await started?.target.stop();
 }
 const med = (f: (r: { a: Phase; b: Phase }) => number) => median(rows.map(f));
-console.log(`median A: ${f0(med((r) => r.a.perSec))} puts/s, shards ${med((r) => r.a.shards).toFixed(1)} µs/put, client ${med((r) => r.a.client).toFixed(1)} µs/put`);
-console.log(`median B: ${f0(med((r) => r.b.perSec))} puts/s, shards ${med((r) => r.b.shards).toFixed(1)} µs/put, client ${med((r) => r.b.client).toFixed(1)} µs/put`);
+/** The median round of a side, when every one of its phases had rounds to show. */
+const medRound = (side: "a" | "b"): Phase["round"] =>
+  rows.every((r) => r[side].round !== undefined)
+    ? { micros: med((r) => r[side].round?.micros ?? 0), sync: med((r) => r[side].round?.sync ?? 0), puts: med((r) => r[side].round?.puts ?? 0) }
+    : undefined;
+console.log(`median A: ${f0(med((r) => r.a.perSec))} puts/s, shards ${med((r) => r.a.shards).toFixed(1)} µs/put, client ${med((r) => r.a.client).toFixed(1)} µs/put${showRound(medRound("a"))}`);
+console.log(`median B: ${f0(med((r) => r.b.perSec))} puts/s, shards ${med((r) => r.b.shards).toFixed(1)} µs/put, client ${med((r) => r.b.client).toFixed(1)} µs/put${showRound(medRound("b"))}`);
 const lower = rows.filter((r) => r.b.shards < r.a.shards).length;
 console.log(
   `B ÷ A, median of the pairs: puts ×${med((r) => r.b.perSec / r.a.perSec).toFixed(3)}, shard CPU per put ×${med((r) => r.b.shards / r.a.shards).toFixed(3)}, client CPU per put ×${med((r) => r.b.client / r.a.client).toFixed(3)} (B's shard CPU lower in ${lower} of ${rows.length} pairs)`,

@@ -42,6 +42,14 @@ describe("npm run bench:pairs", () => {
       expect(bCpu).toBeGreaterThan(0);
       expect(ratio).toBeCloseTo((b as number) / (a as number), 1);
     }
+    // Each phase's log rounds, from the shards' metrics: their length, their sync's share, puts per round.
+    const rounds = [...r.out.matchAll(/rounds of ([\d,]+) µs \(sync ([\d,]+)\), ([\d.]+) puts each/g)].map((m) => [m[1], m[2], m[3]].map((x) => Number((x as string).replaceAll(",", ""))));
+    expect(rounds).toHaveLength(3 * 2 + 2);
+    for (const [micros, sync, puts] of rounds) {
+      expect(sync).toBeGreaterThan(0);
+      expect(micros).toBeGreaterThan(sync as number);
+      expect(puts).toBeGreaterThan(0);
+    }
     expect(r.out).toMatch(/^median A: [\d,]+ puts\/s, shards [\d.]+ µs\/put/m);
     expect(r.out).toMatch(/^median B: [\d,]+ puts\/s, shards [\d.]+ µs\/put/m);
     expect(r.out).toMatch(/^B ÷ A, median of the pairs: puts ×[\d.]+, shard CPU per put ×[\d.]+, client CPU per put ×[\d.]+ \(B's shard CPU lower in \d of 3 pairs\)/m);
