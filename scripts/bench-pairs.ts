@@ -21,7 +21,8 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { closedLoop, median, promSum, promSumWhere } from "./bench/measure.js";
+import { closedLoop, logRounds, median } from "./bench/measure.js";
+import { ROUND_PHASES } from "../src/store/round-times.js";
 import type { Target } from "./bench/systems.js";
 
 type Systems = typeof import("./bench/systems.js");
@@ -51,10 +52,10 @@ async function roundsOf(s: Side): Promise<{ rounds: number; seconds: number; syn
   const out = { rounds: 0, seconds: 0, sync: 0 };
   for (const { name, url } of s.target.metricsUrls?.() ?? []) {
     if (name === "coordinator") continue;
-    const text = await (await fetch(url)).text();
-    out.rounds += promSum(text, "shardict_log_rounds_total");
-    out.seconds += promSum(text, "shardict_log_round_seconds_total");
-    out.sync += promSumWhere(text, "shardict_log_round_seconds_total", "phase", "sync");
+    const r = logRounds(await (await fetch(url)).text());
+    out.rounds += r.rounds;
+    out.seconds += ROUND_PHASES.reduce((sum, phase) => sum + r.seconds[phase], 0);
+    out.sync += r.seconds.sync;
   }
   return out;
 }

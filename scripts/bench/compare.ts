@@ -11,8 +11,8 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, median, promSum, promSumWhere, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
-import { ROUND_PHASES, type RoundPhase } from "../../src/store/round-times.js";
+import { closedLoop, cpuMicros, logRounds, median, promSum, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { noRoundTime, ROUND_PHASES, type RoundPhase } from "../../src/store/round-times.js";
 import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
 import { findRedisCluster, startRedisCluster, clusterArgs } from "./redis-cluster.js";
@@ -87,15 +87,16 @@ async function startShardictKv(rf: number): Promise<KvTarget> {
     put: (k, v) => t.put(k, v),
     get: (k) => t.get(k),
     counters: async () => {
-      const out = { fsyncs: 0, messages: 0, frames: 0, epoch: 0, rounds: 0, roundSeconds: { idle: 0, turn: 0, linger: 0, write: 0, sync: 0 } as Record<RoundPhase, number> };
+      const out = { fsyncs: 0, messages: 0, frames: 0, epoch: 0, rounds: 0, roundSeconds: noRoundTime() };
       for (const { name, url } of t.metricsUrls?.() ?? []) {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
         const text = await res.text();
         if (name !== "coordinator") {
           out.fsyncs += promSum(text, "shardict_fsync_duration_seconds_count");
-          out.rounds += promSum(text, "shardict_log_rounds_total");
-          for (const phase of ROUND_PHASES) out.roundSeconds[phase] += promSumWhere(text, "shardict_log_round_seconds_total", "phase", phase);
+          const r = logRounds(text);
+          out.rounds += r.rounds;
+          for (const phase of ROUND_PHASES) out.roundSeconds[phase] += r.seconds[phase];
         }
         else out.epoch = promSum(text, "shardict_cluster_epoch");
         out.messages += promSum(text, "shardict_ws_messages_sent_total");

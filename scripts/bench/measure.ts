@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
+import { noRoundTime, ROUND_PHASES, type RoundPhase } from "../../src/store/round-times.js";
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
 export const CLK_TCK: number = (() => {
@@ -275,31 +276,26 @@ export function median(xs: number[]): number {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The sum of a metric's samples whose label `label` is `value` in a Prometheus text page
- * (e.g. `shardict_log_round_seconds_total{phase="sync"}` over every node scraped).
+ * Sum of the samples named `name` in Prometheus text: all label sets, or (`label`) those
+ * with that label at that value, e.g. `shardict_log_round_seconds_total{phase="sync"}`.
  */
-export function promSumWhere(text: string, name: string, label: string, value: string): number {
-  const want = `${label}="${value}"`;
+export function promSum(text: string, name: string, label?: { name: string; value: string }): number {
+  const want = label && `${label.name}="${label.value}"`;
   let n = 0;
   for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const labels = line.slice(name.length + 1, line.indexOf("}"));
-    if (!labels.split(",").includes(want)) continue;
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== " " && rest[0] !== "{") continue;
+    if (want !== undefined && (rest[0] !== "{" || !rest.slice(1, rest.indexOf("}")).split(",").includes(want))) continue;
     const v = Number(line.slice(line.lastIndexOf(" ") + 1));
     if (Number.isFinite(v)) n += v;
   }
   return n;
 }
 
-/** Sum of the samples named `name` in Prometheus text (all label sets). */
-export function promSum(text: string, name: string): number {
-  let n = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== " " && rest[0] !== "{") continue;
-    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (Number.isFinite(v)) n += v;
-  }
-  return n;
+/** A shard's log rounds so far and their wall time by phase, from its `/metrics` page (round-times.ts). */
+export function logRounds(text: string): { rounds: number; seconds: Record<RoundPhase, number> } {
+  const seconds = noRoundTime();
+  for (const phase of ROUND_PHASES) seconds[phase] = promSum(text, "shardict_log_round_seconds_total", { name: "phase", value: phase });
+  return { rounds: promSum(text, "shardict_log_rounds_total"), seconds };
 }

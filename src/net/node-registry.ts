@@ -16,7 +16,7 @@ export function nodeRegistry(clientConnections: () => number): Registry {
 }
 
 /** A counter without labels whose value is read when scraped (from a total kept elsewhere). */
-function scrapedCounter(registry: Registry, name: string, help: string, read: () => number): void {
+export function scrapedCounter(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
     name,
     help,

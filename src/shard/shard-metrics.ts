@@ -5,7 +5,7 @@
 import { Counter, Gauge } from "prom-client";
 import { FastHistogram } from "../net/fast-histogram.js";
 import type { Registry } from "prom-client";
-import { nodeRegistry, scrapedGauge } from "../net/node-registry.js";
+import { nodeRegistry, scrapedCounter, scrapedGauge } from "../net/node-registry.js";
 import type { AnswerObserver } from "../net/peer.js";
 import type { BatchObserver } from "../store/storage-engine.js";
 import { RequestMetrics } from "./request-metrics.js";
@@ -78,16 +78,7 @@ export class ShardMetrics {
         if (r) for (const phase of ROUND_PHASES) this.inc({ phase }, r.seconds[phase]);
       },
     });
-    new Counter({
-      name: "shardict_log_rounds_total",
-      help: "Rounds the log engine wrote: one append and one fdatasync each, shared by every write queued by then.",
-      registers: [registry],
-      collect() {
-        const r = src.logRounds();
-        this.reset();
-        if (r) this.inc(r.rounds);
-      },
-    });
+    scrapedCounter(registry, "shardict_log_rounds_total", "Rounds the log engine wrote: one append and one fdatasync each, shared by every write queued by then.", () => src.logRounds()?.rounds ?? 0);
     new Gauge({
       name: "shardict_entries",
       help: 'Entries held: in the partitions this shard leads (role "primary"), and in every copy it holds, replicas too (role "all").',

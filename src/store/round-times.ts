@@ -14,9 +14,14 @@
 export const ROUND_PHASES = ["idle", "turn", "linger", "write", "sync"] as const;
 export type RoundPhase = (typeof ROUND_PHASES)[number];
 
+/** Zero seconds in every phase. */
+export function noRoundTime(): Record<RoundPhase, number> {
+  return Object.fromEntries(ROUND_PHASES.map((phase) => [phase, 0])) as Record<RoundPhase, number>;
+}
+
 export class RoundTimes {
   /** Seconds spent in each phase since the engine opened. */
-  readonly seconds: Record<RoundPhase, number> = { idle: 0, turn: 0, linger: 0, write: 0, sync: 0 };
+  readonly seconds = noRoundTime();
   /** Rounds written (one append and one sync each). */
   rounds = 0;
   private mark: number;
