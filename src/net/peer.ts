@@ -35,6 +35,28 @@ const defaultRid = () => ++ridCounter;
 /** WebSocket messages and the frames in them sent by this process's peers (read by its `/metrics`). */
 export const wsSent = { messages: 0, frames: 0 };
 
+/** Peers with frames queued for the next turn's flush ({@link flushAnswersSoon}). */
+const flushDue = new Set<{ flushNow(): void }>();
+let answersSoon = false;
+const flushDueNow = (): void => {
+  answersSoon = false;
+  for (const p of flushDue) p.flushNow();
+};
+
+/**
+ * Send what every connection has queued once the current microtasks have run, instead of at
+ * the event loop's next turn. A shard calls it when a log round is durable: the round's
+ * answers, settled in those microtasks, then leave before the requests that came during
+ * the sync are read and handled, so the clients (and, at rf 2, the primaries waiting for a
+ * replica's acknowledgement) get them one turn sooner. Everything else keeps the per-turn
+ * batching (a connection's gets answered across several messages of one turn leave in one).
+ */
+export function flushAnswersSoon(): void {
+  if (answersSoon) return;
+  answersSoon = true;
+  process.nextTick(flushDueNow);
+}
+
 /**
  * `S` is the socket's type: a `ws` socket on nodes and in the Node SDK (whose servers use
  * more of it than Peer does), any {@link PeerSocket} in the browser SDK.
@@ -159,12 +181,19 @@ export class Peer<S extends PeerSocket = WebSocket> {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
+      flushDue.add(this);
       setImmediate(() => this.flush());
     }
   }
 
+  /** Send the queued frames now (flushAnswersSoon). */
+  flushNow(): void {
+    this.flush();
+  }
+
   private flush(): void {
     this.flushScheduled = false;
+    flushDue.delete(this);
     const q = this.queue;
     if (q.length === 0 || this.closed) return;
     this.queue = [];

@@ -10,7 +10,7 @@ import { nodeLifecycleMachine } from "../machines/node-lifecycle.machine.js";
 import { frameLimit } from "../net/limits.js";
 import { NodeServer } from "../net/node-server.js";
 import type { RequestFrame } from "../protocol/frames.js";
-import type { Peer } from "../net/peer.js";
+import { flushAnswersSoon, type Peer } from "../net/peer.js";
 import { DedupTable, DEDUP_WINDOW_MS } from "./dedup-table.js";
 import { NodeLinks } from "./node-links.js";
 import { commitAndReplicate } from "./commit-and-replicate.js";
@@ -150,7 +150,12 @@ export class ShardNode {
       logRounds: () => (this.engine instanceof LogEngine ? this.engine.roundTimes.snapshot() : undefined),
     });
     this.engine =
-      opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err), onBatch: this.metrics.batch });
+      opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err),
+        onBatch: (mutations, seconds) => {
+          this.metrics.batch(mutations, seconds);
+          flushAnswersSoon();
+        },
+      });
     const record = this.engine.durable || this.cfg.replicationFactor > 1;
     this.host = new PartitionHost({
       ttlMs: this.cfg.entryTtlMs,
