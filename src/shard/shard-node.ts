@@ -150,7 +150,14 @@ export class ShardNode {
       logRounds: () => (this.engine instanceof LogEngine ? this.engine.roundTimes.snapshot() : undefined),
     });
     this.engine =
-      opts.engine ?? openShardEngine({ cfg: this.cfg, node: this.id, dir: this.dataDir, log: this.log, onFatal: (err) => this.failStop(err),
+      opts.engine ??
+      openShardEngine({
+        cfg: this.cfg,
+        node: this.id,
+        dir: this.dataDir,
+        log: this.log,
+        onFatal: (err) => this.failStop(err),
+        // A round is durable: its answers leave as soon as they are settled (peer.ts).
         onBatch: (mutations, seconds) => {
           this.metrics.batch(mutations, seconds);
           flushAnswersSoon();
