@@ -31,18 +31,22 @@ export class RoundTimes {
     this.mark = now();
   }
 
-  /** The time since the last change of phase goes to the phase it was in; `next` starts now. */
-  enter(next: RoundPhase): void {
+  /**
+   * The time since the last change of phase goes to the phase it was in; `next` starts now.
+   * Returns now (ms), so a caller timing a phase reads the same clock once.
+   */
+  enter(next: RoundPhase): number {
     const t = this.now();
     this.seconds[this.phase] += (t - this.mark) / 1000;
     this.mark = t;
     this.phase = next;
+    return t;
   }
 
-  /** A round was synced: its sync ends here (the loop goes on with what came meanwhile). */
-  synced(next: RoundPhase): void {
+  /** A round was synced: its sync ends here (the loop goes on with what came meanwhile). Returns now (ms). */
+  synced(next: RoundPhase): number {
     this.rounds++;
-    this.enter(next);
+    return this.enter(next);
   }
 
   /** Every phase with the time of the one under way included (a scrape while it runs). */

@@ -50,7 +50,15 @@ describe("LogEngine", () => {
     const dir = folder();
     const started = performance.now();
     let syncs = 0;
-    const engine = new LogEngine(dir, { segmentBytes: 64 * 1024, log: () => {}, onBatch: () => syncs++ });
+    let syncSeconds = 0;
+    const engine = new LogEngine(dir, {
+      segmentBytes: 64 * 1024,
+      log: () => {},
+      onBatch: (_mutations, seconds) => {
+        syncs++;
+        syncSeconds += seconds;
+      },
+    });
     engine.recover();
     for (let i = 0; i < 5; i++) await engine.commit([set(0, "d", 0, `k${i}`, "v")]);
     // Two commits of one turn share a round.
@@ -60,6 +68,8 @@ describe("LogEngine", () => {
     expect(rounds).toBe(syncs);
     expect(rounds).toBe(6);
     for (const phase of ["turn", "write", "sync"] as const) expect(seconds[phase], phase).toBeGreaterThan(0);
+    // The sync phase and the syncs reported to the metrics are the same readings of one clock.
+    expect(seconds.sync).toBeCloseTo(syncSeconds, 12);
     // Every moment since the engine was made is in exactly one phase.
     const total = Object.values(seconds).reduce((a, x) => a + x, 0) * 1000;
     expect(total).toBeLessThanOrEqual(ended - started + 0.001);

@@ -22,7 +22,8 @@ describe("RoundTimes", () => {
     now += 250;
     t.synced("write");
     now += 5;
-    t.enter("idle");
+    // Each change of phase gives the time it read, for a caller timing a phase with the same clock.
+    expect(t.enter("idle")).toBe(2_125);
     expect(t.rounds).toBe(1);
     const s = t.seconds;
     expect([s.idle, s.turn, s.linger, s.write, s.sync].map((x) => Math.round(x * 1e6))).toEqual([500_000, 30_000, 300_000, 45_000, 250_000]);
@@ -37,7 +38,7 @@ describe("RoundTimes", () => {
     expect(first.seconds.sync).toBeCloseTo(2, 9);
     expect(t.seconds.sync).toBe(0);
     now += 1_000;
-    t.synced("idle");
+    expect(t.synced("idle")).toBe(3_000);
     expect(t.snapshot()).toEqual({ seconds: { idle: 0, turn: 0, linger: 0, write: 0, sync: 3 }, rounds: 1 });
   });
 });
