@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { closedLoop, cpuMicros, logRounds, median, promSum, prng, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
+import { closedLoop, cpuMicros, logRounds, median, promSum, prng, runFor, runOrders, shuffled, warmUp, type LatencyStats } from "./measure.js";
 import { noRoundTime, ROUND_PHASES, type RoundPhase } from "../../src/store/round-times.js";
 import { startShardict } from "./systems.js";
 import { allocPass, printAlloc, type AllocResult } from "./alloc-pass.js";
@@ -39,6 +39,17 @@ export interface CompareOptions {
 }
 
 const SHARDS = 3;
+/**
+ * Seconds of untimed operations between reading a system's counters and the phase they are
+ * for. shardict's counters are read over HTTP (`/metrics`), and a plain HTTP request makes a
+ * shard's stream internals polymorphic and deoptimises them: measured (2026-12-08, 6
+ * alternating rounds), 100,000 puts right after a scrape of the shards ran at ×0.81 of the
+ * rate without one, at 6 µs more shard CPU per put, and it took 1–2 s (50,000–100,000 puts)
+ * to recover. No other system is asked anything between its phases, so every system gets
+ * the same lead-in, and the counters cover it with the phase. Never longer than the warm-up
+ * (none with `--warmup-s 0`, as in the tests).
+ */
+const LEAD_IN_S = 2;
 
 /** A 16-byte key: a 4-character prefix and 12 digits (as in the main bench). */
 const key = (prefix: string, i: number): string => prefix + String(i).padStart(12, "0");
@@ -54,13 +65,13 @@ interface Row {
   put: Phase;
   /** Absent for a system without gets (the floor). */
   get?: Phase;
-  /** shardict: fsyncs summed over the shards ÷ puts, over the put phase. */
+  /** shardict: fsyncs summed over the shards ÷ puts, over the put phase and its lead-in. */
   syncsPerPut?: number;
   /** shardict: WebSocket messages sent by every node (coordinator included) ÷ puts. */
   messagesPerPut?: number;
   framesPerPut?: number;
   /**
-   * shardict: the shards' log rounds over the put phase: how long one took (µs, wall time
+   * shardict: the shards' log rounds over the put phase and its lead-in: how long one took (µs, wall time
    * of every shard's log ÷ rounds) and how that splits by phase of the write loop.
    */
   round?: { micros: number; phases: Record<RoundPhase, number> };
@@ -156,9 +167,13 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
     );
     const order = shuffled(o.ops, prng(1000 + run));
     const before = await t.counters?.();
+    // Every system runs the same lead-ins, counted by the counters but not timed (LEAD_IN_S).
+    const lead = Math.min(LEAD_IN_S, o.warmupS);
+    const leadPuts = lead > 0 ? await runFor(lead, o.inFlight, (i) => t.put(key("lead-", i), o.value)) : 0;
     const put = await phase(t, o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value));
     const after = await t.counters?.();
     let missing = 0;
+    if (read && lead > 0) await runFor(lead, o.inFlight, (i) => read(key("key-", order[i % o.ops] as number)));
     const get =
       read &&
       (await phase(t, o.ops, o.inFlight, async (i) => {
@@ -168,9 +183,10 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
     const row: Row = { system: t.label, run, put, ...(get && { get }), missing };
     if (before?.epoch !== undefined && end?.epoch !== undefined) row.tableChanges = end.epoch - before.epoch;
     if (before && after) {
-      row.syncsPerPut = (after.fsyncs - before.fsyncs) / o.ops;
-      row.messagesPerPut = (after.messages - before.messages) / o.ops;
-      row.framesPerPut = (after.frames - before.frames) / o.ops;
+      const puts = leadPuts + o.ops;
+      row.syncsPerPut = (after.fsyncs - before.fsyncs) / puts;
+      row.messagesPerPut = (after.messages - before.messages) / puts;
+      row.framesPerPut = (after.frames - before.frames) / puts;
       const rounds = (after.rounds ?? 0) - (before.rounds ?? 0);
       if (rounds > 0 && after.roundSeconds && before.roundSeconds) {
         const phases = {} as Record<RoundPhase, number>;
@@ -285,7 +301,7 @@ function printTables(systems: string[], med: Record<string, Record<string, numbe
   const note = `median of ${runs} run${runs === 1 ? "" : "s"}`;
   console.log(
     `\nPut then get (${note}; latency per call; client CPU = this process's ÷ ops; servers' CPU = utime+stime of the data processes ÷ ops ` +
-      `(shardict: the shards; the coordinator apart); syncs = the shards' fsyncs, messages/frames = WebSocket messages/frames sent by every node, per put)`,
+      `(shardict: the shards; the coordinator apart); syncs = the shards' fsyncs, messages/frames = WebSocket messages/frames sent by every node, per put, over the put phase and its untimed lead-in)`,
   );
   const head = ["system", "op", "ops/s", "p50 µs", "p99 µs", "client µs/op", "servers µs/op", "coordinator µs/op", "syncs/put", "msgs/put", "frames/put"];
   const rows: string[][] = [head];
@@ -302,7 +318,7 @@ function printTables(systems: string[], med: Record<string, Record<string, numbe
 }
 
 /**
- * Where a shard's log round goes over the put phase (shardict_log_round_seconds_total):
+ * Where a shard's log round goes over the put phase and its lead-in (shardict_log_round_seconds_total):
  * what every put in a round waits for. In a closed loop the put rate per shard is about
  * the puts per round ÷ the round's length, so this says whether the disk, the engine's own
  * work or the wait for the client's next requests sets it.
@@ -311,7 +327,7 @@ function printRounds(systems: string[], med: Record<string, Record<string, numbe
   const withRounds = systems.filter((s) => med[s]?.["round.micros"] !== undefined);
   if (withRounds.length === 0) return;
   console.log(
-    `\nThe shards' log rounds over the put phase (${note}; µs per round, wall time: "idle" nothing to write, "turn" a write queued until the event loop's turn ends, ` +
+    `\nThe shards' log rounds over the put phase and its lead-in (${note}; µs per round, wall time: "idle" nothing to write, "turn" a write queued until the event loop's turn ends, ` +
       `"linger" a small round waiting for more writes, "write" encoding and appending, "sync" fdatasync; puts/round = puts ÷ the shards' syncs)`,
   );
   const rows: string[][] = [["system", "round µs", ...ROUND_PHASES, "puts/round"]];
@@ -380,7 +396,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     console.log(`node floor: ${describe.floor}`);
   }
   console.log(
-    `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); ` +
+    `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); each phase after ${Math.min(LEAD_IN_S, o.warmupS)} s of the same operation, untimed; ` +
       `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in orders that put each system far from its earlier slots and after other systems than before; the disk is synced after each system); figures are medians over runs`,
   );
 
@@ -432,7 +448,8 @@ export async function compareMain(o: CompareOptions): Promise<void> {
       `every figure is the median over ${o.runs} run(s); each run starts fresh servers in a temporary folder`,
       "latency per call, µs, from perf_hooks histograms; client CPU = process.cpuUsage() of this process ÷ ops",
       "servers' CPU = utime+stime from /proc/<pid>/stat summed over the data processes (shardict's shards, the redis-servers, the nats-servers, etcd, the floor's servers) ÷ ops; shardict's coordinator apart",
-      "syncsPerPut = shardict_fsync_duration_seconds_count summed over the shards, after − before the put phase, ÷ puts; messagesPerPut / framesPerPut = shardict_ws_messages_sent_total / shardict_ws_frames_sent_total summed over every node, coordinator included",
+      `each timed phase follows ${Math.min(LEAD_IN_S, o.warmupS)} s of the same operation, untimed, for every system (shardict's counters are read before the lead-in: a /metrics request slows a shard for 1–2 s)`,
+      "syncsPerPut = shardict_fsync_duration_seconds_count summed over the shards, after − before the put phase and its lead-in, ÷ their puts; messagesPerPut / framesPerPut = shardict_ws_messages_sent_total / shardict_ws_frames_sent_total summed over every node, coordinator included",
     ],
     medians: med,
     targets: list.map((t) => ({ id: t.id, label: t.label, value: t.value ?? null, target: t.target, met: verdict(t) === "✓" ? true : verdict(t) === "✗" ? false : null })),

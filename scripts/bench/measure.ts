@@ -233,23 +233,25 @@ export async function closedLoop(
  * Returns how many keys (`i` = 0 …) were written.
  */
 export async function warmUp(seconds: number, inFlight: number, put: (i: number) => Promise<unknown>, get?: (i: number) => Promise<unknown>): Promise<number> {
+  const written = await runFor(seconds, inFlight, put);
+  if (get !== undefined) await runFor(seconds / 2, inFlight, (i) => get(i % written));
+  return written;
+}
+
+/**
+ * Untimed operations in closed loops of `inFlight`, in chunks of 2,000, until `seconds` have
+ * passed (at least one chunk). Returns how many were made (`op` got 0 … that − 1).
+ */
+export async function runFor(seconds: number, inFlight: number, op: (i: number) => Promise<unknown>): Promise<number> {
   const CHUNK = 2_000;
-  let written = 0;
+  let done = 0;
   const until = performance.now() + seconds * 1000;
   do {
-    const from = written;
-    await closedLoop(CHUNK, inFlight, (i) => put(from + i), () => []);
-    written += CHUNK;
+    const from = done;
+    await closedLoop(CHUNK, inFlight, (i) => op(from + i), () => []);
+    done += CHUNK;
   } while (performance.now() < until);
-  if (get === undefined) return written;
-  const readUntil = performance.now() + (seconds * 1000) / 2;
-  let read = 0;
-  do {
-    const from = read;
-    await closedLoop(CHUNK, inFlight, (i) => get((from + i) % written), () => []);
-    read += CHUNK;
-  } while (performance.now() < readUntil);
-  return written;
+  return done;
 }
 
 export function stats(hist: RecordableHistogram, ops: number, seconds: number, serverCpu: number, clientCpu: number): LatencyStats {
