@@ -442,7 +442,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     command: o.command,
     machine,
     mode: "vs-redis-cluster",
-    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, vsNats: o.nats, vsEtcd: o.etcd, vsFloor: o.floor === true, storageEngine: "log" },
+    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, leadInS: Math.min(LEAD_IN_S, o.warmupS), vsNats: o.nats, vsEtcd: o.etcd, vsFloor: o.floor === true, storageEngine: "log" },
     systems: { shardict: `${SHARDS} shards, rf 1 and rf 2, log engine`, ...describe },
     notes: [
       `every figure is the median over ${o.runs} run(s); each run starts fresh servers in a temporary folder`,
