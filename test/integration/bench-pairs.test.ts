@@ -26,8 +26,9 @@ describe("npm run bench:pairs", () => {
   it("measures both builds pair by pair, flipping the order, prints the median ratios, and cleans up", () => {
     const before = folders();
     // Enough puts per phase that the shards' CPU (read from /proc in clock ticks) is never a round 0.
-    const r = pairs("--a", ROOT, "--b", ROOT, "--pairs", "3", "--ops", "2000", "--warm", "1000", "--in-flight", "20");
+    const r = pairs("--a", ROOT, "--b", ROOT, "--pairs", "3", "--ops", "2000", "--warm", "1000", "--in-flight", "20", "--lead-in-s", "0.1");
     expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/after 1,000 each; each timed phase after 0\.1 s of untimed puts$/m);
     const rows = [...r.out.matchAll(/pair (\d) \(([AB]) first\): A ([\d,]+) puts\/s, shards ([\d.]+) µs\/put.* \| B ([\d,]+) puts\/s, shards ([\d.]+) µs\/put.* \| B ÷ A puts ×([\d.]+), shard CPU ×([\d.]+)/g)];
     expect(rows.map((m) => [m[1], m[2]])).toEqual([
       ["1", "A"],
@@ -99,6 +100,7 @@ describe("npm run bench:pairs", () => {
       [["--a", ROOT, "--b", ROOT, "--rf", "2", "--b-shards", "1"], /--rf takes 1 to 1 \(the smaller cluster has 1 shard\), not 2/],
       [["--a", ROOT, "--b", ROOT, "--a-shards", "0"], /--a-shards takes a positive integer, not 0/],
       [["--a", ROOT, "--b", ROOT, "--bogus"], /Unknown option '--bogus'/],
+      [["--a", ROOT, "--b", ROOT, "--lead-in-s", "soon"], /--lead-in-s takes a number of seconds ≥ 0, not soon/],
     ];
     for (const [args, message] of cases) {
       const r = pairs(...args);
