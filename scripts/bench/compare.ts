@@ -51,6 +51,9 @@ const SHARDS = 3;
  */
 const LEAD_IN_S = 2;
 
+/** The lead-in a run with these options gets. */
+const leadInS = (o: CompareOptions): number => Math.min(LEAD_IN_S, o.warmupS);
+
 /** A 16-byte key: a 4-character prefix and 12 digits (as in the main bench). */
 const key = (prefix: string, i: number): string => prefix + String(i).padStart(12, "0");
 
@@ -168,7 +171,7 @@ async function oneRun(start: () => Promise<KvTarget>, run: number, o: CompareOpt
     const order = shuffled(o.ops, prng(1000 + run));
     const before = await t.counters?.();
     // Every system runs the same lead-ins, counted by the counters but not timed (LEAD_IN_S).
-    const lead = Math.min(LEAD_IN_S, o.warmupS);
+    const lead = leadInS(o);
     const leadPuts = lead > 0 ? await runFor(lead, o.inFlight, (i) => t.put(key("lead-", i), o.value)) : 0;
     const put = await phase(t, o.ops, o.inFlight, (i) => t.put(key("key-", order[i] as number), o.value));
     const after = await t.counters?.();
@@ -396,7 +399,7 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     console.log(`node floor: ${describe.floor}`);
   }
   console.log(
-    `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); each phase after ${Math.min(LEAD_IN_S, o.warmupS)} s of the same operation, untimed; ` +
+    `workloads: put then get, ${o.ops.toLocaleString("en")} ops each, 16-byte keys, ${o.value.length}-byte values, ${o.inFlight} in flight, one client (this process); each phase after ${leadInS(o)} s of the same operation, untimed; ` +
       `${o.runs} run${o.runs === 1 ? "" : "s"} alternating ${systems.map((s) => s.name).join(", ")} (run 1 in this order, the others in orders that put each system far from its earlier slots and after other systems than before; the disk is synced after each system); figures are medians over runs`,
   );
 
@@ -442,13 +445,13 @@ export async function compareMain(o: CompareOptions): Promise<void> {
     command: o.command,
     machine,
     mode: "vs-redis-cluster",
-    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, leadInS: Math.min(LEAD_IN_S, o.warmupS), vsNats: o.nats, vsEtcd: o.etcd, vsFloor: o.floor === true, storageEngine: "log" },
+    options: { shards: SHARDS, rfs: [1, 2], inFlight: o.inFlight, valueBytes: o.value.length, keyBytes: 16, runs: o.runs, ops: o.ops, leadInS: leadInS(o), vsNats: o.nats, vsEtcd: o.etcd, vsFloor: o.floor === true, storageEngine: "log" },
     systems: { shardict: `${SHARDS} shards, rf 1 and rf 2, log engine`, ...describe },
     notes: [
       `every figure is the median over ${o.runs} run(s); each run starts fresh servers in a temporary folder`,
       "latency per call, µs, from perf_hooks histograms; client CPU = process.cpuUsage() of this process ÷ ops",
       "servers' CPU = utime+stime from /proc/<pid>/stat summed over the data processes (shardict's shards, the redis-servers, the nats-servers, etcd, the floor's servers) ÷ ops; shardict's coordinator apart",
-      `each timed phase follows ${Math.min(LEAD_IN_S, o.warmupS)} s of the same operation, untimed, for every system (shardict's counters are read before the lead-in: a /metrics request slows a shard for 1–2 s)`,
+      `each timed phase follows ${leadInS(o)} s of the same operation, untimed, for every system (shardict's counters are read before the lead-in: a /metrics request slows a shard for 1–2 s)`,
       "syncsPerPut = shardict_fsync_duration_seconds_count summed over the shards, after − before the put phase and its lead-in, ÷ their puts; messagesPerPut / framesPerPut = shardict_ws_messages_sent_total / shardict_ws_frames_sent_total summed over every node, coordinator included",
     ],
     medians: med,

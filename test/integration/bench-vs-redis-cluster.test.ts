@@ -71,7 +71,7 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const tmp = mkdtempSync(join(tmpdir(), "bench-tmp-"));
     const results = mkdtempSync(join(tmpdir(), "bench-results-"));
     let out = "";
-    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-floor", "--alloc", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "0"], {
+    const child = spawn(process.execPath, [BENCH, "--vs-redis-cluster", "--vs-nats", "--vs-etcd", "--vs-floor", "--alloc", "--ops", "2000", "--runs", "1", "--in-flight", "20", "--warmup-s", "1"], {
       env: { ...process.env, PATH: bin, TMPDIR: tmp, BENCH_RESULTS_DIR: results },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -81,6 +81,8 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     rmSync(bin, { recursive: true, force: true });
 
     expect(code, out).toBe(0);
+    // Each timed phase after an untimed lead-in of the same operation (at most the warm-up).
+    expect(out).toMatch(/one client \(this process\); each phase after 1 s of the same operation, untimed;/);
     expect(out).toContain("nats-server not found: apt-get install -y nats-server to compare");
     expect(out).toContain("etcd not found: apt-get install -y etcd-server to compare");
     for (const system of ["shardict rf 1", "shardict rf 2", "redis cluster"]) {
@@ -117,6 +119,7 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     const json = JSON.parse(readFileSync(join(results, readdirSync(results)[0] ?? "none"), "utf8")) as {
       mode: string;
       medians: Record<string, Record<string, number>>;
+      options: { leadInS: number };
       alloc: { rf: number; put: { bytesPerOp: number }; get: { bytesPerOp: number }; tableChanges: number }[];
       runs: { system: string; tableChanges?: number }[];
     };
@@ -135,6 +138,13 @@ describe.skipIf(!haveRedis)("npm run bench -- --vs-redis-cluster, a small run", 
     expect(floor2.messagesPerPut).toBeGreaterThan(floor1.messagesPerPut ?? Infinity);
     expect(floor1["get.opsPerSec"]).toBeUndefined();
     expect(json.medians["shardict rf 1"]?.syncsPerPut).toBeGreaterThan(0);
+    expect(json.options.leadInS).toBe(1);
+    // The counters are read before the lead-in and divided by its puts and the phase's: one
+    // reply frame per rf 1 put (read after the lead-in, or divided by the phase's puts alone,
+    // this would be far from 1).
+    const frames = json.medians["shardict rf 1"]?.framesPerPut ?? Number.NaN;
+    expect(frames).toBeGreaterThan(0.95);
+    expect(frames).toBeLessThan(1.2);
     // A round's phases add up to the round (one run: the medians are that run's figures).
     for (const system of ["shardict rf 1", "shardict rf 2"]) {
       const m = json.medians[system] ?? {};
